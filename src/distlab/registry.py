@@ -1,0 +1,73 @@
+"""Engine names -> adapters, imported only when chosen.
+
+A missing engine library becomes EngineUnavailable with the exact install command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+from distlab.engine import DistlabError, Engine, EngineUnavailable
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    name: str
+    module: str  # distlab.engines.<module>
+    cls: str
+    probe: tuple[str, ...]  # importable top-level modules the adapter needs
+    extra: str  # the pyproject extra that installs them
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install 'distlab[{self.extra}]'  (or: uv sync --extra {self.extra})"
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.probe)
+
+
+ENGINES: dict[str, EngineEntry] = {
+    e.name: e
+    for e in [
+        EngineEntry("local", "local", "LocalEngine", (), "all"),
+        EngineEntry("ray", "ray_engine", "RayEngine", ("ray",), "ray"),
+        EngineEntry("dask", "dask_engine", "DaskEngine", ("distributed",), "dask"),
+        EngineEntry("celery", "celery_engine", "CeleryEngine", ("celery", "redis"), "celery"),
+        EngineEntry("kafka", "kafka_engine", "KafkaEngine", ("confluent_kafka",), "kafka"),
+        EngineEntry("scoop", "scoop_engine", "ScoopEngine", ("scoop",), "scoop"),
+        EngineEntry("spark", "spark_engine", "SparkEngine", ("pyspark",), "spark"),
+        EngineEntry("flink", "flink_engine", "FlinkEngine", (), "flink"),
+        EngineEntry("mapreduce", "mapreduce_engine", "MapReduceEngine", ("mrjob",), "mapreduce"),
+    ]
+}
+
+
+def entry(name: str) -> EngineEntry:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise DistlabError(
+            f"unknown engine {name!r}; choose from: {', '.join(ENGINES)}"
+        ) from None
+
+
+def engine_class(name: str) -> type[Engine]:
+    e = entry(name)
+    if not e.installed():
+        raise EngineUnavailable(f"engine {name!r} is not installed: {e.install_hint}")
+    try:
+        module = importlib.import_module(f"distlab.engines.{e.module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("distlab.engines"):
+            raise EngineUnavailable(f"engine {name!r} is not built into this distlab") from None
+        raise EngineUnavailable(
+            f"engine {name!r} needs {exc.name!r}: {e.install_hint}"
+        ) from None
+    return getattr(module, e.cls)
+
+
+def create(name: str, address: str | None = None, workers: int | None = None, **options) -> Engine:
+    """An engine adapter, not yet started (``with`` starts it)."""
+    return engine_class(name)(address=address, workers=workers, **options)

@@ -1,0 +1,5 @@
+from conformance import EngineConformance
+
+
+class TestLocalEngine(EngineConformance):
+    engine_name = "local"
