@@ -104,6 +104,15 @@ def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
     return [fn(item) for item in chunk]
 
 
+def _map_combine_file(path: str, mapper, reducer) -> dict:
+    out: dict = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            for k, v in mapper(line):
+                out[k] = reducer(out[k], v) if k in out else v
+    return out
+
+
 def chunked(items: Sequence[Any], size: int) -> list[list[Any]]:
     it = iter(items)
     return [list(c) for c in iter(lambda: list(itertools.islice(it, size)), [])]
@@ -133,6 +142,17 @@ class Engine:
     needs_server: ClassVar[bool] = False
     #: form of --address for this engine, shown in help and errors
     address_help: ClassVar[str] = ""
+    #: named built-in (non-Python-UDF) operations run_builtin() offers, e.g. {"wordcount"}
+    builtin_ops: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def interpreter(cls) -> str | None:
+        """A Python that must run this engine's cells (its own virtual environment).
+
+        None means the current interpreter. An engine whose pins conflict with the rest
+        (Flink) returns the path of its own environment's python, creating it if needed.
+        """
+        return None
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         self.address = address
@@ -194,6 +214,30 @@ class Engine:
     def share(self, obj: Any) -> Any:
         """Put ``obj`` where every task can read it; pass the handle to submit."""
         return obj
+
+    # -- batch -------------------------------------------------------------------------
+    def map_reduce(
+        self,
+        paths: Sequence[str],
+        mapper: Callable[[str], Iterable[tuple[Any, Any]]],
+        reducer: Callable[[Any, Any], Any],
+    ) -> dict[Any, Any]:
+        """Hadoop-style map/reduce over the lines of text files: ``mapper(line)`` yields
+        (key, value) pairs, ``reducer(a, b)`` folds two values of one key.
+
+        The default runs one task per file (mapper plus a local combine) and the final
+        reduce in the driver; batch engines override it with their native operators.
+        """
+        parts = self.gather([self.submit(_map_combine_file, p, mapper, reducer) for p in paths])
+        out: dict[Any, Any] = {}
+        for part in parts:
+            for k, v in part.items():
+                out[k] = reducer(out[k], v) if k in out else v
+        return out
+
+    def run_builtin(self, op: str, **params: Any) -> Any:
+        """Run a named operation with the engine's built-in operators (see builtin_ops)."""
+        raise NotImplementedError(f"{self.name} has no built-in {op!r}")
 
     # -- optional capabilities ----------------------------------------------------------
     def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> ActorHandle:
