@@ -54,7 +54,9 @@ def assert_nothing_left(pids: set[int], ports: set[tuple[str, int]], timeout: fl
         if not alive and not still:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"left running after close: processes {alive}, ports {sorted(still)}")
+            raise AssertionError(
+                f"left running after close: processes {alive}, ports {sorted(still)}"
+            )
         time.sleep(0.2)
 
 

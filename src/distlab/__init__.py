@@ -1,8 +1,8 @@
 """distlab: run the same workloads on many distributed-computing engines, verify, measure.
 
-    import distlab
-    with distlab.engine("dask") as ex:
-        squares = ex.map(pow2, range(10))
+import distlab
+with distlab.engine("dask") as ex:
+    squares = ex.map(pow2, range(10))
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ __version__ = "0.1.0"
 __all__ = ["DistlabError", "Engine", "RemoteTraceback", "engine", "__version__"]
 
 
-def engine(name: str = "local", address: str | None = None, workers: int | None = None,
-           **options) -> Engine:
+def engine(
+    name: str = "local", address: str | None = None, workers: int | None = None, **options
+) -> Engine:
     """The engine adapter called ``name``; use it in a ``with`` block to start and stop it."""
     from distlab.registry import create
 

@@ -36,7 +36,9 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
         if port_open(host, port, 0.2):
             return
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with code {proc.returncode} before {host}:{port} opened")
+            raise RuntimeError(
+                f"process exited with code {proc.returncode} before {host}:{port} opened"
+            )
         time.sleep(0.02)
     raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s")
 

@@ -19,6 +19,8 @@ class EngineEntry:
     cls: str
     probe: tuple[str, ...]  # importable top-level modules the adapter needs
     extra: str  # the pyproject extra that installs them
+    #: "module:function" returning the Python that must run this engine (own environment)
+    interpreter: str | None = None
 
     @property
     def install_hint(self) -> str:
@@ -48,9 +50,7 @@ def entry(name: str) -> EngineEntry:
     try:
         return ENGINES[name]
     except KeyError:
-        raise DistlabError(
-            f"unknown engine {name!r}; choose from: {', '.join(ENGINES)}"
-        ) from None
+        raise DistlabError(f"unknown engine {name!r}; choose from: {', '.join(ENGINES)}") from None
 
 
 def engine_class(name: str) -> type[Engine]:
@@ -62,9 +62,7 @@ def engine_class(name: str) -> type[Engine]:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("distlab.engines"):
             raise EngineUnavailable(f"engine {name!r} is not built into this distlab") from None
-        raise EngineUnavailable(
-            f"engine {name!r} needs {exc.name!r}: {e.install_hint}"
-        ) from None
+        raise EngineUnavailable(f"engine {name!r} needs {exc.name!r}: {e.install_hint}") from None
     return getattr(module, e.cls)
 
 

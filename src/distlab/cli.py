@@ -1,0 +1,222 @@
+"""The `distlab` command: run, engines, workloads, bench, report, compare."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from distlab.engine import DistlabError
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Run the same workloads on many distributed engines; verify, measure, report.",
+)
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
+app.add_typer(bench_app, name="bench")
+# Tables are wide: give pipes and CI logs room instead of folding every cell.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+err = Console(stderr=True)
+
+
+def _split(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for v in values or []:
+        name, sep, rest = v.partition("=")
+        if not sep or not name or not rest:
+            raise DistlabError(f"{flag} expects ENGINE=VALUE, got {v!r}")
+        out[name.strip()] = rest.strip()
+    return out
+
+
+@app.command()
+def run(
+    engines: Annotated[
+        str | None, typer.Option(help="Comma-separated engines (default: all installed).")
+    ] = None,
+    workloads: Annotated[
+        str | None, typer.Option(help="Comma-separated workloads (default: all).")
+    ] = None,
+    size: Annotated[
+        str, typer.Option(help="tiny (seconds), default, or seed (the originals).")
+    ] = "default",
+    repeats: Annotated[int, typer.Option(help="Measured repetitions per cell.")] = 3,
+    warmup: Annotated[int, typer.Option(help="Unmeasured warm-up runs per cell.")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="Workers per engine (default: CPU count).")
+    ] = None,
+    address: Annotated[
+        list[str] | None,
+        typer.Option(help="ENGINE=ADDRESS of an existing cluster or server; repeatable."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for results.json (default: ./distlab-results/<time>)."),
+    ] = None,
+    kill_worker: Annotated[
+        bool,
+        typer.Option(
+            "--kill-worker",
+            help="Kill one worker process mid-run in each cell; report lost and duplicated results.",
+        ),
+    ] = False,
+    cell_timeout: Annotated[
+        float, typer.Option(help="Stop an engine that makes no progress for this many seconds.")
+    ] = 900.0,
+) -> None:
+    """Run workloads on engines, verify every answer, write DIR/results.json."""
+    from distlab import runner
+    from distlab.report.terminal import print_summary
+
+    spec = runner.RunSpec(
+        engines=_split(engines) or runner.default_engines(),
+        workloads=_split(workloads) or runner.known_workloads(),
+        size=size,
+        repeats=repeats,
+        warmup=warmup,
+        workers=workers,
+        addresses=_pairs(address, "--address"),
+        kill_worker=kill_worker,
+        cell_timeout=cell_timeout,
+    )
+    runner.validate(spec)
+    out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    with _Progress() as progress:
+        doc = runner.run(spec, out, progress.update)
+    print_summary(doc, console)
+    console.print(f"results: {out / 'results.json'}")
+    bad = [c for c in doc["cells"] if c["status"] == "failed"]
+    if bad:
+        raise typer.Exit(1)
+
+
+class _Progress:
+    """One line per event while engines run (rich status spinner on a terminal)."""
+
+    def __enter__(self):
+        self._status = console.status("starting")
+        self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._status.__exit__(*exc)
+
+    def update(self, ev: dict) -> None:
+        kind = ev.get("event")
+        if kind == "cell_start":
+            self._status.update(f"{ev['engine']}: {ev['workload']} ({ev['variant']}) ...")
+        elif kind == "cell":
+            status = ev["status"]
+            colour = {"ok": "green", "failed": "red"}.get(status, "dim")
+            wall = ev.get("wall_s")
+            figure = f" {wall:.3f} s" if wall else ""
+            detail = ev.get("error") or ev.get("reason") or ""
+            console.print(
+                f"  [{colour}]{status:<11}[/] {ev['engine']:<9} {ev['workload']:<10} "
+                f"{ev.get('variant', '-'):<12}{figure} {detail}"
+            )
+        elif kind == "engine":
+            if ev.get("status") == "ok":
+                console.print(f"[bold]{ev['engine']}[/] started in {ev['startup_s']:.2f} s")
+            else:
+                console.print(
+                    f"[bold]{ev['engine']}[/] [red]{ev.get('status')}[/] {ev.get('error', '')}"
+                )
+        elif kind == "reference":
+            self._status.update(f"references: {ev['workload']}")
+
+
+@app.command("engines")
+def engines_cmd() -> None:
+    """What engines are installed, their versions and capabilities."""
+    from rich.table import Table
+
+    from distlab import registry
+    from distlab.results import library_versions
+
+    t = Table(title="engines")
+    for col in (
+        "engine",
+        "installed",
+        "version",
+        "shapes",
+        "resources",
+        "actors",
+        "shared objects",
+        "needs server",
+        "install",
+    ):
+        t.add_column(col, overflow="fold")
+    versions = library_versions()
+    for name, e in registry.ENGINES.items():
+        caps: list[str] = ["-"] * 5
+        installed = e.installed()
+        if installed:
+            try:
+                cls = registry.engine_class(name)
+                caps = [
+                    ", ".join(sorted(cls.shapes)),
+                    *(
+                        "yes" if getattr(cls, a) else "no"
+                        for a in (
+                            "supports_resources",
+                            "supports_actors",
+                            "supports_shared_objects",
+                            "needs_server",
+                        )
+                    ),
+                ]
+                lib = cls.libraries[0] if cls.libraries else None
+            except DistlabError as exc:
+                installed, caps[0] = False, str(exc)
+                lib = None
+        else:
+            lib = None
+        version = versions.get(lib, "") if lib else ("stdlib" if name == "local" else "")
+        t.add_row(
+            name, "yes" if installed else "no", version, *caps, "" if installed else e.install_hint
+        )
+    console.print(t)
+
+
+@app.command("workloads")
+def workloads_cmd() -> None:
+    """The workloads, their shapes, needs and sizes."""
+    from rich.table import Table
+
+    from distlab.workloads import WORKLOADS, workload_class
+
+    t = Table(title="workloads")
+    for col in ("workload", "shape", "needs", "sizes", "description"):
+        t.add_column(col, overflow="fold")
+    for name in WORKLOADS:
+        cls = workload_class(name)
+        t.add_row(
+            name, cls.shape, ", ".join(cls.needs) or "-", ", ".join(cls.sizes), cls.description
+        )
+    console.print(t)
+
+
+def main() -> None:
+    try:
+        app()
+    except DistlabError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted: everything started was stopped", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

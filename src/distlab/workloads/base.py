@@ -1,0 +1,86 @@
+"""The workload contract: parameters by size, a golden answer, a run on an engine, a check.
+
+A workload declares its shape (tasks / batch / streams) and the engine capabilities it
+needs; the runner crosses that with each engine's declared capabilities and marks the
+rest unsupported with the reason. Nothing is emulated to fill a cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from distlab.engine import TASKS, DistlabError, Engine
+
+SIZES = ("tiny", "default", "seed")
+
+
+@dataclass
+class RunOutput:
+    """What one run of a workload on an engine produced."""
+
+    result: Any
+    #: tasks (or records) the run handled: the denominator of per-task figures
+    n_tasks: int = 0
+    #: workload-specific figures (e.g. batch size used, extrapolations, latencies)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    #: tasks whose result never came back (fault injection), and results seen twice
+    lost: int = 0
+    duplicates: int = 0
+
+
+class Workload:
+    name: ClassVar[str] = "?"
+    description: ClassVar[str] = ""
+    shape: ClassVar[str] = TASKS
+    #: engine capability attributes that must be true, e.g. ("supports_resources",)
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: size name -> parameters; every workload has tiny (tests), default and seed (original)
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: repetitions of the sequential reference (sleep-bound references need only one)
+    reference_repeats: ClassVar[int] = 3
+
+    def __init__(self, size: str = "default", **overrides: Any):
+        if size not in self.sizes:
+            raise DistlabError(
+                f"unknown size {size!r} for {self.name}; choose from: {', '.join(self.sizes)}"
+            )
+        self.size = size
+        self.params: dict[str, Any] = {**self.sizes[size], **overrides}
+        self._golden: Any = None
+
+    # -- what the runner asks ------------------------------------------------------------
+    def unsupported_reason(self, engine_cls: type[Engine]) -> str | None:
+        if self.shape not in engine_cls.shapes:
+            return f"{engine_cls.name} does not run {self.shape} workloads"
+        for cap in self.needs:
+            if not getattr(engine_cls, cap, False):
+                return f"{engine_cls.name} lacks {cap.removeprefix('supports_')}"
+        return None
+
+    def variants(self, engine: Engine) -> list[str]:
+        return ["default"]
+
+    def references(self) -> dict[str, Any]:
+        """Named single-process reference computations (callables returning a result).
+
+        'sequential' is the seed's own loop and the base of every speed-up figure.
+        """
+        return {"sequential": self.reference}
+
+    def reference(self) -> Any:
+        raise NotImplementedError
+
+    def golden(self) -> Any:
+        """The trusted answer, computed once by the sequential reference."""
+        if self._golden is None:
+            self._golden = self.reference()
+        return self._golden
+
+    def run(self, engine: Engine, variant: str) -> RunOutput:
+        raise NotImplementedError
+
+    def verify(self, output: RunOutput) -> tuple[bool, str]:
+        """Compare a run's result with the golden answer (explicit normalisation/tolerance)."""
+        ok = output.result == self.golden()
+        return ok, "equal to the reference" if ok else "differs from the reference"

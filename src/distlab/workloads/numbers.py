@@ -1,0 +1,172 @@
+"""W2 numbers (seed 002, task 2): log(sqrt(abs(x))) over a million random numbers.
+
+The original submits one remote task per element (a known anti-pattern) and checks
+nothing. Here the data are seeded, the answer is checked against the sequential loop
+(bitwise: every engine runs the same math on the same floats), and two granularities
+are measured: ``per_element`` (the seed's way, on a capped prefix, extrapolated per task
+and reported as such) and ``batched`` (one task per batch, the batch size chosen from
+the engine's measured per-task overhead unless given). Vectorized NumPy on one core is
+reported beside it as the physical-limit reference.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from typing import Any
+
+import numpy as np
+
+from distlab import probes
+from distlab.engine import Engine
+from distlab.workloads.base import RunOutput, Workload
+
+SEED = 20240607
+# Target share of a batch's time spent on per-task overhead when choosing a batch size.
+OVERHEAD_SHARE = 0.05
+# At least this many batches per worker, so one slow task cannot hold up the run.
+MIN_BATCHES_PER_WORKER = 2
+
+
+def process(x: float) -> float:
+    return math.log(math.sqrt(abs(x)))
+
+
+def process_batch(chunk: list[float]) -> tuple[list[float], float]:
+    """Process a batch; also return the seconds spent computing (for the time breakdown)."""
+    t0 = time.perf_counter()
+    out = [math.log(math.sqrt(abs(x))) for x in chunk]
+    return out, time.perf_counter() - t0
+
+
+def make_data(n: int) -> list[float]:
+    return (np.random.default_rng(SEED).random(n) * 100).tolist()
+
+
+def measure_task_overhead(engine: Engine, tasks: int | None = None) -> float:
+    """Worker-seconds one no-op task costs on this engine, measured (cached per engine)."""
+    cached = getattr(engine, "_distlab_task_overhead_s", None)
+    if cached is not None:
+        return cached
+    workers = engine.workers or 1
+    tasks = tasks or max(40, 10 * workers)
+    engine.gather([engine.submit(probes.noop, i) for i in range(workers)])  # warm
+    t0 = time.perf_counter()
+    engine.gather([engine.submit(probes.noop, i) for i in range(tasks)])
+    overhead = (time.perf_counter() - t0) * workers / tasks
+    engine._distlab_task_overhead_s = overhead
+    return overhead
+
+
+def measure_element_cost(data: list[float], sample: int = 20_000) -> float:
+    part = data[:sample]
+    t0 = time.perf_counter()
+    process_batch(part)
+    return (time.perf_counter() - t0) / max(1, len(part))
+
+
+def choose_batch_size(n: int, workers: int, overhead_s: float, element_s: float) -> int:
+    """Smallest batch whose per-task overhead is <= OVERHEAD_SHARE of its compute time,
+    but never fewer than MIN_BATCHES_PER_WORKER batches per worker."""
+    wanted = math.ceil(overhead_s / (OVERHEAD_SHARE * max(element_s, 1e-12)))
+    most = max(1, math.ceil(n / (MIN_BATCHES_PER_WORKER * max(1, workers))))
+    return max(1, min(wanted, most))
+
+
+class Numbers(Workload):
+    name = "numbers"
+    description = "log(sqrt(abs(x))) over seeded random numbers (seed 002 task 2)"
+    sizes = {
+        "tiny": {"n": 20_000, "per_element_cap": 500, "batch_size": None},
+        "default": {"n": 1_000_000, "per_element_cap": 2_000, "batch_size": None},
+        "seed": {"n": 1_000_000, "per_element_cap": 20_000, "batch_size": None},
+    }
+
+    def __init__(self, size: str = "default", **overrides: Any):
+        super().__init__(size, **overrides)
+        self.data = make_data(self.params["n"])
+
+    def variants(self, engine: Engine) -> list[str]:
+        return ["batched", "per_element"]
+
+    def references(self) -> dict[str, Any]:
+        array = np.asarray(self.data)
+        return {
+            "sequential": self.reference,  # the seed's loop over the Python list
+            "numpy": lambda: np.log(np.sqrt(np.abs(array))),  # vectorized, one core
+        }
+
+    def reference(self) -> np.ndarray:
+        return np.asarray([process(x) for x in self.data])
+
+    def run(self, engine: Engine, variant: str) -> RunOutput:
+        if variant == "per_element":
+            return self._run_per_element(engine)
+        return self._run_batched(engine, self.params.get("batch_size"))
+
+    def _run_per_element(self, engine: Engine) -> RunOutput:
+        cap = min(self.params["per_element_cap"], len(self.data))
+        t0 = time.perf_counter()
+        values = engine.gather([engine.submit(process, x) for x in self.data[:cap]])
+        wall = time.perf_counter() - t0
+        return RunOutput(
+            np.asarray(values),
+            n_tasks=cap,
+            metrics={
+                "elements": cap,
+                "capped": cap < len(self.data),
+                "work_fraction": cap / len(self.data),
+                "per_task_s": wall / cap,
+                # the seed's way at full size, extrapolated from the capped prefix
+                "extrapolated_full_s": wall / cap * len(self.data),
+            },
+        )
+
+    def _run_batched(self, engine: Engine, batch_size: int | None) -> RunOutput:
+        workers = engine.workers or 1
+        chosen = "given"
+        overhead = element = None
+        if not batch_size:
+            overhead = measure_task_overhead(engine)
+            element = measure_element_cost(self.data)
+            batch_size = choose_batch_size(len(self.data), workers, overhead, element)
+            chosen = "auto"
+        chunks = [self.data[i : i + batch_size] for i in range(0, len(self.data), batch_size)]
+        t0 = time.perf_counter()
+        parts = engine.gather([engine.submit(process_batch, c) for c in chunks])
+        wall = time.perf_counter() - t0
+        values = np.fromiter((v for out, _ in parts for v in out), float, len(self.data))
+        compute = sum(s for _, s in parts)
+        # one serialisation round trip of inputs and outputs, timed in the driver
+        t1 = time.perf_counter()
+        pickle.loads(pickle.dumps(chunks, protocol=5))
+        pickle.loads(pickle.dumps([out for out, _ in parts], protocol=5))
+        transfer = time.perf_counter() - t1
+        return RunOutput(
+            values,
+            n_tasks=len(chunks),
+            metrics={
+                "batch_size": batch_size,
+                "batch_size_chosen": chosen,
+                "measured_task_overhead_ms": None if overhead is None else overhead * 1e3,
+                "measured_element_us": None if element is None else element * 1e6,
+                "breakdown_s": {
+                    "compute": compute / workers,
+                    "serialization": transfer,
+                    "scheduling_and_other": max(0.0, wall - compute / workers - transfer),
+                },
+            },
+        )
+
+    def verify(self, output: RunOutput) -> tuple[bool, str]:
+        got = np.asarray(output.result, dtype=float)
+        want = self.golden()[: len(got)]
+        if len(got) != len(self.data) and not output.metrics.get("capped"):
+            return False, f"{len(got)} values, expected {len(self.data)}"
+        if got.tobytes() == want.tobytes():
+            return True, f"{len(got)} values bitwise equal; sum {got.sum():.6f}"
+        if np.allclose(got, want, rtol=1e-12, atol=0):
+            return True, f"{len(got)} values equal within rtol 1e-12 (not bitwise)"
+        bad = int(np.sum(~np.isclose(got, want, rtol=1e-12, atol=0)))
+        return False, f"{bad} of {len(got)} values differ"

@@ -1,0 +1,47 @@
+"""W1 squares (seed 002, task 1): ten tasks that sleep and return x*x.
+
+The original: ``calculate_square(x)`` sleeps 0.5 s and returns x*x over range(10), run
+sequentially then as remote tasks; both lists must be equal. Sleep-bound, so the ideal
+parallel time is ceil(n / workers) * sleep.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from distlab.engine import Engine
+from distlab.workloads.base import RunOutput, Workload
+
+
+def calculate_square(x: int, sleep_s: float) -> int:
+    time.sleep(sleep_s)
+    return x * x
+
+
+class Squares(Workload):
+    name = "squares"
+    description = "10 tasks sleeping then returning x*x (seed 002 task 1)"
+    sizes = {
+        "tiny": {"n": 10, "sleep_s": 0.05},
+        "default": {"n": 10, "sleep_s": 0.2},
+        "seed": {"n": 10, "sleep_s": 0.5},
+    }
+    reference_repeats = 1
+
+    def reference(self) -> list[int]:
+        return [calculate_square(x, self.params["sleep_s"]) for x in range(self.params["n"])]
+
+    def golden(self) -> list[int]:
+        return [x * x for x in range(self.params["n"])]
+
+    def run(self, engine: Engine, variant: str) -> RunOutput:
+        n, sleep_s = self.params["n"], self.params["sleep_s"]
+        futures = [engine.submit(calculate_square, x, sleep_s) for x in range(n)]
+        result = engine.gather(futures)
+        workers = engine.workers or 1
+        return RunOutput(
+            result,
+            n_tasks=n,
+            metrics={"ideal_s": math.ceil(n / workers) * sleep_s, "compute_s": n * sleep_s},
+        )
