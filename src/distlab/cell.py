@@ -181,6 +181,7 @@ def run_engine(spec: dict, events: Events) -> None:
                     error=_error_line(exc),
                 )
                 continue
+            wl.monitor = lambda _w=wname, **ev: events.emit("step", engine=name, workload=_w, **ev)
             reason = wl.unsupported_reason(cls)
             if reason:
                 events.emit(

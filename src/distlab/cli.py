@@ -70,6 +70,10 @@ def run(
             help="Kill one worker process mid-run in each cell; report lost and duplicated results.",
         ),
     ] = False,
+    gpus: Annotated[
+        int | None,
+        typer.Option(help="Logical GPUs each engine declares (resource scheduling without a GPU)."),
+    ] = None,
     cell_timeout: Annotated[
         float, typer.Option(help="Stop an engine that makes no progress for this many seconds.")
     ] = 900.0,
@@ -86,6 +90,9 @@ def run(
         warmup=warmup,
         workers=workers,
         addresses=_pairs(address, "--address"),
+        options={n: {"gpus": gpus} for n in _split(engines) or runner.default_engines()}
+        if gpus is not None
+        else {},
         kill_worker=kill_worker,
         cell_timeout=cell_timeout,
     )
@@ -132,6 +139,13 @@ class _Progress:
                 console.print(
                     f"[bold]{ev['engine']}[/] [red]{ev.get('status')}[/] {ev.get('error', '')}"
                 )
+        elif kind == "step":
+            # live monitoring of workflow steps (e.g. microscopy): state and timing
+            text = f"{ev['engine']}: {ev['workload']} step {ev.get('step')} {ev.get('state')}"
+            self._status.update(text)
+            if ev.get("state") in ("done", "failed", "retry", "cached"):
+                took = f" {ev['seconds']:.2f} s" if ev.get("seconds") is not None else ""
+                console.print(f"    [dim]{text}{took}[/]")
         elif kind == "reference":
             self._status.update(f"references: {ev['workload']}")
 
@@ -205,6 +219,14 @@ def workloads_cmd() -> None:
             name, cls.shape, ", ".join(cls.needs) or "-", ", ".join(cls.sizes), cls.description
         )
     console.print(t)
+
+
+try:  # report and compare commands live with the report package
+    from distlab.report.commands import register as _register_report_commands
+
+    _register_report_commands(app)
+except ImportError:
+    pass
 
 
 def main() -> None:

@@ -48,6 +48,9 @@ class Workload:
         self.size = size
         self.params: dict[str, Any] = {**self.sizes[size], **overrides}
         self._golden: Any = None
+        #: live monitoring: the runner sets this to forward step events to the terminal
+        #: (call it as self.monitor(step="capture-1", state="running", t=...))
+        self.monitor: Any = lambda **event: None
 
     # -- what the runner asks ------------------------------------------------------------
     def unsupported_reason(self, engine_cls: type[Engine]) -> str | None:
