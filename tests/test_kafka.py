@@ -1,0 +1,82 @@
+"""The kafka engine: the conformance suite on an embedded Tansu broker, a user's broker
+given by address, an unreachable address, and a worker killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+pytest.importorskip("confluent_kafka")
+
+import distlab  # noqa: E402
+from conformance import EngineConformance, assert_nothing_left, engine_processes  # noqa: E402
+from distlab import probes  # noqa: E402
+from distlab.engine import EngineStartError  # noqa: E402
+from distlab.procs import free_port, listening_ports  # noqa: E402
+from distlab.services.kafka_broker import KafkaBroker  # noqa: E402
+
+
+class TestKafkaEngine(EngineConformance):
+    engine_name = "kafka"
+
+
+def test_user_broker_by_address_is_used_and_left_running():
+    with KafkaBroker() as broker:
+        eng = distlab.engine("kafka", address=broker.bootstrap, workers=2)
+        with eng:
+            assert eng.broker is None  # nothing of its own started
+            assert broker.pid not in eng.process_roots()
+            assert eng.map(probes.square, range(8)) == [x * x for x in range(8)]
+            assert eng.describe()["address"] == broker.bootstrap
+            topics = list(eng._topics)
+        assert psutil_alive(broker.pid)  # the user's broker keeps running
+        from confluent_kafka.admin import AdminClient
+
+        left = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).topics
+        assert not set(topics) & set(left)  # our topics were deleted
+
+
+def psutil_alive(pid: int) -> bool:
+    import psutil
+
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def test_unreachable_address_fails_fast_with_one_line():
+    port = free_port()
+    t0 = time.monotonic()
+    with pytest.raises(EngineStartError) as info:
+        distlab.engine("kafka", address=f"127.0.0.1:{port}", workers=1).start()
+    assert time.monotonic() - t0 < 10
+    assert "\n" not in str(info.value) and str(port) in str(info.value)
+
+
+def test_killed_worker_loses_no_task():
+    eng = distlab.engine("kafka", workers=2)
+    before = engine_processes(eng)
+    eng.start()
+    try:
+        victim, survivor = eng.worker_pids()
+        futures = [eng.submit(probes.pid_after, 0.5) for _ in range(10)]
+        time.sleep(1.2)  # both workers are busy with their partitions' tasks
+        os.kill(victim, signal.SIGKILL)
+        t_kill = time.monotonic()
+        ran_on = eng.gather([f for f in futures])  # every task has a result: none lost
+        recovery = time.monotonic() - t_kill
+        assert len(ran_on) == 10 and set(ran_on) <= {victim, survivor}
+        assert survivor in ran_on
+        assert eng.worker_pids() == [survivor]
+        # The group now sends every partition to the survivor.
+        assert set(eng.map(probes.pid_after, [0.0] * 8)) == {survivor}
+        print(
+            f"fault: 10 tasks, lost 0, duplicates {eng.duplicates}, "
+            f"recovered {recovery:.1f}s after the kill"
+        )
+        pids = engine_processes(eng) - before
+        ports = listening_ports(pids | {os.getpid()})
+    finally:
+        eng.close()
+    assert_nothing_left(pids, ports)
