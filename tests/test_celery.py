@@ -1,0 +1,90 @@
+"""Celery on a real Redis: the conformance suite, a user-provided server, fault injection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+import distlab
+from conformance import EngineConformance, assert_nothing_left, engine_processes
+from distlab import probes
+from distlab.engine import EngineStartError
+from distlab.procs import free_port, listening_ports
+from distlab.services.redis_server import RedisServer, ping
+
+
+class TestCeleryEngine(EngineConformance):
+    engine_name = "celery"
+
+    def test_worker_pids_are_pool_children(self, engine):
+        (worker_root,) = [r for r in engine.process_roots() if r not in (engine._redis.pid,)]
+        children = engine.worker_pids()
+        assert len(children) == engine.workers
+        assert all(psutil.Process(pid).ppid() == worker_root for pid in children)
+        ran_on = set(engine.map(probes.pid_after, [0.2] * 6))
+        assert ran_on <= set(children)
+
+
+def record_and_sleep(log_path: str, task_id: int, seconds: float) -> int:
+    """Append one line per execution, so duplicates after a fault can be counted."""
+    with open(log_path, "a") as log:
+        log.write(f"{task_id}\n")
+    time.sleep(seconds)
+    return task_id * 10
+
+
+def test_killed_pool_child_loses_no_task(tmp_path):
+    log_path = str(tmp_path / "executions.log")
+    with distlab.engine("celery", workers=2) as eng:
+        futures = [eng.submit(record_and_sleep, log_path, i, 1.0) for i in range(8)]
+        deadline = time.monotonic() + 30
+        while not os.path.exists(log_path) or len(open(log_path).read().split()) < 2:
+            assert time.monotonic() < deadline, "tasks did not start"
+            time.sleep(0.05)
+        victim = eng.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        results = [f.result(timeout=60) for f in futures]
+        executions = [int(x) for x in open(log_path).read().split()]
+        # the pool replaces the dead child
+        deadline = time.monotonic() + 10
+        while len(eng.worker_pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pool_after = eng.worker_pids()
+    assert results == [i * 10 for i in range(8)]  # lost = 0, all correct and in order
+    assert sorted(set(executions)) == list(range(8))
+    duplicates = len(executions) - 8
+    # the task that was running on the killed child started twice
+    assert 1 <= duplicates <= 2, executions
+    assert victim not in pool_after and len(pool_after) == 2
+
+
+def test_user_provided_redis_is_used_and_left_running():
+    with RedisServer() as server:
+        eng = distlab.engine("celery", address=server.url, workers=1)
+        before = engine_processes(eng)
+        with eng:
+            assert eng.map(probes.square, range(5), chunksize=2) == [0, 1, 4, 9, 16]
+            assert eng.describe()["address"] == f"redis://127.0.0.1:{server.port}"
+            assert eng.process_roots() and server.pid not in eng.process_roots()
+            started = engine_processes(eng) - before - {server.pid}
+            ports = listening_ports(started)
+        assert_nothing_left(started, ports)
+        assert ping("127.0.0.1", server.port)  # the user's server is not ours to stop
+
+
+def test_unreachable_address_fails_fast():
+    address = f"redis://127.0.0.1:{free_port()}/0"
+    t0 = time.monotonic()
+    with pytest.raises(EngineStartError) as info:
+        distlab.engine("celery", address=address).start()
+    assert time.monotonic() - t0 < 10
+    assert "\n" not in str(info.value) and "cannot reach" in str(info.value)
+
+
+def test_unknown_scheme_is_refused():
+    with pytest.raises(EngineStartError):
+        distlab.engine("celery", address="http://127.0.0.1:1/").start()
