@@ -1,0 +1,486 @@
+"""SCOOP (Scalable COncurrent Operations in Python) as a task engine.
+
+SCOOP runs a whole program under its launcher (``python -m scoop -n N prog.py``), which
+does not fit a driver that submits tasks as it goes. So the adapter launches SCOOP with
+a small program of its own, scoop_bridge.py. That program runs on SCOOP's *origin*,
+connects back to the driver over a loopback socket (authenticated with a random key),
+and relays each task to SCOOP's workers with ``scoop.futures.submit``; results come
+back over the same socket and complete ``concurrent.futures.Future`` objects in a reader
+thread of the driver.
+
+Facts that shaped it:
+
+* ``-n`` counts the origin: ``-n workers+1`` gives ``workers`` worker processes. The
+  origin only relays (it never waits in a way that makes SCOOP run tasks locally), so
+  tasks run on the workers, never in the origin.
+* The launcher's exit code is always 0, even when the program fails, so failure is
+  detected here: the launcher exiting, the socket closing, or no "ready" in time.
+* SCOOP's broker binds its ZeroMQ sockets on all interfaces (``tcp://*``); there is no
+  option to confine it to loopback. The driver<->origin socket is on 127.0.0.1 only.
+* Large arguments are slow (they are pickled through the broker): share() is by value.
+
+Tasks are sent cloudpickled (closures and lambdas work) and results come back
+cloudpickled; a task's exception keeps its type and carries the remote traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import deque
+from concurrent.futures import Future as ConcurrentFuture
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import psutil
+import scoop
+import zmq
+
+from distlab.engine import (
+    DistlabError,
+    Engine,
+    EngineStartError,
+    Future,
+    call_capturing,
+    with_remote_traceback,
+)
+from distlab.procs import port_open, stop_pids, tree
+
+BRIDGE_SCRIPT = str(Path(__file__).with_name("scoop_bridge.py"))
+AUTHKEY_ENV = "DISTLAB_SCOOP_AUTHKEY"
+
+# Frames on the driver<->origin socket. Task ids are 8-byte big-endian integers.
+_TASK = b"T"  # driver -> origin: T id payload
+_STOP = b"S"  # driver -> origin: stop relaying, let SCOOP shut down
+_READY = b"K"  # origin -> driver: K pickle({"pid": origin pid})
+_RESULT = b"R"  # origin -> driver: R id status data
+
+# Result status bytes.
+_OK = 0  # data: cloudpickled return value
+_RAISED = 1  # data: cloudpickled exception raised by the task
+_BROKEN = 2  # data: utf-8 text (an exception or result that could not be pickled)
+
+_ID_BYTES = 8
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+class ScoopBridgeLost(DistlabError):
+    """The SCOOP origin (the bridge) went away while tasks were pending."""
+
+
+# -- worker side -----------------------------------------------------------------------
+
+
+def _unpack_and_call(payload: bytes) -> Any:
+    fn, args, kwargs = cloudpickle.loads(payload)
+    return fn(*args, **kwargs)
+
+
+def run_task(payload: bytes) -> tuple[int, bytes]:
+    """Run one cloudpickled (fn, args, kwargs) on a SCOOP worker.
+
+    Never raises: SCOOP would print and drop the error, so the outcome is returned as a
+    status and bytes the driver can decode.
+    """
+    try:
+        value = call_capturing(_unpack_and_call, (payload,), {})
+    except BaseException as exc:
+        try:
+            return _RAISED, cloudpickle.dumps(exc)
+        except Exception:
+            return _BROKEN, "".join(traceback.format_exception(exc)).encode()
+    try:
+        return _OK, cloudpickle.dumps(value)
+    except Exception as exc:
+        return (
+            _BROKEN,
+            f"the task's result ({type(value).__name__}) cannot be pickled: {exc}".encode(),
+        )
+
+
+# -- origin side (run by scoop_bridge.py under SCOOP's launcher) ----------------------
+
+# SCOOP futures whose results reached the origin. SCOOP pickles a future's callbacks
+# with it, so the callback is a module-level function (it only runs on the origin).
+_finished: deque = deque()
+
+
+def _note_finished(task: Any) -> None:
+    _finished.append(task)
+
+
+def serve(driver_address: str) -> None:
+    """Relay tasks from the driver to SCOOP's workers until told to stop or cut off."""
+    from scoop import _control, futures
+
+    host, _, port = driver_address.rpartition(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.settimeout(None)
+    conn = Connection(sock.detach())
+    authkey = bytes.fromhex(os.environ[AUTHKEY_ENV])
+    answer_challenge(conn, authkey)
+    deliver_challenge(conn, authkey)
+    conn.send_bytes(_READY + pickle.dumps({"pid": os.getpid()}))
+
+    queue = _control.execQueue
+    # Wait on SCOOP's sockets and the driver's together. (Registering the driver's
+    # socket in SCOOP's own poller would make SCOOP block reading its task socket.)
+    poller = zmq.Poller()
+    for scoop_socket in (queue.socket.socket, queue.socket.direct_socket, queue.socket.infoSocket):
+        poller.register(scoop_socket, zmq.POLLIN)
+    poller.register(conn.fileno(), zmq.POLLIN)
+    pending: dict[Any, bytes] = {}  # SCOOP future -> task id bytes
+    try:
+        while True:
+            queue.flush()  # hand every queued task to the broker (none runs here)
+            queue.socket.pumpInfoSocket()
+            poller.poll(1000 if not pending else 50)
+            while conn.poll(0):
+                frame = conn.recv_bytes()
+                if frame[:1] == _STOP:
+                    return
+                task = futures.submit(run_task, frame[1 + _ID_BYTES :])
+                task.add_done_callback(_note_finished)
+                pending[task] = frame[1 : 1 + _ID_BYTES]
+            queue.updateQueue()  # runs _note_finished for results that arrived
+            while _finished:
+                task = _finished.popleft()
+                task_id = pending.pop(task, None)
+                if task_id is None:
+                    continue
+                if task.exceptionValue is not None:
+                    status, data = (
+                        _BROKEN,
+                        str(task.exceptionTraceback or task.exceptionValue).encode(),
+                    )
+                else:
+                    status, data = task.resultValue
+                conn.send_bytes(_RESULT + task_id + bytes([status]) + data)
+                task._delete()
+    except (EOFError, OSError):
+        return  # the driver went away: end the program, SCOOP stops its workers
+    finally:
+        conn.close()
+
+
+# -- driver side -----------------------------------------------------------------------
+
+
+def _check_hosts(address: str, timeout: float = 8.0) -> list[str]:
+    """Hosts from 'h1,h2', each a plain name and reachable on SSH's port 22."""
+    hosts = [h.strip() for h in address.split(",") if h.strip()]
+    if not hosts:
+        raise EngineStartError(f"SCOOP address {address!r} names no host (expected: host1,host2)")
+    deadline = time.monotonic() + timeout
+    for host in hosts:
+        if not _HOSTNAME.match(host):
+            raise EngineStartError(
+                f"SCOOP address {address!r}: {host!r} is not a host name (expected: host1,host2)"
+            )
+        left = max(0.5, min(3.0, deadline - time.monotonic()))
+        if not port_open(host, 22, timeout=left):
+            raise EngineStartError(
+                f"SCOOP host {host!r} is not reachable on SSH port 22 (SCOOP starts remote workers over ssh)"
+            )
+    return hosts
+
+
+class ScoopEngine(Engine):
+    name = "scoop"
+    libraries = ("scoop",)
+    address_help = (
+        "host1,host2: extra hosts for SCOOP workers, started over passwordless SSH with the "
+        "same python and distlab paths; the origin runs here"
+    )
+
+    #: seconds for SCOOP to start and its origin to connect back
+    start_timeout = 60.0
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address, workers, **options)
+        self._proc: subprocess.Popen | None = None
+        self._conn: Connection | None = None
+        self._reader: threading.Thread | None = None
+        self._pending: dict[int, ConcurrentFuture] = {}
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._lost: str | None = None  # why the bridge is gone, once it is
+        self._closing = False
+        self._known: dict[int, psutil.Process] = {}  # every process seen in our tree
+        self._origin_pid: int | None = None
+        self._workdir: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> ScoopEngine:
+        if self.started:
+            return self
+        hosts = _check_hosts(self.address) if self.address else []
+        self.workers = self.workers or os.cpu_count() or 1
+        try:
+            self._launch(hosts)
+            self._warm_up()
+        except BaseException as exc:
+            reason = self._log_tail() or str(exc)
+            self.close()
+            if isinstance(exc, EngineStartError):
+                raise
+            raise EngineStartError(f"SCOOP did not start: {reason}") from exc
+        self.started = True
+        return self
+
+    def _launch(self, hosts: list[str]) -> None:
+        timeout = float(self.options.get("start_timeout", self.start_timeout))
+        self._workdir = tempfile.mkdtemp(prefix="distlab-scoop-")
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            listener.settimeout(0.2)
+            authkey = os.urandom(32)
+            env = dict(os.environ)
+            env[AUTHKEY_ENV] = authkey.hex()
+            # Workers import the driver's modules (functions pickled by reference).
+            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+            cmd = [sys.executable, "-m", "scoop", "-q", "-n", str(self.workers + 1)]
+            if hosts:
+                # The origin (first host) must be this machine: it connects back to
+                # the driver on loopback.
+                cmd += ["--hosts", "127.0.0.1", *hosts]
+            cmd += [BRIDGE_SCRIPT, "127.0.0.1:%d" % listener.getsockname()[1]]
+            with open(self._log_path(), "wb") as log:
+                self._proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,  # a terminal's Ctrl-C goes to the driver only
+                )
+            self._remember_tree()
+            deadline = time.monotonic() + timeout
+            sock = None
+            while sock is None:
+                try:
+                    sock, _ = listener.accept()
+                except TimeoutError:
+                    self._remember_tree()
+                    if self._proc.poll() is not None:
+                        raise EngineStartError(
+                            f"SCOOP's launcher exited before its origin connected: {self._log_tail()}"
+                        ) from None
+                    if time.monotonic() > deadline:
+                        raise EngineStartError(
+                            f"SCOOP's origin did not connect within {timeout:.0f}s: {self._log_tail()}"
+                        ) from None
+        finally:
+            listener.close()
+        sock.settimeout(None)
+        self._conn = conn = Connection(sock.detach())
+        authkey_ok = False
+        try:
+            deliver_challenge(conn, authkey)
+            answer_challenge(conn, authkey)
+            authkey_ok = True
+        finally:
+            if not authkey_ok:
+                conn.close()
+        if not conn.poll(max(1.0, deadline - time.monotonic())):
+            raise EngineStartError("SCOOP's origin connected but never said it was ready")
+        frame = conn.recv_bytes()
+        if frame[:1] != _READY:
+            raise EngineStartError("SCOOP's origin sent an unexpected first message")
+        self._origin_pid = pickle.loads(frame[1:])["pid"]
+        self._remember_tree()
+        self._reader = threading.Thread(
+            target=self._read_results, name="distlab-scoop-reader", daemon=True
+        )
+        self._reader.start()
+
+    def _warm_up(self) -> None:
+        """Run one tiny task per worker so start-up is measured apart from the work."""
+        timeout = float(self.options.get("start_timeout", self.start_timeout))
+        for fut in [self.submit(os.getpid) for _ in range(self.workers)]:
+            if fut.result(timeout=timeout) == self._origin_pid:
+                raise EngineStartError("SCOOP ran a task in its origin: workers did not start")
+        self._remember_tree()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+        conn, proc = self._conn, self._proc
+        if conn is not None:
+            try:
+                with self._lock:
+                    conn.send_bytes(_STOP)
+            except OSError:
+                pass
+        if proc is not None:
+            self._remember_tree()
+            try:
+                proc.wait(timeout=5)  # the origin returns, the launcher stops its workers
+            except subprocess.TimeoutExpired:
+                pass
+            # Whatever is left (workers orphaned by the launcher, a stuck launcher) goes by PID.
+            stop_pids([p.pid for p in self._known.values() if _alive(p)])
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if conn is not None:
+            conn.close()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        self._fail_pending("the SCOOP engine was closed")
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._conn = self._proc = self._reader = None
+        self._workdir = None
+        self._known.clear()
+        self._lost = None
+        self._closing = False
+        self.started = False
+
+    # -- tasks -----------------------------------------------------------------------
+    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
+        if resources:
+            raise DistlabError("the scoop engine does not schedule by resources")
+        payload = cloudpickle.dumps((fn, tuple(args), kwargs or {}))
+        fut: ConcurrentFuture = ConcurrentFuture()
+        with self._lock:
+            if self._conn is None or self._lost:
+                raise ScoopBridgeLost(self._lost or "the SCOOP engine is not started")
+            task_id = self._next_id
+            self._next_id += 1
+            self._pending[task_id] = fut
+            try:
+                self._conn.send_bytes(_TASK + task_id.to_bytes(_ID_BYTES, "big") + payload)
+            except OSError:
+                del self._pending[task_id]
+                raise ScoopBridgeLost("the SCOOP origin is gone (its socket is closed)") from None
+        return fut
+
+    def _read_results(self) -> None:
+        conn = self._conn
+        try:
+            while True:
+                frame = conn.recv_bytes()
+                if frame[:1] != _RESULT:
+                    continue
+                task_id = int.from_bytes(frame[1 : 1 + _ID_BYTES], "big")
+                status, data = frame[1 + _ID_BYTES], frame[2 + _ID_BYTES :]
+                with self._lock:
+                    fut = self._pending.pop(task_id, None)
+                if fut is not None:
+                    _settle(fut, status, data)
+        except (EOFError, OSError):
+            pass
+        if self._closing:
+            return
+        code = self._proc.poll() if self._proc else None
+        if code is None and self._proc is not None:
+            try:
+                code = self._proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        detail = f" (launcher exit code {code})" if code is not None else ""
+        self._fail_pending(f"the SCOOP origin (pid {self._origin_pid}) went away{detail}")
+
+    def _fail_pending(self, reason: str) -> None:
+        with self._lock:
+            self._lost = self._lost or reason
+            pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(ScoopBridgeLost(f"{reason}; the task's result is lost"))
+
+    # -- observation -------------------------------------------------------------------
+    def _remember_tree(self) -> None:
+        if self._proc is not None:
+            for p in tree([self._proc.pid]):
+                self._known.setdefault(p.pid, p)
+
+    def worker_pids(self) -> list[int]:
+        """SCOOP's worker processes (bootstrap processes other than the origin)."""
+        self._remember_tree()
+        out = []
+        for p in self._known.values():
+            try:
+                if (
+                    p.pid != self._origin_pid
+                    and _alive(p)
+                    and "scoop.bootstrap" in " ".join(p.cmdline())
+                ):
+                    out.append(p.pid)
+            except psutil.Error:
+                continue
+        return sorted(out)
+
+    def origin_pid(self) -> int | None:
+        """The SCOOP origin, which runs the bridge (killing it cuts the engine off)."""
+        return self._origin_pid
+
+    def process_roots(self) -> list[int]:
+        self._remember_tree()
+        return [p.pid for p in self._known.values() if _alive(p)]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address or "embedded",
+            "workers": self.workers,
+            "scoop": scoop.__version__,
+            "listens_on_all_interfaces": True,  # SCOOP's ZeroMQ broker binds tcp://*
+        }
+
+    # -- helpers -------------------------------------------------------------------------
+    def _log_path(self) -> str:
+        return os.path.join(self._workdir or tempfile.gettempdir(), "scoop.log")
+
+    def _log_tail(self) -> str:
+        try:
+            with open(self._log_path(), "rb") as f:
+                lines = [
+                    ln.strip() for ln in f.read()[-4000:].decode(errors="replace").splitlines()
+                ]
+        except OSError:
+            return ""
+        lines = [ln for ln in lines if ln]
+        return lines[-1] if lines else ""
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _settle(fut: ConcurrentFuture, status: int, data: bytes) -> None:
+    if status == _OK:
+        try:
+            fut.set_result(cloudpickle.loads(data))
+        except Exception as exc:
+            fut.set_exception(DistlabError(f"the task's result could not be unpickled here: {exc}"))
+    elif status == _RAISED:
+        try:
+            exc = cloudpickle.loads(data)
+        except Exception as err:
+            exc = DistlabError(
+                f"the task failed and its exception could not be unpickled here: {err}"
+            )
+        fut.set_exception(with_remote_traceback(exc))
+    else:
+        text = data.decode(errors="replace")
+        fut.set_exception(
+            DistlabError(text.strip().splitlines()[-1] if text.strip() else "task failed")
+        )
