@@ -150,6 +150,81 @@ class _Progress:
             self._status.update(f"references: {ev['workload']}")
 
 
+@bench_app.command("granularity")
+def bench_granularity(
+    engines: Annotated[str, typer.Option(help="Comma-separated engines.")] = "local,ray,dask",
+    n: Annotated[int, typer.Option(help="How many numbers (the seed: 1,000,000).")] = 1_000_000,
+    cap: Annotated[
+        int, typer.Option(help="Per-element tasks actually run (extrapolated).")
+    ] = 5_000,
+    repeats: Annotated[int, typer.Option(help="Repetitions per figure (median).")] = 3,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
+    from rich.table import Table
+
+    from distlab import bench, runner
+
+    names = _split(engines)
+    addresses = _pairs(address, "--address")
+    runner.validate(runner.RunSpec(engines=names, workloads=["numbers"], addresses=addresses))
+    if n < 1 or cap < 1 or repeats < 1:
+        raise DistlabError("--n, --cap and --repeats must be >= 1")
+    rows = bench.granularity(
+        names, n, cap, repeats, workers, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
+    )
+    if out:
+        bench.save(rows, out)
+    t = Table(title=f"W2 numbers, n={n:,}: medians of {repeats}")
+    for col in (
+        "engine",
+        "loop s",
+        "numpy s",
+        "auto batch",
+        "batched s",
+        "best batch",
+        "best s",
+        "auto/best",
+        "per-elem ms/task",
+        "per-elem full s (extrap.)",
+        "batched vs per-elem",
+        "vs loop",
+        "vs numpy",
+        "compute/serial./sched. s",
+    ):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * 12)
+            continue
+        b = r["breakdown_s"]
+        t.add_row(
+            r["engine"],
+            f"{r['sequential_s']:.3f}",
+            f"{r['numpy_s']:.4f}",
+            f"{r['auto_batch_size']:,}",
+            f"{r['auto_s']:.3f}",
+            f"{r['best_batch_size']:,}",
+            f"{r['best_s']:.3f}",
+            f"{r['auto_vs_best']:.2f}",
+            f"{r['per_element_task_ms']:.3f}",
+            f"{r['per_element_extrapolated_s']:.1f}",
+            f"{r['batched_vs_per_element']:.0f}x",
+            f"{r['speedup_vs_sequential']:.2f}x",
+            f"{r['speedup_vs_numpy']:.3f}x",
+            f"{b['compute']:.3f}/{b['serialization']:.3f}/{b['scheduling_and_other']:.3f}",
+        )
+    console.print(t)
+    for r in rows:
+        if "sweep" in r:
+            sweep = ", ".join(f"{s['batch_size']:,}: {s['wall_s']:.3f}s" for s in r["sweep"])
+            console.print(f"[dim]{r['engine']} sweep: {sweep}[/]")
+
+
 @app.command("engines")
 def engines_cmd() -> None:
     """What engines are installed, their versions and capabilities."""
