@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything distlab needs on a fresh Debian machine with Python 3.11:
+# uv, the locked virtual environment (.venv, every engine extra), Java for Spark/Flink,
+# and with --test Chromium for the report's browser test. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+apt_updated=0
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root (or sudo) to apt-get install $*" >&2
+    return 1
+  fi
+  [ $apt_updated = 1 ] || { apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+fi
+uv sync --frozen --all-extras --quiet
+
+# Spark and Flink need a JVM (17 or newer).
+if ! command -v java >/dev/null 2>&1; then
+  apt_install openjdk-17-jre-headless
+fi
+
+if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
