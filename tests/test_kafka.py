@@ -35,7 +35,11 @@ def test_user_broker_by_address_is_used_and_left_running():
         assert psutil_alive(broker.pid)  # the user's broker keeps running
         from confluent_kafka.admin import AdminClient
 
-        left = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).topics
+        left = (
+            AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 0})
+            .list_topics(timeout=10)
+            .topics
+        )
         assert not set(topics) & set(left)  # our topics were deleted
 
 
@@ -80,3 +84,24 @@ def test_killed_worker_loses_no_task():
     finally:
         eng.close()
     assert_nothing_left(pids, ports)
+
+
+def test_a_result_sent_twice_is_kept_once_and_counted():
+    from confluent_kafka import Producer
+
+    from distlab.engines.kafka_worker import encode_outcome
+
+    with distlab.engine("kafka", workers=1) as eng:
+        fut = eng.submit(probes.square, 6)
+        assert fut.result(timeout=30) == 36
+        # A re-run task's result arrives again on the results topic (task ids count from 0).
+        producer = Producer({"bootstrap.servers": eng.bootstrap})
+        producer.produce(eng.results_topic, encode_outcome(True, -1), key=b"0")
+        producer.flush(10)
+        del producer  # gone before the broker stops
+        deadline = time.monotonic() + 10
+        while eng.duplicates == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert eng.duplicates == 1
+        assert fut.result() == 36  # the first result stands
+        assert eng.submit(probes.square, 7).result(timeout=30) == 49

@@ -46,6 +46,7 @@ def test_topics_round_trip_messages():
         for partition in range(3):
             producer.produce("events", f"m{partition}".encode(), partition=partition)
         assert producer.flush(10) == 0
+        del producer  # gone before the broker stops
         consumer = Consumer(
             {
                 "bootstrap.servers": broker.bootstrap,

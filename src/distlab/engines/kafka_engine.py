@@ -65,9 +65,13 @@ class KafkaEngine(Engine):
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         """Options: ``partitions`` (task topic, default 2 x workers),
         ``session_timeout_ms`` (group failure detection, default 3000),
-        ``max_message_bytes`` (largest task or result, default 64 MiB)."""
+        ``max_message_bytes`` (largest task or result, default 64 MiB),
+        ``fetch_wait_ms`` (longest wait of a fetch, default 5)."""
         super().__init__(address, workers, **options)
+        #: results that arrived again for an already finished task (at-least-once re-runs)
         self.duplicates = 0
+        #: unreadable messages found on the results topic
+        self.foreign_messages = 0
         self.broker: KafkaBroker | None = None
         self._procs: list[subprocess.Popen] = []
         self._closing = threading.Event()
@@ -102,6 +106,9 @@ class KafkaEngine(Engine):
             )
         self.session_timeout_ms = int(self.options.get("session_timeout_ms", 3000))
         self.max_message_bytes = int(self.options.get("max_message_bytes", 64 << 20))
+        # Tansu answers a fetch only after fetch.wait.max.ms even when data is waiting, so
+        # this bounds each hop's latency; lower costs more idle polling.
+        self.fetch_wait_ms = int(self.options.get("fetch_wait_ms", 5))
         self._closing.clear()
 
         if self.address:
@@ -132,7 +139,7 @@ class KafkaEngine(Engine):
                 "bootstrap.servers": self.bootstrap,
                 "group.id": f"distlab-driver-{run}",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,
+                "fetch.wait.max.ms": self.fetch_wait_ms,
                 "fetch.max.bytes": self.max_message_bytes,
                 "max.partition.fetch.bytes": self.max_message_bytes,
                 "receive.message.max.bytes": self.max_message_bytes + 1_000_000,
@@ -174,6 +181,8 @@ class KafkaEngine(Engine):
                     str(self.session_timeout_ms),
                     "--max-message-bytes",
                     str(self.max_message_bytes),
+                    "--fetch-wait-ms",
+                    str(self.fetch_wait_ms),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -256,10 +265,13 @@ class KafkaEngine(Engine):
             except (KafkaException, RuntimeError):
                 msg = None
             if msg is not None and not msg.error():
-                if msg.key() == CONTROL_KEY:
-                    self._note_assignment(json.loads(msg.value()))
-                else:
-                    self._deliver(msg.key(), msg.value())
+                try:
+                    if msg.key() == CONTROL_KEY:
+                        self._note_assignment(json.loads(msg.value()))
+                    else:
+                        self._deliver(msg.key(), msg.value())
+                except Exception:  # a foreign message on our topic must not stop the thread
+                    self.foreign_messages += 1
             if time.monotonic() > next_liveness_check:
                 next_liveness_check = time.monotonic() + 1.0
                 self._fail_if_no_workers()
@@ -363,6 +375,7 @@ class KafkaEngine(Engine):
             "workers": self.workers,
             "partitions": getattr(self, "partitions", None),
             "session_timeout_ms": getattr(self, "session_timeout_ms", None),
+            "fetch_wait_ms": getattr(self, "fetch_wait_ms", None),
             "delivery": "at-least-once (duplicates dropped by the driver)",
         }
 
@@ -390,7 +403,7 @@ def _check_reachable(bootstrap: str) -> None:
         raise EngineStartError(f"bad Kafka address {bootstrap!r}: {exc}") from None
     if not any(port_open(h, p, timeout=2.0) for h, p in hosts):
         raise EngineStartError(f"no Kafka broker answers at {bootstrap}")
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     try:
         admin.list_topics(timeout=CONNECT_TIMEOUT)
     except KafkaException as exc:
@@ -400,7 +413,7 @@ def _check_reachable(bootstrap: str) -> None:
 
 
 def _delete_group(bootstrap: str, group: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     try:
         for fut in admin.delete_consumer_groups([group], request_timeout=5).values():
             fut.result(timeout=10)

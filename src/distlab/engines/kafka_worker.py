@@ -91,7 +91,7 @@ class Worker:
                 "session.timeout.ms": args.session_timeout_ms,
                 "heartbeat.interval.ms": max(100, args.session_timeout_ms // 10),
                 # Tansu makes every fetch wait the full fetch.wait.max.ms: keep latency low.
-                "fetch.wait.max.ms": 10,
+                "fetch.wait.max.ms": args.fetch_wait_ms,
                 "max.poll.interval.ms": args.max_task_seconds * 1000,
                 "fetch.max.bytes": args.max_message_bytes,
                 "max.partition.fetch.bytes": args.max_message_bytes,
@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group", required=True, help="consumer group id")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--session-timeout-ms", type=int, default=3000)
+    parser.add_argument("--fetch-wait-ms", type=int, default=5)
     parser.add_argument("--max-task-seconds", type=int, default=3600)
     parser.add_argument("--max-message-bytes", type=int, default=64 << 20)
     worker = Worker(parser.parse_args(argv))

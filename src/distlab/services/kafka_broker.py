@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -122,8 +123,14 @@ class KafkaBroker:
         proc, self._proc = self._proc, None
         log, self._log = self._log, None
         if proc is not None:
-            stop_pids([proc.pid], grace=5.0)
-            proc.wait(timeout=5)
+            # SIGINT ends Tansu at once; on SIGTERM it waits ~5 s for its clients to go.
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                stop_pids([proc.pid], grace=2.0)
+                proc.wait(timeout=5)
         if log is not None:
             log.close()
 
@@ -149,7 +156,7 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 15.0)
     from confluent_kafka import KafkaError
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     futures = admin.create_topics(
         [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items()],
         operation_timeout=timeout,
@@ -191,7 +198,7 @@ def delete_topics(bootstrap: str, names: list[str], timeout: float = 10.0) -> No
 
     if not names:
         return
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     for fut in admin.delete_topics(
         names, operation_timeout=timeout, request_timeout=timeout
     ).values():
