@@ -287,6 +287,8 @@ def _finish(doc: dict) -> dict:
             continue
         metrics = cell.get("metrics") or {}
         share = metrics.get("work_fraction", 1.0)
+        if share is None:  # paced runs (request/response): no speed-up to speak of
+            continue
         cell["speedup"] = seq * share / wall
         # the work itself: what the workload says it is (e.g. its sleeps), else the reference
         work = metrics.get("compute_s", seq * share)

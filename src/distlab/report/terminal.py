@@ -43,6 +43,13 @@ def matrix_table(doc: dict) -> Table:
             note = f"batch {m['batch_size']} ({m.get('batch_size_chosen')})"
         if m.get("capped"):
             note = f"{m['elements']} elements; full size ~{_fmt_s(m['extrapolated_full_s'])}"
+        if m.get("latency_ms"):
+            lat = m["latency_ms"]
+            note = "round trip " + " ".join(
+                f"{k}={v:.1f}ms"
+                for k, v in lat.items()
+                if v is not None and k in ("p50", "p99", "p99.9")
+            )
         if c.get("fault"):
             note += f" lost={c.get('lost')} dup={c.get('duplicates')}"
         t.add_row(

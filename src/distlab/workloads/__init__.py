@@ -11,6 +11,10 @@ from distlab.workloads.base import SIZES, RunOutput, Workload
 WORKLOADS: dict[str, tuple[str, str]] = {
     "squares": ("squares", "Squares"),
     "numbers": ("numbers", "Numbers"),
+    "jobs": ("jobs", "Jobs"),
+    "gpu_queue": ("gpu_queue", "GpuQueue"),
+    "kfold": ("kfold", "KFold"),
+    "microscopy": ("microscopy", "Microscopy"),
 }
 
 __all__ = ["SIZES", "WORKLOADS", "RunOutput", "Workload", "workload_class", "create"]

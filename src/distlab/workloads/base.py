@@ -29,6 +29,19 @@ class RunOutput:
     duplicates: int = 0
 
 
+def gather_counting_lost(futures: list) -> tuple[list[Any], int]:
+    """Results in order, with None for each task whose result never came (e.g. its worker
+    was killed and the engine did not deliver it again), and how many those were."""
+    results, lost = [], 0
+    for f in futures:
+        try:
+            results.append(f.result())
+        except Exception:
+            results.append(None)
+            lost += 1
+    return results, lost
+
+
 class Workload:
     name: ClassVar[str] = "?"
     description: ClassVar[str] = ""

@@ -11,7 +11,7 @@ import math
 import time
 
 from distlab.engine import Engine
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import RunOutput, Workload, gather_counting_lost
 
 
 def calculate_square(x: int, sleep_s: float) -> int:
@@ -38,10 +38,11 @@ class Squares(Workload):
     def run(self, engine: Engine, variant: str) -> RunOutput:
         n, sleep_s = self.params["n"], self.params["sleep_s"]
         futures = [engine.submit(calculate_square, x, sleep_s) for x in range(n)]
-        result = engine.gather(futures)
+        result, lost = gather_counting_lost(futures)
         workers = engine.workers or 1
         return RunOutput(
             result,
             n_tasks=n,
+            lost=lost,
             metrics={"ideal_s": math.ceil(n / workers) * sleep_s, "compute_s": n * sleep_s},
         )

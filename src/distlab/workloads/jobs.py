@@ -1,0 +1,105 @@
+"""W6 jobs (seed 000, "Ray vs Celery vs Kafka"): background jobs and request/response.
+
+The original: ``process_task(data)`` sleeps 2 s and returns "Processed {data}" for tasks
+Task-0..9 submitted at once ("All tasks completed:"). Its later version runs a client
+loop: one job every 5 s, blocking on the result, where the round trip is what matters.
+
+Variants:
+  ``batch``             the ten jobs at once; wall time against ceil(10 / workers) * d.
+  ``request_response``  one job at a time, each sent at its intended time (interval
+                        apart); round-trip latency percentiles measured from the intended
+                        send time, so a slow reply delays no later measurement
+                        (no coordinated omission), and the engine's own share
+                        (round trip minus the job's sleep).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from distlab.engine import Engine
+from distlab.stats import percentiles
+from distlab.workloads.base import RunOutput, Workload, gather_counting_lost
+
+
+def process_task(data: str, sleep_s: float) -> str:
+    time.sleep(sleep_s)
+    return f"Processed {data}"
+
+
+class Jobs(Workload):
+    name = "jobs"
+    description = "ten sleeping background jobs, then a request/response loop (seed 000)"
+    sizes = {
+        "tiny": {"n": 10, "sleep_s": 0.05, "requests": 20, "interval_s": 0.06},
+        "default": {"n": 10, "sleep_s": 0.2, "requests": 50, "interval_s": 0.25},
+        "seed": {"n": 10, "sleep_s": 2.0, "requests": 20, "interval_s": 5.0},
+    }
+    reference_repeats = 1
+
+    def variants(self, engine: Engine) -> list[str]:
+        return ["batch", "request_response"]
+
+    def reference(self) -> list[str]:
+        return [process_task(f"Task-{i}", self.params["sleep_s"]) for i in range(self.params["n"])]
+
+    def golden(self) -> list[str]:
+        return [f"Processed Task-{i}" for i in range(self.params["n"])]
+
+    def run(self, engine: Engine, variant: str) -> RunOutput:
+        if variant == "request_response":
+            return self._request_response(engine)
+        n, d = self.params["n"], self.params["sleep_s"]
+        futures = [engine.submit(process_task, f"Task-{i}", d) for i in range(n)]
+        results, lost = gather_counting_lost(futures)
+        workers = engine.workers or 1
+        return RunOutput(
+            results,
+            n_tasks=n,
+            lost=lost,
+            metrics={"ideal_s": math.ceil(n / workers) * d, "compute_s": n * d},
+        )
+
+    def _request_response(self, engine: Engine) -> RunOutput:
+        k, d, interval = self.params["requests"], self.params["sleep_s"], self.params["interval_s"]
+        start = time.perf_counter()
+        round_trips, results, lost = [], [], 0
+        for i in range(k):
+            intended = start + i * interval
+            now = time.perf_counter()
+            if now < intended:
+                time.sleep(intended - now)
+            try:
+                results.append(
+                    engine.submit(process_task, f"Task-{i % self.params['n']}", d).result()
+                )
+            except Exception:
+                results.append(None)
+                lost += 1
+            # measured from the intended send time: a late send counts against the engine
+            round_trips.append(time.perf_counter() - intended)
+        lat_ms = [rt * 1e3 for rt in round_trips]
+        return RunOutput(
+            results,
+            n_tasks=k,
+            lost=lost,
+            metrics={
+                "latency_ms": percentiles(lat_ms, (50, 90, 99)),
+                "latency_samples_ms": lat_ms,
+                "engine_share_ms": percentiles([x - d * 1e3 for x in lat_ms], (50, 99)),
+                "compute_s": k * d,
+                "interval_s": interval,
+                "work_fraction": None,
+            },
+        )
+
+    def verify(self, output: RunOutput) -> tuple[bool, str]:
+        got = output.result
+        want = [f"Processed Task-{i % self.params['n']}" for i in range(len(got))]
+        if len(got) not in (self.params["n"], self.params["requests"]):
+            return False, f"{len(got)} results"
+        if got == want:
+            return True, f"all {len(got)} results correct"
+        bad = sum(1 for a, b in zip(got, want, strict=True) if a != b)
+        return False, f"{bad} of {len(got)} results missing or wrong"
