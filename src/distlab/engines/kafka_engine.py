@@ -77,7 +77,6 @@ class KafkaEngine(Engine):
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._futures: dict[bytes, ConcurrentFuture] = {}
-        self._done_ids: set[bytes] = set()
         self._next_id = 0
         self._assignments: dict[int, set[int]] = {}
         self._assigned = threading.Condition(self._lock)
@@ -183,6 +182,8 @@ class KafkaEngine(Engine):
                     str(self.max_message_bytes),
                     "--fetch-wait-ms",
                     str(self.fetch_wait_ms),
+                    "--parent-pid",
+                    str(os.getpid()),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -285,10 +286,10 @@ class KafkaEngine(Engine):
         with self._lock:
             fut = self._futures.pop(task_id, None)
             if fut is None:
-                if task_id in self._done_ids:
+                # Ids are sequential: a known id with no pending future was answered before.
+                if int(task_id) < self._next_id:
                     self.duplicates += 1
                 return
-            self._done_ids.add(task_id)
         try:
             ok, value = pickle.loads(payload)
         except Exception as exc:

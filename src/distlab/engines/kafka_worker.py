@@ -166,6 +166,8 @@ class Worker:
             [self.args.tasks], on_assign=self.on_assign, on_revoke=self.on_revoke
         )
         while not self.stopping:
+            if self.args.parent_pid and os.getppid() != self.args.parent_pid:
+                break  # the driver died without closing us: do not linger
             for msg in self.take_batch():
                 if self.stopping:
                     break
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group", required=True, help="consumer group id")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--session-timeout-ms", type=int, default=3000)
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when it is gone")
     parser.add_argument("--fetch-wait-ms", type=int, default=5)
     parser.add_argument("--max-task-seconds", type=int, default=3600)
     parser.add_argument("--max-message-bytes", type=int, default=64 << 20)
