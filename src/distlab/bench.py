@@ -102,35 +102,89 @@ def granularity_cell(
     return out
 
 
-def granularity(
-    engines: list[str],
+def tiny_tasks_cell(
+    engine_name: str,
     n: int,
-    cap: int,
+    round_trips: int,
     repeats: int,
     workers: int | None,
-    addresses: dict[str, str],
-    progress=print,
+    address: str | None,
+) -> dict[str, Any]:
+    """No-op tasks/s and round trips, through distlab's adapter and the engine's own API,
+    interleaved so drift on a shared machine hits both alike."""
+    from distlab import probes
+    from distlab.stats import percentiles
+
+    eng = registry.create(engine_name, address=address, workers=workers)
+    t0 = time.perf_counter()
+    eng.start()
+    out: dict[str, Any] = {"engine": engine_name, "startup_s": time.perf_counter() - t0, "n": n}
+    try:
+
+        def adapter_batch():
+            return eng.gather([eng.submit(probes.noop, i) for i in range(n)])
+
+        def native_batch():
+            return eng.native_noop_tasks(n)
+
+        try:
+            native_batch()
+            has_native = True
+        except NotImplementedError:
+            has_native = False
+        adapter_batch()  # warm-up
+        a_s, n_s = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            assert adapter_batch() == list(range(n))
+            a_s.append(time.perf_counter() - t)
+            if has_native:
+                t = time.perf_counter()
+                assert list(native_batch()) == list(range(n))
+                n_s.append(time.perf_counter() - t)
+        a_rt, n_rt = [], []
+        for i in range(round_trips):
+            t = time.perf_counter()
+            eng.submit(probes.noop, i).result()
+            a_rt.append((time.perf_counter() - t) * 1e3)
+            if has_native:
+                t = time.perf_counter()
+                eng.native_noop_tasks(1)
+                n_rt.append((time.perf_counter() - t) * 1e3)
+    finally:
+        eng.close()
+    out["adapter_tasks_per_s"] = n / statistics.median(a_s)
+    out["adapter_samples_s"] = a_s
+    out["adapter_rt_ms"] = percentiles(a_rt, (50, 99))
+    if has_native:
+        out["native_tasks_per_s"] = n / statistics.median(n_s)
+        out["native_samples_s"] = n_s
+        out["native_rt_ms"] = percentiles(n_rt, (50, 99))
+        # > 1 means the adapter is slower than the engine's own API
+        out["throughput_cost"] = out["native_tasks_per_s"] / out["adapter_tasks_per_s"]
+        out["rt_p50_cost"] = out["adapter_rt_ms"]["p50"] / out["native_rt_ms"]["p50"]
+    return out
+
+
+def run_cells(
+    kind: str, engines: list[str], params: dict[str, Any], addresses: dict[str, str], progress=print
 ) -> list[dict[str, Any]]:
+    """Run ``<kind>_cell`` for each engine in a process of its own."""
     rows = []
     for name in engines:
         registry.engine_class(name)  # one-line error now if it is not installed
-        args = json.dumps(
-            {
-                "engine_name": name,
-                "n": n,
-                "cap": cap,
-                "repeats": repeats,
-                "workers": workers,
-                "address": addresses.get(name),
-            }
-        )
+        args = json.dumps({"engine_name": name, "address": addresses.get(name), **params})
         progress(f"measuring {name} ...")
-        proc = subprocess.run(
-            [sys.executable, "-m", "distlab.bench", "granularity-cell", args],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "distlab.bench", f"{kind}-cell", args],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+        except subprocess.TimeoutExpired:
+            rows.append({"engine": name, "error": "timed out after 1800 s"})
+            continue
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -140,19 +194,18 @@ def granularity(
     return rows
 
 
-def save(rows: list[dict[str, Any]], path: Path) -> None:
+def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> None:
     from distlab.results import environment
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {"benchmark": "granularity", "environment": environment(), "rows": rows}, indent=1
-        )
-    )
+    doc = {"benchmark": benchmark, "environment": environment(), "rows": rows}
+    path.write_text(json.dumps(doc, indent=1))
 
+
+_CELLS = {"granularity-cell": granularity_cell, "tiny-tasks-cell": tiny_tasks_cell}
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "granularity-cell":
-        print(json.dumps(granularity_cell(**json.loads(sys.argv[2]))))
+    if len(sys.argv) == 3 and sys.argv[1] in _CELLS:
+        print(json.dumps(_CELLS[sys.argv[1]](**json.loads(sys.argv[2]))))
     else:
-        sys.exit("usage: python -m distlab.bench granularity-cell JSON")
+        sys.exit(f"usage: python -m distlab.bench {{{'|'.join(_CELLS)}}} JSON")

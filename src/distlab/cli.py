@@ -225,6 +225,72 @@ def bench_granularity(
             console.print(f"[dim]{r['engine']} sweep: {sweep}[/]")
 
 
+@bench_app.command("tiny-tasks")
+def bench_tiny_tasks(
+    engines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
+    ] = None,
+    n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 1000,
+    round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 200,
+    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 3,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
+    from rich.table import Table
+
+    from distlab import bench, registry, runner
+    from distlab.engine import TASKS
+
+    names = _split(engines) or [
+        e for e in runner.default_engines() if TASKS in registry.engine_class(e).shapes
+    ]
+    addresses = _pairs(address, "--address")
+    runner.validate(runner.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
+    if n < 1 or round_trips < 1 or repeats < 1:
+        raise DistlabError("--n, --round-trips and --repeats must be >= 1")
+    rows = bench.run_cells(
+        "tiny-tasks",
+        names,
+        {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers},
+        addresses,
+        progress=lambda m: console.print(f"[dim]{m}[/]"),
+    )
+    if out:
+        bench.save("tiny-tasks", rows, out)
+    t = Table(title=f"no-op tasks: {n} per sample, median of {repeats}; {round_trips} round trips")
+    for col in (
+        "engine",
+        "distlab tasks/s",
+        "native tasks/s",
+        "adapter cost (thr.)",
+        "distlab RT p50/p99 ms",
+        "native RT p50/p99 ms",
+        "adapter cost (p50)",
+    ):
+        t.add_column(col)
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * 5)
+            continue
+        rt = r["adapter_rt_ms"]
+        nrt = r.get("native_rt_ms")
+        t.add_row(
+            r["engine"],
+            f"{r['adapter_tasks_per_s']:,.0f}",
+            f"{r['native_tasks_per_s']:,.0f}" if nrt else "n/a",
+            f"{(r['throughput_cost'] - 1) * 100:+.1f}%" if nrt else "-",
+            f"{rt['p50']:.2f} / {rt['p99']:.2f}",
+            f"{nrt['p50']:.2f} / {nrt['p99']:.2f}" if nrt else "n/a",
+            f"{(r['rt_p50_cost'] - 1) * 100:+.1f}%" if nrt else "-",
+        )
+    console.print(t)
+
+
 @app.command("engines")
 def engines_cmd() -> None:
     """What engines are installed, their versions and capabilities."""

@@ -247,6 +247,13 @@ class Engine:
         """Named resources the cluster offers (for failing fast on impossible requests)."""
         return {}
 
+    # -- the engine's own API, for measuring the adapter's overhead ------------------------
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        """Run ``probes.noop(i)`` for i in range(n) through the engine's own API (no
+        adapter code in the path), submitted at once, results in order. Used only by
+        `distlab bench tiny-tasks` to put a number on what the adapter costs."""
+        raise NotImplementedError
+
     # -- observation -------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
         """PIDs of worker processes on this machine (for fault injection)."""
