@@ -174,11 +174,15 @@ def bench_granularity(
     runner.validate(runner.RunSpec(engines=names, workloads=["numbers"], addresses=addresses))
     if n < 1 or cap < 1 or repeats < 1:
         raise DistlabError("--n, --cap and --repeats must be >= 1")
-    rows = bench.granularity(
-        names, n, cap, repeats, workers, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
+    rows = bench.run_cells(
+        "granularity",
+        names,
+        {"n": n, "cap": cap, "repeats": repeats, "workers": workers},
+        addresses,
+        progress=lambda m: console.print(f"[dim]{m}[/]"),
     )
     if out:
-        bench.save(rows, out)
+        bench.save("granularity", rows, out)
     t = Table(title=f"W2 numbers, n={n:,}: medians of {repeats}")
     for col in (
         "engine",
