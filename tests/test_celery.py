@@ -12,7 +12,7 @@ import pytest
 import distlab
 from conformance import EngineConformance, assert_nothing_left, engine_processes
 from distlab import probes
-from distlab.engine import EngineStartError
+from distlab.engine import DistlabError, EngineStartError, UnsatisfiableResources
 from distlab.procs import free_port, listening_ports
 from distlab.services.redis_server import RedisServer, ping
 
@@ -60,6 +60,32 @@ def test_killed_pool_child_loses_no_task(tmp_path):
     # the task that was running on the killed child started twice
     assert 1 <= duplicates <= 2, executions
     assert victim not in pool_after and len(pool_after) == 2
+
+
+def unit_and_window(seconds: float) -> tuple[str, float, float]:
+    start = time.time()
+    time.sleep(seconds)
+    return os.environ.get("CUDA_VISIBLE_DEVICES", ""), start, time.time()
+
+
+def test_gpu_resource_queue_limits_concurrency_and_assigns_units():
+    with distlab.engine("celery", workers=1, gpus=2) as eng:
+        assert eng.supports_resources and eng.resource_totals() == {"GPU": 2.0}
+        assert len(eng.worker_pids()) == 3  # 1 plain pool child + 2 GPU children
+        futures = [eng.submit_with(unit_and_window, (0.6,), resources={"GPU": 1}) for _ in range(4)]
+        runs = [f.result(timeout=60) for f in futures]
+        with pytest.raises(UnsatisfiableResources):
+            eng.submit_with(probes.noop, resources={"GPU": 3})
+        with pytest.raises(UnsatisfiableResources):
+            eng.submit_with(probes.noop, resources={"TPU": 1})
+        with pytest.raises(DistlabError):
+            eng.submit_with(probes.noop, resources={"GPU": 2})
+        assert eng.submit(probes.add, 1, 2).result(timeout=30) == 3  # plain queue still runs
+    assert {unit for unit, _, _ in runs} == {"0", "1"}
+    # never more than 2 tasks at once: at every task start, count overlapping windows
+    for _, start, _ in runs:
+        overlapping = sum(1 for _, s, e in runs if s <= start < e)
+        assert overlapping <= 2
 
 
 def test_user_provided_redis_is_used_and_left_running():

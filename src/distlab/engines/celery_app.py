@@ -17,11 +17,13 @@ import os
 from typing import Any
 
 import cloudpickle
-from celery import Celery
+from celery import Celery, signals
 
 from distlab.engine import call_capturing
 
 CONFIG_ENV = "DISTLAB_CELERY_CONFIG"
+#: set on a resource worker for GPUs: each pool child sees only its own unit
+UNIT_ENV = "DISTLAB_CELERY_UNIT_ENV"
 RUN_TASK = "distlab.run"
 RUN_CHUNK_TASK = "distlab.run_chunk"
 PID_TASK = "distlab.pid"
@@ -68,6 +70,20 @@ def make_app(config: dict[str, Any]) -> Celery:
         return os.getpid()
 
     return app
+
+
+@signals.worker_process_init.connect
+def _own_unit(**_: Any) -> None:
+    """Give pool child i unit i (e.g. CUDA_VISIBLE_DEVICES=i) in a resource worker.
+
+    billiard numbers its children 0..concurrency-1 and a replacement child takes over the
+    index of the one it replaces, so each unit is held by exactly one child.
+    """
+    variable = os.environ.get(UNIT_ENV)
+    if variable:
+        from billiard.process import current_process
+
+        os.environ[variable] = str(getattr(current_process(), "index", 0))
 
 
 _worker_app: Celery | None = None

@@ -4,6 +4,20 @@ Without an address the engine starts its own Redis on 127.0.0.1 (broker and resu
 backend); with ``redis://host:port/db`` or ``amqp://...`` it uses the user's server.
 Either way it starts its own worker process (`celery worker --pool=prefork`) consuming a
 queue unique to this engine instance, and stops it by PID on close.
+
+Options (``distlab.engine("celery", ..., **options)``):
+  gpus=N             logical GPUs: a second worker with N pool children serves a queue of
+                     its own; a task submitted with resources={"GPU": 1} goes there, and
+                     pool child i runs with CUDA_VISIBLE_DEVICES=i.
+  resources={..}     other named resources, one dedicated worker and queue each, with as
+                     many pool children as units. A task takes one whole unit of one
+                     resource (Celery has no finer accounting).
+  visibility_timeout seconds before the unacked tasks of a worker that died as a whole
+                     are delivered again (default 30; tasks running longer than this may
+                     run twice: kombu's Redis transport restores them).
+  prefetch_multiplier messages each pool child reserves ahead (default 4).
+  backend            result backend URL overriding the default (the Redis address, or
+                     rpc:// for amqp).
 """
 
 from __future__ import annotations
@@ -30,10 +44,18 @@ from distlab.engine import (
     Engine,
     EngineStartError,
     Future,
+    UnsatisfiableResources,
     chunked,
     with_remote_traceback,
 )
-from distlab.engines.celery_app import CONFIG_ENV, PID_TASK, RUN_CHUNK_TASK, RUN_TASK, make_app
+from distlab.engines.celery_app import (
+    CONFIG_ENV,
+    PID_TASK,
+    RUN_CHUNK_TASK,
+    RUN_TASK,
+    UNIT_ENV,
+    make_app,
+)
 from distlab.procs import port_open, split_host_port, stop_pids
 from distlab.services.redis_server import RedisServer
 
@@ -44,11 +66,6 @@ LIVENESS_INTERVAL = 1.0
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
 # As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
 ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
-
-
-def _stop_worker(pid: int, workdir: str) -> None:
-    stop_pids([pid], grace=10.0)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _user_import_path() -> str:
@@ -97,6 +114,7 @@ class CeleryEngine(Engine):
     name = "celery"
     libraries = ("celery", "redis", "kombu")
     needs_server = True
+    supports_resources = True
     address_help = (
         "redis://host:port/db (broker and result backend) or amqp://user:pass@host:port// "
         "(RabbitMQ; results via rpc://)"
@@ -109,9 +127,13 @@ class CeleryEngine(Engine):
         self.visibility_timeout = float(options.get("visibility_timeout", 30))
         self.prefetch_multiplier = int(options.get("prefetch_multiplier", 4))
         self.result_backend = options.get("backend")
+        self._resource_totals = {k: int(v) for k, v in (options.get("resources") or {}).items()}
+        if options.get("gpus"):
+            self._resource_totals["GPU"] = int(options["gpus"])
         self._redis: RedisServer | None = None
-        self._worker: subprocess.Popen | None = None
-        self._worker_finalizer: weakref.finalize | None = None
+        #: queue -> worker process serving it (the first one runs unconstrained tasks)
+        self._workers: dict[str, subprocess.Popen] = {}
+        self._finalizers: list[weakref.finalize] = []
         self._workdir: str | None = None
         self._app = None
         self._queue = ""
@@ -143,8 +165,17 @@ class CeleryEngine(Engine):
         self._app = make_app(config)
         self._run = self._app.tasks[RUN_TASK]
         self._run_chunk = self._app.tasks[RUN_CHUNK_TASK]
-        self._start_worker(config)
-        self._wait_worker_ready()
+        self._workdir = tempfile.mkdtemp(prefix="distlab-celery-")
+        self._finalizers.append(weakref.finalize(self, shutil.rmtree, self._workdir, True))
+        self._start_worker(config, self._queue, self.workers)
+        for resource, units in self._resource_totals.items():
+            if units > 0:
+                unit_env = "CUDA_VISIBLE_DEVICES" if resource == "GPU" else ""
+                self._start_worker(config, self._resource_queue(resource), units, unit_env)
+        self._wait_workers_ready()
+
+    def _resource_queue(self, resource: str) -> str:
+        return f"{self._queue}.{resource}"
 
     def _broker_and_backend(self) -> tuple[str, str]:
         if not self.address:
@@ -167,8 +198,9 @@ class CeleryEngine(Engine):
         backend = self.address if scheme.startswith("redis") else "rpc://"
         return self.address, backend
 
-    def _start_worker(self, config: dict[str, Any]) -> None:
-        self._workdir = tempfile.mkdtemp(prefix="distlab-celery-")
+    def _start_worker(
+        self, config: dict[str, Any], queue: str, concurrency: int, unit_env: str = ""
+    ) -> None:
         env = dict(os.environ)
         env[CONFIG_ENV] = json.dumps(config)
         env["PYTHONPATH"] = _user_import_path()
@@ -176,72 +208,79 @@ class CeleryEngine(Engine):
         env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
         if os.geteuid() == 0:
             env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
+        env[UNIT_ENV] = unit_env
         cmd = [
             sys.executable, "-m", "celery", "-A", "distlab.engines.celery_app", "-q",
-            "worker", "--pool=prefork", f"--concurrency={self.workers}",
+            "worker", "--pool=prefork", f"--concurrency={concurrency}",
             "--loglevel=WARNING", "--without-gossip", "--without-mingle",
             "--without-heartbeat", "-O", "fair",
-            "-Q", self._queue, "-n", f"{self._queue}@%h",
+            "-Q", queue, "-n", f"{queue}@%h",
         ]  # fmt: skip
-        with open(self._log_path(), "wb") as log:
-            self._worker = subprocess.Popen(
+        with open(self._log_path(queue), "wb") as log:
+            proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
             )
+        self._workers[queue] = proc
         # Stopped at interpreter exit even if close() is never called.
-        self._worker_finalizer = weakref.finalize(
-            self, _stop_worker, self._worker.pid, self._workdir
-        )
+        self._finalizers.append(weakref.finalize(self, stop_pids, [proc.pid], 10.0))
 
-    def _log_path(self) -> Path:
-        return Path(self._workdir or ".") / "worker.log"
+    def _log_path(self, queue: str) -> Path:
+        return Path(self._workdir or ".") / f"{queue}.log"
 
-    def _wait_worker_ready(self) -> None:
-        """Return once the worker has run a task; fail with its log if it exits."""
-        probe = self._app.tasks[PID_TASK].apply_async()
+    def _wait_workers_ready(self) -> None:
+        """Return once every worker has run a task; fail with its log if one exits."""
+        probes = {q: self._app.tasks[PID_TASK].apply_async(queue=q) for q in self._workers}
         deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while True:
-            try:
-                probe.get(timeout=0.25)
-                break
-            except celery.exceptions.TimeoutError:
-                pass
-            if self._worker.poll() is not None:
-                raise EngineStartError(
-                    f"celery worker exited with code {self._worker.returncode}: {self._log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise EngineStartError(
-                    f"celery worker not ready within {WORKER_START_TIMEOUT:.0f}s: "
-                    f"{self._log_tail()}"
-                )
-        # The prefork pool starts all its children at once; wait until they are there.
-        while len(self.worker_pids()) < self.workers and time.monotonic() < deadline:
+        for queue, probe in probes.items():
+            while True:
+                try:
+                    probe.get(timeout=0.25)
+                    break
+                except celery.exceptions.TimeoutError:
+                    pass
+                self._check_worker(EngineStartError)
+                if time.monotonic() > deadline:
+                    raise EngineStartError(
+                        f"celery worker not ready within {WORKER_START_TIMEOUT:.0f}s: "
+                        f"{self._log_tail(queue)}"
+                    )
+            # The prefork pool starts all its children at once; wait until they are there.
+            while not self._pool_children(queue) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        while len(self.worker_pids()) < self._expected_children() and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    def _log_tail(self, lines: int = 3) -> str:
+    def _expected_children(self) -> int:
+        return (self.workers or 0) + sum(u for u in self._resource_totals.values() if u > 0)
+
+    def _log_tail(self, queue: str, lines: int = 3) -> str:
         try:
-            text = self._log_path().read_text(errors="replace").strip().splitlines()
+            text = self._log_path(queue).read_text(errors="replace").strip().splitlines()
         except OSError:
             return "(no log)"
         return " | ".join(text[-lines:]) or "(empty log)"
 
-    def _check_worker(self) -> None:
-        if self._worker is not None and self._worker.poll() is not None:
-            raise DistlabError(
-                f"the celery worker exited with code {self._worker.returncode}: {self._log_tail()}"
-            )
+    def _check_worker(self, error: type[DistlabError] = DistlabError) -> None:
+        for queue, proc in self._workers.items():
+            if proc.poll() is not None:
+                raise error(
+                    f"the celery worker exited with code {proc.returncode}: {self._log_tail(queue)}"
+                )
 
     def close(self) -> None:
-        # Worker first: with the broker gone it would keep retrying to reconnect.
-        if self._worker_finalizer is not None:
-            self._worker_finalizer()
-            self._worker_finalizer = None
-        if self._worker is not None:
-            try:
-                self._worker.wait(timeout=10)  # reap: no zombie left
-            except subprocess.TimeoutExpired:
-                pass
-            self._worker = None
+        # Workers first: with the broker gone they would keep retrying to reconnect.
+        workers = list(self._workers.values())
+        if workers:
+            stop_pids([p.pid for p in workers], grace=10.0)
+            for proc in workers:
+                try:
+                    proc.wait(timeout=10)  # reap: no zombie left
+                except subprocess.TimeoutExpired:
+                    pass
+        self._workers = {}
+        for finalizer in self._finalizers:
+            finalizer()  # the workers are gone: only the log directory is left to remove
+        self._finalizers = []
         if self._app is not None:
             try:
                 self._app.close()
@@ -255,10 +294,28 @@ class CeleryEngine(Engine):
 
     # -- tasks -----------------------------------------------------------------------
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
-        if resources:
-            raise DistlabError("the celery engine does not schedule by resources")
+        queue = self._queue_for(resources) if resources else self._queue
         payload = cloudpickle.dumps((fn, tuple(args), kwargs or {}))
-        return CeleryFuture(self._run.apply_async((payload,)), self)
+        return CeleryFuture(self._run.apply_async((payload,), queue=queue), self)
+
+    def _queue_for(self, resources: dict[str, float]) -> str:
+        """The dedicated queue of the one resource asked for (one unit at most)."""
+        wanted = {k: v for k, v in resources.items() if v > 0}
+        if not wanted:
+            return self._queue
+        if len(wanted) > 1:
+            raise DistlabError("the celery engine schedules by one resource per task")
+        ((resource, amount),) = wanted.items()
+        total = self._resource_totals.get(resource, 0)
+        if amount > total:
+            raise UnsatisfiableResources(
+                f"no celery worker holds {resource}={amount:g} (cluster total: {total:g})"
+            )
+        if amount > 1:
+            raise DistlabError(
+                f"the celery engine gives a task one unit of {resource}, not {amount:g}"
+            )
+        return self._resource_queue(resource)
 
     def map(self, fn, items, *, chunksize=None) -> list[Any]:
         """One message per chunk (one per item without chunksize), sent through one
@@ -270,7 +327,9 @@ class CeleryEngine(Engine):
         size = chunksize if chunksize and chunksize > 1 else 1
         with self._app.producer_or_acquire() as producer:
             results = [
-                self._run_chunk.apply_async((fn_blob, cloudpickle.dumps(chunk)), producer=producer)
+                self._run_chunk.apply_async(
+                    (fn_blob, cloudpickle.dumps(chunk)), producer=producer, queue=self._queue
+                )
                 for chunk in chunked(items, size)
             ]
         parts = self._join(ResultSet(results, app=self._app))
@@ -286,17 +345,24 @@ class CeleryEngine(Engine):
                 raise with_remote_traceback(exc) from exc.__cause__
 
     # -- observation -------------------------------------------------------------------
-    def worker_pids(self) -> list[int]:
-        """The prefork pool's child processes (each runs tasks)."""
-        if self._worker is None:
+    def resource_totals(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self._resource_totals.items()}
+
+    def _pool_children(self, queue: str) -> list[int]:
+        proc = self._workers.get(queue)
+        if proc is None:
             return []
         try:
-            return [c.pid for c in psutil.Process(self._worker.pid).children()]
+            return [c.pid for c in psutil.Process(proc.pid).children()]
         except psutil.Error:
             return []
 
+    def worker_pids(self) -> list[int]:
+        """The prefork pools' child processes (each runs tasks), main pool first."""
+        return [pid for queue in self._workers for pid in self._pool_children(queue)]
+
     def process_roots(self) -> list[int]:
-        roots = [self._worker.pid] if self._worker is not None else []
+        roots = [proc.pid for proc in self._workers.values()]
         if self._redis is not None and self._redis.pid:
             roots.append(self._redis.pid)
         return roots
@@ -309,4 +375,5 @@ class CeleryEngine(Engine):
             "pool": "prefork",
             "prefetch_multiplier": self.prefetch_multiplier,
             "visibility_timeout_s": self.visibility_timeout,
+            "resources": self.resource_totals(),
         }
