@@ -3,16 +3,16 @@ import signal
 import time
 
 import pytest
-from conformance import EngineConformance, assert_nothing_left, engine_processes
 
 import distlab
+from conformance import EngineConformance, assert_nothing_left, engine_processes
 from distlab import probes
 from distlab.engine import EngineStartError
 from distlab.procs import listening_ports
 
 pytest.importorskip("scoop")
 
-from distlab.engines.scoop_engine import ScoopBridgeLost  # noqa: E402
+from distlab.engines.scoop_engine import ScoopBridgeLost, ScoopTaskLost  # noqa: E402
 
 
 class TestScoopEngine(EngineConformance):
@@ -26,6 +26,29 @@ class TestScoopEngine(EngineConformance):
         pids = set(engine.map(probes.pid_after, [0.1] * 8))
         assert pids <= workers, f"tasks ran outside SCOOP's workers: {pids - workers}"
         assert os.getpid() not in pids and engine.origin_pid() not in pids
+
+    def test_dead_worker_fails_pending_tasks_instead_of_hanging(self):
+        eng = self.make_engine()
+        before = engine_processes(eng)
+        eng.start()
+        try:
+            pids = engine_processes(eng) - before
+            ports = listening_ports(pids)
+            victim = eng.worker_pids()[0]
+            pending = [eng.submit(probes.pid_after, 30) for _ in range(2)]
+            time.sleep(0.5)  # both tasks are running, one on each worker
+            os.kill(victim, signal.SIGKILL)
+            started = time.monotonic()
+            for fut in pending:
+                with pytest.raises(ScoopTaskLost, match=f"pid {victim}"):
+                    fut.result(timeout=10)
+            assert time.monotonic() - started < 5
+            # SCOOP may still route new tasks to the dead worker: refuse them clearly.
+            with pytest.raises(ScoopTaskLost, match="restart the engine"):
+                eng.submit(probes.square, 2)
+        finally:
+            eng.close()
+        assert_nothing_left(pids, ports)
 
     def test_process_roots_cover_launcher_origin_and_workers(self, engine):
         roots = set(engine.process_roots())
@@ -48,7 +71,7 @@ def test_dead_bridge_fails_pending_futures_and_close_cleans_up():
             with pytest.raises(ScoopBridgeLost, match="SCOOP origin .* went away"):
                 fut.result(timeout=20)
         assert time.monotonic() - started < 15
-        with pytest.raises(ScoopBridgeLost):
+        with pytest.raises(ScoopTaskLost, match="went away"):
             eng.submit(probes.square, 2)
     finally:
         eng.close()

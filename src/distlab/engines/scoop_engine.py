@@ -52,6 +52,7 @@ from distlab.engine import (
     Engine,
     EngineStartError,
     Future,
+    RemoteTraceback,
     call_capturing,
     with_remote_traceback,
 )
@@ -75,8 +76,13 @@ _ID_BYTES = 8
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
-class ScoopBridgeLost(DistlabError):
-    """The SCOOP origin (the bridge) went away while tasks were pending."""
+class ScoopTaskLost(DistlabError):
+    """A task's result will never come: a SCOOP worker died (SCOOP does not re-run
+    its tasks, or only after its 60 s status pruning), or the origin went away."""
+
+
+class ScoopBridgeLost(ScoopTaskLost):
+    """The SCOOP origin (the bridge) went away: the engine cannot run tasks any more."""
 
 
 # -- worker side -----------------------------------------------------------------------
@@ -127,6 +133,7 @@ def serve(driver_address: str) -> None:
     host, _, port = driver_address.rpartition(":")
     sock = socket.create_connection((host, int(port)), timeout=30)
     sock.settimeout(None)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle adds ~40 ms
     conn = Connection(sock.detach())
     authkey = bytes.fromhex(os.environ[AUTHKEY_ENV])
     answer_challenge(conn, authkey)
@@ -145,7 +152,7 @@ def serve(driver_address: str) -> None:
         while True:
             queue.flush()  # hand every queued task to the broker (none runs here)
             queue.socket.pumpInfoSocket()
-            poller.poll(1000 if not pending else 50)
+            poller.poll(1000)
             while conn.poll(0):
                 frame = conn.recv_bytes()
                 if frame[:1] == _STOP:
@@ -212,6 +219,9 @@ class ScoopEngine(Engine):
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._reader: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._stop_watching = threading.Event()
+        self._worker_procs: list[psutil.Process] = []
         self._pending: dict[int, ConcurrentFuture] = {}
         self._lock = threading.Lock()
         self._next_id = 0
@@ -257,7 +267,7 @@ class ScoopEngine(Engine):
                 # The origin (first host) must be this machine: it connects back to
                 # the driver on loopback.
                 cmd += ["--hosts", "127.0.0.1", *hosts]
-            cmd += [BRIDGE_SCRIPT, "127.0.0.1:%d" % listener.getsockname()[1]]
+            cmd += [BRIDGE_SCRIPT, f"127.0.0.1:{listener.getsockname()[1]}"]
             with open(self._log_path(), "wb") as log:
                 self._proc = subprocess.Popen(
                     cmd,
@@ -286,6 +296,7 @@ class ScoopEngine(Engine):
         finally:
             listener.close()
         sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle adds ~40 ms
         self._conn = conn = Connection(sock.detach())
         authkey_ok = False
         try:
@@ -307,6 +318,29 @@ class ScoopEngine(Engine):
         )
         self._reader.start()
 
+    def _watch_workers(self) -> None:
+        """Fail the engine when a SCOOP worker dies, instead of waiting forever.
+
+        SCOOP neither re-runs a dead worker's tasks nor forgets the worker: its broker
+        may still route new tasks to it (workers ask for work ahead), where they vanish.
+        So after a worker death no result can be trusted to come: every pending task
+        fails and new ones are refused until the engine is restarted.
+        """
+        origin = self._known.get(self._origin_pid)
+        while not self._stop_watching.wait(0.25):
+            dead = [p for p in self._worker_procs if not _alive(p)]
+            if not dead or self._closing:
+                continue
+            if origin is not None and not _alive(origin):
+                return  # the launcher is tearing down; the reader reports the origin
+            pids = ", ".join(str(p.pid) for p in dead)
+            self._fail_pending(
+                f"SCOOP worker (pid {pids}) died; SCOOP does not re-run its tasks "
+                "(restart the engine)",
+                error=ScoopTaskLost,
+            )
+            return
+
     def _warm_up(self) -> None:
         """Run one tiny task per worker so start-up is measured apart from the work."""
         timeout = float(self.options.get("start_timeout", self.start_timeout))
@@ -314,10 +348,19 @@ class ScoopEngine(Engine):
             if fut.result(timeout=timeout) == self._origin_pid:
                 raise EngineStartError("SCOOP ran a task in its origin: workers did not start")
         self._remember_tree()
+        self._worker_procs = [self._known[pid] for pid in self.worker_pids()]
+        self._stop_watching.clear()
+        self._watchdog = threading.Thread(
+            target=self._watch_workers, name="distlab-scoop-watchdog", daemon=True
+        )
+        self._watchdog.start()
 
     def close(self) -> None:
         with self._lock:
             self._closing = True
+        self._stop_watching.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
         conn, proc = self._conn, self._proc
         if conn is not None:
             try:
@@ -344,7 +387,8 @@ class ScoopEngine(Engine):
         self._fail_pending("the SCOOP engine was closed")
         if self._workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self._conn = self._proc = self._reader = None
+        self._conn = self._proc = self._reader = self._watchdog = None
+        self._worker_procs = []
         self._workdir = None
         self._known.clear()
         self._lost = None
@@ -359,7 +403,7 @@ class ScoopEngine(Engine):
         fut: ConcurrentFuture = ConcurrentFuture()
         with self._lock:
             if self._conn is None or self._lost:
-                raise ScoopBridgeLost(self._lost or "the SCOOP engine is not started")
+                raise ScoopTaskLost(self._lost or "the SCOOP engine is not started")
             task_id = self._next_id
             self._next_id += 1
             self._pending[task_id] = fut
@@ -387,22 +431,20 @@ class ScoopEngine(Engine):
             pass
         if self._closing:
             return
-        code = self._proc.poll() if self._proc else None
-        if code is None and self._proc is not None:
-            try:
-                code = self._proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
-        detail = f" (launcher exit code {code})" if code is not None else ""
-        self._fail_pending(f"the SCOOP origin (pid {self._origin_pid}) went away{detail}")
+        # (The launcher's exit code says nothing: SCOOP always exits with 0.)
+        self._fail_pending(f"the SCOOP origin (pid {self._origin_pid}) went away")
 
-    def _fail_pending(self, reason: str) -> None:
+    def _fail_pending(
+        self, reason: str, error: type[ScoopTaskLost] = ScoopBridgeLost, lost: bool = True
+    ) -> None:
+        """Fail every pending task; ``lost`` also refuses new ones (the origin is gone)."""
         with self._lock:
-            self._lost = self._lost or reason
+            if lost:
+                self._lost = self._lost or reason
             pending, self._pending = self._pending, {}
         for fut in pending.values():
             if not fut.done():
-                fut.set_exception(ScoopBridgeLost(f"{reason}; the task's result is lost"))
+                fut.set_exception(error(f"{reason}; the task's result is lost"))
 
     # -- observation -------------------------------------------------------------------
     def _remember_tree(self) -> None:
@@ -480,7 +522,7 @@ def _settle(fut: ConcurrentFuture, status: int, data: bytes) -> None:
             )
         fut.set_exception(with_remote_traceback(exc))
     else:
-        text = data.decode(errors="replace")
-        fut.set_exception(
-            DistlabError(text.strip().splitlines()[-1] if text.strip() else "task failed")
-        )
+        text = data.decode(errors="replace").strip() or "the task failed on a SCOOP worker"
+        exc = DistlabError(text.splitlines()[-1])
+        exc.__cause__ = RemoteTraceback(text)
+        fut.set_exception(exc)
