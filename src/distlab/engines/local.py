@@ -1,17 +1,30 @@
-"""The standard-library process pool: always available, the reference engine."""
+"""The standard-library process pool: always available, the reference engine.
+
+Options (``distlab.engine("local", ..., **options)``):
+  gpus=N          logical GPUs (no hardware needed).
+  resources={..}  other named resources, in whole units.
+
+A task submitted with ``resources=`` runs on a second pool sized to the largest resource
+total; the driver hands each task its own unit ids when it starts and takes them back
+when it ends, so at most the declared units are ever in use. The task sees its units as
+DISTLAB_RESOURCE_UNITS (JSON, e.g. {"GPU": [1]}) and, for GPUs, CUDA_VISIBLE_DEVICES.
+"""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pickle
+import threading
 import weakref
+from concurrent.futures import Future as PoolFuture
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import cloudpickle
 
-from distlab.engine import DistlabError, Engine, Future
+from distlab.engine import DistlabError, Engine, Future, UnsatisfiableResources
 
 # Functions the standard pickler cannot send (lambdas, closures) go through cloudpickle,
 # so the pool accepts what Ray and Dask accept. The check is cached per function.
@@ -27,9 +40,116 @@ def _warm() -> int:
     return os.getpid()
 
 
+def _run_with_units(payload: bytes, units: dict[str, list[int]]) -> Any:
+    """Run a task with its granted unit ids visible in the environment, then restore it
+    (pool workers are reused by later tasks)."""
+    granted = {"DISTLAB_RESOURCE_UNITS": json.dumps(units)}
+    if "GPU" in units:
+        granted["CUDA_VISIBLE_DEVICES"] = ",".join(str(u) for u in units["GPU"])
+    saved = {k: os.environ.get(k) for k in granted}
+    os.environ.update(granted)
+    try:
+        fn, args, kwargs = cloudpickle.loads(payload)
+        return fn(*args, **kwargs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _UnitScheduler:
+    """Hands whole resource units to tasks in submission order as units come free."""
+
+    def __init__(self, totals: dict[str, int]):
+        self.totals = totals
+        self.pool = ProcessPoolExecutor(
+            max(totals.values()), mp_context=multiprocessing.get_context("forkserver")
+        )
+        for f in [self.pool.submit(_warm) for _ in range(max(totals.values()))]:
+            f.result()
+        self._free = {name: list(range(total)) for name, total in totals.items()}
+        self._waiting: list[tuple[bytes, dict[str, int], PoolFuture]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def check(self, resources: dict[str, float]) -> dict[str, int]:
+        wanted: dict[str, int] = {}
+        for name, amount in resources.items():
+            if amount != int(amount) or amount < 0:
+                raise DistlabError(
+                    f"the local engine schedules whole units only, not {name}={amount:g}"
+                )
+            if amount > self.totals.get(name, 0):
+                raise UnsatisfiableResources(
+                    f"a task asks for {name}={amount:g} but the local engine has "
+                    f"{name}={self.totals.get(name, 0):g} (declare more with gpus=/resources=)"
+                )
+            wanted[name] = int(amount)
+        return wanted
+
+    def submit(self, payload: bytes, wanted: dict[str, int]) -> PoolFuture:
+        outer: PoolFuture = PoolFuture()
+        with self._lock:
+            if self._closed:
+                raise DistlabError("the local engine is closed")
+            self._waiting.append((payload, wanted, outer))
+        self._dispatch()
+        return outer
+
+    def _dispatch(self) -> None:
+        starting = []
+        with self._lock:
+            still_waiting = []
+            for payload, wanted, outer in self._waiting:
+                if outer.cancelled():
+                    continue
+                if all(len(self._free[n]) >= k for n, k in wanted.items()):
+                    units = {n: self._free[n][:k] for n, k in wanted.items()}
+                    for n, k in wanted.items():
+                        del self._free[n][:k]
+                    starting.append((payload, units, outer))
+                else:
+                    still_waiting.append((payload, wanted, outer))
+            self._waiting = still_waiting
+        # Submit outside the lock: a done callback may run at once and dispatch again.
+        for payload, units, outer in starting:
+            if not outer.set_running_or_notify_cancel():
+                self._release(units)
+                continue
+            inner = self.pool.submit(_run_with_units, payload, units)
+            inner.add_done_callback(lambda f, o=outer, u=units: self._finished(f, o, u))
+
+    def _finished(self, inner: PoolFuture, outer: PoolFuture, units: dict[str, list[int]]) -> None:
+        self._release(units)
+        if inner.cancelled():
+            outer.set_exception(DistlabError("the task was cancelled when the engine closed"))
+        elif inner.exception() is not None:
+            outer.set_exception(inner.exception())
+        else:
+            outer.set_result(inner.result())
+        if not self._closed:
+            self._dispatch()
+
+    def _release(self, units: dict[str, list[int]]) -> None:
+        with self._lock:
+            for n, ids in units.items():
+                self._free[n] = sorted(self._free[n] + ids)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            waiting, self._waiting = self._waiting, []
+        for _, _, outer in waiting:
+            outer.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class LocalEngine(Engine):
     name = "local"
     libraries = ()
+    supports_resources = True
     address_help = "(none: the process pool runs on this machine only)"
 
     def start(self) -> LocalEngine:
@@ -44,10 +164,22 @@ class LocalEngine(Engine):
         # Start every worker now, so start-up is measured apart from the work.
         for f in [self._pool.submit(_warm) for _ in range(n)]:
             f.result()
+        totals = self._declared_resources()
+        self._units = _UnitScheduler(totals) if totals else None
         self.started = True
         return self
 
+    def _declared_resources(self) -> dict[str, int]:
+        totals = {k: int(v) for k, v in (self.options.get("resources") or {}).items() if v}
+        if self.options.get("gpus"):
+            totals["GPU"] = int(self.options["gpus"])
+        return totals
+
     def close(self) -> None:
+        units = getattr(self, "_units", None)
+        if units is not None:
+            units.close()
+            self._units = None
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -55,9 +187,16 @@ class LocalEngine(Engine):
         self.started = False
 
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
-        if resources:
-            raise DistlabError("the local engine does not schedule by resources")
         kwargs = kwargs or {}
+        if resources:
+            units = getattr(self, "_units", None)
+            if units is None:
+                raise UnsatisfiableResources(
+                    f"a task asks for {resources} but the local engine declares no resources "
+                    "(start it with gpus=N or resources={...})"
+                )
+            wanted = units.check(resources)
+            return units.submit(cloudpickle.dumps((fn, args, kwargs)), wanted)
         try:
             needs = _needs_cloudpickle[fn]
         except KeyError:
@@ -74,9 +213,27 @@ class LocalEngine(Engine):
             return self._pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs)))
         return self._pool.submit(fn, *args, **kwargs)
 
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        from distlab.probes import noop
+
+        return [f.result() for f in [self._pool.submit(noop, i) for i in range(n)]]
+
     def worker_pids(self) -> list[int]:
-        pool = getattr(self, "_pool", None)
-        return list(pool._processes) if pool is not None and pool._processes else []
+        pids = []
+        for pool in (
+            getattr(self, "_pool", None),
+            getattr(getattr(self, "_units", None), "pool", None),
+        ):
+            if pool is not None and pool._processes:
+                pids += list(pool._processes)
+        return pids
+
+    def resource_totals(self) -> dict[str, float]:
+        units = getattr(self, "_units", None)
+        return {k: float(v) for k, v in units.totals.items()} if units is not None else {}
 
     def describe(self) -> dict[str, Any]:
-        return {"address": "embedded", "workers": self.workers, "start_method": "forkserver"}
+        out = {"address": "embedded", "workers": self.workers, "start_method": "forkserver"}
+        if getattr(self, "_units", None) is not None:
+            out["resources"] = self.resource_totals()
+        return out
