@@ -18,6 +18,11 @@ Facts that shaped it:
 * SCOOP's broker binds its ZeroMQ sockets on all interfaces (``tcp://*``); there is no
   option to confine it to loopback. The driver<->origin socket is on 127.0.0.1 only.
 * Large arguments are slow (they are pickled through the broker): share() is by value.
+* SCOOP does not re-run a dead worker's tasks: a worker death fails the pending tasks
+  and the engine (see _watch_workers) rather than letting futures wait forever.
+* An address is a comma-separated host list for ``--hosts``: SCOOP starts the remote
+  workers over passwordless SSH with the same python and file paths; the origin stays
+  here (it must reach the driver on loopback). Hosts are checked on port 22 first.
 
 Tasks are sent cloudpickled (closures and lambdas work) and results come back
 cloudpickled; a task's exception keeps its type and carries the remote traceback.
@@ -287,11 +292,13 @@ class ScoopEngine(Engine):
                     self._remember_tree()
                     if self._proc.poll() is not None:
                         raise EngineStartError(
-                            f"SCOOP's launcher exited before its origin connected: {self._log_tail()}"
+                            "SCOOP's launcher exited before its origin connected"
+                            + self._log_suffix()
                         ) from None
                     if time.monotonic() > deadline:
                         raise EngineStartError(
-                            f"SCOOP's origin did not connect within {timeout:.0f}s: {self._log_tail()}"
+                            f"SCOOP's origin did not connect within {timeout:g}s"
+                            + self._log_suffix()
                         ) from None
         finally:
             listener.close()
@@ -487,6 +494,10 @@ class ScoopEngine(Engine):
     # -- helpers -------------------------------------------------------------------------
     def _log_path(self) -> str:
         return os.path.join(self._workdir or tempfile.gettempdir(), "scoop.log")
+
+    def _log_suffix(self) -> str:
+        tail = self._log_tail()
+        return f": {tail}" if tail else ""
 
     def _log_tail(self) -> str:
         try:
