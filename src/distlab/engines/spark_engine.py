@@ -1,0 +1,357 @@
+"""Apache Spark through PySpark: tasks via the RDD API, batch via RDDs and DataFrames.
+
+Embedded mode runs ``local[workers]`` in a JVM that PySpark launches as a child of this
+process (the py4j gateway); ``address="spark://host:port"`` joins a standalone master.
+Everything the embedded JVM opens listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pyspark
+from pyspark import SparkConf, SparkContext
+from pyspark.broadcast import Broadcast
+from pyspark.java_gateway import launch_gateway
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from distlab.engine import (
+    BATCH,
+    TASKS,
+    DistlabError,
+    Engine,
+    EngineStartError,
+    Future,
+    call_capturing,
+    chunked,
+    with_remote_traceback,
+)
+from distlab.procs import port_open, split_host_port, stop_pids, tree
+
+_LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+_LOOPBACK = "127.0.0.1"
+#: a task killed with its Python worker (fault injection) is retried this many times in
+#: embedded mode, as a cluster would (plain local[N] never retries)
+_LOCAL_TASK_ATTEMPTS = 4
+
+# Python's str.split() breaks on every character for which str.isspace() is true; Java's
+# \s knows only six of them. The built-in word count splits on exactly Python's set, so
+# both pipelines give identical counts on any text.
+_PY_WHITESPACE_CLASS = (
+    "["
+    + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    + "]+"
+)
+
+
+class _Failed:
+    """A task's exception carried back as a value, so Spark does not wrap it in a
+    Py4JJavaError; the driver re-raises it with its remote traceback."""
+
+    def __init__(self, exc: BaseException):
+        try:
+            pickle.dumps(exc)
+            self.exc = exc
+        except Exception:  # an unpicklable exception: keep its type name and text
+            self.exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            self.exc._distlab_remote_tb = getattr(exc, "_distlab_remote_tb", None)
+
+
+def _unwrap(value: Any) -> Any:
+    return value.value if isinstance(value, Broadcast) else value
+
+
+def _run_task(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Runs on an executor's Python worker."""
+    try:
+        args = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        return call_capturing(fn, args, kwargs)
+    except BaseException as exc:
+        return _Failed(exc)
+
+
+def _raise_if_failed(value: Any) -> Any:
+    if isinstance(value, _Failed):
+        raise with_remote_traceback(value.exc)
+    return value
+
+
+def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
+    return [fn(item) for item in chunk]
+
+
+def _job_error(exc: BaseException) -> DistlabError:
+    """One line from a failed Spark job: the Python error if there is one."""
+    text = str(exc).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    python_lines = [ln for ln in lines if "Error" in ln or "Exception" in ln]
+    return DistlabError(f"spark job failed: {(python_lines or lines or ['?'])[-1].strip()}")
+
+
+def _warm() -> int:
+    return os.getpid()
+
+
+class SparkEngine(Engine):
+    name = "spark"
+    libraries = ("pyspark",)
+    shapes = frozenset({TASKS, BATCH})
+    supports_shared_objects = True
+    address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
+    builtin_ops = frozenset({"wordcount"})
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address, workers, **options)
+        self._spark: SparkSession | None = None
+        self._sc: SparkContext | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._jvm_pid: int | None = None
+        self._log_dir: str | None = None
+        self._log_path: str | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _master(self) -> str:
+        if not self.address:
+            return f"local[{self.workers},{_LOCAL_TASK_ATTEMPTS}]"
+        if self.address.startswith("local"):
+            return self.address
+        if not self.address.startswith("spark://"):
+            raise EngineStartError(
+                f"spark address must look like spark://host:port, got {self.address!r}"
+            )
+        try:
+            host, port = split_host_port(self.address, 7077)
+        except ValueError as exc:
+            raise EngineStartError(f"bad spark address {self.address!r}: {exc}") from None
+        # A TCP check first: Spark itself would retry an absent master for a minute.
+        if not port_open(host, port, timeout=5.0):
+            raise EngineStartError(f"no Spark master reachable at {host}:{port}")
+        return self.address
+
+    def _on_loopback(self) -> bool:
+        if not self.address or self.address.startswith("local"):
+            return True
+        host, _ = split_host_port(self.address, 7077)
+        return host in ("127.0.0.1", "localhost", "::1")
+
+    def start(self) -> SparkEngine:
+        if self.started:
+            return self
+        self.workers = self.workers or os.cpu_count() or 1
+        master = self._master()
+        if SparkContext._active_spark_context is not None:
+            raise EngineStartError(
+                "a Spark engine is already running in this process (one SparkContext per "
+                "process): close it first"
+            )
+        # Workers must run this interpreter (with distlab and the user's packages), not
+        # whatever python is first on PATH.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        conf = (
+            SparkConf()
+            .setMaster(master)
+            .setAppName("distlab")
+            .set("spark.ui.enabled", "false")
+            .set("spark.ui.showConsoleProgress", "false")
+            .set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG_CONFIG}")
+            .set("spark.sql.shuffle.partitions", str(max(2, self.workers * 2)))
+        )
+        if self._on_loopback():
+            # A driver on a remote cluster must be reachable from its executors, so the
+            # loopback binding applies only to embedded mode and a master on this machine.
+            os.environ["SPARK_LOCAL_IP"] = _LOOPBACK
+            conf.set("spark.driver.host", _LOOPBACK).set("spark.driver.bindAddress", _LOOPBACK)
+        if not self.address:
+            # Local Python workers see the driver's import path (e.g. modules next to a
+            # script or a test file), as cloudpickle sends importable functions by name.
+            conf.set("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
+        for key, value in self.options.get("conf", {}).items():
+            conf.set(key, str(value))
+        try:
+            # The JVM's own output (a module warning on every start, fatal errors) goes to
+            # a log file rather than the user's terminal; start failures quote it.
+            self._log_dir = tempfile.mkdtemp(prefix="distlab-spark-")
+            self._log_path = os.path.join(self._log_dir, "jvm.log")
+            with open(self._log_path, "wb") as log:
+                gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+            proc = getattr(gateway, "proc", None)
+            self._jvm_pid = proc.pid if proc is not None else None
+            self._sc = SparkContext(conf=conf, gateway=gateway)
+            self._spark = SparkSession(self._sc)
+            self._pool = ThreadPoolExecutor(
+                max_workers=max(4, 2 * self.workers), thread_name_prefix="distlab-spark"
+            )
+            # Warm-up: the first job starts the Python worker daemon and JIT-compiles the
+            # scheduler path. Doing it here keeps start-up cost (timed by the caller around
+            # start()) out of every later measurement.
+            warm = self._pool.submit(
+                lambda: (
+                    self._sc.parallelize(range(self.workers), self.workers)
+                    .map(lambda _: _warm())
+                    .collect()
+                )
+            )
+            warm.result(timeout=float(self.options.get("start_timeout", 120)))
+        except BaseException as exc:
+            jvm_said = self._jvm_error_line()
+            self.close()
+            if isinstance(exc, DistlabError):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = f"{first} ({jvm_said})" if jvm_said else first
+            raise EngineStartError(f"spark did not start at {master}: {reason}") from None
+        self.started = True
+        return self
+
+    def _jvm_error_line(self) -> str:
+        """The last error the JVM logged, if any (for a one-line start failure)."""
+        try:
+            lines = Path(self._log_path or "").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        errors = [ln.strip() for ln in lines if "ERROR" in ln or "Exception" in ln]
+        return errors[-1][:300] if errors else ""
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            spark, self._spark = self._spark, None
+            self._sc = None
+            jvm_pid, self._jvm_pid = self._jvm_pid, None
+            gateway = SparkContext._gateway
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            jvm_tree = [p.pid for p in tree([jvm_pid])] if jvm_pid else []
+            if spark is not None:
+                with contextlib.suppress(Exception):
+                    spark.stop()
+            if gateway is not None:
+                # The gateway JVM exits when its stdin closes; the next start() must then
+                # launch a fresh one, so PySpark's process-wide handles are cleared.
+                with contextlib.suppress(Exception):
+                    gateway.close()
+                proc = getattr(gateway, "proc", None)
+                if proc is not None and proc.stdin:
+                    with contextlib.suppress(Exception):
+                        proc.stdin.close()
+                    with contextlib.suppress(Exception):
+                        proc.wait(timeout=10)
+                SparkContext._gateway = None
+                SparkContext._jvm = None
+            if jvm_tree:
+                stop_pids(jvm_tree)
+            if pool is not None:
+                pool.shutdown(wait=True)
+            log_dir, self._log_dir = self._log_dir, None
+            if log_dir:
+                shutil.rmtree(log_dir, ignore_errors=True)
+            self.started = False
+
+    # -- tasks -----------------------------------------------------------------------
+    def _require(self) -> SparkContext:
+        if self._sc is None:
+            raise DistlabError("the spark engine is not started")
+        return self._sc
+
+    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
+        if resources:
+            raise DistlabError("the spark engine does not schedule tasks by named resources")
+        sc = self._require()
+        kwargs = kwargs or {}
+
+        # fn and its arguments travel in the task's closure (not as RDD data), so
+        # Broadcast handles among them are resolved by Spark on the executor.
+        def one_task() -> Any:
+            [value] = sc.parallelize([0], 1).map(lambda _: _run_task(fn, args, kwargs)).collect()
+            return _raise_if_failed(value)
+
+        assert self._pool is not None
+        return self._pool.submit(one_task)
+
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, chunksize: int | None = None
+    ) -> list[Any]:
+        """One Spark job: one task per item (or per chunk), results in order."""
+        sc = self._require()
+        items = list(items)
+        if not items:
+            return []
+        if chunksize and chunksize > 1:
+            chunks = chunked(items, chunksize)
+            values = (
+                sc.parallelize(chunks, len(chunks))
+                .map(lambda chunk: _run_task(_apply_chunk, (fn, chunk), {}))
+                .collect()
+            )
+            return [r for part in values for r in _raise_if_failed(part)]
+        values = sc.parallelize(items, len(items)).map(lambda x: _run_task(fn, (x,), {})).collect()
+        return [_raise_if_failed(v) for v in values]
+
+    def share(self, obj: Any) -> Any:
+        return self._require().broadcast(obj)
+
+    # -- batch -------------------------------------------------------------------------
+    def map_reduce(self, paths, mapper, reducer) -> dict[Any, Any]:
+        sc = self._require()
+        try:
+            return (
+                sc.textFile(",".join(str(p) for p in paths))
+                .flatMap(mapper)
+                .reduceByKey(reducer)
+                .collectAsMap()
+            )
+        except Exception as exc:
+            raise _job_error(exc) from exc
+
+    def run_builtin(self, op: str, **params: Any) -> Any:
+        if op != "wordcount":
+            raise DistlabError(f"spark has no built-in {op!r} (has: wordcount)")
+        if self._spark is None:
+            raise DistlabError("the spark engine is not started")
+        paths = [str(p) for p in params["paths"]]
+        # Only built-in column functions: no Python runs per row.
+        words = self._spark.read.text(paths).select(
+            F.explode(F.split(F.col("value"), _PY_WHITESPACE_CLASS)).alias("word")
+        )
+        counts = words.where(F.col("word") != "").groupBy("word").count()
+        return {row["word"]: row["count"] for row in counts.collect()}
+
+    # -- observation -------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        """The Python daemon and its forked workers (children of the JVM)."""
+        if not self._jvm_pid:
+            return []
+        out = []
+        for p in tree([self._jvm_pid]):
+            with contextlib.suppress(psutil.Error):
+                if p.pid != self._jvm_pid and "pyspark" in " ".join(p.cmdline()):
+                    out.append(p.pid)
+        return out
+
+    def process_roots(self) -> list[int]:
+        return [self._jvm_pid] if self._jvm_pid else []
+
+    def describe(self) -> dict[str, Any]:
+        sc = self._sc
+        return {
+            "address": self.address or "embedded",
+            "master": sc.master if sc is not None else None,
+            "workers": self.workers,
+            "version": pyspark.__version__,
+            "start_method": "py4j gateway JVM (spark-submit) + forked Python worker daemon",
+        }

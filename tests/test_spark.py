@@ -1,0 +1,121 @@
+"""Spark (PySpark) on a real embedded local[2] cluster: conformance, batch, faults, addresses."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+
+import psutil
+import pytest
+
+pytest.importorskip("pyspark")
+
+import distlab  # noqa: E402
+from conformance import EngineConformance  # noqa: E402
+from distlab.engine import EngineStartError  # noqa: E402
+from distlab.procs import free_port  # noqa: E402
+
+# Ordinary words plus the whitespace Python's str.split() knows and Java's \s does not
+# (no-break space, em space, vertical tab, file separator), so tokenisation is tested.
+_VOCABULARY = ["spark", "map", "reduce", "Word", "word", "café", "naïve", "x1", "-", "ok."]
+_SEPARATORS = [" ", " ", "  ", "\t", "\xa0", "\u2003", "\x0b", "\x1c"]
+
+
+def write_text(path, lines: int = 3000, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(lines):
+            words = rng.choices(_VOCABULARY, k=rng.randint(0, 12))
+            line = "".join(w + rng.choice(_SEPARATORS) for w in words)
+            f.write(line + ("\n" if i % 97 else "\n\n"))
+
+
+def expected_counts(path) -> Counter:
+    counts: Counter = Counter()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            counts.update(line.split())
+    return counts
+
+
+def word_mapper(line: str):
+    return [(word, 1) for word in line.split()]
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def pid_to_file_then_sleep(path: str, seconds: float) -> int:
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid()
+
+
+class TestSparkEngine(EngineConformance):
+    engine_name = "spark"
+    # One SparkContext per process: the leak check needs this class's session closed
+    # first, so it runs in TestSparkLifecycle below.
+    test_close_leaves_nothing_running = None
+
+    def test_map_reduce_word_count_is_exact(self, engine, tmp_path):
+        paths = [tmp_path / "a.txt", tmp_path / "b.txt"]
+        write_text(paths[0], seed=1)
+        write_text(paths[1], seed=2)
+        expected = expected_counts(paths[0]) + expected_counts(paths[1])
+        got = engine.map_reduce([str(p) for p in paths], word_mapper, add)
+        assert got == dict(expected)
+
+    def test_builtin_word_count_matches_python_split(self, engine, tmp_path):
+        path = tmp_path / "text.txt"
+        write_text(path)
+        expected = expected_counts(path)
+        assert "builtin" not in expected  # the data really has words of its own
+        assert engine.run_builtin("wordcount", paths=[str(path)]) == dict(expected)
+
+    def test_processes_are_reported(self, engine):
+        [jvm] = engine.process_roots()
+        assert "java" in psutil.Process(jvm).name()
+        workers = engine.worker_pids()
+        assert workers and all(jvm in [p.pid for p in psutil.Process(w).parents()] for w in workers)
+        assert engine.describe()["master"].startswith("local[2")
+
+    def test_killed_worker_task_is_retried(self, engine, tmp_path):
+        marker = tmp_path / "pids.txt"
+        fut = engine.submit(pid_to_file_then_sleep, str(marker), 3.0)
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "task never started"
+            time.sleep(0.05)
+        first_pid = int(marker.read_text().split()[0])
+        assert first_pid in engine.worker_pids()
+        os.kill(first_pid, signal.SIGKILL)
+        assert fut.result(timeout=60) != first_pid  # a second attempt finished the task
+
+
+class TestSparkLifecycle:
+    """Runs after TestSparkEngine's session closed: also shows a fresh JVM starts then."""
+
+    engine_name = "spark"
+    engine_kwargs = EngineConformance.engine_kwargs
+    make_engine = EngineConformance.make_engine
+    test_close_leaves_nothing_running = EngineConformance.test_close_leaves_nothing_running
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1"])  # refused / black-holed
+def test_unreachable_master_fails_fast(host):
+    eng = distlab.engine("spark", address=f"spark://{host}:{free_port()}")
+    started = time.monotonic()
+    with pytest.raises(EngineStartError, match="no Spark master reachable"):
+        eng.start()
+    assert time.monotonic() - started < 10
+    eng.close()
+
+
+def test_bad_address_form_is_one_line_error():
+    with pytest.raises(EngineStartError, match="spark://host:port"):
+        distlab.engine("spark", address="yarn").start()
