@@ -12,6 +12,7 @@ WORKLOADS: dict[str, tuple[str, str]] = {
     "squares": ("squares", "Squares"),
     "numbers": ("numbers", "Numbers"),
     "jobs": ("jobs", "Jobs"),
+    "wordcount": ("wordcount", "Wordcount"),
     "gpu_queue": ("gpu_queue", "GpuQueue"),
     "kfold": ("kfold", "KFold"),
     "microscopy": ("microscopy", "Microscopy"),
