@@ -1,0 +1,314 @@
+"""Dask distributed: an embedded LocalCluster on 127.0.0.1, or an existing scheduler.
+
+Options (``distlab.engine("dask", ..., **options)``), embedded start only:
+  threads=N       threads per worker process (default 1).
+  gpus=N          logical GPUs, split across the workers as evenly as possible: worker i
+                  declares the resource {"GPU": k_i} and is started with
+                  CUDA_VISIBLE_DEVICES set to its own unit ids (e.g. "0", "1"), which is
+                  how a task learns which unit it holds. A worker holds its units for
+                  every task it runs (Dask has no per-task device assignment), so give it
+                  one thread per unit when tasks must not share one.
+  resources={..}  other named resources, totals split across the workers the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+import dask
+import distributed
+import psutil
+from distributed import Client, LocalCluster
+
+from distlab.engine import (
+    BATCH,
+    TASKS,
+    Engine,
+    EngineStartError,
+    Future,
+    RemoteTraceback,
+    UnsatisfiableResources,
+)
+from distlab.procs import port_open, split_host_port, stop_pids
+
+_SCHEDULER_DEFAULT_PORT = 8786
+_CONNECT_TIMEOUT = "8s"
+# Task failures reach the caller as exceptions; the workers' own ERROR log lines for them
+# (and harmless CommClosedError tracebacks at shutdown) would only duplicate that as noise.
+_WORKER_LOG_LEVEL = logging.CRITICAL
+
+
+def _with_remote_traceback(exc: BaseException, dask_future: Any) -> BaseException:
+    """Attach the worker-side frames of a failed task as ``__cause__``."""
+    if isinstance(exc.__cause__, RemoteTraceback):
+        return exc
+    try:
+        tb = dask_future.traceback()
+    except Exception:  # the scheduler may have forgotten it; keep the exception itself
+        tb = None
+    if tb is not None:
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_tb(tb))
+        exc.__cause__ = RemoteTraceback(text + "".join(traceback.format_exception_only(exc)))
+    return exc
+
+
+class DaskFuture:
+    """A dask Future (or actor future) whose failures carry the remote traceback."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return self.inner.result(timeout=timeout)
+        except Exception as exc:
+            if hasattr(self.inner, "traceback"):  # actor futures have no traceback()
+                _with_remote_traceback(exc, self.inner)
+            raise
+
+    def done(self) -> bool:
+        return self.inner.done()
+
+
+class DaskActor:
+    def __init__(self, proxy: Any, client: Client):
+        self._proxy = proxy
+        self._client = client
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> DaskFuture:
+        # The proxy finds its client through get_client(); ours is not the global default.
+        with self._client.as_current():
+            return DaskFuture(getattr(self._proxy, method)(*args, **kwargs))
+
+
+def split_units(total: float, workers: int) -> list[float]:
+    """``total`` units over ``workers``: as even as possible, the first ones get the rest.
+
+    Whole totals give whole units per worker (5 over 2 -> [3, 2]); fractional totals are
+    split evenly.
+    """
+    if float(total).is_integer():
+        base, extra = divmod(int(total), workers)
+        return [base + (1 if i < extra else 0) for i in range(workers)]
+    return [total / workers] * workers
+
+
+class DaskEngine(Engine):
+    name = "dask"
+    libraries = ("distributed", "dask")
+    shapes = frozenset({TASKS, BATCH})
+    supports_resources = True
+    supports_actors = True
+    supports_shared_objects = True
+    address_help = "tcp://host:port of a dask scheduler (dask scheduler --port P)"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address, workers, **options)
+        self.client: Client | None = None
+        self.cluster: LocalCluster | None = None
+        self._worker_procs: list[psutil.Process] = []
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> DaskEngine:
+        if self.started:
+            return self
+        try:
+            if self.address:
+                self._connect(self.address)
+            else:
+                self._start_embedded()
+        except EngineStartError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EngineStartError(f"Dask did not start: {first_line}") from None
+        self.started = True
+        return self
+
+    def _connect(self, address: str) -> None:
+        try:
+            host, port = split_host_port(address, _SCHEDULER_DEFAULT_PORT)
+        except ValueError:
+            raise EngineStartError(
+                f"not a Dask address: {address!r} (want tcp://host:port)"
+            ) from None
+        # Client retries a closed port until its timeout: fail in seconds instead.
+        if not port_open(host, port, timeout=3.0):
+            raise EngineStartError(
+                f"no Dask scheduler answers at {address} ({host}:{port} is closed)"
+            )
+        if "://" not in address:
+            address = f"tcp://{address}"
+        self.client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        self.workers = sum(w.get("nthreads", 1) for w in info.values())
+
+    def _start_embedded(self) -> None:
+        n = self.workers or os.cpu_count() or 1
+        self.workers = n
+        threads = int(self.options.get("threads", 1))
+        # Unlimited saturation: the scheduler sends every ready task to the workers at
+        # once instead of holding back a queue; many tiny tasks run ~2x faster so.
+        # The scheduler runs in this process, so the setting applies at its creation.
+        with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+            self.cluster = LocalCluster(
+                n_workers=0,
+                threads_per_worker=threads,
+                processes=True,
+                host="127.0.0.1",
+                # None would still serve HTTP on port 8787: ask for a free port instead.
+                dashboard_address="127.0.0.1:0",
+                silence_logs=_WORKER_LOG_LEVEL,
+            )
+            # One spec per worker, so each can hold its own share of the resources.
+            template = self.cluster.new_spec
+            for i, (resources, env) in enumerate(self._per_worker_resources(n)):
+                options = {**template["options"], "memory_limit": "auto"}
+                if resources:
+                    options["resources"] = resources
+                if env:
+                    options["env"] = env
+                self.cluster.worker_spec[i] = {"cls": template["cls"], "options": options}
+            self.cluster.scale(n)
+            self.client = Client(self.cluster, set_as_default=False)
+            self.client.wait_for_workers(n, timeout=60)
+        self._worker_procs = self._live_worker_processes()
+
+    def _per_worker_resources(self, n: int) -> list[tuple[dict[str, float], dict[str, str]]]:
+        totals = dict(self.options.get("resources") or {})
+        if self.options.get("gpus"):
+            totals["GPU"] = self.options["gpus"]
+        per_worker: list[tuple[dict[str, float], dict[str, str]]] = [({}, {}) for _ in range(n)]
+        for name, total in totals.items():
+            for i, share in enumerate(split_units(total, n)):
+                if share:
+                    per_worker[i][0][name] = share
+        if "GPU" in totals:
+            next_unit = 0
+            for resources, env in per_worker:
+                units = int(resources.get("GPU", 0))
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(
+                    str(u) for u in range(next_unit, next_unit + units)
+                )
+                next_unit += units
+        return per_worker
+
+    def _live_worker_processes(self) -> list[psutil.Process]:
+        procs = []
+        for pid in self.client.run(os.getpid).values():
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.Error:
+                continue
+        return procs
+
+    def close(self) -> None:
+        ours = []
+        if self.cluster is not None:
+            # The workers of now plus any started since (a restarted worker has a new PID).
+            ours = list(self._worker_procs)
+            try:
+                ours += self._live_worker_processes()
+            except Exception:
+                pass
+        try:
+            if self.client is not None:
+                self.client.close()
+        finally:
+            self.client = None
+            try:
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                self.cluster = None
+                leftovers = [p.pid for p in ours if p.is_running()]
+                if leftovers:
+                    stop_pids(leftovers)
+                self._worker_procs = []
+                self.started = False
+
+    # -- tasks -----------------------------------------------------------------------
+    def _check_satisfiable(self, resources: dict[str, float]) -> None:
+        # Dask keeps a task no worker can run waiting forever; fail at submit instead.
+        # No single worker may hold enough even if the sum does: check per worker.
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        if any(
+            all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items())
+            for w in workers
+        ):
+            return
+        totals = self.resource_totals()
+        wanted = ", ".join(f"{k}={v:g}" for k, v in resources.items())
+        have = ", ".join(f"{k}={totals.get(k, 0):g}" for k in resources)
+        raise UnsatisfiableResources(f"no Dask worker can hold {wanted} (cluster totals: {have})")
+
+    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
+        if resources:
+            self._check_satisfiable(resources)
+        if kwargs:
+            # The user's keywords must not collide with submit's own (key=, workers=, ...).
+            fn = functools.partial(fn, **kwargs)
+        return DaskFuture(self.client.submit(fn, *args, pure=False, resources=resources))
+
+    def gather(self, futures: Iterable[Future]) -> list[Any]:
+        futures = list(futures)
+        if not all(isinstance(f, DaskFuture) for f in futures) or any(
+            not isinstance(f.inner, distributed.Future) for f in futures
+        ):
+            return super().gather(futures)
+        inner = [f.inner for f in futures]
+        try:
+            return self.client.gather(inner)
+        except Exception:
+            # Raise the first failure in submission order, with its remote traceback.
+            for f in futures:
+                if f.inner.status == "error":
+                    f.result()
+            raise
+
+    def share(self, obj: Any) -> Any:
+        # hash=False: hashing a large object to name it costs more than it saves.
+        return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> DaskActor:
+        with self.client.as_current():
+            proxy = self.client.submit(cls, *args, actor=True, **kwargs).result()
+        return DaskActor(proxy, self.client)
+
+    def resource_totals(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for w in self.client.scheduler_info(n_workers=-1)["workers"].values():
+            for k, v in (w.get("resources") or {}).items():
+                totals[k] = totals.get(k, 0) + v
+        return totals
+
+    # -- observation -------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        # Workers of a scheduler we did not start are not ours to kill: embedded only.
+        if self.cluster is None or self.client is None:
+            return []
+        return sorted(self.client.run(os.getpid).values())
+
+    def process_roots(self) -> list[int]:
+        return self.worker_pids()
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": self.address or "embedded",
+            "workers": self.workers,
+            "threads_per_worker": int(self.options.get("threads", 1)) if not self.address else None,
+            "distributed": distributed.__version__,
+        }
+        if self.client is not None:
+            out["scheduler"] = self.client.scheduler.address
+            out["resources"] = self.resource_totals()
+        return out

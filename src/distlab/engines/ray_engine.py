@@ -1,0 +1,310 @@
+"""Ray: an embedded single-node cluster started by ``ray.init``, or an existing cluster.
+
+Options (``distlab.engine("ray", ..., **options)``), embedded start only:
+  gpus=N          logical GPUs (no hardware needed); tasks asking {"GPU": 1} get a distinct
+                  id from ``ray.get_gpu_ids()`` and CUDA_VISIBLE_DEVICES set by Ray.
+  resources={..}  custom named resources of the node.
+
+Network: Ray's gcs_server and raylet listen on all interfaces whatever they are told;
+they cannot be confined to loopback. Use the embedded cluster on trusted machines only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psutil
+import ray
+from ray.exceptions import RayError, RayTaskError
+
+from distlab.engine import (
+    BATCH,
+    TASKS,
+    Engine,
+    EngineStartError,
+    Future,
+    RemoteTraceback,
+    UnsatisfiableResources,
+)
+from distlab.procs import port_open, split_host_port, stop_pids
+
+# Where Ray's own executables and scripts live: how we tell its processes from others.
+_RAY_DIR = os.path.dirname(ray.__file__)
+# Ray names its helper processes "ray::<Name>"; these are not task workers.
+_RAY_HELPERS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+_GCS_DEFAULT_PORT = 6379
+_CLIENT_DEFAULT_PORT = 10001
+
+
+def _raise_original(exc: RayTaskError) -> None:
+    """Raise the task's own exception (its type, not Ray's wrapper) with the remote
+    traceback as ``__cause__``; keep Ray's error when the cause did not survive."""
+    original = exc.cause
+    if isinstance(original, BaseException) and not isinstance(original, RayError):
+        # str() of Ray's error is the remote traceback (the dual-class form Ray raises
+        # has no traceback_str of its own).
+        raise original from RemoteTraceback(str(exc))
+    raise exc
+
+
+class RayFuture:
+    """An ObjectRef with the Future interface distlab promises."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: ray.ObjectRef):
+        self.ref = ref
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return ray.get(self.ref, timeout=timeout)
+        except RayTaskError as exc:
+            _raise_original(exc)
+
+    def done(self) -> bool:
+        ready, _ = ray.wait([self.ref], timeout=0, fetch_local=False)
+        return bool(ready)
+
+
+class RayActor:
+    def __init__(self, handle: Any):
+        self._handle = handle
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> RayFuture:
+        return RayFuture(getattr(self._handle, method).remote(*args, **kwargs))
+
+
+def _apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    # Carrier for callables ray.remote refuses (partials, callable objects, builtins).
+    return fn(*args, **kwargs)
+
+
+def _task_options(resources: dict[str, float]) -> dict[str, Any]:
+    """distlab's {"GPU": 1, "CPU": 2, "disk": 1} -> Ray's num_gpus/num_cpus/resources."""
+    custom = {k: float(v) for k, v in resources.items() if k not in ("CPU", "GPU")}
+    options: dict[str, Any] = {"num_cpus": resources.get("CPU", 1)}
+    if "GPU" in resources:
+        options["num_gpus"] = resources["GPU"]
+    if custom:
+        options["resources"] = custom
+    return options
+
+
+class RayEngine(Engine):
+    name = "ray"
+    libraries = ("ray",)
+    shapes = frozenset({TASKS, BATCH})
+    supports_resources = True
+    supports_actors = True
+    supports_shared_objects = True
+    address_help = "host:port of a Ray head's GCS (ray start --head --port P), or ray://host:port"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address, workers, **options)
+        self._temp_dir: str | None = None
+        self._children_before: set[int] = set()
+        self._totals: dict[str, float] = {}
+        # fn -> {resource key: remote function}; weak so user functions can be freed.
+        self._remote_fns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._remote_fns_strong: dict[Any, dict] = {}
+        self._actor_classes: dict[type, Any] = {}
+        # True from our ray.init until our ray.shutdown: close() never ends another
+        # engine's Ray session in this process.
+        self._owns_session = False
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> RayEngine:
+        if self.started:
+            return self
+        if ray.is_initialized():
+            raise EngineStartError(
+                "Ray is already initialized in this process (one Ray engine per process)"
+            )
+        # Token authentication (on by default in Ray 2.60) would make the CLI-started
+        # clusters and this driver disagree; usage stats would phone home. Both are set
+        # for the whole process because Ray's child processes read them from the env.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        quiet = {"logging_level": "ERROR", "log_to_driver": False}
+        try:
+            if self.address:
+                self._check_reachable(self.address)
+                self._owns_session = True
+                ray.init(address=self.address, **quiet)
+            else:
+                self._start_embedded(quiet)
+            self._totals = self._read_totals()
+        except EngineStartError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EngineStartError(f"Ray did not start: {first_line}") from None
+        if self.address:
+            self.workers = int(self._totals.get("CPU", 0))
+        self.started = True
+        return self
+
+    def _start_embedded(self, quiet: dict[str, Any]) -> None:
+        self.workers = self.workers or os.cpu_count() or 1
+        self._children_before = {p.pid for p in psutil.Process().children()}
+        # A temp dir of our own: sessions, sockets and logs never mix with other Ray
+        # clusters on the machine, and address="local" never joins one by accident.
+        # Kept short: Ray's socket paths must fit in 107 bytes.
+        self._temp_dir = tempfile.mkdtemp(prefix="distlab-ray-")
+        extra: dict[str, Any] = {}
+        if self.options.get("gpus") is not None:
+            extra["num_gpus"] = self.options["gpus"]
+        if self.options.get("resources"):
+            extra["resources"] = dict(self.options["resources"])
+        self._owns_session = True
+        ray.init(
+            address="local",
+            num_cpus=self.workers,
+            include_dashboard=False,
+            _temp_dir=self._temp_dir,
+            **quiet,
+            **extra,
+        )
+
+    @staticmethod
+    def _check_reachable(address: str) -> None:
+        # ray.init retries an unreachable GCS for a long time: test the port first.
+        is_client = address.startswith("ray://")
+        default = _CLIENT_DEFAULT_PORT if is_client else _GCS_DEFAULT_PORT
+        try:
+            host, port = split_host_port(address, default)
+        except ValueError:
+            raise EngineStartError(f"not a Ray address: {address!r} (want host:port)") from None
+        if not port_open(host, port, timeout=3.0):
+            raise EngineStartError(f"no Ray cluster answers at {address} ({host}:{port} is closed)")
+
+    def _ray_processes(self) -> list[psutil.Process]:
+        """Processes the embedded cluster started: the driver's new children that run
+        Ray's executables, and all their descendants (workers, agents)."""
+        found: dict[int, psutil.Process] = {}
+        for child in psutil.Process().children():
+            if child.pid in self._children_before:
+                continue
+            try:
+                if not any(_RAY_DIR in part for part in child.cmdline()):
+                    continue
+                found[child.pid] = child
+                for grandchild in child.children(recursive=True):
+                    found[grandchild.pid] = grandchild
+            except psutil.Error:
+                continue
+        return list(found.values())
+
+    def close(self) -> None:
+        ours = self._ray_processes() if self._temp_dir else []
+        try:
+            if self._owns_session and ray.is_initialized():
+                ray.shutdown()
+            self._owns_session = False
+        finally:
+            # ray.shutdown stops gcs/raylet; workers orphaned on the way may outlive it.
+            leftovers = [p.pid for p in ours if p.is_running()]
+            if leftovers:
+                stop_pids(leftovers)
+            if self._temp_dir:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+                self._temp_dir = None
+            self._remote_fns = weakref.WeakKeyDictionary()
+            self._remote_fns_strong.clear()
+            self._actor_classes.clear()
+            self.started = False
+
+    # -- tasks -----------------------------------------------------------------------
+    def _remote(self, fn: Callable[..., Any], resources: dict[str, float] | None) -> Any:
+        key = tuple(sorted(resources.items())) if resources else ()
+        try:
+            per_fn = self._remote_fns.setdefault(fn, {})
+        except TypeError:  # not weak-referenceable
+            per_fn = self._remote_fns_strong.setdefault(fn, {})
+        remote = per_fn.get(key)
+        if remote is None:
+            target = fn if inspect.isfunction(fn) else _apply
+            remote = ray.remote(target)
+            if resources:
+                remote = remote.options(**_task_options(resources))
+            per_fn[key] = remote
+        return remote
+
+    def _check_satisfiable(self, resources: dict[str, float]) -> None:
+        def short(totals):
+            return [k for k, v in resources.items() if v > totals.get(k, 0)]
+
+        if short(self._totals):
+            self._totals = self._read_totals()  # the cluster may have grown
+            missing = short(self._totals)
+            if missing:
+                wanted = ", ".join(f"{k}={resources[k]:g}" for k in missing)
+                have = ", ".join(f"{k}={self._totals.get(k, 0):g}" for k in missing)
+                raise UnsatisfiableResources(
+                    f"task asks for {wanted} but the Ray cluster has {have} in total"
+                )
+
+    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
+        if resources:
+            self._check_satisfiable(resources)
+        remote = self._remote(fn, resources)
+        call_args = args if inspect.isfunction(fn) else (fn, *args)
+        return RayFuture(remote.remote(*call_args, **(kwargs or {})))
+
+    def gather(self, futures: Iterable[Future]) -> list[Any]:
+        futures = list(futures)
+        if not all(isinstance(f, RayFuture) for f in futures):
+            return super().gather(futures)
+        try:
+            return ray.get([f.ref for f in futures])
+        except RayTaskError as exc:
+            _raise_original(exc)
+
+    def share(self, obj: Any) -> Any:
+        return ray.put(obj)
+
+    def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> RayActor:
+        remote_cls = self._actor_classes.get(cls)
+        if remote_cls is None:
+            remote_cls = self._actor_classes[cls] = ray.remote(cls)
+        return RayActor(remote_cls.remote(*args, **kwargs))
+
+    def _read_totals(self) -> dict[str, float]:
+        return {k: float(v) for k, v in ray.cluster_resources().items()}
+
+    def resource_totals(self) -> dict[str, float]:
+        # Only what a task can ask for: not Ray's per-node bookkeeping entries.
+        return {k: v for k, v in self._read_totals().items() if not k.startswith("node:")}
+
+    # -- observation -------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        # Workers of a cluster we did not start are not ours to kill: embedded only.
+        pids = []
+        for p in self._ray_processes():
+            try:
+                name = p.name()
+            except psutil.Error:
+                continue
+            if name.startswith("ray::") and not name.startswith(_RAY_HELPERS):
+                pids.append(p.pid)
+        return pids
+
+    def process_roots(self) -> list[int]:
+        return [p.pid for p in self._ray_processes()]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address or "embedded",
+            "workers": self.workers,
+            "ray": ray.__version__,
+            "resources": self.resource_totals() if self.started else {},
+            "network": "gcs_server and raylet listen on all interfaces",
+        }

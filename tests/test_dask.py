@@ -1,0 +1,133 @@
+"""Dask adapter: the conformance suite on an embedded LocalCluster, resources, actors,
+workers, and a real scheduler plus workers started with the ``dask`` CLI."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+
+import distlab
+from clusters import check_gpu_runs, dask_cluster
+from conformance import EngineConformance
+from distlab import probes
+from distlab.engine import EngineStartError, UnsatisfiableResources
+from distlab.procs import free_port
+
+pytest.importorskip("distributed")
+
+
+def run_basics(eng) -> None:
+    """submit, map and exception propagation: what any cluster must do."""
+    assert eng.submit(probes.add, 2, y=3).result(timeout=60) == 5
+    assert eng.map(probes.square, range(10)) == [x * x for x in range(10)]
+    with pytest.raises(probes.ProbeError, match="remote-boom") as info:
+        eng.submit(probes.fail_with, "remote-boom").result(timeout=60)
+    assert "fail_with" in str(info.value.__cause__)
+
+
+def hold_gpu(seconds: float) -> tuple[float, float, str]:
+    # The worker was started with CUDA_VISIBLE_DEVICES naming its own units.
+    start = time.time()
+    time.sleep(seconds)
+    return start, time.time(), os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+class TestDaskEngine(EngineConformance):
+    engine_name = "dask"
+
+    def test_keyword_named_like_submit_options(self, engine):
+        def echo(**kw):
+            return kw
+
+        # 'key' and 'workers' are also keywords of dask's own Client.submit
+        assert engine.submit(echo, key="k", workers=3).result(timeout=60) == {
+            "key": "k",
+            "workers": 3,
+        }
+
+    def test_actor_keeps_state(self, engine):
+        class Counter:
+            def __init__(self, start: int):
+                self.value = start
+
+            def add(self, n: int) -> int:
+                self.value += n
+                return self.value
+
+        counter = engine.create_actor(Counter, 10)
+        assert [counter.call("add", 1).result(timeout=60) for _ in range(3)] == [11, 12, 13]
+
+    def test_worker_pids_are_the_task_workers(self, engine):
+        workers = engine.worker_pids()
+        assert len(workers) == 2 and os.getpid() not in workers
+        seen = set(engine.map(probes.pid_after, [0.3] * 4))
+        assert seen <= set(workers)
+
+    def test_describe(self, engine):
+        d = engine.describe()
+        assert d["address"] == "embedded" and d["workers"] == 2
+        assert d["scheduler"].startswith("tcp://127.0.0.1:")
+
+    def test_listens_on_loopback_only(self, engine):
+        from conformance import engine_processes
+        from distlab.procs import listening_ports
+
+        ports = listening_ports(engine_processes(engine) | {os.getpid()})
+        ours = {ip for ip, _ in ports}
+        # other engines' tests may share this process; Dask's ports are all loopback
+        assert "0.0.0.0" not in ours and "::" not in ours, ports
+
+
+class TestDaskResources:
+    @pytest.fixture(scope="class")
+    def gpu_engine(self):
+        # Two threads per worker: threads alone would let all four tasks run together,
+        # so a cap of two can only come from the one GPU each worker declares.
+        with distlab.engine("dask", workers=2, gpus=2, threads=2) as eng:
+            yield eng
+
+    def test_gpu_tasks_run_two_at_a_time_on_distinct_units(self, gpu_engine):
+        futures = [gpu_engine.submit_with(hold_gpu, (1.0,), resources={"GPU": 1}) for _ in range(4)]
+        check_gpu_runs(gpu_engine.gather(futures), units={"0", "1"})
+
+    def test_totals_and_impossible_request_fails_fast(self, gpu_engine):
+        assert gpu_engine.resource_totals() == {"GPU": 2}
+        # {"GPU": 2}: the cluster has two, but no single worker does
+        for request in ({"GPU": 3}, {"GPU": 2}, {"TPU": 1}):
+            started = time.monotonic()
+            with pytest.raises(UnsatisfiableResources):
+                gpu_engine.submit_with(probes.square, (3,), resources=request)
+            assert time.monotonic() - started < 2
+
+
+def test_uneven_split_of_units():
+    from distlab.engines.dask_engine import split_units
+
+    assert split_units(5, 2) == [3, 2]
+    assert split_units(1, 2) == [1, 0]
+    assert split_units(1.0, 4) == [1, 0, 0, 0]
+    assert split_units(0.5, 2) == [0.25, 0.25]
+
+
+def test_existing_cluster_by_address():
+    with dask_cluster(nworkers=2) as address:
+        with distlab.engine("dask", address=address) as eng:
+            run_basics(eng)
+            assert eng.describe()["address"] == address
+            assert eng.worker_pids() == []  # not ours to kill
+        # closing the client leaves the user's cluster running
+        assert all(p.is_running() for p in psutil.Process().children())
+
+
+def test_unreachable_address_fails_fast():
+    port = free_port()
+    started = time.monotonic()
+    eng = distlab.engine("dask", address=f"tcp://127.0.0.1:{port}")
+    with pytest.raises(EngineStartError, match=str(port)):
+        eng.start()
+    assert time.monotonic() - started < 10
+    assert not eng.started
+    eng.close()
