@@ -34,6 +34,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from distlab.engine import (
+    STREAMS,
     TASKS,
     DistlabError,
     Engine,
@@ -56,7 +57,7 @@ CONNECT_TIMEOUT = 8.0
 class KafkaEngine(Engine):
     name = "kafka"
     libraries = ("confluent-kafka",)
-    shapes = frozenset({TASKS})
+    shapes = frozenset({TASKS, STREAMS})
     needs_server = True
     address_help = (
         "Kafka bootstrap servers, host:port[,host:port] (default: an embedded Tansu broker)"
@@ -358,6 +359,14 @@ class KafkaEngine(Engine):
         if chunksize and chunksize > 1:
             return [r for part in results for r in part]
         return results
+
+    # -- streams -------------------------------------------------------------------------
+    def run_stream(self, spec) -> dict[str, Any]:
+        """The stream workload (distlab.workloads.stream.StreamSpec) on this engine's
+        workers; see distlab.engines.kafka_stream."""
+        from distlab.engines.kafka_stream import run_on_kafka_engine
+
+        return run_on_kafka_engine(self, spec)
 
     # -- observation ---------------------------------------------------------------------
     def worker_pids(self) -> list[int]:

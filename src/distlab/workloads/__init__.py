@@ -16,6 +16,7 @@ WORKLOADS: dict[str, tuple[str, str]] = {
     "gpu_queue": ("gpu_queue", "GpuQueue"),
     "kfold": ("kfold", "KFold"),
     "microscopy": ("microscopy", "Microscopy"),
+    "stream": ("stream", "Stream"),
 }
 
 __all__ = ["SIZES", "WORKLOADS", "RunOutput", "Workload", "workload_class", "create"]
