@@ -1,0 +1,208 @@
+"""Flink (PyFlink): batch dataflow jobs on an embedded mini-cluster or a real cluster.
+
+apache-flink cannot share the main environment (its pins clash: see distlab.flink_env),
+so this module is importable everywhere but pyflink is imported only inside methods, and
+``interpreter()`` names Flink's own python: the runner runs Flink cells there.
+
+Embedded mode: PyFlink launches a gateway JVM (py4j, on loopback) that runs a local
+mini-cluster when a job executes; its REST/RPC addresses are bound to 127.0.0.1. Python
+UDFs run in Python worker processes the JVM starts (Beam's portability layer); Beam's
+gRPC servers for them listen on all interfaces and no Flink setting confines them.
+close() stops the gateway JVM and its children by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+
+from distlab import flink_env
+from distlab.engine import BATCH, DistlabError, Engine, EngineStartError, Future
+from distlab.procs import split_host_port, stop_pids
+
+DEFAULT_REST_PORT = 8081
+#: an unreachable --address must fail well within ~10 s
+CONNECT_TIMEOUT_S = 5.0
+#: environment variables start() sets for the gateway JVM and restores on close()
+_ENV_SET = ("FLINK_LOG_DIR", "_python_worker_execution_mode")
+
+
+class FlinkEngine(Engine):
+    name = "flink"
+    libraries = ("apache-flink",)
+    shapes = frozenset({BATCH})
+    builtin_ops = frozenset({"wordcount"})
+    address_help = "host:port of a Flink JobManager's REST endpoint (e.g. 127.0.0.1:8081)"
+
+    @classmethod
+    def interpreter(cls) -> str | None:
+        return flink_env.ensure()
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether Flink's environment exists or can be created here."""
+        return flink_env.available()
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address=address, workers=workers, **options)
+        self._t_env = None
+        self._jvm_pids: list[int] = []
+        self._log_dir: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _settings(self) -> dict[str, str]:
+        settings = {
+            "parallelism.default": str(self.workers),
+            "python.client.executable": sys.executable,
+        }
+        if self.address:
+            host, port = split_host_port(self.address, DEFAULT_REST_PORT)
+            settings.update({"execution.target": "remote", "rest.address": host})
+            settings["rest.port"] = str(port)
+            # The cluster's task managers run the UDFs with their own python.
+            if self.options.get("python_executable"):
+                settings["python.executable"] = self.options["python_executable"]
+        else:
+            settings.update(
+                {
+                    "python.executable": sys.executable,
+                    "rest.bind-address": "127.0.0.1",
+                    "rest.address": "127.0.0.1",
+                    "jobmanager.rpc.address": "127.0.0.1",
+                    "taskmanager.host": "127.0.0.1",
+                    "jobmanager.bind-host": "127.0.0.1",
+                    "taskmanager.bind-host": "127.0.0.1",
+                }
+            )
+        settings.update({k: str(v) for k, v in self.options.get("flink_conf", {}).items()})
+        return settings
+
+    def _check_reachable(self) -> None:
+        host, port = split_host_port(self.address, DEFAULT_REST_PORT)
+        url = f"http://{host}:{port}/v1/overview"
+        try:
+            with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as reply:
+                reply.read()
+        except Exception as exc:
+            raise EngineStartError(
+                f"no Flink JobManager REST endpoint at {host}:{port} ({exc.__class__.__name__})"
+            ) from None
+
+    def start(self) -> FlinkEngine:
+        if self.started:
+            return self
+        self.workers = self.workers or os.cpu_count() or 1
+        if self.address:
+            self._check_reachable()
+        from pyflink import java_gateway
+
+        if java_gateway._gateway is not None:
+            raise DistlabError("one Flink engine per process: close the other one first")
+        try:
+            self._launch()
+        except BaseException:
+            self.close()
+            raise
+        self.started = True
+        return self
+
+    def _launch(self) -> None:
+        from pyflink.common import Configuration
+        from pyflink.java_gateway import get_gateway
+        from pyflink.table import EnvironmentSettings, TableEnvironment
+
+        # The gateway JVM inherits the environment: its logs go to a directory of ours.
+        self._log_dir = tempfile.mkdtemp(prefix="distlab-flink-logs-")
+        self._saved_env = {k: os.environ.get(k) for k in _ENV_SET}
+        os.environ["FLINK_LOG_DIR"] = self._log_dir
+        # Python UDFs in worker processes the JVM starts (so close() stops them with it),
+        # not PyFlink's default "loopback" for mini-clusters: that runs every UDF in threads
+        # of this process (one GIL for all workers) behind a gRPC server on [::] that lives
+        # until the interpreter exits.
+        os.environ["_python_worker_execution_mode"] = "process"
+        before = {p.pid for p in psutil.Process().children()}
+        try:
+            get_gateway()
+        finally:
+            self._jvm_pids = [p.pid for p in psutil.Process().children() if p.pid not in before]
+        config = Configuration()
+        for key, value in self._settings().items():
+            config.set_string(key, value)
+        settings = EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config)
+        self._t_env = TableEnvironment.create(settings.build())
+
+    def close(self) -> None:
+        self._t_env = None
+        try:
+            from pyflink import java_gateway
+        except ImportError:
+            java_gateway = None
+        if java_gateway is not None and java_gateway._gateway is not None and self._jvm_pids:
+            try:
+                java_gateway._gateway.shutdown()
+            except Exception:  # the JVM may already be gone; stopping it by PID follows
+                pass
+            java_gateway._gateway = None
+        if self._jvm_pids:
+            stop_pids(self._jvm_pids)
+            self._jvm_pids = []
+        for key, value in getattr(self, "_saved_env", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        if self._log_dir:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+            self._log_dir = None
+        self.started = False
+
+    # -- tasks: not Flink's model ----------------------------------------------------
+    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
+        raise DistlabError("Flink runs dataflow jobs, not futures: it has no tasks shape")
+
+    # -- batch -------------------------------------------------------------------------
+    def _env(self):
+        if not self.started:
+            self.start()
+        return self._t_env
+
+    def map_reduce(self, paths: Sequence[str], mapper, reducer) -> dict[Any, Any]:
+        from distlab.engines import flink_jobs
+
+        return flink_jobs.map_reduce(self._env(), _absolute(paths), mapper, reducer)
+
+    def run_builtin(self, op: str, **params: Any) -> Any:
+        if op != "wordcount":
+            raise NotImplementedError(f"flink has no built-in {op!r}")
+        from distlab.engines import flink_jobs
+
+        return flink_jobs.wordcount(self._env(), _absolute(params["paths"]))
+
+    # -- observation -------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        return list(self._jvm_pids)
+
+    def process_roots(self) -> list[int]:
+        return list(self._jvm_pids)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address or "embedded",
+            "workers": self.workers,
+            "mode": "remote" if self.address else "mini-cluster",
+            "python": sys.executable,
+        }
+
+
+def _absolute(paths: Sequence[str]) -> list[str]:
+    if isinstance(paths, str):
+        paths = [paths]
+    return [os.path.abspath(p) for p in paths]
