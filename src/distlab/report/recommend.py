@@ -1,0 +1,470 @@
+"""Which engine for which work, derived only from the measured numbers in a results document.
+
+Every sentence here is computed: a winner is named only when the repetitions separate it
+from the runner-up (their min-max ranges do not overlap); when they overlap, or a
+Mann-Whitney test over the repetitions finds no difference although enough repetitions
+were made to find one, the engines are reported as tied. Caveats (NumPy beat every engine,
+distribution did not pay, unstable or failed cells) come from the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from distlab.stats import mann_whitney_p
+
+ALPHA = 0.05
+
+
+@dataclass
+class Finding:
+    """One derived statement with the figures behind it."""
+
+    kind: str  # winner, tie, tentative, shape, numpy, no_gain, granularity, unstable, failed, ...
+    text: str
+    workload: str | None = None
+    variant: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- small accessors shared by the report views -------------------------------------------
+
+
+def fmt_s(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if x < 1e-3:
+        return f"{x * 1e6:.0f} µs"
+    return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def fmt_x(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.2f}x" if x >= 0.1 else f"{x:.2g}x"
+
+
+def fmt_full(cell: dict, seconds: float | None) -> str:
+    """A full-workload time; '~' and a note when scaled up from a capped run."""
+    if work_share(cell) < 1:
+        return f"~{fmt_s(seconds)} extrapolated to full size"
+    return fmt_s(seconds)
+
+
+def label(cell: dict) -> str:
+    variant = cell.get("variant") or "-"
+    return cell.get("workload", "?") + ("" if variant in ("-", "default") else f" ({variant})")
+
+
+def work_share(cell: dict) -> float:
+    """The fraction of the full workload a cell ran (per-element runs are capped)."""
+    share = (cell.get("metrics") or {}).get("work_fraction") or 1.0
+    return share if share > 0 else 1.0
+
+
+def wall_samples(cell: dict) -> list[float]:
+    """Measured repetitions, scaled to the full workload so capped runs compare fairly."""
+    wall = cell.get("wall") or {}
+    xs = [x for x in wall.get("samples") or [] if isinstance(x, int | float)]
+    if not xs and cell.get("wall_s") is not None:
+        xs = [cell["wall_s"]]
+    return [x / work_share(cell) for x in xs]
+
+
+def full_median(cell: dict) -> float | None:
+    wall = cell.get("wall") or {}
+    med = wall.get("median", cell.get("wall_s"))
+    return None if med is None else med / work_share(cell)
+
+
+def full_range(cell: dict) -> tuple[float, float] | None:
+    wall = cell.get("wall") or {}
+    if wall.get("min") is None or wall.get("max") is None:
+        xs = wall_samples(cell)
+        return (min(xs), max(xs)) if xs else None
+    share = work_share(cell)
+    return wall["min"] / share, wall["max"] / share
+
+
+def measured(doc: dict) -> list[dict]:
+    """Cells with a verified answer and a time: the only ones a recommendation may use."""
+    return [
+        c
+        for c in doc.get("cells") or []
+        if c.get("status") == "ok" and c.get("verified") and full_median(c) is not None
+    ]
+
+
+def reference_median(doc: dict, workload: str, name: str) -> float | None:
+    ref = ((doc.get("references") or {}).get(workload) or {}).get(name) or {}
+    if not isinstance(ref, dict) or ref.get("verified") is False:
+        return None
+    return (ref.get("wall") or {}).get("median")
+
+
+def min_possible_p(n1: int, n2: int) -> float:
+    """The smallest p-value the test can give for these sample counts (complete separation)."""
+    if n1 < 1 or n2 < 1:
+        return 1.0
+    return mann_whitney_p(list(range(n1)), [n1 + i for i in range(n2)])
+
+
+def shape_of(workload: str) -> str | None:
+    try:
+        from distlab.workloads import workload_class
+
+        return workload_class(workload).shape
+    except Exception:  # a workload this distlab does not know (an older or newer file)
+        return None
+
+
+# ---- the comparison of two engines on one piece of work ----------------------------------
+
+
+def separate(faster: dict, slower: dict) -> tuple[str, float]:
+    """How the faster cell stands against the slower: 'clear', 'tentative' or 'tie', and p."""
+    fa, sl = wall_samples(faster), wall_samples(slower)
+    p = mann_whitney_p(fa, sl)
+    ra, rb = full_range(faster), full_range(slower)
+    overlap = ra is None or rb is None or ra[1] >= rb[0]
+    if overlap:
+        return "tie", p
+    if p <= ALPHA:
+        return "clear", p
+    # Ranges apart, but too few repetitions for the test to ever reach ALPHA.
+    if min_possible_p(len(fa), len(sl)) > ALPHA:
+        return "tentative", p
+    return "tie", p
+
+
+def _group(cells: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for c in cells:
+        groups.setdefault((c["workload"], c.get("variant") or "-"), []).append(c)
+    return groups
+
+
+def winners(doc: dict) -> list[Finding]:
+    out = []
+    for (workload, variant), cells in _group(measured(doc)).items():
+        ranked = sorted(cells, key=full_median)
+        best = ranked[0]
+        what = label(best)
+        t_best = full_median(best)
+        if len(ranked) == 1:
+            out.append(
+                Finding(
+                    "only",
+                    f"{what}: only {best['engine']} has a verified time "
+                    f"({fmt_full(best, t_best)}); nothing to compare it with.",
+                    workload,
+                    variant,
+                    {"engine": best["engine"], "median_s": t_best},
+                )
+            )
+            continue
+        runner_up = ranked[1]
+        t_next = full_median(runner_up)
+        margin = t_next / t_best if t_best else math.inf
+        verdict, p = separate(best, runner_up)
+        n1, n2 = len(wall_samples(best)), len(wall_samples(runner_up))
+        figures = {
+            "engine": best["engine"],
+            "runner_up": runner_up["engine"],
+            "median_s": t_best,
+            "runner_up_s": t_next,
+            "margin": margin,
+            "p": p,
+            "n": [n1, n2],
+            "ranking": [(c["engine"], full_median(c)) for c in ranked],
+        }
+        if verdict == "clear":
+            text = (
+                f"{what}: {best['engine']} is fastest ({fmt_full(best, t_best)}), "
+                f"{margin:.2f}x ahead of {runner_up['engine']} ({fmt_full(runner_up, t_next)}; "
+                f"Mann-Whitney p={p:.3f}, n={n1}/{n2})."
+            )
+        elif verdict == "tentative":
+            text = (
+                f"{what}: {best['engine']} ({fmt_full(best, t_best)}) beat {runner_up['engine']} "
+                f"({fmt_full(runner_up, t_next)}, {margin:.2f}x) in every repetition, but {n1}/{n2} "
+                f"repetitions cannot reach p<{ALPHA} (p={p:.3f}): run more repetitions "
+                "to confirm."
+            )
+        else:
+            tied = [c["engine"] for c in ranked if separate(best, c)[0] == "tie"]
+            text = (
+                f"{what}: no clear winner: {' and '.join([best['engine'], *tied])} are within "
+                f"the noise ({fmt_full(best, t_best)} vs {fmt_s(t_next)}; min-max ranges overlap or "
+                f"p={p:.2f} > {ALPHA})."
+            )
+            figures["tied"] = [best["engine"], *tied]
+        out.append(
+            Finding("winner" if verdict == "clear" else verdict, text, workload, variant, figures)
+        )
+    return out
+
+
+def by_shape(doc: dict) -> list[Finding]:
+    """Per shape of work: how often each engine was fastest, and its time relative to the best."""
+    groups = _group(measured(doc))
+    shapes: dict[str, list[list[dict]]] = {}
+    for (workload, _), cells in groups.items():
+        shape = shape_of(workload)
+        if shape and len({c["engine"] for c in cells}) > 1:
+            shapes.setdefault(shape, []).append(cells)
+    out = []
+    for shape, cell_groups in sorted(shapes.items()):
+        ratios: dict[str, list[float]] = {}
+        wins: dict[str, int] = {}
+        for cells in cell_groups:
+            best = min(full_median(c) for c in cells)
+            for c in cells:
+                ratios.setdefault(c["engine"], []).append(full_median(c) / best if best else 1.0)
+            fastest = min(cells, key=full_median)["engine"]
+            wins[fastest] = wins.get(fastest, 0) + 1
+        total = len(cell_groups)
+        # only engines measured on every piece of work of this shape are ranked
+        complete = {e: r for e, r in ratios.items() if len(r) == total}
+        if not complete:
+            continue
+        geo = {e: math.exp(sum(math.log(x) for x in r) / len(r)) for e, r in complete.items()}
+        order = sorted(geo, key=geo.get)
+        ranking = ", ".join(f"{e} {geo[e]:.2f}x" for e in order)
+        top = order[0]
+        text = (
+            f"{shape} work ({total} workload/variant pairs): {top} was fastest in "
+            f"{wins.get(top, 0)} of {total}; time relative to the fastest per pair "
+            f"(geometric mean): {ranking}."
+        )
+        missing = sorted(set(ratios) - set(complete))
+        if missing:
+            text += f" Not ranked (not measured on every pair): {', '.join(missing)}."
+        out.append(Finding("shape", text, figures={"shape": shape, "geomean": geo, "wins": wins}))
+    return out
+
+
+# ---- caveats ------------------------------------------------------------------------------
+
+
+def numpy_caveats(doc: dict) -> list[Finding]:
+    out = []
+    by_workload: dict[str, list[dict]] = {}
+    for c in measured(doc):
+        by_workload.setdefault(c["workload"], []).append(c)
+    for workload, cells in by_workload.items():
+        t_numpy = reference_median(doc, workload, "numpy")
+        if t_numpy is None:
+            continue
+        fastest = min(cells, key=full_median)
+        t_fast = full_median(fastest)
+        if t_numpy < t_fast:
+            out.append(
+                Finding(
+                    "numpy",
+                    f"{workload}: vectorized NumPy on one core ({fmt_s(t_numpy)}) beat every "
+                    f"engine here; the fastest engine run, {fastest['engine']} on {label(fastest)}, "
+                    f"took {t_fast / t_numpy:,.0f}x as long.",
+                    workload,
+                    figures={"numpy_s": t_numpy, "fastest_s": t_fast, "engine": fastest["engine"]},
+                )
+            )
+    return out
+
+
+def no_gain_caveats(doc: dict) -> list[Finding]:
+    out = []
+    for (workload, variant), cells in _group(measured(doc)).items():
+        slow = [c for c in cells if c.get("speedup") is not None and c["speedup"] < 1]
+        if not slow:
+            continue
+        t_seq = reference_median(doc, workload, "sequential")
+        names = ", ".join(f"{c['engine']} {fmt_x(c['speedup'])}" for c in slow)
+        out.append(
+            Finding(
+                "no_gain",
+                f"{label(slow[0])}: distribution did not pay: the sequential loop "
+                f"({fmt_s(t_seq)}) was faster than {names} (speed-up < 1).",
+                workload,
+                variant,
+                {"engines": {c["engine"]: c["speedup"] for c in slow}, "sequential_s": t_seq},
+            )
+        )
+    return out
+
+
+def granularity_caveats(doc: dict) -> list[Finding]:
+    """Per-element against batched submission of the same work, per engine."""
+    out = []
+    cells = measured(doc)
+    for c in cells:
+        m = c.get("metrics") or {}
+        if c.get("variant") != "per_element":
+            continue
+        batched = [
+            b
+            for b in cells
+            if b["engine"] == c["engine"]
+            and b["workload"] == c["workload"]
+            and (b.get("metrics") or {}).get("batch_size")
+        ]
+        if not batched:
+            continue
+        best = min(batched, key=full_median)
+        t_elem, t_batch = full_median(c), full_median(best)
+        full = m.get("extrapolated_full_s", t_elem)
+        per_task = m.get("per_task_s")
+        text = (
+            f"{c['workload']} on {c['engine']}: one task per element would take ~{fmt_s(full)} "
+            f"for the full data (extrapolated from {m.get('elements', '?')} elements"
+            + (f", {per_task * 1e3:.2f} ms per task" if per_task else "")
+            + f"); batches of {(best.get('metrics') or {}).get('batch_size')} took "
+            f"{fmt_s(t_batch)}: {t_elem / t_batch:,.0f}x faster."
+        )
+        out.append(
+            Finding(
+                "granularity",
+                text,
+                c["workload"],
+                figures={"engine": c["engine"], "per_element_s": t_elem, "batched_s": t_batch},
+            )
+        )
+    return out
+
+
+def startup_findings(doc: dict) -> list[Finding]:
+    engines = {
+        n: e
+        for n, e in (doc.get("engines") or {}).items()
+        if isinstance(e, dict) and e.get("startup_s") is not None and e.get("status") == "ok"
+    }
+    if not engines:
+        return []
+    out = []
+    order = sorted(engines, key=lambda n: engines[n]["startup_s"])
+    listing = ", ".join(f"{n} {fmt_s(engines[n]['startup_s'])}" for n in order)
+    out.append(Finding("startup", f"Start-up time: {listing}.", figures={"order": order}))
+    for name in order:
+        total = sum(
+            (c.get("wall_s") or 0.0) for c in doc.get("cells") or [] if c.get("engine") == name
+        )
+        start = engines[name]["startup_s"]
+        if total and start > total:
+            out.append(
+                Finding(
+                    "startup",
+                    f"{name}: starting the engine ({fmt_s(start)}) took longer than one "
+                    f"repetition of all its workloads together ({fmt_s(total)}): for work "
+                    "this short, keep a cluster running or use a lighter engine.",
+                    figures={"engine": name, "startup_s": start, "work_s": total},
+                )
+            )
+    return out
+
+
+def latency_findings(doc: dict) -> list[Finding]:
+    rows = []
+    for c in measured(doc):
+        lat = (c.get("metrics") or {}).get("latency_ms")
+        if isinstance(lat, dict) and isinstance(lat.get("p99"), int | float):
+            rows.append(c)
+    out = []
+    for (workload, variant), cells in _group(rows).items():
+        order = sorted(cells, key=lambda c: c["metrics"]["latency_ms"]["p99"])
+        listing = ", ".join(
+            f"{c['engine']} p50 {_ms(c, 'p50')} / p99 {_ms(c, 'p99')}" for c in order
+        )
+        out.append(
+            Finding(
+                "latency",
+                f"{label(order[0])}: lowest p99 latency {order[0]['engine']}; {listing}.",
+                workload,
+                variant,
+            )
+        )
+    return out
+
+
+def _ms(cell: dict, key: str) -> str:
+    value = (cell["metrics"].get("latency_ms") or {}).get(key)
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def throughput_findings(doc: dict) -> list[Finding]:
+    rows = [
+        c
+        for c in measured(doc)
+        if isinstance((c.get("metrics") or {}).get("throughput"), int | float)
+    ]
+    out = []
+    for (workload, variant), cells in _group(rows).items():
+        order = sorted(cells, key=lambda c: -c["metrics"]["throughput"])
+        listing = ", ".join(f"{c['engine']} {c['metrics']['throughput']:,.0f}/s" for c in order)
+        out.append(
+            Finding(
+                "throughput",
+                f"{label(order[0])}: highest throughput {order[0]['engine']}; {listing}.",
+                workload,
+                variant,
+            )
+        )
+    return out
+
+
+def quality_caveats(doc: dict) -> list[Finding]:
+    out = []
+    cells = doc.get("cells") or []
+    failed = [c for c in cells if c.get("status") == "failed"]
+    if failed:
+        names = ", ".join(f"{c.get('engine')}/{label(c)}" for c in failed)
+        out.append(
+            Finding(
+                "failed",
+                f"{len(failed)} cell(s) failed and are left out of every comparison: {names}.",
+            )
+        )
+    wrong = [c for c in cells if c.get("status") == "ok" and not c.get("verified")]
+    if wrong:
+        names = ", ".join(f"{c.get('engine')}/{label(c)}" for c in wrong)
+        out.append(
+            Finding(
+                "unverified",
+                f"{len(wrong)} cell(s) gave an answer that did not verify and are left out: "
+                f"{names}.",
+            )
+        )
+    unstable = [c for c in measured(doc) if (c.get("wall") or {}).get("unstable")]
+    if unstable:
+        names = ", ".join(f"{c['engine']}/{label(c)}" for c in unstable)
+        out.append(
+            Finding(
+                "unstable",
+                f"Unstable timings (relative stdev > 10%), read with care: {names}.",
+            )
+        )
+    few = {len(wall_samples(c)) for c in measured(doc)}
+    if few and max(few) and min_possible_p(max(few), max(few)) > ALPHA:
+        out.append(
+            Finding(
+                "repetitions",
+                f"With {max(few)} repetitions per cell no difference can be statistically "
+                f"significant (smallest possible p={min_possible_p(max(few), max(few)):.3f}); "
+                "use --repeats 4 or more for firm verdicts.",
+            )
+        )
+    return out
+
+
+def findings(doc: dict) -> dict[str, list[Finding]]:
+    """All derived statements, by section."""
+    return {
+        "winners": winners(doc),
+        "shapes": by_shape(doc),
+        "caveats": numpy_caveats(doc)
+        + no_gain_caveats(doc)
+        + granularity_caveats(doc)
+        + quality_caveats(doc),
+        "other": startup_findings(doc) + latency_findings(doc) + throughput_findings(doc),
+    }
