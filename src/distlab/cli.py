@@ -74,6 +74,9 @@ def run(
         int | None,
         typer.Option(help="Logical GPUs each engine declares (resource scheduling without a GPU)."),
     ] = None,
+    report: Annotated[
+        bool, typer.Option(help="Write the HTML report (DIR/report.html) after the run.")
+    ] = True,
     cell_timeout: Annotated[
         float, typer.Option(help="Stop an engine that makes no progress for this many seconds.")
     ] = 900.0,
@@ -102,6 +105,10 @@ def run(
         doc = runner.run(spec, out, progress.update)
     print_summary(doc, console)
     console.print(f"results: {out / 'results.json'}")
+    if report:
+        from distlab.report.html import build_report
+
+        console.print(f"report:  {build_report(out / 'results.json', out)}")
     bad = [c for c in doc["cells"] if c["status"] == "failed"]
     if bad:
         raise typer.Exit(1)
