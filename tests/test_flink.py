@@ -1,0 +1,191 @@
+"""Flink engine tests on a real embedded mini-cluster, run in Flink's own environment.
+
+apache-flink lives in a separate virtualenv (distlab.flink_env), so the Flink work runs in
+a subprocess with FlinkEngine.interpreter(); this module (in the main environment) checks
+its answers against collections.Counter and checks that nothing is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import psutil
+import pytest
+
+from distlab import flink_env
+from distlab.engine import BATCH, DistlabError, EngineStartError
+from distlab.engines.flink_engine import FlinkEngine
+from distlab.procs import free_port
+
+# Runs inside Flink's environment: one mini-cluster for the built-in (SQL) word count
+# and the Python map_reduce word count, then close() and a leak check, all reported as
+# one JSON line.
+SCENARIO = r"""
+import json, os, sys, time
+import psutil
+import distlab
+from distlab.procs import listening_ports, tree
+
+def running(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+def words(line):
+    for word in line.split():
+        yield word, 1
+
+def main():
+    path = sys.argv[1]
+    out = {}
+    engine = distlab.engine("flink", workers=2)
+    began = time.perf_counter()
+    engine.start()
+    out["start_s"] = time.perf_counter() - began
+    try:
+        began = time.perf_counter()
+        out["builtin"] = engine.run_builtin("wordcount", paths=[path])
+        out["builtin_s"] = time.perf_counter() - began
+        began = time.perf_counter()
+        out["python"] = engine.map_reduce([path], words, lambda a, b: a + b)
+        out["python_s"] = time.perf_counter() - began
+        pids = {p.pid for p in tree(engine.process_roots())}
+        out["engine_pids"] = sorted(pids)
+        ports = listening_ports(pids | {os.getpid()})
+        out["ports"] = sorted(ports)
+    finally:
+        engine.close()
+        engine.close()  # idempotent
+    deadline = time.monotonic() + 20
+    while True:
+        alive = [p for p in pids if running(p)]
+        still = [c.laddr[:2] for c in psutil.net_connections("inet")
+                 if c.status == psutil.CONN_LISTEN and c.laddr and tuple(c.laddr[:2]) in ports]
+        if (not alive and not still) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    out["left_pids"], out["left_ports"] = alive, still
+    print(json.dumps(out))
+
+if __name__ == "__main__":
+    main()
+"""
+
+UNREACHABLE = r"""
+import json, sys, time
+import distlab
+from distlab.engine import EngineStartError
+began = time.perf_counter()
+try:
+    distlab.engine("flink", address=sys.argv[1]).start()
+    outcome = "started"
+except EngineStartError as exc:
+    outcome = "EngineStartError: " + str(exc)
+print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - began}))
+"""
+
+
+@pytest.fixture(scope="module")
+def flink_python() -> str:
+    reason = flink_env.unavailable_reason()
+    if reason:
+        pytest.skip(f"Flink environment unavailable: {reason}")
+    try:
+        return FlinkEngine.interpreter()
+    except DistlabError as exc:
+        pytest.skip(f"Flink environment could not be created: {exc}")
+
+
+def run_in_flink(python: str, script: str, *args: str, timeout: float = 240) -> dict:
+    done = subprocess.run(
+        [python, "-c", script, *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def write_text(path, lines: int = 3000, seed: int = 7) -> None:
+    """Seeded text with the whitespace str.split() knows and Java's \\s does not."""
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(400)] + ["Über", "naïve", "x-y", "a.b", "'q'"]
+    separators = [" ", " ", " ", "  ", "\t", "\xa0", "\u2003", "\x1c", " \x0b "]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        for i in range(lines):
+            n = rng.randint(0, 12)
+            parts = [rng.choice(vocabulary) for _ in range(n)]
+            line = "".join(w + rng.choice(separators) for w in parts)
+            f.write(("\t" if i % 11 == 0 else "") + line + ("\r\n" if i % 13 == 0 else "\n"))
+
+
+def reference_counts(path) -> Counter:
+    with open(path, encoding="utf-8") as f:
+        return Counter(word for line in f for word in line.split())
+
+
+@pytest.fixture(scope="module")
+def scenario(flink_python, tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("flink") / "words.txt"
+    write_text(path)
+    out = run_in_flink(flink_python, SCENARIO, str(path))
+    out["expected"] = reference_counts(path)
+    return out
+
+
+# -- in the main environment: no pyflink needed -------------------------------------------
+def test_module_does_not_import_pyflink():
+    code = (
+        "import sys, distlab.registry as r; c = r.engine_class('flink'); "
+        "print(c.name, 'pyflink' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["flink", "False"], done.stderr
+
+
+def test_capabilities_and_tasks_refused():
+    assert FlinkEngine.shapes == frozenset({BATCH})
+    assert FlinkEngine.builtin_ops == frozenset({"wordcount"})
+    with pytest.raises(DistlabError, match="not futures"):
+        FlinkEngine(workers=1).submit(len, "abc")
+
+
+# -- in Flink's environment ----------------------------------------------------------------
+def test_interpreter_is_flinks_own(flink_python):
+    code = "import pyflink, distlab.engines.flink_engine, numpy; print(numpy.__version__)"
+    done = subprocess.run([flink_python, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    major, minor = map(int, done.stdout.split(".")[:2])
+    assert (major, minor) < (2, 2)  # apache-beam's pin: why Flink has its own environment
+
+
+def test_builtin_sql_wordcount_matches_counter(scenario):
+    assert scenario["builtin"] == dict(scenario["expected"])
+
+
+def test_python_map_reduce_matches_counter(scenario):
+    assert scenario["python"] == dict(scenario["expected"])
+
+
+def test_close_leaves_nothing_running(scenario):
+    assert scenario["engine_pids"], "the gateway JVM should have been seen running"
+    assert scenario["left_pids"] == [] and scenario["left_ports"] == []
+    # and from outside, after Flink's process has exited: no orphaned JVM
+    assert not [p for p in scenario["engine_pids"] if psutil.pid_exists(p)]
+
+
+def test_unreachable_address_fails_fast(flink_python):
+    out = run_in_flink(flink_python, UNREACHABLE, f"127.0.0.1:{free_port()}", timeout=60)
+    assert out["outcome"].startswith("EngineStartError: no Flink JobManager"), out
+    assert out["seconds"] < 10
+
+
+def test_unreachable_address_fails_fast_in_main_environment():
+    began = time.perf_counter()
+    with pytest.raises(EngineStartError):
+        FlinkEngine(address=f"127.0.0.1:{free_port()}").start()
+    assert time.perf_counter() - began < 10
