@@ -120,8 +120,21 @@ def test_user_provided_redis_is_used_and_left_running():
         assert ping("127.0.0.1", server.port)  # the user's server is not ours to stop
 
 
-def test_unreachable_address_fails_fast():
-    address = f"redis://127.0.0.1:{free_port()}/0"
+def test_dead_worker_is_reported_not_waited_for():
+    with distlab.engine("celery", workers=1) as eng:
+        future = eng.submit(probes.pid_after, 30)
+        (worker_root,) = [pid for pid in eng.process_roots() if pid != eng._redis.pid]
+        time.sleep(0.5)
+        os.kill(worker_root, signal.SIGKILL)  # the pool children die with it (pdeathsig)
+        t0 = time.monotonic()
+        with pytest.raises(DistlabError, match="worker exited"):
+            future.result(timeout=20)
+        assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_unreachable_address_fails_fast(scheme):
+    address = f"{scheme}://127.0.0.1:{free_port()}/0"
     t0 = time.monotonic()
     with pytest.raises(EngineStartError) as info:
         distlab.engine("celery", address=address).start()

@@ -95,6 +95,8 @@ class CeleryFuture:
         return self._async_result.ready()
 
     def result(self, timeout: float | None = None) -> Any:
+        if self._engine._app is None:
+            raise DistlabError("the celery engine is closed: its results are gone")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = LIVENESS_INTERVAL
@@ -282,6 +284,7 @@ class CeleryEngine(Engine):
             finalizer()  # the workers are gone: only the log directory is left to remove
         self._finalizers = []
         if self._app is not None:
+            self._drop_result_subscriptions()
             try:
                 self._app.close()
             except Exception:  # connections to a server that is already gone
@@ -291,6 +294,19 @@ class CeleryEngine(Engine):
             self._redis.stop()
             self._redis = None
         self.started = False
+
+    def _drop_result_subscriptions(self) -> None:
+        # A future never collected unsubscribes from its result channel when garbage
+        # collected; once our Redis is gone that would retry connecting for ~20 s.
+        consumer = getattr(self._app.backend, "result_consumer", None)
+        subscribed = getattr(consumer, "subscribed_to", None)
+        if subscribed is not None:
+            subscribed.clear()
+        try:
+            if consumer is not None:
+                consumer.stop()
+        except Exception:  # the connection may already be broken
+            pass
 
     # -- tasks -----------------------------------------------------------------------
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
