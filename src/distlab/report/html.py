@@ -225,7 +225,7 @@ def findings_html(doc: dict) -> str:
         "winners": "Fastest verified engine per workload",
         "shapes": "Per shape of work",
         "caveats": "Caveats from the numbers",
-        "other": "Start-up, latency and throughput",
+        "other": "Start-up, latency, throughput and memory",
     }
     parts = []
     for key, title in titles.items():

@@ -144,7 +144,8 @@ def overhead_plot(doc: dict):
                 points[_granularity(c)] = (c.get("wall_s") or 0) / max(1, elements)
         for c in sweeps:
             if c["engine"] == engine:
-                total = (c["metrics"].get("elements") or 0) or None
+                m = c["metrics"]
+                total = m.get("elements") or (m.get("batch_size") or 0) * (c.get("n_tasks") or 0)
                 for row in c["metrics"]["sweep"]:
                     if row.get("batch_size") and row.get("wall_s") and total:
                         points[float(row["batch_size"])] = row["wall_s"] / total
@@ -233,6 +234,7 @@ def latency_plot(doc: dict):
             )
     ticks = [50, 90, 99, 99.9, 99.99]
     ax.set_xscale("log")
+    ax.set_xlim(left=1)
     ax.set_xticks([1 / (1 - p / 100) for p in ticks])
     ax.set_xticklabels([f"p{p:g}" for p in ticks])
     ax.set_yscale("log")
@@ -390,8 +392,8 @@ def timeline_plot(doc: dict, max_cells: int = 6):
         ax.set_title(f"{c['engine']}: {label(c)} step timeline", fontsize=9)
         ax.set_xlabel("seconds from the first step")
     handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in states.values()]
-    fig.legend(handles, list(states), fontsize=8, loc="upper right")
-    fig.tight_layout()
+    fig.legend(handles, list(states), fontsize=8, loc="lower center", ncol=len(states))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 

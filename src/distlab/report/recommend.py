@@ -194,7 +194,7 @@ def winners(doc: dict) -> list[Finding]:
                 "to confirm."
             )
         else:
-            tied = [c["engine"] for c in ranked if separate(best, c)[0] == "tie"]
+            tied = [c["engine"] for c in ranked[1:] if separate(best, c)[0] == "tie"]
             text = (
                 f"{what}: no clear winner: {' and '.join([best['engine'], *tied])} are within "
                 f"the noise ({fmt_full(best, t_best)} vs {fmt_s(t_next)}; min-max ranges overlap or "
@@ -387,6 +387,25 @@ def latency_findings(doc: dict) -> list[Finding]:
     return out
 
 
+def memory_findings(doc: dict) -> list[Finding]:
+    rows = [c for c in measured(doc) if isinstance(c.get("peak_rss_mb"), int | float)]
+    out = []
+    for (workload, variant), cells in _group(rows).items():
+        if len({c["engine"] for c in cells}) < 2:
+            continue
+        order = sorted(cells, key=lambda c: c["peak_rss_mb"])
+        listing = ", ".join(f"{c['engine']} {c['peak_rss_mb']:.0f} MB" for c in order)
+        out.append(
+            Finding(
+                "memory",
+                f"{label(order[0])}: least peak memory {order[0]['engine']}; {listing}.",
+                workload,
+                variant,
+            )
+        )
+    return out
+
+
 def _ms(cell: dict, key: str) -> str:
     value = (cell["metrics"].get("latency_ms") or {}).get(key)
     return "-" if value is None else f"{value:.1f} ms"
@@ -466,5 +485,8 @@ def findings(doc: dict) -> dict[str, list[Finding]]:
         + no_gain_caveats(doc)
         + granularity_caveats(doc)
         + quality_caveats(doc),
-        "other": startup_findings(doc) + latency_findings(doc) + throughput_findings(doc),
+        "other": startup_findings(doc)
+        + latency_findings(doc)
+        + throughput_findings(doc)
+        + memory_findings(doc),
     }
