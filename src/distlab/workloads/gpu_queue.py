@@ -158,7 +158,9 @@ class GpuQueue(Workload):
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             )
         outcome["seconds"] = time.perf_counter() - t0
-        return RunOutput(outcome, n_tasks=1, metrics={"refused_in_s": outcome["seconds"]})
+        # nothing of the queue's work runs here: no speed-up against the reference
+        metrics = {"refused_in_s": outcome["seconds"], "work_fraction": 0.0, "compute_s": 0.0}
+        return RunOutput(outcome, n_tasks=1, metrics=metrics)
 
     def verify(self, output: RunOutput) -> tuple[bool, str]:
         if isinstance(output.result, dict):  # the impossible variant
