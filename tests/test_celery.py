@@ -142,6 +142,7 @@ def test_unreachable_address_fails_fast(scheme):
     assert "\n" not in str(info.value) and "cannot reach" in str(info.value)
 
 
-def test_unknown_scheme_is_refused():
+@pytest.mark.parametrize("address", ["http://127.0.0.1:1/", "redis://127.0.0.1:notaport/0"])
+def test_bad_address_is_refused(address):
     with pytest.raises(EngineStartError):
-        distlab.engine("celery", address="http://127.0.0.1:1/").start()
+        distlab.engine("celery", address=address).start()

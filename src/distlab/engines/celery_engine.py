@@ -190,7 +190,10 @@ class CeleryEngine(Engine):
                 f"celery address must be redis://host:port/db or amqp://host:port//, "
                 f"got {self.address!r}"
             )
-        host, port = split_host_port(self.address, DEFAULT_PORTS[scheme])
+        try:
+            host, port = split_host_port(self.address, DEFAULT_PORTS[scheme])
+        except ValueError:
+            raise EngineStartError(f"bad celery broker address {self.address!r}") from None
         self._broker_label = f"{scheme}://{host}:{port}"  # no credentials in labels
         # A plain TCP check first: Celery itself would retry connecting for a long time.
         if not port_open(host, port, timeout=REACH_TIMEOUT):
