@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import psutil
@@ -130,6 +132,29 @@ def test_dead_worker_is_reported_not_waited_for():
         with pytest.raises(DistlabError, match="worker exited"):
             future.result(timeout=20)
         assert time.monotonic() - t0 < 5
+
+
+DRIVER_SCRIPT = """
+import sys, time, distlab
+eng = distlab.engine("celery", address=sys.argv[1], workers=1).start()
+print(" ".join(map(str, eng.process_roots() + eng.worker_pids())), flush=True)
+time.sleep(600)
+"""
+
+
+def test_worker_exits_when_its_driver_is_killed():
+    with RedisServer() as server:
+        driver = subprocess.Popen(
+            [sys.executable, "-c", DRIVER_SCRIPT, server.url], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            worker_pids = {int(pid) for pid in driver.stdout.readline().split()}
+            assert len(worker_pids) == 2  # the worker and its pool child
+        finally:
+            driver.kill()  # no close(), no exit hooks
+            driver.wait()
+            driver.stdout.close()
+        assert_nothing_left(worker_pids, set(), timeout=30)
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+import time
 from typing import Any
 
 import cloudpickle
@@ -24,6 +27,8 @@ from distlab.engine import call_capturing
 CONFIG_ENV = "DISTLAB_CELERY_CONFIG"
 #: set on a resource worker for GPUs: each pool child sees only its own unit
 UNIT_ENV = "DISTLAB_CELERY_UNIT_ENV"
+#: the driver's pid: the worker shuts down when the driver is gone (even if SIGKILLed)
+DRIVER_ENV = "DISTLAB_CELERY_DRIVER_PID"
 RUN_TASK = "distlab.run"
 RUN_CHUNK_TASK = "distlab.run_chunk"
 PID_TASK = "distlab.pid"
@@ -84,6 +89,22 @@ def _own_unit(**_: Any) -> None:
         from billiard.process import current_process
 
         os.environ[variable] = str(getattr(current_process(), "index", 0))
+
+
+@signals.worker_init.connect
+def _exit_with_driver(**_: Any) -> None:
+    """Warm-shut the worker down once its driver dies, so no worker outlives a killed
+    driver (close() and the exit hooks cannot run then). Runs in the main process only."""
+    driver = int(os.environ.get(DRIVER_ENV) or 0)
+    if not driver:
+        return
+
+    def watch() -> None:
+        while os.getppid() == driver:  # an orphan is re-parented to init or a subreaper
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="distlab-driver-watch", daemon=True).start()
 
 
 _worker_app: Celery | None = None

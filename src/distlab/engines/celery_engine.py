@@ -50,6 +50,7 @@ from distlab.engine import (
 )
 from distlab.engines.celery_app import (
     CONFIG_ENV,
+    DRIVER_ENV,
     PID_TASK,
     RUN_CHUNK_TASK,
     RUN_TASK,
@@ -214,6 +215,7 @@ class CeleryEngine(Engine):
         if os.geteuid() == 0:
             env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
         env[UNIT_ENV] = unit_env
+        env[DRIVER_ENV] = str(os.getpid())
         cmd = [
             sys.executable, "-m", "celery", "-A", "distlab.engines.celery_app", "-q",
             "worker", "--pool=prefork", f"--concurrency={concurrency}",
