@@ -88,6 +88,7 @@ def unit_and_window(seconds: float) -> tuple[str, float, float]:
     return os.environ.get("CUDA_VISIBLE_DEVICES", ""), start, time.time()
 
 
+@pytest.mark.slow
 def test_gpu_resource_queue_limits_concurrency_and_assigns_units():
     with distlab.engine("celery", workers=1, gpus=2) as eng:
         assert eng.supports_resources and eng.resource_totals() == {"GPU": 2.0}
@@ -142,6 +143,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_worker_exits_when_its_driver_is_killed():
     with RedisServer() as server:
         driver = subprocess.Popen(
