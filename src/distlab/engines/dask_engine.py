@@ -204,7 +204,7 @@ class DaskEngine(Engine):
 
     def _live_worker_processes(self) -> list[psutil.Process]:
         procs = []
-        for pid in self.client.run(os.getpid).values():
+        for pid in self.worker_pids():
             try:
                 procs.append(psutil.Process(pid))
             except psutil.Error:
@@ -215,11 +215,7 @@ class DaskEngine(Engine):
         ours = []
         if self.cluster is not None:
             # The workers of now plus any started since (a restarted worker has a new PID).
-            ours = list(self._worker_procs)
-            try:
-                ours += self._live_worker_processes()
-            except Exception:
-                pass
+            ours = list(self._worker_procs) + self._live_worker_processes()
         try:
             if self.client is not None:
                 self.client.close()
@@ -294,9 +290,10 @@ class DaskEngine(Engine):
     # -- observation -------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
         # Workers of a scheduler we did not start are not ours to kill: embedded only.
-        if self.cluster is None or self.client is None:
+        if self.cluster is None:
             return []
-        return sorted(self.client.run(os.getpid).values())
+        # Each nanny (in this process) knows the PID of the worker process it runs.
+        return sorted(n.pid for n in list(self.cluster.workers.values()) if n.pid)
 
     def process_roots(self) -> list[int]:
         return self.worker_pids()
