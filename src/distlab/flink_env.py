@@ -121,12 +121,12 @@ def _site_packages(python: Path) -> Path:
 
 def _link_distlab(directory: Path) -> None:
     """Make this distlab importable in the venv (without touching its pinned deps)."""
-    site = _site_packages(venv_python(directory))
     src = _source_root()
     stamp = f"{src or PACKAGE_DIR}:{_package_version()}"
     stamp_file = directory / SOURCE_STAMP
     if stamp_file.exists() and stamp_file.read_text() == stamp:
         return
+    site = _site_packages(venv_python(directory))
     copied = site / "distlab"
     if copied.exists():
         shutil.rmtree(copied)

@@ -144,15 +144,18 @@ class FlinkEngine(Engine):
             from pyflink import java_gateway
         except ImportError:
             java_gateway = None
-        if java_gateway is not None and java_gateway._gateway is not None and self._jvm_pids:
-            try:
-                java_gateway._gateway.shutdown()
-            except Exception:  # the JVM may already be gone; stopping it by PID follows
-                pass
-            java_gateway._gateway = None
         if self._jvm_pids:
+            # By PID first (the JVM, its mini-cluster and the Python UDF workers it
+            # started); asking it over py4j could block if it hangs.
             stop_pids(self._jvm_pids)
             self._jvm_pids = []
+            if java_gateway is not None and java_gateway._gateway is not None:
+                try:
+                    # Local side only: py4j connections and the callback server.
+                    java_gateway._gateway.close(keep_callback_server=False)
+                except Exception:
+                    pass
+                java_gateway._gateway = None
         for key, value in getattr(self, "_saved_env", {}).items():
             if value is None:
                 os.environ.pop(key, None)
