@@ -41,14 +41,16 @@ class TestRayEngine(EngineConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def shared_engine(cls):
-        eng = cls().make_engine()
+        # Started once; a failed start is reported for each test without retrying.
+        eng = cls._shared = cls().make_engine()
+        eng.start()
         yield eng
         eng.close()
+        cls._shared = None
 
     @pytest.fixture
     def engine(self, shared_engine):
-        # (Re)started on demand: the leak check below must close it to start its own.
-        if not shared_engine.started:
+        if not shared_engine.started:  # closed by the leak check, which needs it down
             shared_engine.start()
         return shared_engine
 
@@ -107,8 +109,10 @@ class TestRayEngine(EngineConformance):
         d = engine.describe()
         assert d["address"] == "embedded" and d["workers"] == 2 and d["ray"]
 
-    def test_close_leaves_nothing_running(self, shared_engine):
-        shared_engine.close()  # one Ray session per process
+    def test_close_leaves_nothing_running(self):
+        # Ray allows one session per process: stop the shared one first.
+        if getattr(type(self), "_shared", None) is not None:
+            type(self)._shared.close()
         super().test_close_leaves_nothing_running()
 
 
@@ -123,8 +127,9 @@ def test_existing_cluster_by_address():
 
 def test_unreachable_address_fails_fast():
     port = free_port()
-    started = time.monotonic()
+    # creating the engine imports its library: not part of the timed start
     eng = distlab.engine("ray", address=f"127.0.0.1:{port}")
+    started = time.monotonic()
     with pytest.raises(EngineStartError, match=str(port)):
         eng.start()
     assert time.monotonic() - started < 10

@@ -188,8 +188,11 @@ class RayEngine(Engine):
 
     def _ray_processes(self) -> list[psutil.Process]:
         """Processes the embedded cluster started: the driver's new children that run
-        Ray's executables, and all their descendants (workers, agents)."""
+        Ray's executables, and all their descendants (workers, agents). None when
+        connected to a cluster we did not start."""
         found: dict[int, psutil.Process] = {}
+        if self._temp_dir is None:
+            return []
         for child in psutil.Process().children():
             if child.pid in self._children_before:
                 continue
@@ -204,7 +207,7 @@ class RayEngine(Engine):
         return list(found.values())
 
     def close(self) -> None:
-        ours = self._ray_processes() if self._temp_dir else []
+        ours = self._ray_processes()
         try:
             if self._owns_session and ray.is_initialized():
                 ray.shutdown()
