@@ -83,8 +83,8 @@ def test_page_has_the_matrix_with_every_cell(run_dir, report_page):
         )
         assert recommend.fmt_x(cell["speedup"]) in matrix
     assert matrix.count("✓ verified") == len(doc["cells"])
-    for column in ("squares", "numbers (batched)", "numbers (per_element)"):
-        assert f"<th>{column}</th>" in matrix
+    for row in ("squares", "numbers (batched)", "numbers (per_element)"):
+        assert f"<tr><th>{row}</th>" in matrix
     assert "<th>local</th>" in matrix
 
 

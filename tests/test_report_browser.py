@@ -131,7 +131,7 @@ def test_page_renders_without_errors_with_matrix_and_plots_visible(report, tmp_p
 
     assert probe["matrix"]["visible"] and probe["matrix"]["width"] > 300
     assert probe["matrix"]["height"] > 50
-    assert probe["matrixRows"] == 1  # one engine: local
+    assert probe["matrixRows"] == 3  # squares, numbers (batched), numbers (per_element)
     plot_files = sorted((report.parent / "plots").glob("*.png"))
     assert len(probe["plots"]) == len(plot_files) >= 6
     for plot in probe["plots"]:

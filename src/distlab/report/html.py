@@ -17,10 +17,12 @@ from distlab.report.recommend import fmt_s, fmt_x, label
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
-       margin: 0 auto; max-width: 1200px; padding: 1rem 2rem; color: #1d1d1f; }
+       margin: 0 auto; max-width: 1400px; padding: 1rem 2rem; color: #1d1d1f; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem;
        margin-top: 2rem; }
 .meta { color: #555; font-size: 0.9rem; }
+.scroll { overflow-x: auto; }
+table.matrix td { min-width: 9rem; }
 nav a { margin-right: 1rem; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.88rem; }
 th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; vertical-align: top; text-align: left; }
@@ -76,8 +78,8 @@ def _columns(cells: list[dict]) -> list[tuple[str, str]]:
     return sorted(kept, key=lambda k: [w for w, _ in kept].index(k[0]))
 
 
-def _matrix_cell(c: dict, colspan: int = 1) -> str:
-    span = f' colspan="{colspan}"' if colspan > 1 else ""
+def _matrix_cell(c: dict, rowspan: int = 1) -> str:
+    span = f' rowspan="{rowspan}"' if rowspan > 1 else ""
     status = c.get("status") or "?"
     if status == "ok":
         mark = (
@@ -86,7 +88,8 @@ def _matrix_cell(c: dict, colspan: int = 1) -> str:
             else '<span class="bad">✗ not verified</span>'
         )
         body = (
-            f"{mark}<br>{e(_spread(c))}<br>speed-up {e(fmt_x(c.get('speedup')))}"
+            f"{mark}<br>{e(_spread(c))}"
+            + (f"<br>speed-up {e(fmt_x(c['speedup']))}" if c.get("speedup") is not None else "")
             + _extrapolation(c)
         )
     else:
@@ -99,38 +102,39 @@ def _matrix_cell(c: dict, colspan: int = 1) -> str:
 
 
 def matrix(doc: dict) -> str:
-    """Engines as rows, workload/variant as columns: status, verified, median [min-max], speed-up."""
+    """Workload/variant as rows, engines as columns: status, verified, median [min-max], speed-up.
+
+    Rows, not columns, for workloads: there are more workload variants than engines, and
+    the page stays within a screen's width.
+    """
     cells = doc.get("cells") or []
-    columns = _columns(cells)
+    rows_keys = _columns(cells)
     engines: list[str] = []
     for c in cells:
         if c.get("engine") not in engines:
             engines.append(c.get("engine"))
-    head = "".join(f"<th>{e(label({'workload': w, 'variant': v}))}</th>" for w, v in columns)
+    head = "".join(f"<th>{e(name)}</th>" for name in engines)
     rows = []
-    for engine in engines:
-        mine = [c for c in cells if c.get("engine") == engine]
+    for w, v in rows_keys:
+        variants = [vv for ww, vv in rows_keys if ww == w]
+        first_of_workload = variants[0] == v
         tds = []
-        workloads = list(dict.fromkeys(w for w, _ in columns))
-        for w in workloads:
-            variants = [v for ww, v in columns if ww == w]
-            whole = [c for c in mine if c.get("workload") == w and (c.get("variant") or "-") == "-"]
-            specific = [
-                c for c in mine if c.get("workload") == w and (c.get("variant") or "-") != "-"
-            ]
-            if whole and not specific:
+        for engine in engines:
+            mine = [c for c in cells if c.get("engine") == engine and c.get("workload") == w]
+            whole = [c for c in mine if (c.get("variant") or "-") == "-"]
+            specific = [c for c in mine if (c.get("variant") or "-") != "-"]
+            if whole and not specific and len(variants) > 1:
                 # a cell that never reached its variants (failed start, unsupported) spans them
-                tds.append(_matrix_cell(whole[0], len(variants)))
+                if first_of_workload:
+                    tds.append(_matrix_cell(whole[0], len(variants)))
                 continue
-            for v in variants:
-                found = [
-                    c for c in mine if c.get("workload") == w and (c.get("variant") or "-") == v
-                ]
-                tds.append(_matrix_cell(found[0]) if found else '<td class="unsupported">-</td>')
-        rows.append(f"<tr><th>{e(engine)}</th>{''.join(tds)}</tr>")
+            found = [c for c in mine if (c.get("variant") or "-") == v]
+            tds.append(_matrix_cell(found[0]) if found else '<td class="unsupported">-</td>')
+        name = label({"workload": w, "variant": v})
+        rows.append(f"<tr><th>{e(name)}</th>{''.join(tds)}</tr>")
     return (
-        '<table id="matrix" class="matrix"><thead><tr><th>engine</th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<div class="scroll"><table id="matrix" class="matrix"><thead><tr><th>workload</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="small">median [min–max] of the measured repetitions; ! = unstable '
         "(relative stdev &gt; 10%); speed-up = sequential loop time / engine time.</p>"
     )
@@ -148,7 +152,7 @@ def _extrapolation(cell: dict) -> str:
     return ""
 
 
-def _short(text: str, limit: int = 120) -> str:
+def _short(text: str, limit: int = 90) -> str:
     line = str(text).strip().splitlines()[0] if str(text).strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
