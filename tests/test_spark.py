@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import time
 from collections import Counter
 
@@ -119,3 +120,10 @@ def test_unreachable_master_fails_fast(host):
 def test_bad_address_form_is_one_line_error():
     with pytest.raises(EngineStartError, match="spark://host:port"):
         distlab.engine("spark", address="yarn").start()
+
+
+def test_builtin_tokeniser_knows_every_python_whitespace():
+    from distlab.engines.spark_engine import PY_WHITESPACE
+
+    python_whitespace = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert set(PY_WHITESPACE) == python_whitespace

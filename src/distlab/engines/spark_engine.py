@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 
 from distlab.engine import (
     BATCH,
+    STREAMS,
     TASKS,
     DistlabError,
     Engine,
@@ -47,13 +48,14 @@ _LOOPBACK = "127.0.0.1"
 _LOCAL_TASK_ATTEMPTS = 4
 
 # Python's str.split() breaks on every character for which str.isspace() is true; Java's
-# \s knows only six of them. The built-in word count splits on exactly Python's set, so
-# both pipelines give identical counts on any text.
-_PY_WHITESPACE_CLASS = (
-    "["
-    + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-    + "]+"
+# \s knows only six of them. The built-in word count splits on exactly Python's set (a
+# test checks this list against str.isspace), so both pipelines count identically.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
 )
+_PY_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]+"
 
 
 class _Failed:
@@ -108,7 +110,7 @@ def _warm() -> int:
 class SparkEngine(Engine):
     name = "spark"
     libraries = ("pyspark",)
-    shapes = frozenset({TASKS, BATCH})
+    shapes = frozenset({TASKS, BATCH, STREAMS})
     supports_shared_objects = True
     address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
     builtin_ops = frozenset({"wordcount"})
@@ -160,7 +162,9 @@ class SparkEngine(Engine):
             )
         # Workers must run this interpreter (with distlab and the user's packages), not
         # whatever python is first on PATH.
-        os.environ["PYSPARK_PYTHON"] = sys.executable
+        # On a cluster a PYSPARK_PYTHON the user set (the nodes' interpreter) is kept.
+        if not self.address or "PYSPARK_PYTHON" not in os.environ:
+            os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         conf = (
             SparkConf()
@@ -326,10 +330,18 @@ class SparkEngine(Engine):
         paths = [str(p) for p in params["paths"]]
         # Only built-in column functions: no Python runs per row.
         words = self._spark.read.text(paths).select(
-            F.explode(F.split(F.col("value"), _PY_WHITESPACE_CLASS)).alias("word")
+            F.explode(F.split(F.col("value"), _PY_WHITESPACE_RUN)).alias("word")
         )
         counts = words.where(F.col("word") != "").groupBy("word").count()
         return {row["word"]: row["count"] for row in counts.collect()}
+
+    # -- streams -----------------------------------------------------------------------
+    def run_stream(self, spec) -> dict[str, Any]:
+        """The stream workload (distlab.workloads.stream.StreamSpec) on Structured
+        Streaming; see distlab.engines.spark_stream."""
+        from distlab.engines.spark_stream import run_on_spark
+
+        return run_on_spark(self, spec)
 
     # -- observation -------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
