@@ -309,6 +309,12 @@ class SparkEngine(Engine):
     def share(self, obj: Any) -> Any:
         return self._require().broadcast(obj)
 
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        from distlab.probes import noop
+
+        # PySpark's own API: one job, one task per item, as map() above but unwrapped
+        return self._require().parallelize(range(n), n).map(noop).collect()
+
     # -- batch -------------------------------------------------------------------------
     def map_reduce(self, paths, mapper, reducer) -> dict[Any, Any]:
         sc = self._require()

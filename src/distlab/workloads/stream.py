@@ -277,3 +277,29 @@ class Stream(Workload):
         if output.lost:
             return False, f"{output.lost} pass-through events never reached the sink"
         return True, f"all {checked} windows equal to the golden (count and sum per key)"
+
+
+def send_paced(spec: StreamSpec, send, t0: float) -> float:
+    """Call ``send(i, line)`` for every event at its intended time ``t0 + i / rate``
+    (perf_counter clock; at once when already late) with the event as a CSV line
+    ``event_id,key,value,event_ms``; return the worst lag behind schedule in seconds."""
+    import time
+
+    worst = 0.0
+    for i, (eid, key, value, event_ms) in enumerate(spec.events()):
+        intended = t0 + i / spec.rate
+        now = time.perf_counter()
+        if now < intended:
+            if intended - now > 0.0005:
+                time.sleep(intended - now)
+        else:
+            worst = max(worst, now - intended)
+        send(i, f"{eid},{key},{value},{event_ms}")
+    return worst
+
+
+def end_marker(spec: StreamSpec) -> str:
+    """A line after the last event: event time two windows past it (it moves watermarks
+    past every window), a value the filter drops, id -1."""
+    events = spec.events()
+    return f"-1,-1,0,{(events[-1][3] if events else 0) + 2 * spec.window_ms}"
