@@ -32,6 +32,8 @@ DRIVER_ENV = "DISTLAB_CELERY_DRIVER_PID"
 RUN_TASK = "distlab.run"
 RUN_CHUNK_TASK = "distlab.run_chunk"
 PID_TASK = "distlab.pid"
+#: a plain registered task, called through Celery's own API by `distlab bench tiny-tasks`
+NOOP_TASK = "distlab.noop"
 
 
 def make_app(config: dict[str, Any]) -> Celery:
@@ -73,6 +75,10 @@ def make_app(config: dict[str, Any]) -> Celery:
     @app.task(name=PID_TASK, shared=False)
     def pid() -> int:
         return os.getpid()
+
+    @app.task(name=NOOP_TASK, shared=False)
+    def noop(x: Any = None) -> Any:
+        return x
 
     return app
 

@@ -51,6 +51,7 @@ from distlab.engine import (
 from distlab.engines.celery_app import (
     CONFIG_ENV,
     DRIVER_ENV,
+    NOOP_TASK,
     PID_TASK,
     RUN_CHUNK_TASK,
     RUN_TASK,
@@ -366,6 +367,11 @@ class CeleryEngine(Engine):
                 raise with_remote_traceback(exc) from exc.__cause__
 
     # -- observation -------------------------------------------------------------------
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        # Celery's own API: a registered task, .delay(), .get() (no pickled payloads)
+        noop = self._app.tasks[NOOP_TASK]
+        return [r.get() for r in [noop.delay(i) for i in range(n)]]
+
     def resource_totals(self) -> dict[str, float]:
         return {k: float(v) for k, v in self._resource_totals.items()}
 
