@@ -114,6 +114,8 @@ class DaskEngine(Engine):
         self.client: Client | None = None
         self.cluster: LocalCluster | None = None
         self._worker_procs: list[psutil.Process] = []
+        # resources of each worker as last seen (refreshed when a request does not fit)
+        self._known_workers: list[dict[str, float]] = []
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> DaskEngine:
@@ -233,14 +235,20 @@ class DaskEngine(Engine):
                 self.started = False
 
     # -- tasks -----------------------------------------------------------------------
+    def _worker_resources(self) -> list[dict[str, float]]:
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return [dict(w.get("resources") or {}) for w in workers]
+
     def _check_satisfiable(self, resources: dict[str, float]) -> None:
         # Dask keeps a task no worker can run waiting forever; fail at submit instead.
         # No single worker may hold enough even if the sum does: check per worker.
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
-        if any(
-            all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items())
-            for w in workers
-        ):
+        def fits(workers: list[dict[str, float]]) -> bool:
+            return any(all(w.get(k, 0) >= v for k, v in resources.items()) for w in workers)
+
+        if fits(self._known_workers):
+            return
+        self._known_workers = self._worker_resources()  # workers may have joined
+        if fits(self._known_workers):
             return
         totals = self.resource_totals()
         wanted = ", ".join(f"{k}={v:g}" for k, v in resources.items())
@@ -282,8 +290,8 @@ class DaskEngine(Engine):
 
     def resource_totals(self) -> dict[str, float]:
         totals: dict[str, float] = {}
-        for w in self.client.scheduler_info(n_workers=-1)["workers"].values():
-            for k, v in (w.get("resources") or {}).items():
+        for w in self._worker_resources():
+            for k, v in w.items():
                 totals[k] = totals.get(k, 0) + v
         return totals
 
