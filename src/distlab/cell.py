@@ -23,6 +23,7 @@ from typing import Any
 from distlab import registry
 from distlab.engine import DistlabError
 from distlab.procs import PeakMemory, rss_mb, tree
+from distlab.results import library_versions
 from distlab.stats import summarize
 from distlab.workloads import create as create_workload
 from distlab.workloads.base import RunOutput
@@ -155,6 +156,9 @@ def run_engine(spec: dict, events: Events) -> None:
             startup_s=startup,
             idle_rss_mb=round(idle, 1),
             describe=engine.describe(),
+            # versions as seen by the engine's own interpreter (Flink has its own)
+            python=sys.version.split()[0],
+            versions=library_versions(cls.libraries),
         )
     except BaseException as exc:
         events.emit(

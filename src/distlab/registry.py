@@ -40,7 +40,14 @@ ENGINES: dict[str, EngineEntry] = {
         EngineEntry("kafka", "kafka_engine", "KafkaEngine", ("confluent_kafka",), "kafka"),
         EngineEntry("scoop", "scoop_engine", "ScoopEngine", ("scoop",), "scoop"),
         EngineEntry("spark", "spark_engine", "SparkEngine", ("pyspark",), "spark"),
-        EngineEntry("flink", "flink_engine", "FlinkEngine", (), "flink"),
+        EngineEntry(
+            "flink",
+            "flink_engine",
+            "FlinkEngine",
+            (),
+            "flink",
+            interpreter="distlab.flink_env:ensure",
+        ),
         EngineEntry("mapreduce", "mapreduce_engine", "MapReduceEngine", ("mrjob",), "mapreduce"),
     ]
 }

@@ -59,7 +59,7 @@ def matrix_table(doc: dict) -> Table:
             f"[{style}]{status}[/]",
             "yes" if c.get("verified") else "no" if status == "ok" else "-",
             _spread(c.get("wall")),
-            f"{c['speedup']:.2f}x" if c.get("speedup") else "-",
+            f"{c['speedup']:.3g}x" if c.get("speedup") else "-",
             f"{c['per_task_overhead_ms']:.2f} ms"
             if c.get("per_task_overhead_ms") is not None
             else "-",
