@@ -279,6 +279,12 @@ class DaskEngine(Engine):
                     f.result()
             raise
 
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        from distlab.probes import noop
+
+        # Dask's own API: client.submit and client.gather, nothing of ours in between
+        return self.client.gather([self.client.submit(noop, i, pure=False) for i in range(n)])
+
     def share(self, obj: Any) -> Any:
         # hash=False: hashing a large object to name it costs more than it saves.
         return self.client.scatter(obj, broadcast=True, hash=False)

@@ -274,6 +274,13 @@ class RayEngine(Engine):
     def share(self, obj: Any) -> Any:
         return ray.put(obj)
 
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        from distlab.probes import noop
+
+        # Ray's own API: @ray.remote function, .remote(), ray.get on the list
+        remote = self._native_noop = getattr(self, "_native_noop", None) or ray.remote(noop)
+        return ray.get([remote.remote(i) for i in range(n)])
+
     def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> RayActor:
         remote_cls = self._actor_classes.get(cls)
         if remote_cls is None:
