@@ -12,6 +12,13 @@ def _fmt_s(x) -> str:
     return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"
 
 
+def _speedup(x) -> str:
+    if not x:
+        return "-"
+    # far below 1, "1/N" reads better than 5e-05
+    return f"{x:.2f}x" if x >= 0.1 else f"1/{1 / x:,.0f}x"
+
+
 def _spread(wall: dict | None) -> str:
     if not wall or not wall.get("n"):
         return "-"
@@ -59,7 +66,7 @@ def matrix_table(doc: dict) -> Table:
             f"[{style}]{status}[/]",
             "yes" if c.get("verified") else "no" if status == "ok" else "-",
             _spread(c.get("wall")),
-            f"{c['speedup']:.3g}x" if c.get("speedup") else "-",
+            _speedup(c.get("speedup")),
             f"{c['per_task_overhead_ms']:.2f} ms"
             if c.get("per_task_overhead_ms") is not None
             else "-",
