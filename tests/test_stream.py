@@ -1,0 +1,78 @@
+"""W7 stream: exact windows against the plain-Python golden, latency percentiles from
+intended send times, on real engines (an embedded Tansu broker, a local Spark)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+import distlab
+from distlab.workloads import create
+from distlab.workloads.stream import StreamSpec, golden_windows
+
+
+def test_golden_counts_only_passing_events_per_key_and_window():
+    events = [(0, 1, 500, 0), (1, 1, 100, 10), (2, 2, 300, 999), (3, 1, 700, 1000)]
+    assert golden_windows(events, 1000, 200) == {
+        (1, 0): (1, 500),
+        (2, 0): (1, 300),
+        (1, 1000): (1, 700),
+    }
+
+
+def test_events_are_deterministic_and_paced_by_event_time():
+    spec = StreamSpec(n_events=100, rate=50)
+    assert spec.events() == spec.events()
+    assert spec.events()[50][3] == 1000 and spec.intended_s(50) == 1.0
+
+
+def test_a_wrong_window_fails_verification():
+    wl = create("stream", "tiny")
+    golden = wl.reference()
+    key = next(iter(golden))
+    bad = {key: dict(golden[key])}
+    first = next(iter(bad[key]))
+    count, total = bad[key][first]
+    bad[key][first] = (count, total + 1)
+    ok, detail = wl.verify(distlab.workloads.RunOutput(bad, n_tasks=1))
+    assert not ok and "wrong count/sum" in detail
+
+
+def _check_run(engine_name: str):
+    wl = create("stream", "tiny")
+    with distlab.engine(engine_name, workers=2) as eng:
+        out = wl.run(eng, "fixed_rate")
+    ok, detail = wl.verify(out)
+    assert ok, detail
+    m = out.metrics
+    assert m["windows_checked"] == len(next(iter(wl.reference().values())))
+    assert m["lost"] == 0 and m["passed_filter"] > 0
+    lat = m["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p99"] <= lat["p99.9"]
+    assert 0 < len(m["latency_samples_ms"]) <= 2000
+    assert m["throughput_eps"] > 0 and m["offered_rate"] == 1000
+    return out
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("confluent_kafka"), reason="no confluent-kafka")
+def test_kafka_stream_tiny_exact_windows_and_percentiles():
+    out = _check_run("kafka")
+    assert out.metrics["latency_ms"]["p50"] < 1000  # a live pipeline, not a batch replay
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("confluent_kafka"), reason="no confluent-kafka")
+def test_kafka_sweep_reports_the_highest_sustained_rate():
+    wl = create("stream", "tiny", sweep_rates=(500, 1000))
+    with distlab.engine("kafka", workers=2) as eng:
+        out = wl.run(eng, "sweep")
+    ok, detail = wl.verify(out)
+    assert ok, detail
+    assert out.metrics["max_sustained_rate"] in (None, 500.0, 1000.0)
+    assert [p["offered_rate"] for p in out.metrics["sweep"]][0] == 500.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not importlib.util.find_spec("pyspark"), reason="no pyspark")
+def test_spark_stream_tiny_exact_windows_and_percentiles():
+    _check_run("spark")
