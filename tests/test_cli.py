@@ -116,3 +116,33 @@ def test_engines_lists_every_engine():
     assert res.returncode == 0
     for name in ("local", "ray", "dask", "celery", "kafka", "scoop", "spark", "flink", "mapreduce"):
         assert name in res.stdout
+
+
+def test_kill_worker_reports_lost_and_duplicates(tmp_path):
+    """A worker killed mid-run: the process pool loses its in-flight tasks (and says so);
+    Kafka's consumer group delivers them again, so nothing is lost."""
+    res = distlab(
+        "run",
+        "--engines",
+        "local,kafka",
+        "--workloads",
+        "jobs",
+        "--size",
+        "tiny",
+        "--repeats",
+        "1",
+        "--kill-worker",
+        "--no-report",
+        "--out",
+        str(tmp_path),
+        timeout=300,
+    )
+    doc = json.loads((tmp_path / "results.json").read_text())
+    cells = {(c["engine"], c["variant"]): c for c in doc["cells"]}
+    for (engine, _), c in cells.items():
+        assert c["fault"].get("killed_pid"), c
+        assert c["lost"] is not None and c["duplicates"] is not None
+    assert cells[("kafka", "batch")]["verified"] and cells[("kafka", "batch")]["lost"] == 0
+    local = cells[("local", "batch")]
+    assert local["lost"] > 0 and local["status"] == "failed"
+    assert res.returncode == 1  # a failed cell is a non-zero exit, not a crash

@@ -58,8 +58,9 @@ def test_unreachable_address_fails_fast_with_one_line():
     assert "\n" not in str(info.value) and str(port) in str(info.value)
 
 
-def test_killed_worker_loses_no_task():
-    eng = distlab.engine("kafka", workers=2)
+@pytest.mark.parametrize("restart", [False, True], ids=["survivor-only", "replaced"])
+def test_killed_worker_loses_no_task(restart):
+    eng = distlab.engine("kafka", workers=2, restart_workers=restart)
     before = engine_processes(eng)
     eng.start()
     try:
@@ -70,11 +71,19 @@ def test_killed_worker_loses_no_task():
         t_kill = time.monotonic()
         ran_on = eng.gather([f for f in futures])  # every task has a result: none lost
         recovery = time.monotonic() - t_kill
-        assert len(ran_on) == 10 and set(ran_on) <= {victim, survivor}
-        assert survivor in ran_on
-        assert eng.worker_pids() == [survivor]
-        # The group now sends every partition to the survivor.
-        assert set(eng.map(probes.pid_after, [0.0] * 8)) == {survivor}
+        assert len(ran_on) == 10 and survivor in ran_on
+        if not restart:
+            assert set(ran_on) <= {victim, survivor}
+            assert eng.worker_pids() == [survivor]
+            # The group now sends every partition to the survivor.
+            assert set(eng.map(probes.pid_after, [0.0] * 8)) == {survivor}
+        else:
+            # A replacement took the dead worker's place and the group spans both again.
+            workers = eng.worker_pids()
+            assert eng.worker_restarts == 1 and len(workers) == 2
+            assert survivor in workers and victim not in workers
+            assert set(ran_on) <= {victim, *workers}
+            assert set(eng.map(probes.pid_after, [0.0] * 8)) <= set(workers)
         print(
             f"fault: 10 tasks, lost 0, duplicates {eng.duplicates}, "
             f"recovered {recovery:.1f}s after the kill"

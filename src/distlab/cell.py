@@ -85,12 +85,18 @@ def _kill_one_worker(engine, delay: float, record: dict) -> threading.Timer:
     return timer
 
 
+def _engine_duplicates(engine) -> int:
+    """Results the engine itself saw twice and dropped (at-least-once delivery)."""
+    return int(getattr(engine, "duplicates", 0) or 0)
+
+
 def run_cell(engine, wl, variant: str, spec: dict) -> dict[str, Any]:
     cell: dict[str, Any] = {"status": "ok", "verified": False}
     roots = engine.process_roots
     samples: list[float] = []
     outputs: list[RunOutput] = []
     fault: dict[str, Any] = {}
+    dup_before = _engine_duplicates(engine)  # the engine's count runs over all cells
     with PeakMemory(roots=roots) as mem:
         for i in range(spec["warmup"] + spec["repeats"]):
             measured = i >= spec["warmup"]
@@ -115,7 +121,11 @@ def run_cell(engine, wl, variant: str, spec: dict) -> dict[str, Any]:
                     verified=False,
                     verify_detail=detail,
                     error=f"wrong answer: {detail}",
+                    lost=out.lost,
+                    duplicates=out.duplicates + _engine_duplicates(engine) - dup_before,
                 )
+                if spec.get("kill_worker"):
+                    cell["fault"] = fault or {"error": "no worker was killed"}
                 return cell
             outputs.append(out)
             if measured:
@@ -130,7 +140,7 @@ def run_cell(engine, wl, variant: str, spec: dict) -> dict[str, Any]:
         metrics={k: v for k, v in last.metrics.items() if k != "wall_hint_s"},
         peak_rss_mb=round(mem.peak_mb, 1),
         lost=sum(o.lost for o in outputs),
-        duplicates=sum(o.duplicates for o in outputs) + int(getattr(engine, "duplicates", 0) or 0),
+        duplicates=sum(o.duplicates for o in outputs) + _engine_duplicates(engine) - dup_before,
     )
     if spec.get("kill_worker"):
         cell["fault"] = fault or {"error": "no worker was killed"}

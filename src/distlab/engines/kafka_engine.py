@@ -67,12 +67,16 @@ class KafkaEngine(Engine):
         """Options: ``partitions`` (task topic, default 2 x workers),
         ``session_timeout_ms`` (group failure detection, default 3000),
         ``max_message_bytes`` (largest task or result, default 64 MiB),
-        ``fetch_wait_ms`` (longest wait of a fetch, default 5)."""
+        ``fetch_wait_ms`` (longest wait of a fetch, default 5),
+        ``restart_workers`` (replace a worker process that dies, default True)."""
         super().__init__(address, workers, **options)
         #: results that arrived again for an already finished task (at-least-once re-runs)
         self.duplicates = 0
         #: unreadable messages found on the results topic
         self.foreign_messages = 0
+        #: dead worker processes replaced (option restart_workers, default True)
+        self.restart_workers = bool(self.options.get("restart_workers", True))
+        self.worker_restarts = 0
         self.broker: KafkaBroker | None = None
         self._procs: list[subprocess.Popen] = []
         self._closing = threading.Event()
@@ -300,7 +304,19 @@ class KafkaEngine(Engine):
         else:
             _settle(fut, exc=with_remote_traceback(value))
 
+    def _replace_dead_workers(self) -> None:
+        """Start a worker in place of each one that died: a supervisor's job, as Celery's
+        pool does for its children. The group rebalances; unacknowledged tasks of the dead
+        worker are consumed again by the others or the replacement (at-least-once)."""
+        if not self.restart_workers or not self.started or self._closing.is_set():
+            return
+        for index, proc in enumerate(self._procs):
+            if proc.poll() is not None:
+                self._procs[index] = self._spawn_worker(index)
+                self.worker_restarts += 1
+
     def _fail_if_no_workers(self) -> None:
+        self._replace_dead_workers()
         if not self.started or not self._procs or any(p.poll() is None for p in self._procs):
             return
         with self._lock:
@@ -387,6 +403,7 @@ class KafkaEngine(Engine):
             "session_timeout_ms": getattr(self, "session_timeout_ms", None),
             "fetch_wait_ms": getattr(self, "fetch_wait_ms", None),
             "delivery": "at-least-once (duplicates dropped by the driver)",
+            "restart_workers": self.restart_workers,
         }
 
 

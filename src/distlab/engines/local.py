@@ -157,17 +157,33 @@ class LocalEngine(Engine):
             return self
         if self.address:
             raise DistlabError("the local engine takes no --address (it is a process pool)")
-        n = self.workers or os.cpu_count() or 1
-        self.workers = n
-        # forkserver: safe with the driver's threads (progress, memory sampler), fast to fork.
-        self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("forkserver"))
-        # Start every worker now, so start-up is measured apart from the work.
-        for f in [self._pool.submit(_warm) for _ in range(n)]:
-            f.result()
+        self.workers = self.workers or os.cpu_count() or 1
+        self.pool_restarts = 0
+        self._pool = self._new_pool()
         totals = self._declared_resources()
         self._units = _UnitScheduler(totals) if totals else None
         self.started = True
         return self
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # forkserver: safe with the driver's threads (progress, memory sampler), fast to fork.
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("forkserver")
+        )
+        # Start every worker now, so start-up is measured apart from the work.
+        for f in [pool.submit(_warm) for _ in range(self.workers)]:
+            f.result()
+        return pool
+
+    def _healthy_pool(self) -> ProcessPoolExecutor:
+        """The pool, replaced if a worker died: a broken ProcessPoolExecutor fails every
+        task it still held (those are lost, as the standard library defines) and refuses
+        new ones; a fresh pool lets later work go on."""
+        if self._pool._broken:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self.pool_restarts += 1
+        return self._pool
 
     def _declared_resources(self) -> dict[str, int]:
         totals = {k: int(v) for k, v in (self.options.get("resources") or {}).items() if v}
@@ -209,9 +225,10 @@ class LocalEngine(Engine):
                 _needs_cloudpickle[fn] = needs
             except TypeError:  # not weak-referenceable (e.g. a builtin): picklable anyway
                 pass
+        pool = self._healthy_pool()
         if needs:
-            return self._pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs)))
-        return self._pool.submit(fn, *args, **kwargs)
+            return pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs)))
+        return pool.submit(fn, *args, **kwargs)
 
     def native_noop_tasks(self, n: int) -> list[Any]:
         from distlab.probes import noop
