@@ -146,3 +146,29 @@ def test_kill_worker_reports_lost_and_duplicates(tmp_path):
     local = cells[("local", "batch")]
     assert local["lost"] > 0 and local["status"] == "failed"
     assert res.returncode == 1  # a failed cell is a non-zero exit, not a crash
+
+
+def test_workload_parameters_from_the_command_line(tmp_path):
+    res = distlab(
+        "run",
+        "--engines",
+        "local",
+        "--workloads",
+        "squares",
+        "--size",
+        "tiny",
+        "--param",
+        "squares.n=4",
+        "--repeats",
+        "1",
+        "--no-report",
+        "--out",
+        str(tmp_path),
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["cells"][0]["n_tasks"] == 4
+    bad = distlab(
+        "run", "--engines", "local", "--workloads", "squares", "--param", "squares.nope=1"
+    )
+    assert bad.returncode == 2 and "squares has no parameter 'nope'" in bad.stderr

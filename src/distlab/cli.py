@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,22 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+def _params(values: list[str] | None) -> dict[str, dict]:
+    """--param WORKLOAD.KEY=VALUE (VALUE read as JSON, else kept as a string)."""
+    out: dict[str, dict] = {}
+    for v in values or []:
+        target, sep, raw = v.partition("=")
+        workload, dot, key = target.partition(".")
+        if not (sep and dot and workload and key):
+            raise DistlabError(f"--param expects WORKLOAD.KEY=VALUE, got {v!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(workload.strip(), {})[key.strip()] = value
+    return out
+
+
 @app.command()
 def run(
     engines: Annotated[
@@ -70,6 +87,13 @@ def run(
             help="Kill one worker process mid-run in each cell; report lost and duplicated results.",
         ),
     ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="WORKLOAD.KEY=VALUE workload parameter (JSON value), e.g. "
+            "microscopy.failure_rate=0.2; repeatable."
+        ),
+    ] = None,
     gpus: Annotated[
         int | None,
         typer.Option(help="Logical GPUs each engine declares (resource scheduling without a GPU)."),
@@ -85,17 +109,23 @@ def run(
     from distlab import runner
     from distlab.report.terminal import print_summary
 
+    engine_names = _split(engines) or runner.default_engines()
+    workload_names = _split(workloads) or runner.known_workloads()
+    if gpus is None and "gpu_queue" in workload_names:
+        from distlab.workloads.gpu_queue import default_gpu_count
+
+        gpus = default_gpu_count()
+        console.print(f"[dim]gpu_queue: declaring {gpus} GPUs on each engine (--gpus to change)[/]")
     spec = runner.RunSpec(
-        engines=_split(engines) or runner.default_engines(),
-        workloads=_split(workloads) or runner.known_workloads(),
+        engines=engine_names,
+        workloads=workload_names,
+        params=_params(param),
         size=size,
         repeats=repeats,
         warmup=warmup,
         workers=workers,
         addresses=_pairs(address, "--address"),
-        options={n: {"gpus": gpus} for n in _split(engines) or runner.default_engines()}
-        if gpus is not None
-        else {},
+        options={n: {"gpus": gpus} for n in engine_names} if gpus is not None else {},
         kill_worker=kill_worker,
         cell_timeout=cell_timeout,
     )

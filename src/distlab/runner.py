@@ -58,6 +58,16 @@ def validate(spec: RunSpec) -> None:
         registry.entry(name)
     for name in spec.workloads:
         workload_class(name)
+    for name, params in spec.params.items():
+        if name not in spec.workloads:
+            raise DistlabError(f"--param given for {name!r}, which is not among --workloads")
+        unknown = (
+            set(params)
+            - set(workload_class(name).sizes["default"])
+            - set(workload_class(name).extra_params)
+        )
+        if unknown:
+            raise DistlabError(f"{name} has no parameter {sorted(unknown)[0]!r}")
     if spec.size not in SIZES:
         raise DistlabError(f"unknown size {spec.size!r}; choose from: {', '.join(SIZES)}")
     if spec.repeats < 1 or spec.warmup < 0:

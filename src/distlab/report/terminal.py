@@ -57,6 +57,15 @@ def matrix_table(doc: dict) -> Table:
                 for k, v in lat.items()
                 if v is not None and k in ("p50", "p99", "p99.9")
             )
+        if m.get("critical_path_s"):
+            note = (
+                f"retries={m.get('retries', 0)}, critical path {_fmt_s(m['critical_path_s'])}"
+                f" of {_fmt_s(m.get('sum_of_steps_s'))} in steps"
+            )
+        if m.get("measured_s") is not None and m.get("ideal_s") is not None:
+            note = f"measured {_fmt_s(m['measured_s'])}, ideal ceil(N/R)*d {_fmt_s(m['ideal_s'])}"
+        if m.get("throughput_eps"):
+            note = f"{m['throughput_eps']:,.0f} events/s; " + note
         if c.get("fault"):
             note += f" lost={c.get('lost')} dup={c.get('duplicates')}"
         t.add_row(

@@ -50,6 +50,8 @@ class Workload:
     needs: ClassVar[tuple[str, ...]] = ()
     #: size name -> parameters; every workload has tiny (tests), default and seed (original)
     sizes: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: parameters accepted besides those the sizes set (e.g. failure injection)
+    extra_params: ClassVar[tuple[str, ...]] = ()
     #: repetitions of the sequential reference (sleep-bound references need only one)
     reference_repeats: ClassVar[int] = 3
 

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from itertools import combinations
@@ -70,6 +71,22 @@ def gpu_task(index: int, seconds: float, resource: str = "GPU") -> dict[str, Any
 
 def real_gpus_present() -> bool:
     return shutil.which("nvidia-smi") is not None
+
+
+def default_gpu_count() -> int:
+    """GPUs to declare when the user did not say: the real ones if there are any
+    (nvidia-smi -L), else 2 logical GPUs so the workload runs on any machine."""
+    if real_gpus_present():
+        try:
+            listing = subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10
+            ).stdout
+            found = sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+            if found:
+                return found
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return 2
 
 
 class GpuQueue(Workload):

@@ -74,6 +74,7 @@ class Wordcount(Workload):
     name = "wordcount"
     description = "word count over seeded generated text (seed 004 batch ETL)"
     shape = BATCH
+    extra_params = ("input_dir",)
     sizes = {
         "tiny": {"megabytes": 0.5, "files": 4},
         "default": {"megabytes": 10, "files": 8},
