@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
+from commands import distlab
 from distlab.procs import free_port
-
-DISTLAB = [sys.executable, "-m", "distlab.cli"]
-
-
-def distlab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*DISTLAB, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 @pytest.mark.parametrize(
@@ -139,7 +125,7 @@ def test_kill_worker_reports_lost_and_duplicates(tmp_path):
     )
     doc = json.loads((tmp_path / "results.json").read_text())
     cells = {(c["engine"], c["variant"]): c for c in doc["cells"]}
-    for (engine, _), c in cells.items():
+    for c in cells.values():
         assert c["fault"].get("killed_pid"), c
         assert c["lost"] is not None and c["duplicates"] is not None
     assert cells[("kafka", "batch")]["verified"] and cells[("kafka", "batch")]["lost"] == 0

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from commands import distlab
 from distlab import results, runner
 from distlab.report import compare as cmp
 from distlab.report import recommend
 from distlab.report.html import build_report
-
-DISTLAB = [sys.executable, "-m", "distlab.cli"]
-
-
-def distlab(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*DISTLAB, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 @pytest.fixture(scope="module")
