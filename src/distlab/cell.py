@@ -22,7 +22,7 @@ from typing import Any
 
 from distlab import registry
 from distlab.engine import DistlabError
-from distlab.procs import PeakMemory, rss_mb, tree
+from distlab.procs import PeakMemory, rss_mb, stop_pids, tree
 from distlab.results import library_versions
 from distlab.stats import summarize
 from distlab.workloads import create as create_workload
@@ -234,6 +234,23 @@ def _close(engine, events: Events) -> None:
         events.emit("closed", engine=engine.name, error=_error_line(exc))
 
 
+def _exit_with_parent(grace: float = 60.0) -> None:
+    """If the parent (distlab run) dies, even by SIGKILL, stop: close the engine through
+    the SIGTERM path, and if that hangs, stop our own descendants by PID and exit."""
+    # the runner names itself: had it died before we got here, getppid() would be 1 already
+    parent = int(os.environ.get("DISTLAB_PARENT_PID") or os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        stop_pids([p.pid for p in tree([os.getpid()]) if p.pid != os.getpid()])
+        os._exit(130)
+
+    threading.Thread(target=watch, name="distlab-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     events = Events(argv[1])
@@ -244,6 +261,7 @@ def main(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    _exit_with_parent()
     try:
         if spec["engine"] == "reference":
             run_references(spec, events)

@@ -120,7 +120,7 @@ class EngineProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # our Ctrl-C handling decides when it stops
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "DISTLAB_PARENT_PID": str(os.getpid())},
             )
 
     def new_events(self) -> list[dict]:

@@ -245,20 +245,24 @@ class SparkEngine(Engine):
                 with contextlib.suppress(Exception):
                     spark.stop()
             if gateway is not None:
-                # The gateway JVM exits when its stdin closes; the next start() must then
-                # launch a fresh one, so PySpark's process-wide handles are cleared.
-                with contextlib.suppress(Exception):
-                    gateway.close()
+                # The gateway JVM exits when its stdin closes. Stop it before closing
+                # py4j: with Python callbacks in use (Structured Streaming's foreachBatch)
+                # py4j's close can wait forever on connections the JVM still holds.
                 proc = getattr(gateway, "proc", None)
                 if proc is not None and proc.stdin:
                     with contextlib.suppress(Exception):
                         proc.stdin.close()
                     with contextlib.suppress(Exception):
                         proc.wait(timeout=10)
-                SparkContext._gateway = None
-                SparkContext._jvm = None
             if jvm_tree:
                 stop_pids(jvm_tree)
+            if gateway is not None:
+                # the next start() must launch a fresh JVM: clear PySpark's process-wide handles
+                closer = threading.Thread(target=gateway.close, daemon=True)
+                closer.start()
+                closer.join(timeout=10)
+                SparkContext._gateway = None
+                SparkContext._jvm = None
             if pool is not None:
                 pool.shutdown(wait=True)
             log_dir, self._log_dir = self._log_dir, None
