@@ -76,3 +76,70 @@ def test_kafka_sweep_reports_the_highest_sustained_rate():
 @pytest.mark.skipif(not importlib.util.find_spec("pyspark"), reason="no pyspark")
 def test_spark_stream_tiny_exact_windows_and_percentiles():
     _check_run("spark")
+
+
+# Runs inside Flink's own environment (apache-flink cannot live in the main one): one
+# fixed-rate stream on an embedded mini-cluster and broker, then close() and a check that
+# no child process is left, reported as one JSON line.
+FLINK_STREAM = r"""
+import json, time
+import psutil
+import distlab
+from distlab.workloads import create
+
+def main():
+    wl = create("stream", "tiny")
+    began = time.perf_counter()
+    with distlab.engine("flink", workers=2) as eng:
+        out = wl.run(eng, "fixed_rate")
+    seconds = time.perf_counter() - began
+    deadline = time.monotonic() + 20
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (key, windows), = out.result.items()
+    metrics = {k: v for k, v in out.metrics.items() if k != "latency_samples_ms"}
+    print(json.dumps({
+        "key": list(key), "windows": [[k, w, c, s] for (k, w), (c, s) in windows.items()],
+        "lost": out.lost, "metrics": metrics,
+        "samples": len(out.metrics["latency_samples_ms"]), "seconds": seconds,
+        "left": [p.pid for p in psutil.Process().children(recursive=True)],
+    }))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_flink_stream_tiny_exact_windows_and_percentiles():
+    import json
+    import subprocess
+
+    from distlab import flink_env
+    from distlab.engine import DistlabError
+    from distlab.engines.flink_engine import FlinkEngine
+    from distlab.workloads import RunOutput
+
+    reason = flink_env.unavailable_reason()
+    if reason:
+        pytest.skip(f"Flink environment unavailable: {reason}")
+    try:
+        python = FlinkEngine.interpreter()
+    except DistlabError as exc:
+        pytest.skip(f"Flink environment could not be created: {exc}")
+    done = subprocess.run([python, "-c", FLINK_STREAM], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    # the windows are checked here, against the golden of the main environment
+    wl = create("stream", "tiny")
+    windows = {(k, w): (c, s) for k, w, c, s in got["windows"]}
+    ok, detail = wl.verify(RunOutput({tuple(got["key"]): windows}, n_tasks=1, lost=got["lost"]))
+    assert ok, detail
+    m = got["metrics"]
+    assert m["windows_checked"] == len(next(iter(wl.reference().values())))
+    assert m["lost"] == 0 and m["passed_filter"] > 0 and 0 < got["samples"] <= 2000
+    lat = m["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p99"] <= lat["p99.9"]
+    assert lat["p50"] < 1000  # a live pipeline, not a batch replay
+    assert m["throughput_eps"] > 0 and m["offered_rate"] == 1000
+    assert "Flink SQL" in m["notes"]
+    assert got["left"] == []  # the JVM and the broker are gone

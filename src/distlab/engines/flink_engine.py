@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from distlab import flink_env
-from distlab.engine import BATCH, DistlabError, Engine, EngineStartError, Future
+from distlab.engine import BATCH, STREAMS, DistlabError, Engine, EngineStartError, Future
 from distlab.procs import split_host_port, stop_pids
 
 DEFAULT_REST_PORT = 8081
@@ -37,7 +37,7 @@ _ENV_SET = ("FLINK_LOG_DIR", "_python_worker_execution_mode")
 class FlinkEngine(Engine):
     name = "flink"
     libraries = ("apache-flink",)
-    shapes = frozenset({BATCH})
+    shapes = frozenset({BATCH, STREAMS})
     builtin_ops = frozenset({"wordcount"})
     address_help = "host:port of a Flink JobManager's REST endpoint (e.g. 127.0.0.1:8081)"
 
@@ -188,6 +188,14 @@ class FlinkEngine(Engine):
         from distlab.engines import flink_jobs
 
         return flink_jobs.wordcount(self._env(), _absolute(params["paths"]))
+
+    # -- streams -------------------------------------------------------------------------
+    def run_stream(self, spec) -> dict[str, Any]:
+        """The stream workload (distlab.workloads.stream.StreamSpec) as a Flink SQL job
+        between Kafka topics; see distlab.engines.flink_stream."""
+        from distlab.engines.flink_stream import run_on_flink
+
+        return run_on_flink(self, spec)
 
     # -- observation -------------------------------------------------------------------
     def worker_pids(self) -> list[int]:

@@ -139,12 +139,17 @@ class SinkReader:
                 )
             time.sleep(0.01)
 
-    def wait(self, n_passing: int, n_windows: int, deadline: float) -> None:
-        """Until every passing event and every window arrived (or the deadline)."""
+    def wait(self, n_passing: int, n_windows: int, deadline: float, check=None) -> None:
+        """Until every passing event and every window arrived (or the deadline);
+        ``check()``, if given, is called now and then and may raise (a failed job)."""
+        next_check = 0.0
         while time.monotonic() < deadline:
             if len(self.arrivals) >= n_passing and len(self.windows) >= n_windows:
                 time.sleep(0.2)  # room for a stray duplicate to show up in the check
                 return
+            if check is not None and time.monotonic() >= next_check:
+                check()
+                next_check = time.monotonic() + 0.5
             time.sleep(0.01)
 
     def close(self) -> None:
@@ -193,15 +198,25 @@ def expected_counts(spec) -> tuple[int, int]:
 
 
 def drive(
-    bootstrap: str, spec, topics: dict[str, str], partitions: int, announced: bool = False
+    bootstrap: str,
+    spec,
+    topics: dict[str, str],
+    partitions: int,
+    announced: bool = False,
+    warm_up=None,
+    check=None,
 ) -> dict[str, Any]:
     """Send the stream, collect the sinks, return run_stream's raw result. With
-    ``announced``, sending starts once every partition's processor said it is reading."""
+    ``announced``, sending starts once every partition's processor said it is reading;
+    ``warm_up(reader, deadline)``, if given, runs before sending instead; ``check()`` is
+    called while waiting for the sinks (it raises when the processing failed)."""
     n_passing, n_windows = expected_counts(spec)
     deadline = time.monotonic() + spec.timeout_s
     reader = SinkReader(bootstrap, topics)
     try:
-        if announced:
+        if warm_up is not None:
+            warm_up(reader, deadline)
+        elif announced:
             reader.wait_ready(partitions, deadline)
         started = time.perf_counter()
 
@@ -209,7 +224,7 @@ def drive(
             reader.t0 = t0
 
         lag = send_paced(bootstrap, topics["source"], spec, partitions, on_start)
-        reader.wait(n_passing, n_windows, deadline)
+        reader.wait(n_passing, n_windows, deadline, check)
         elapsed = time.perf_counter() - started
     finally:
         reader.close()
