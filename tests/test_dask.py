@@ -37,22 +37,6 @@ def hold_gpu(seconds: float) -> tuple[float, float, str]:
 class TestDaskEngine(EngineConformance):
     engine_name = "dask"
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def shared_engine(cls):
-        # Started once; a failed start is reported for each test without retrying.
-        eng = cls._shared = cls().make_engine()
-        eng.start()
-        yield eng
-        eng.close()
-        cls._shared = None
-
-    @pytest.fixture
-    def engine(self, shared_engine):
-        if not shared_engine.started:  # closed by the leak check, which needs it down
-            shared_engine.start()
-        return shared_engine
-
     def test_keyword_named_like_submit_options(self, engine):
         def echo(**kw):
             return kw
@@ -94,13 +78,6 @@ class TestDaskEngine(EngineConformance):
         ours = {ip for ip, _ in ports}
         # other engines' tests may share this process; Dask's ports are all loopback
         assert "0.0.0.0" not in ours and "::" not in ours, ports
-
-    def test_close_leaves_nothing_running(self):
-        # The shared scheduler and nannies live in this process: their ports
-        # would count as left open, so stop the shared cluster first.
-        if getattr(type(self), "_shared", None) is not None:
-            type(self)._shared.close()
-        super().test_close_leaves_nothing_running()
 
 
 class TestDaskResources:

@@ -38,22 +38,6 @@ class TestRayEngine(EngineConformance):
     def engine_kwargs(self) -> dict:
         return {"workers": 2, "gpus": 2}
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def shared_engine(cls):
-        # Started once; a failed start is reported for each test without retrying.
-        eng = cls._shared = cls().make_engine()
-        eng.start()
-        yield eng
-        eng.close()
-        cls._shared = None
-
-    @pytest.fixture
-    def engine(self, shared_engine):
-        if not shared_engine.started:  # closed by the leak check, which needs it down
-            shared_engine.start()
-        return shared_engine
-
     def test_gpu_tasks_run_two_at_a_time_on_distinct_units(self, engine):
         def hold_gpu(seconds: float) -> tuple[float, float, str]:
             import ray  # on the worker: which unit did Ray assign to this task?
@@ -108,12 +92,6 @@ class TestRayEngine(EngineConformance):
     def test_describe_names_version_and_address(self, engine):
         d = engine.describe()
         assert d["address"] == "embedded" and d["workers"] == 2 and d["ray"]
-
-    def test_close_leaves_nothing_running(self):
-        # Ray allows one session per process: stop the shared one first.
-        if getattr(type(self), "_shared", None) is not None:
-            type(self)._shared.close()
-        super().test_close_leaves_nothing_running()
 
 
 def test_existing_cluster_by_address():

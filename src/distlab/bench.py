@@ -43,18 +43,20 @@ def sweep_sizes(n: int, workers: int) -> list[int]:
 def granularity_cell(
     engine_name: str, n: int, cap: int, repeats: int, workers: int | None, address: str | None
 ) -> dict[str, Any]:
-    """Measure one engine (runs inside its own process)."""
+    """Measure one engine (runs inside its own process).
+
+    Every figure that enters a ratio (the loop, NumPy, the auto batch, each sweep size)
+    is measured in the same rounds, one after another, with the order rotated per round:
+    drift on a shared machine then moves them together instead of deciding the ratio.
+    """
     import numpy as np
 
     from distlab.workloads.numbers import Numbers
 
     wl = Numbers("default", n=n, per_element_cap=cap)
-    out: dict[str, Any] = {"engine": engine_name, "n": n}
-    seq, golden, _ = _median_time(wl.reference, repeats)
-    wl._golden = golden
+    out: dict[str, Any] = {"engine": engine_name, "n": n, "rounds": repeats}
+    wl._golden = wl.reference()
     array = np.asarray(wl.data)
-    out["sequential_s"] = seq
-    out["numpy_s"] = _median_time(lambda: np.log(np.sqrt(np.abs(array))), repeats)[0]
     eng = registry.create(engine_name, address=address, workers=workers)
     t0 = time.perf_counter()
     eng.start()
@@ -68,7 +70,7 @@ def granularity_cell(
         out["task_overhead_ms"] = auto.metrics["measured_task_overhead_ms"]
         out["element_us"] = auto.metrics["measured_element_us"]
 
-        def timed(batch):
+        def batched(batch: int):
             def go():
                 res = wl._run_batched(eng, batch)
                 ok, detail = wl.verify(res)
@@ -76,15 +78,34 @@ def granularity_cell(
                     raise DistlabError(f"{engine_name} batched({batch}) wrong: {detail}")
                 return res
 
-            return _median_time(go, repeats)
+            return go
 
-        out["auto_s"], auto_out, out["auto_samples"] = timed(out["auto_batch_size"])
-        out["breakdown_s"] = auto_out.metrics["breakdown_s"]
-        out["sweep"] = []
-        for b in sweep_sizes(n, w):
-            s, _, samples = timed(b)
-            out["sweep"].append({"batch_size": b, "wall_s": s, "samples": samples})
-        best = min(out["sweep"], key=lambda r: r["wall_s"])
+        contenders: dict[str, Any] = {
+            "sequential": wl.reference,
+            "numpy": lambda: np.log(np.sqrt(np.abs(array))),
+            "auto": batched(out["auto_batch_size"]),
+        }
+        sizes = sweep_sizes(n, w)
+        for b in sizes:
+            contenders[f"batch-{b}"] = batched(b)
+        samples: dict[str, list[float]] = {k: [] for k in contenders}
+        last: dict[str, Any] = {}
+        names = list(contenders)
+        for r in range(repeats):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                t = time.perf_counter()
+                last[name] = contenders[name]()
+                samples[name].append(time.perf_counter() - t)
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        out["sequential_s"], out["numpy_s"], out["auto_s"] = (
+            med["sequential"], med["numpy"], med["auto"])  # fmt: skip
+        out["auto_samples"] = samples["auto"]
+        out["breakdown_s"] = last["auto"].metrics["breakdown_s"]
+        out["sweep"] = [
+            {"batch_size": b, "wall_s": med[f"batch-{b}"], "samples": samples[f"batch-{b}"]}
+            for b in sizes
+        ]
+        best = min(out["sweep"], key=lambda row: row["wall_s"])
         out["best_batch_size"], out["best_s"] = best["batch_size"], best["wall_s"]
         per, per_out, _ = _median_time(lambda: wl.run(eng, "per_element"), 1)
         ok, detail = wl.verify(per_out)

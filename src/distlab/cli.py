@@ -194,7 +194,9 @@ def bench_granularity(
     cap: Annotated[
         int, typer.Option(help="Per-element tasks actually run (extrapolated).")
     ] = 5_000,
-    repeats: Annotated[int, typer.Option(help="Repetitions per figure (median).")] = 3,
+    repeats: Annotated[
+        int, typer.Option(help="Interleaved rounds; each figure is a median over them.")
+    ] = 7,
     workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
     address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
     out: Annotated[
