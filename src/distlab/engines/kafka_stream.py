@@ -19,6 +19,7 @@ marker (event_id -1) closes the rest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -35,6 +36,10 @@ FETCH_WAIT_MS = 5
 END_ID = -1
 #: a processor announces on the events sink that it reads its partition
 READY_ID = -2
+#: a processor that failed says so on the events sink: ``-3,partition,reason``
+ERROR_ID = -3
+#: how often a message whose delivery failed is produced again before giving up
+RESEND_ATTEMPTS = 5
 
 
 def take(consumer: Consumer, timeout: float = 0.05) -> list:
@@ -78,16 +83,63 @@ def _consumer(bootstrap: str, name: str) -> Consumer:
     )
 
 
-def _send(producer: Producer, topic: str, value: bytes, partition: int | None = None) -> None:
-    while True:
-        try:
-            if partition is None:
-                producer.produce(topic, value)
+class ReliableProducer:
+    """A producer that checks every delivery report. With ``resend``, a message whose
+    delivery failed is produced again (up to RESEND_ATTEMPTS times; for sinks, whose
+    order does not matter); a message that failed for good raises DistlabError at the next
+    ``poll``/``flush``, and so does a ``flush`` that leaves messages undelivered."""
+
+    def __init__(self, bootstrap: str, resend: bool = True):
+        self.producer = _producer(bootstrap)
+        self.resend = resend
+        self._retry: list[tuple[str, bytes, int | None, int]] = []
+        self._failed: list[str] = []
+
+    def _report(self, attempt: int, partition: int | None):
+        def on_delivery(err, msg) -> None:
+            if err is None:
+                return
+            if self.resend and attempt < RESEND_ATTEMPTS:
+                self._retry.append((msg.topic(), msg.value(), partition, attempt + 1))
             else:
-                producer.produce(topic, value, partition=partition)
-            return
-        except BufferError:  # local queue full: let it drain
-            producer.poll(0.01)
+                self._failed.append(f"{msg.topic()}: {err.str()}")
+
+        return on_delivery
+
+    def send(self, topic: str, value: bytes, partition: int | None = None, attempt: int = 1):
+        kwargs = {"on_delivery": self._report(attempt, partition)}
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self.producer.produce(topic, value, **kwargs)
+                return
+            except BufferError:  # local queue full: let it drain
+                self.poll(0.01)
+
+    def poll(self, timeout: float = 0) -> None:
+        self.producer.poll(timeout)
+        self._settle()
+
+    def _settle(self) -> None:
+        if self._failed:
+            raise DistlabError(
+                f"{len(self._failed)} Kafka message(s) could not be delivered "
+                f"(first: {self._failed[0]})"
+            )
+        retry, self._retry = self._retry, []
+        for topic, value, partition, attempt in retry:
+            self.send(topic, value, partition, attempt)
+
+    def flush(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.producer.flush(max(0.0, deadline - time.monotonic()))
+            self._settle()
+            if left == 0 and not self._retry:
+                return
+            if time.monotonic() >= deadline:
+                raise DistlabError(f"{left} Kafka message(s) undelivered after {timeout:g} s")
 
 
 # -- the driver side ---------------------------------------------------------------------
@@ -98,6 +150,7 @@ class SinkReader:
         self.topics = topics
         self.arrivals: dict[int, float] = {}
         self.ready: set[int] = set()
+        self.errors: list[str] = []
         self.windows: list[list[int]] = []
         self.t0: float | None = None  # set by the sender when the stream starts
         self._stop = threading.Event()
@@ -124,6 +177,9 @@ class SinkReader:
                     eid = int(fields[0])
                     if eid == READY_ID:
                         self.ready.add(int(fields[1]))
+                    elif eid == ERROR_ID:
+                        reason = msg.value().decode().split(",", 2)[-1]
+                        self.errors.append(f"partition {fields[1]}: {reason}")
                     elif eid != END_ID and eid not in self.arrivals:
                         self.arrivals[eid] = now - (self.t0 or now)
                 else:
@@ -132,6 +188,8 @@ class SinkReader:
     def wait_ready(self, partitions: int, deadline: float) -> None:
         """Until a processor reads every source partition (engines that announce it)."""
         while len(self.ready) < partitions:
+            if self.errors:
+                raise DistlabError(f"a stream processor failed ({self.errors[0]})")
             if time.monotonic() > deadline:
                 raise DistlabError(
                     f"stream processors took only {len(self.ready)} of {partitions} "
@@ -144,6 +202,8 @@ class SinkReader:
         ``check()``, if given, is called now and then and may raise (a failed job)."""
         next_check = 0.0
         while time.monotonic() < deadline:
+            if self.errors:
+                raise DistlabError(f"a stream processor failed ({self.errors[0]})")
             if len(self.arrivals) >= n_passing and len(self.windows) >= n_windows:
                 time.sleep(0.2)  # room for a stray duplicate to show up in the check
                 return
@@ -162,7 +222,8 @@ def send_paced(bootstrap: str, topic: str, spec, partitions: int, on_start) -> f
     """Send every event at its intended time (at once when already late); return the
     worst lag behind schedule in seconds. End markers go to every partition at the end,
     with an event time one window past the last event (they close the last windows)."""
-    producer = _producer(bootstrap)
+    # no resending: a resent event would break its partition's event-time order
+    producer = ReliableProducer(bootstrap, resend=False)
     events = spec.events()
     encoded = [(f"{e},{k},{v},{t}".encode(), k % partitions) for e, k, v, t in events]
     rate = spec.rate
@@ -178,11 +239,11 @@ def send_paced(bootstrap: str, topic: str, spec, partitions: int, on_start) -> f
                 time.sleep(intended - now)
         else:
             worst = max(worst, now - intended)
-        _send(producer, topic, value, partition)
+        producer.send(topic, value, partition)
     producer.poll(0)
     end_ms = (events[-1][3] if events else 0) + 2 * spec.window_ms
     for p in range(partitions):
-        _send(producer, topic, f"{END_ID},-1,0,{end_ms}".encode(), p)
+        producer.send(topic, f"{END_ID},-1,0,{end_ms}".encode(), p)
     producer.flush(30)
     return worst
 
@@ -271,10 +332,25 @@ class StreamTopics:
 
 # -- the Kafka engine's processor ----------------------------------------------------------
 def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict) -> None:
+    """A processor thread's body: a failure is reported to the driver on the events sink
+    (the thread has nobody else to tell)."""
+    try:
+        _run_processor(bootstrap, topics, partition, spec)
+    except Exception as exc:
+        reason = " ".join(f"{exc.__class__.__name__}: {exc}".split())[:300]
+        with contextlib.suppress(Exception):
+            producer = _producer(bootstrap)
+            producer.produce(topics["sink_events"], f"{ERROR_ID},{partition},{reason}".encode())
+            producer.flush(5)
+
+
+def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> None:
     window_ms, filter_min = spec["window_ms"], spec["filter_min"]
     consumer = _consumer(bootstrap, f"distlab-stream-proc-{topics['source']}-{partition}")
     consumer.assign([TopicPartition(topics["source"], partition, OFFSET_BEGINNING)])
-    producer = _producer(bootstrap)
+    # sink order does not matter (arrivals are stamped, windows collected): failed
+    # deliveries are produced again, and one that fails for good ends the processor
+    producer = ReliableProducer(bootstrap, resend=True)
     sink_events, sink_windows = topics["sink_events"], topics["sink_windows"]
     # open windows of this partition: key -> window_start -> [count, sum]
     open_windows: dict[int, dict[int, list[int]]] = {}
@@ -287,7 +363,7 @@ def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict)
                 if limit is not None and start >= limit:
                     continue
                 count, total = per_key.pop(start)
-                _send(producer, sink_windows, f"{key},{start},{count},{total}".encode())
+                producer.send(sink_windows, f"{key},{start},{count},{total}".encode())
             if not per_key:
                 del open_windows[key]
 
@@ -295,7 +371,7 @@ def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict)
     try:
         # The assignment is live once a first fetch came back (empty or not).
         take(consumer, 0.5)
-        _send(producer, sink_events, f"{READY_ID},{partition}".encode())
+        producer.send(sink_events, f"{READY_ID},{partition}".encode())
         producer.flush(10)
         while time.monotonic() < deadline:
             for msg in take(consumer):
@@ -304,7 +380,8 @@ def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict)
                 eid, key, value, event_ms = map(int, msg.value().split(b","))
                 if eid == END_ID:
                     close_before(None)
-                    _send(producer, sink_events, f"{END_ID},{partition}".encode())
+                    producer.send(sink_events, f"{END_ID},{partition}".encode())
+                    producer.flush(30)  # everything delivered, or an error
                     return
                 start = event_ms - event_ms % window_ms
                 if open_start is not None and start > open_start:
@@ -312,13 +389,15 @@ def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict)
                 open_start = start if open_start is None else max(open_start, start)
                 if value < filter_min:
                     continue
-                _send(producer, sink_events, str(eid).encode())
+                producer.send(sink_events, str(eid).encode())
                 slot = open_windows.setdefault(key, {}).setdefault(start, [0, 0])
                 slot[0] += 1
                 slot[1] += value
-            producer.poll(0)
+            producer.poll(0)  # serves delivery reports
+        raise DistlabError(f"no end marker within {spec['timeout_s']:g} s")
     finally:
-        producer.flush(10)
+        with contextlib.suppress(Exception):
+            producer.producer.flush(5)
         consumer.close()
 
 
