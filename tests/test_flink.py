@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from distlab import flink_env
-from distlab.engine import BATCH, DistlabError, EngineStartError
+from distlab.engine import BATCH, STREAMS, DistlabError, EngineStartError
 from distlab.engines.flink_engine import FlinkEngine
 from distlab.procs import free_port
 
@@ -148,7 +148,7 @@ def test_module_does_not_import_pyflink():
 
 
 def test_capabilities_and_tasks_refused():
-    assert FlinkEngine.shapes == frozenset({BATCH})
+    assert FlinkEngine.shapes == frozenset({BATCH, STREAMS})
     assert FlinkEngine.builtin_ops == frozenset({"wordcount"})
     with pytest.raises(DistlabError, match="not futures"):
         FlinkEngine(workers=1).submit(len, "abc")
