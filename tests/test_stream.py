@@ -62,6 +62,51 @@ def test_kafka_stream_tiny_exact_windows_and_percentiles():
 
 
 @pytest.mark.skipif(not importlib.util.find_spec("confluent_kafka"), reason="no confluent-kafka")
+def test_kafka_processors_each_write_their_own_sink_partition():
+    """Several producers appending to one partition can hide a batch from Tansu's live
+    readers: processor p must write sink partition p only, and the reader must read all."""
+    import time
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from distlab.engines import kafka_stream as ks
+
+    spec = StreamSpec(n_events=400, rate=2000, partitions=3, timeout_s=30)
+    with ks.StreamTopics(None, spec.partitions) as topics:
+        for p in range(spec.partitions):  # processor threads in this process
+            ks.start_processor(topics.bootstrap, topics.names, p, spec.to_dict())
+        raw = ks.drive(topics.bootstrap, spec, topics.names, spec.partitions, announced=True)
+        assert len(raw["arrivals"]) == ks.expected_counts(spec)[0]
+        consumer = Consumer(
+            {"bootstrap.servers": topics.bootstrap, "group.id": "check", "log_level": 0}
+        )
+        sinks = ("sink_events", "sink_windows")
+        consumer.assign(
+            [
+                TopicPartition(topics.names[sink], p, OFFSET_BEGINNING)
+                for sink in sinks
+                for p in range(spec.partitions)
+            ]
+        )
+        keys_by_event = {e: k for e, k, _, _ in spec.events()}
+        seen, deadline = 0, time.monotonic() + 10
+        wanted = len(raw["arrivals"]) + len(raw["windows"])
+        while seen < wanted and time.monotonic() < deadline:
+            msg = consumer.poll(0.1)
+            if msg is None or msg.error():
+                continue
+            first = int(msg.value().split(b",")[0])
+            if msg.topic() == topics.names["sink_windows"]:
+                seen += 1
+                assert first % spec.partitions == msg.partition()  # the key's partition
+            elif first >= 0:
+                seen += 1
+                assert keys_by_event[first] % spec.partitions == msg.partition()
+        consumer.close()
+        assert seen == wanted
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("confluent_kafka"), reason="no confluent-kafka")
 def test_kafka_sweep_reports_the_highest_sustained_rate():
     wl = create("stream", "tiny", sweep_rates=(500, 1000))
     with distlab.engine("kafka", workers=2) as eng:

@@ -9,6 +9,9 @@ The job, two INSERTs in one statement set sharing one Kafka source:
   (the events of one partition arrive in event-time order; the source tracks a
   watermark per partition and forwards the smallest);
 * pass-through: filter, write ``event_id,key`` to the events sink topic;
+* sinks: one partition per sink subtask, and the ``fixed`` partitioner (subtask ``i``
+  writes only partition ``i``): Tansu can hide a batch from a live reader when several
+  producers append to one partition (see distlab.engines.kafka_stream);
 * windows: a TUMBLE window TVF per key with count and sum, emitted when the watermark
   passes the window's end, written as ``key,window_start_ms,count,sum``.
 
@@ -152,7 +155,9 @@ def _kafka_options(bootstrap: str, topic: str, extra: dict[str, str]) -> str:
     return ", ".join(f"'{k}' = '{v}'" for k, v in options.items())
 
 
-def _statements(spec, bootstrap: str, topics: dict[str, str], run: str) -> list[str]:
+def _statements(
+    spec, bootstrap: str, topics: dict[str, str], run: str, sink_parallelism: int
+) -> list[str]:
     source = _kafka_options(
         bootstrap,
         topics["source"],
@@ -166,6 +171,10 @@ def _statements(spec, bootstrap: str, topics: dict[str, str], run: str) -> list[
     )
     sink = {
         "format": "raw",
+        # one writer per sink partition: as many partitions as sink subtasks, subtask i
+        # writes partition i only
+        "sink.parallelism": str(sink_parallelism),
+        "sink.partitioner": "fixed",
         "sink.delivery-guarantee": "at-least-once",
         "properties.linger.ms": "0",
     }
@@ -282,10 +291,11 @@ def run_on_flink(engine, spec) -> dict[str, Any]:
         engine.start()
     jars = connector_jars()
     partitions = spec.partitions or engine.workers or os.cpu_count() or 1
-    with kafka_stream.StreamTopics(spec.bootstrap, partitions) as topics:
+    sink_parallelism = engine.workers or os.cpu_count() or 1
+    with kafka_stream.StreamTopics(spec.bootstrap, partitions, sink_parallelism) as topics:
         t_env = _table_env(engine, jars)
         *tables, to_events, to_windows = _statements(
-            spec, topics.bootstrap, topics.names, uuid.uuid4().hex[:8]
+            spec, topics.bootstrap, topics.names, uuid.uuid4().hex[:8], sink_parallelism
         )
         for ddl in tables:
             t_env.execute_sql(ddl)
@@ -301,6 +311,7 @@ def run_on_flink(engine, spec) -> dict[str, Any]:
                 partitions,
                 warm_up=_warm_up(topics.bootstrap, topics.names["source"], partitions, job),
                 check=job.check,
+                sink_partitions=sink_parallelism,
             )
         finally:
             job.cancel()

@@ -4,8 +4,14 @@ stream processor.
 
 Topics of one run: ``source`` (events as CSV ``event_id,key,value,event_ms``, partitioned
 by ``key % partitions``), ``sink-events`` (the id of every event that passed the filter)
-and ``sink-windows`` (CSV ``key,window_start_ms,count,sum``). The sinks have one partition
-each, read by the driver without a consumer group (no join delay).
+and ``sink-windows`` (CSV ``key,window_start_ms,count,sum``). The driver reads every sink
+partition without a consumer group (no join delay).
+
+Each sink partition has ONE writer: processor ``p`` writes only partition ``p`` of each
+sink (as many sink partitions as source partitions). With several producers appending to
+one partition, Tansu lets a fetch return a later batch before an earlier-offset batch of
+another producer is visible; a consumer reading live then moves past the earlier batch and
+never sees it, although it was acknowledged and is stored (a fresh read finds it).
 
 On the Kafka engine the processing runs on the engine's own worker processes: one task per
 source partition starts a processor thread in whichever worker the task lands on and
@@ -146,7 +152,7 @@ class ReliableProducer:
 class SinkReader:
     """Reads the two sink topics on a thread, stamping each pass-through on arrival."""
 
-    def __init__(self, bootstrap: str, topics: dict[str, str]):
+    def __init__(self, bootstrap: str, topics: dict[str, str], partitions: int):
         self.topics = topics
         self.arrivals: dict[int, float] = {}
         self.ready: set[int] = set()
@@ -157,8 +163,9 @@ class SinkReader:
         self._consumer = _consumer(bootstrap, f"distlab-stream-driver-{uuid.uuid4().hex[:8]}")
         self._consumer.assign(
             [
-                TopicPartition(topics["sink_events"], 0, OFFSET_BEGINNING),
-                TopicPartition(topics["sink_windows"], 0, OFFSET_BEGINNING),
+                TopicPartition(topics[sink], p, OFFSET_BEGINNING)
+                for sink in ("sink_events", "sink_windows")
+                for p in range(partitions)
             ]
         )
         self._thread = threading.Thread(target=self._loop, name="distlab-sink", daemon=True)
@@ -266,14 +273,16 @@ def drive(
     announced: bool = False,
     warm_up=None,
     check=None,
+    sink_partitions: int | None = None,
 ) -> dict[str, Any]:
     """Send the stream, collect the sinks, return run_stream's raw result. With
     ``announced``, sending starts once every partition's processor said it is reading;
     ``warm_up(reader, deadline)``, if given, runs before sending instead; ``check()`` is
-    called while waiting for the sinks (it raises when the processing failed)."""
+    called while waiting for the sinks (it raises when the processing failed);
+    ``sink_partitions`` defaults to ``partitions``."""
     n_passing, n_windows = expected_counts(spec)
     deadline = time.monotonic() + spec.timeout_s
-    reader = SinkReader(bootstrap, topics)
+    reader = SinkReader(bootstrap, topics, sink_partitions or partitions)
     try:
         if warm_up is not None:
             warm_up(reader, deadline)
@@ -299,10 +308,12 @@ def drive(
 
 class StreamTopics:
     """The topics of one run on ``bootstrap`` (or on an embedded broker started here),
-    deleted again afterwards."""
+    deleted again afterwards. Each sink has ``sink_partitions`` partitions (default: as
+    many as the source), so that every writer can have a sink partition of its own."""
 
-    def __init__(self, bootstrap: str | None, partitions: int):
+    def __init__(self, bootstrap: str | None, partitions: int, sink_partitions: int | None = None):
         self.partitions = partitions
+        self.sink_partitions = sink_partitions or partitions
         self.broker = None if bootstrap else KafkaBroker().start()
         self.bootstrap = bootstrap or self.broker.bootstrap
         self.names = topic_names(uuid.uuid4().hex[:10])
@@ -313,8 +324,8 @@ class StreamTopics:
                 self.bootstrap,
                 {
                     self.names["source"]: self.partitions,
-                    self.names["sink_events"]: 1,
-                    self.names["sink_windows"]: 1,
+                    self.names["sink_events"]: self.sink_partitions,
+                    self.names["sink_windows"]: self.sink_partitions,
                 },
             )
         except BaseException:
@@ -333,14 +344,17 @@ class StreamTopics:
 # -- the Kafka engine's processor ----------------------------------------------------------
 def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict) -> None:
     """A processor thread's body: a failure is reported to the driver on the events sink
-    (the thread has nobody else to tell)."""
+    (the thread has nobody else to tell), on the processor's own partition, after its
+    producer was flushed (so that partition still has one writer at a time)."""
     try:
         _run_processor(bootstrap, topics, partition, spec)
     except Exception as exc:
         reason = " ".join(f"{exc.__class__.__name__}: {exc}".split())[:300]
         with contextlib.suppress(Exception):
             producer = _producer(bootstrap)
-            producer.produce(topics["sink_events"], f"{ERROR_ID},{partition},{reason}".encode())
+            producer.produce(
+                topics["sink_events"], f"{ERROR_ID},{partition},{reason}".encode(), partition
+            )
             producer.flush(5)
 
 
@@ -349,7 +363,8 @@ def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> 
     consumer = _consumer(bootstrap, f"distlab-stream-proc-{topics['source']}-{partition}")
     consumer.assign([TopicPartition(topics["source"], partition, OFFSET_BEGINNING)])
     # sink order does not matter (arrivals are stamped, windows collected): failed
-    # deliveries are produced again, and one that fails for good ends the processor
+    # deliveries are produced again, and one that fails for good ends the processor.
+    # Everything goes to sink partition ``partition``: one writer per sink partition.
     producer = ReliableProducer(bootstrap, resend=True)
     sink_events, sink_windows = topics["sink_events"], topics["sink_windows"]
     # open windows of this partition: key -> window_start -> [count, sum]
@@ -363,7 +378,7 @@ def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> 
                 if limit is not None and start >= limit:
                     continue
                 count, total = per_key.pop(start)
-                producer.send(sink_windows, f"{key},{start},{count},{total}".encode())
+                producer.send(sink_windows, f"{key},{start},{count},{total}".encode(), partition)
             if not per_key:
                 del open_windows[key]
 
@@ -371,7 +386,7 @@ def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> 
     try:
         # The assignment is live once a first fetch came back (empty or not).
         take(consumer, 0.5)
-        producer.send(sink_events, f"{READY_ID},{partition}".encode())
+        producer.send(sink_events, f"{READY_ID},{partition}".encode(), partition)
         producer.flush(10)
         while time.monotonic() < deadline:
             for msg in take(consumer):
@@ -380,7 +395,7 @@ def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> 
                 eid, key, value, event_ms = map(int, msg.value().split(b","))
                 if eid == END_ID:
                     close_before(None)
-                    producer.send(sink_events, f"{END_ID},{partition}".encode())
+                    producer.send(sink_events, f"{END_ID},{partition}".encode(), partition)
                     producer.flush(30)  # everything delivered, or an error
                     return
                 start = event_ms - event_ms % window_ms
@@ -389,7 +404,7 @@ def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> 
                 open_start = start if open_start is None else max(open_start, start)
                 if value < filter_min:
                     continue
-                producer.send(sink_events, str(eid).encode())
+                producer.send(sink_events, str(eid).encode(), partition)
                 slot = open_windows.setdefault(key, {}).setdefault(start, [0, 0])
                 slot[0] += 1
                 slot[1] += value
