@@ -84,9 +84,24 @@ class Numbers(Workload):
     name = "numbers"
     description = "log(sqrt(abs(x))) over seeded random numbers (seed 002 task 2)"
     sizes = {
-        "tiny": {"n": 20_000, "per_element_cap": 500, "batch_size": None},
-        "default": {"n": 1_000_000, "per_element_cap": 2_000, "batch_size": None},
-        "seed": {"n": 1_000_000, "per_element_cap": 20_000, "batch_size": None},
+        "tiny": {
+            "n": 20_000,
+            "per_element_cap": 500,
+            "per_element_budget_s": 0.5,
+            "batch_size": None,
+        },
+        "default": {
+            "n": 1_000_000,
+            "per_element_cap": 5_000,
+            "per_element_budget_s": 2.0,
+            "batch_size": None,
+        },
+        "seed": {
+            "n": 1_000_000,
+            "per_element_cap": 20_000,
+            "per_element_budget_s": 10.0,
+            "batch_size": None,
+        },
     }
 
     def __init__(self, size: str = "default", **overrides: Any):
@@ -112,9 +127,14 @@ class Numbers(Workload):
         return self._run_batched(engine, self.params.get("batch_size"))
 
     def _run_per_element(self, engine: Engine) -> RunOutput:
-        cap = min(self.params["per_element_cap"], len(self.data))
+        # As many elements as finish in about the time budget on this engine (never more
+        # than the cap): the seed's way is shown at a size that ends, and extrapolated.
+        workers = engine.workers or 1
+        affordable = self.params["per_element_budget_s"] * workers / measure_task_overhead(engine)
+        cap = min(self.params["per_element_cap"], len(self.data), max(50, int(affordable)))
         t0 = time.perf_counter()
-        values = engine.gather([engine.submit(process, x) for x in self.data[:cap]])
+        # one task per element, submitted the engine's own way for many tasks
+        values = engine.map(process, self.data[:cap])
         wall = time.perf_counter() - t0
         return RunOutput(
             np.asarray(values),
