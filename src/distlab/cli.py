@@ -180,7 +180,7 @@ class _Progress:
             # live monitoring of workflow steps (e.g. microscopy): state and timing
             text = f"{ev['engine']}: {ev['workload']} step {ev.get('step')} {ev.get('state')}"
             self._status.update(text)
-            if ev.get("state") in ("done", "failed", "retry", "cached"):
+            if ev.get("state") in ("done", "failed", "retry"):  # cached steps: status line only
                 took = f" {ev['seconds']:.2f} s" if ev.get("seconds") is not None else ""
                 console.print(f"    [dim]{text}{took}[/]")
         elif kind == "reference":
