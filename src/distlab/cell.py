@@ -26,6 +26,7 @@ from distlab.procs import PeakMemory, rss_mb, stop_pids, tree
 from distlab.results import library_versions
 from distlab.stats import summarize
 from distlab.workloads import create as create_workload
+from distlab.workloads import workload_class
 from distlab.workloads.base import RunOutput
 
 
@@ -183,6 +184,19 @@ def run_engine(spec: dict, events: Events) -> None:
         return
     try:
         for wname in spec["workloads"]:
+            # decided from declarations first: an unsupported workload is never built
+            # (its libraries may not even exist in this engine's environment)
+            reason = workload_class(wname).unsupported_reason(cls)
+            if reason:
+                events.emit(
+                    "cell",
+                    engine=name,
+                    workload=wname,
+                    variant="-",
+                    status="unsupported",
+                    reason=reason,
+                )
+                continue
             try:
                 wl = create_workload(wname, spec["size"], **spec.get("params", {}).get(wname, {}))
             except Exception as exc:
@@ -196,17 +210,6 @@ def run_engine(spec: dict, events: Events) -> None:
                 )
                 continue
             wl.monitor = lambda _w=wname, **ev: events.emit("step", engine=name, workload=_w, **ev)
-            reason = wl.unsupported_reason(cls)
-            if reason:
-                events.emit(
-                    "cell",
-                    engine=name,
-                    workload=wname,
-                    variant="-",
-                    status="unsupported",
-                    reason=reason,
-                )
-                continue
             for variant in wl.variants(engine):
                 events.emit("cell_start", engine=name, workload=wname, variant=variant)
                 try:

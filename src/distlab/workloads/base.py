@@ -68,10 +68,13 @@ class Workload:
         self.monitor: Any = lambda **event: None
 
     # -- what the runner asks ------------------------------------------------------------
-    def unsupported_reason(self, engine_cls: type[Engine]) -> str | None:
-        if self.shape not in engine_cls.shapes:
-            return f"{engine_cls.name} does not run {self.shape} workloads"
-        for cap in self.needs:
+    @classmethod
+    def unsupported_reason(cls, engine_cls: type[Engine]) -> str | None:
+        """Why this workload cannot run on that engine (None: it can). Decided from
+        declared shapes and capabilities only, before anything is built or imported."""
+        if cls.shape not in engine_cls.shapes:
+            return f"{engine_cls.name} does not run {cls.shape} workloads"
+        for cap in cls.needs:
             if not getattr(engine_cls, cap, False):
                 return f"{engine_cls.name} lacks {cap.removeprefix('supports_')}"
         return None

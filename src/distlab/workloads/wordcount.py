@@ -98,7 +98,8 @@ class Wordcount(Workload):
             )
             done.write_text("ok")
 
-    def unsupported_reason(self, engine_cls: type[Engine]) -> str | None:
+    @classmethod
+    def unsupported_reason(cls, engine_cls: type[Engine]) -> str | None:
         if BATCH in engine_cls.shapes or TASKS in engine_cls.shapes:
             return None
         return f"{engine_cls.name} runs neither batch jobs nor tasks"
