@@ -139,6 +139,14 @@ def separate(faster: dict, slower: dict) -> tuple[str, float]:
     return "tie", p
 
 
+def is_race(cell: dict) -> bool:
+    """Whether the cell's time is a contest: a cell whose workload claims no work for it
+    (work_fraction None: a cached re-run, a paced request loop, a refused request) is
+    reported, never ranked."""
+    metrics = cell.get("metrics") or {}
+    return not ("work_fraction" in metrics and not metrics["work_fraction"])
+
+
 def _group(cells: list[dict]) -> dict[tuple[str, str], list[dict]]:
     groups: dict[tuple[str, str], list[dict]] = {}
     for c in cells:
@@ -148,7 +156,7 @@ def _group(cells: list[dict]) -> dict[tuple[str, str], list[dict]]:
 
 def winners(doc: dict) -> list[Finding]:
     out = []
-    for (workload, variant), cells in _group(measured(doc)).items():
+    for (workload, variant), cells in _group(list(filter(is_race, measured(doc)))).items():
         ranked = sorted(cells, key=full_median)
         best = ranked[0]
         what = label(best)
@@ -209,7 +217,7 @@ def winners(doc: dict) -> list[Finding]:
 
 def by_shape(doc: dict) -> list[Finding]:
     """Per shape of work: how often each engine was fastest, and its time relative to the best."""
-    groups = _group(measured(doc))
+    groups = _group(list(filter(is_race, measured(doc))))
     shapes: dict[str, list[list[dict]]] = {}
     for (workload, _), cells in groups.items():
         shape = shape_of(workload)

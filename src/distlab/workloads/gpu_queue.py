@@ -176,7 +176,7 @@ class GpuQueue(Workload):
             )
         outcome["seconds"] = time.perf_counter() - t0
         # nothing of the queue's work runs here: no speed-up against the reference
-        metrics = {"refused_in_s": outcome["seconds"], "work_fraction": 0.0, "compute_s": 0.0}
+        metrics = {"refused_in_s": outcome["seconds"], "work_fraction": None, "compute_s": 0.0}
         return RunOutput(outcome, n_tasks=1, metrics=metrics)
 
     def verify(self, output: RunOutput) -> tuple[bool, str]:
