@@ -77,7 +77,7 @@ class Wordcount(Workload):
     extra_params = ("input_dir",)
     sizes = {
         "tiny": {"megabytes": 0.5, "files": 4},
-        "default": {"megabytes": 10, "files": 8},
+        "default": {"megabytes": 5, "files": 8},
         "seed": {"megabytes": 50, "files": 16},
     }
 
