@@ -23,7 +23,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 app.add_typer(bench_app, name="bench")
 # Tables are wide: give pipes and CI logs room instead of folding every cell.
 console = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True)
 
 
 def _split(text: str | None) -> list[str]:
@@ -187,6 +186,22 @@ class _Progress:
             self._status.update(f"references: {ev['workload']}")
 
 
+def _run_bench(
+    kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
+) -> list[dict]:
+    """Validate engines and addresses, measure each engine in its own process, save."""
+    from distlab import bench, runner
+
+    addresses = _pairs(address, "--address")
+    runner.validate(runner.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
+    rows = bench.run_cells(
+        kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
+    )
+    if out:
+        bench.save(kind, rows, out)
+    return rows
+
+
 @bench_app.command("granularity")
 def bench_granularity(
     engines: Annotated[str, typer.Option(help="Comma-separated engines.")] = "local,ray,dask",
@@ -206,22 +221,10 @@ def bench_granularity(
     """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
     from rich.table import Table
 
-    from distlab import bench, runner
-
-    names = _split(engines)
-    addresses = _pairs(address, "--address")
-    runner.validate(runner.RunSpec(engines=names, workloads=["numbers"], addresses=addresses))
     if n < 1 or cap < 1 or repeats < 1:
         raise DistlabError("--n, --cap and --repeats must be >= 1")
-    rows = bench.run_cells(
-        "granularity",
-        names,
-        {"n": n, "cap": cap, "repeats": repeats, "workers": workers},
-        addresses,
-        progress=lambda m: console.print(f"[dim]{m}[/]"),
-    )
-    if out:
-        bench.save("granularity", rows, out)
+    params = {"n": n, "cap": cap, "repeats": repeats, "workers": workers}
+    rows = _run_bench("granularity", _split(engines), params, address, out)
     t = Table(title=f"W2 numbers, n={n:,}: medians of {repeats}")
     for col in (
         "engine",
@@ -286,25 +289,16 @@ def bench_tiny_tasks(
     """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
     from rich.table import Table
 
-    from distlab import bench, registry, runner
+    from distlab import registry, runner
     from distlab.engine import TASKS
 
     names = _split(engines) or [
         e for e in runner.default_engines() if TASKS in registry.engine_class(e).shapes
     ]
-    addresses = _pairs(address, "--address")
-    runner.validate(runner.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
     if n < 1 or round_trips < 1 or repeats < 1:
         raise DistlabError("--n, --round-trips and --repeats must be >= 1")
-    rows = bench.run_cells(
-        "tiny-tasks",
-        names,
-        {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers},
-        addresses,
-        progress=lambda m: console.print(f"[dim]{m}[/]"),
-    )
-    if out:
-        bench.save("tiny-tasks", rows, out)
+    params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
+    rows = _run_bench("tiny-tasks", names, params, address, out)
     t = Table(title=f"no-op tasks: {n} per sample, median of {repeats}; {round_trips} round trips")
     for col in (
         "engine",
@@ -417,10 +411,10 @@ def main() -> None:
     try:
         app()
     except DistlabError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("interrupted: everything started was stopped", markup=False)
+        print("interrupted: everything started was stopped", file=sys.stderr)
         sys.exit(130)
 
 
