@@ -126,7 +126,10 @@ class KafkaEngine(Engine):
         self.tasks_topic, self.results_topic = f"distlab-tasks-{run}", f"distlab-results-{run}"
         self.group = f"distlab-workers-{run}"
         self._topics = [self.tasks_topic, self.results_topic]
-        create_topics(self.bootstrap, {self.tasks_topic: self.partitions, self.results_topic: 1})
+        # one results partition per worker: each has a single writer (see kafka_worker)
+        create_topics(
+            self.bootstrap, {self.tasks_topic: self.partitions, self.results_topic: self.workers}
+        )
 
         self._producer = Producer(
             {
@@ -149,7 +152,9 @@ class KafkaEngine(Engine):
                 "receive.message.max.bytes": self.max_message_bytes + 1_000_000,
             }
         )
-        self._consumer.assign([TopicPartition(self.results_topic, 0, OFFSET_BEGINNING)])
+        self._consumer.assign(
+            [TopicPartition(self.results_topic, p, OFFSET_BEGINNING) for p in range(self.workers)]
+        )
         self._thread = threading.Thread(
             target=self._receive, name="distlab-kafka-results", daemon=True
         )

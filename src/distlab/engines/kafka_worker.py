@@ -102,7 +102,9 @@ class Worker:
     # -- group membership -------------------------------------------------------------
     def _announce(self) -> None:
         note = {"worker": self.args.index, "pid": os.getpid(), "partitions": sorted(self.assigned)}
-        self.producer.produce(self.args.results, json.dumps(note).encode(), key=CONTROL_KEY)
+        self.producer.produce(
+            self.args.results, json.dumps(note).encode(), key=CONTROL_KEY, partition=self.args.index
+        )
         self.producer.flush(10)
 
     def on_assign(self, consumer, partitions) -> None:
@@ -143,7 +145,12 @@ class Worker:
             outcome = encode_outcome(False, exc)
         while True:
             try:
-                self.producer.produce(self.args.results, outcome, key=msg.key())
+                # each worker writes only its own results partition: with two writers on one
+                # partition, Tansu can expose a later batch before an earlier one and a
+                # live reader skips the earlier (seen here: results never arrived)
+                self.producer.produce(
+                    self.args.results, outcome, key=msg.key(), partition=self.args.index
+                )
                 break
             except BufferError:
                 self.producer.poll(0.05)
