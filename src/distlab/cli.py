@@ -279,7 +279,7 @@ def bench_tiny_tasks(
     ] = None,
     n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 1000,
     round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 200,
-    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 3,
+    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 5,
     workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
     address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
     out: Annotated[
