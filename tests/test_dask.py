@@ -132,3 +132,16 @@ def test_unreachable_address_fails_fast():
     assert time.monotonic() - started < 10
     assert not eng.started
     eng.close()
+
+
+def test_map_reduce_is_a_dask_bag_word_count(tmp_path):
+    from collections import Counter
+
+    from distlab.workloads.wordcount import wc_mapper, wc_reducer
+
+    paths = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    paths[0].write_text("to be or\nnot  to be\n")
+    paths[1].write_text("be\tquick\n\nor not\n")
+    want = Counter(w for p in paths for line in p.read_text().splitlines() for w in line.split())
+    with distlab.engine("dask", workers=2) as eng:
+        assert eng.map_reduce([str(p) for p in paths], wc_mapper, wc_reducer) == dict(want)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import dask
+import dask.bag
 import distributed
 import psutil
 from distributed import Client, LocalCluster
@@ -284,6 +285,17 @@ class DaskEngine(Engine):
 
         # Dask's own API: client.submit and client.gather, nothing of ours in between
         return self.client.gather([self.client.submit(noop, i, pure=False) for i in range(n)])
+
+    def map_reduce(self, paths, mapper, reducer) -> dict[Any, Any]:
+        """Dask's own batch API: a bag of lines (one partition per file), the mapper's
+        pairs folded by key within partitions and then across them (foldby)."""
+
+        def fold(a: tuple, b: tuple) -> tuple:
+            return a[0], reducer(a[1], b[1])
+
+        pairs = dask.bag.read_text(list(paths)).map(lambda line: list(mapper(line))).flatten()
+        folded = pairs.foldby(lambda kv: kv[0], fold, combine=fold)
+        return {key: kv[1] for key, kv in self.client.compute(folded).result()}
 
     def share(self, obj: Any) -> Any:
         # hash=False: hashing a large object to name it costs more than it saves.
