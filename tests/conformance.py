@@ -128,6 +128,22 @@ class EngineConformance:
         sums = engine.gather([engine.submit(probes.array_sum, handle) for _ in range(3)])
         assert sums == [float(arr.sum())] * 3
 
+    def test_actor_keeps_state_where_declared(self, engine):
+        class Counter:
+            def __init__(self, start: int):
+                self.value = start
+
+            def add(self, n: int) -> int:
+                self.value += n
+                return self.value
+
+        if not engine.supports_actors:  # the capability flag must tell the truth
+            with pytest.raises(NotImplementedError):
+                engine.create_actor(Counter, 10)
+            return
+        counter = engine.create_actor(Counter, 10)
+        assert [counter.call("add", 1).result(timeout=60) for _ in range(3)] == [11, 12, 13]
+
     def test_describe_and_capabilities(self, engine):
         d = engine.describe()
         assert isinstance(d, dict) and "address" in d

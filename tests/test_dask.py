@@ -47,18 +47,6 @@ class TestDaskEngine(EngineConformance):
             "workers": 3,
         }
 
-    def test_actor_keeps_state(self, engine):
-        class Counter:
-            def __init__(self, start: int):
-                self.value = start
-
-            def add(self, n: int) -> int:
-                self.value += n
-                return self.value
-
-        counter = engine.create_actor(Counter, 10)
-        assert [counter.call("add", 1).result(timeout=60) for _ in range(3)] == [11, 12, 13]
-
     def test_worker_pids_are_the_task_workers(self, engine):
         workers = engine.worker_pids()
         assert len(workers) == 2 and os.getpid() not in workers

@@ -67,18 +67,6 @@ class TestRayEngine(EngineConformance):
         assert engine.submit(functools.partial(probes.add, 1), y=4).result(timeout=60) == 5
         assert engine.submit(abs, -3).result(timeout=60) == 3
 
-    def test_actor_keeps_state(self, engine):
-        class Counter:
-            def __init__(self, start: int):
-                self.value = start
-
-            def add(self, n: int) -> int:
-                self.value += n
-                return self.value
-
-        counter = engine.create_actor(Counter, 10)
-        assert [counter.call("add", 1).result(timeout=60) for _ in range(3)] == [11, 12, 13]
-
     def test_worker_pids_are_the_task_workers(self, engine):
         pid = engine.submit(probes.pid_after, 0).result(timeout=60)
         workers = engine.worker_pids()
