@@ -16,8 +16,8 @@ import pytest
 
 import distlab
 from distlab import probes
-from distlab.engine import RemoteTraceback
-from distlab.procs import listening_ports, tree
+from distlab.engine import EngineStartError, RemoteTraceback
+from distlab.procs import free_port, listening_ports, tree
 
 # multiprocessing's interpreter-wide helpers live until the interpreter exits: not leaks.
 _MP_SINGLETONS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
@@ -64,6 +64,8 @@ class EngineConformance:
     engine_name: str = ""
     #: shared objects of this size must round-trip (kept small: tests stay fast)
     share_elements = 200_000
+    #: an address nobody answers on ({port} is a free port); None: the engine takes none
+    unreachable_address: str | None = None
 
     def engine_kwargs(self) -> dict:
         return {"workers": 2}
@@ -149,6 +151,19 @@ class EngineConformance:
         assert isinstance(d, dict) and "address" in d
         assert isinstance(engine.supports_resources, bool)
         assert engine.shapes
+
+    def test_unreachable_address_fails_fast(self):
+        if self.unreachable_address is None:
+            pytest.skip(f"{self.engine_name} takes no address")
+        port = free_port()
+        # creating the engine imports its library: not part of the timed start
+        eng = distlab.engine(self.engine_name, address=self.unreachable_address.format(port=port))
+        started = time.monotonic()
+        with pytest.raises(EngineStartError, match=str(port)):
+            eng.start()
+        assert time.monotonic() - started < 10
+        assert not eng.started
+        eng.close()
 
     def test_close_leaves_nothing_running(self):
         # Stop the shared engine first: some engines allow one session per process (Ray,

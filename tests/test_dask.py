@@ -12,8 +12,8 @@ import distlab
 from clusters import check_gpu_runs, dask_cluster
 from conformance import EngineConformance
 from distlab import probes
-from distlab.engine import EngineStartError, UnsatisfiableResources
-from distlab.procs import free_port, port_open, split_host_port
+from distlab.engine import UnsatisfiableResources
+from distlab.procs import port_open, split_host_port
 
 pytest.importorskip("distributed")
 
@@ -36,6 +36,7 @@ def hold_gpu(seconds: float) -> tuple[float, float, str]:
 
 class TestDaskEngine(EngineConformance):
     engine_name = "dask"
+    unreachable_address = "tcp://127.0.0.1:{port}"
 
     def test_keyword_named_like_submit_options(self, engine):
         def echo(**kw):
@@ -108,18 +109,6 @@ def test_existing_cluster_by_address():
             assert eng.worker_pids() == []  # not ours to kill
         # closing the client leaves the user's scheduler running
         assert port_open(*split_host_port(address))
-
-
-def test_unreachable_address_fails_fast():
-    port = free_port()
-    # creating the engine imports its library: not part of the timed start
-    eng = distlab.engine("dask", address=f"tcp://127.0.0.1:{port}")
-    started = time.monotonic()
-    with pytest.raises(EngineStartError, match=str(port)):
-        eng.start()
-    assert time.monotonic() - started < 10
-    assert not eng.started
-    eng.close()
 
 
 def test_map_reduce_is_a_dask_bag_word_count(tmp_path):
