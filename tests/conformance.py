@@ -16,7 +16,7 @@ import pytest
 
 import distlab
 from distlab import probes
-from distlab.engine import EngineStartError, RemoteTraceback
+from distlab.contracts import EngineStartError, RemoteTraceback
 from distlab.procs import free_port, listening_ports, tree
 
 # multiprocessing's interpreter-wide helpers live until the interpreter exits: not leaks.

@@ -14,7 +14,7 @@ import pytest
 import distlab
 from conformance import EngineConformance, assert_nothing_left, engine_processes
 from distlab import probes
-from distlab.engine import DistlabError, EngineStartError, UnsatisfiableResources
+from distlab.contracts import DistlabError, EngineStartError, UnsatisfiableResources
 from distlab.procs import free_port, listening_ports
 from distlab.services.redis_server import RedisServer, ping
 

@@ -12,7 +12,7 @@ import distlab
 from clusters import check_gpu_runs, dask_cluster
 from conformance import EngineConformance
 from distlab import probes
-from distlab.engine import UnsatisfiableResources
+from distlab.contracts import UnsatisfiableResources
 from distlab.procs import port_open, split_host_port
 
 pytest.importorskip("distributed")

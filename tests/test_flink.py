@@ -1,6 +1,6 @@
 """Flink engine tests on a real embedded mini-cluster, run in Flink's own environment.
 
-apache-flink lives in a separate virtualenv (distlab.flink_env), so the Flink work runs in
+apache-flink lives in a separate virtualenv (distlab.engines.flink.env), so the Flink work runs in
 a subprocess with FlinkEngine.interpreter(); this module (in the main environment) checks
 its answers against collections.Counter and checks that nothing is left running.
 """
@@ -17,9 +17,9 @@ from collections import Counter
 import psutil
 import pytest
 
-from distlab import flink_env
-from distlab.engine import BATCH, STREAMS, DistlabError, EngineStartError
-from distlab.engines.flink_engine import FlinkEngine
+from distlab.contracts import BATCH, STREAMS, DistlabError, EngineStartError
+from distlab.engines.flink import env as flink_env
+from distlab.engines.flink.engine import FlinkEngine
 from distlab.procs import free_port
 
 # Runs inside Flink's environment: one mini-cluster for the built-in (SQL) word count
@@ -80,7 +80,7 @@ if __name__ == "__main__":
 UNREACHABLE = r"""
 import json, sys, time
 import distlab
-from distlab.engine import EngineStartError
+from distlab.contracts import EngineStartError
 began = time.perf_counter()
 try:
     distlab.engine("flink", address=sys.argv[1]).start()
@@ -156,7 +156,7 @@ def test_capabilities_and_tasks_refused():
 
 # -- in Flink's environment ----------------------------------------------------------------
 def test_interpreter_is_flinks_own(flink_python):
-    code = "import pyflink, distlab.engines.flink_engine, numpy; print(numpy.__version__)"
+    code = "import pyflink, distlab.engines.flink.engine, numpy; print(numpy.__version__)"
     done = subprocess.run([flink_python, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     major, minor = map(int, done.stdout.split(".")[:2])

@@ -14,9 +14,9 @@ pytest.importorskip("confluent_kafka")
 import distlab  # noqa: E402
 from conformance import EngineConformance, assert_nothing_left, engine_processes  # noqa: E402
 from distlab import probes  # noqa: E402
-from distlab.engine import EngineStartError  # noqa: E402
+from distlab.contracts import EngineStartError  # noqa: E402
 from distlab.procs import free_port, listening_ports  # noqa: E402
-from distlab.services.kafka_broker import KafkaBroker  # noqa: E402
+from distlab.services.kafka.broker import KafkaBroker  # noqa: E402
 
 
 class TestKafkaEngine(EngineConformance):
@@ -98,7 +98,7 @@ def test_killed_worker_loses_no_task(restart):
 def test_a_result_sent_twice_is_kept_once_and_counted():
     from confluent_kafka import Producer
 
-    from distlab.engines.kafka_worker import encode_outcome
+    from distlab.engines.kafka.worker import encode_outcome
 
     with distlab.engine("kafka", workers=1) as eng:
         fut = eng.submit(probes.square, 6)

@@ -9,9 +9,9 @@ pytest.importorskip("confluent_kafka")
 import psutil  # noqa: E402
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 
-from distlab.engine import EngineStartError  # noqa: E402
+from distlab.contracts import EngineStartError  # noqa: E402
 from distlab.procs import listening_ports, port_open  # noqa: E402
-from distlab.services.kafka_broker import (  # noqa: E402
+from distlab.services.kafka.broker import (  # noqa: E402
     KafkaBroker,
     create_topics,
     delete_topics,

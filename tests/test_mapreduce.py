@@ -15,7 +15,7 @@ pytest.importorskip("mrjob")
 import distlab  # noqa: E402
 from conformance import assert_nothing_left  # noqa: E402
 from distlab import probes  # noqa: E402
-from distlab.engine import BATCH, DistlabError, EngineStartError  # noqa: E402
+from distlab.contracts import BATCH, DistlabError, EngineStartError  # noqa: E402
 from distlab.procs import tree  # noqa: E402
 
 
@@ -102,8 +102,8 @@ def test_word_count_is_exact_and_leaves_nothing(tmp_path):
             eng.close()  # idempotent
     assert got == dict(expected)
     # the job really ran as Hadoop-Streaming-style task processes
-    assert any("mapreduce_job.py" in c and "--mapper" in c for c in watcher.cmdlines)
-    assert any("mapreduce_job.py" in c and "--reducer" in c for c in watcher.cmdlines)
+    assert any("mapreduce/job.py" in c and "--mapper" in c for c in watcher.cmdlines)
+    assert any("mapreduce/job.py" in c and "--reducer" in c for c in watcher.cmdlines)
     assert_nothing_left(watcher.pids, watcher.ports)
     assert scratch and not os.path.exists(scratch)
 

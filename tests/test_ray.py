@@ -18,7 +18,7 @@ import distlab
 from clusters import check_gpu_runs, ray_head
 from conformance import EngineConformance
 from distlab import probes
-from distlab.engine import EngineStartError, UnsatisfiableResources
+from distlab.contracts import EngineStartError, UnsatisfiableResources
 from distlab.procs import free_port
 
 pytest.importorskip("ray")

@@ -8,7 +8,7 @@ import psutil
 import pytest
 import redis
 
-from distlab.engine import EngineStartError
+from distlab.contracts import EngineStartError
 from distlab.procs import port_open
 from distlab.services.redis_server import RedisServer, find_redis_server, ping
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from distlab import registry, stats
-from distlab.engine import DistlabError, EngineUnavailable
+from distlab.contracts import DistlabError, EngineUnavailable
 from distlab.results import load, save
 from distlab.workloads import create
 

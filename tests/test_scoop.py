@@ -7,12 +7,12 @@ import pytest
 import distlab
 from conformance import EngineConformance, assert_nothing_left, engine_processes
 from distlab import probes
-from distlab.engine import EngineStartError
+from distlab.contracts import EngineStartError
 from distlab.procs import listening_ports
 
 pytest.importorskip("scoop")
 
-from distlab.engines.scoop_engine import ScoopBridgeLost, ScoopTaskLost  # noqa: E402
+from distlab.engines.scoop.engine import ScoopBridgeLost, ScoopTaskLost  # noqa: E402
 
 
 class TestScoopEngine(EngineConformance):

@@ -16,7 +16,7 @@ pytest.importorskip("pyspark")
 
 import distlab  # noqa: E402
 from conformance import EngineConformance  # noqa: E402
-from distlab.engine import EngineStartError  # noqa: E402
+from distlab.contracts import EngineStartError  # noqa: E402
 from distlab.procs import free_port  # noqa: E402
 
 # Ordinary words plus the whitespace Python's str.split() knows and Java's \s does not
@@ -123,7 +123,7 @@ def test_bad_address_form_is_one_line_error():
 
 
 def test_builtin_tokeniser_knows_every_python_whitespace():
-    from distlab.engines.spark_engine import PY_WHITESPACE
+    from distlab.engines.spark.engine import PY_WHITESPACE
 
     python_whitespace = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     assert set(PY_WHITESPACE) == python_whitespace

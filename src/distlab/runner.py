@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from distlab import registry, results
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 from distlab.procs import port_open, split_host_port, stop_pids
 from distlab.workloads import WORKLOADS, workload_class
 from distlab.workloads.base import SIZES

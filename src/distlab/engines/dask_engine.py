@@ -26,13 +26,12 @@ import distributed
 import psutil
 from distributed import Client, LocalCluster
 
-from distlab.engine import (
-    BATCH,
-    TASKS,
-    Engine,
+from distlab.contracts import (
+    BatchEngine,
     EngineStartError,
     Future,
     RemoteTraceback,
+    TaskEngine,
     UnsatisfiableResources,
 )
 from distlab.procs import port_open, split_host_port, stop_pids
@@ -101,10 +100,8 @@ def split_units(total: float, workers: int) -> list[float]:
     return [total / workers] * workers
 
 
-class DaskEngine(Engine):
+class DaskEngine(TaskEngine, BatchEngine):
     name = "dask"
-    libraries = ("distributed", "dask")
-    shapes = frozenset({TASKS, BATCH})
     supports_resources = True
     supports_actors = True
     supports_shared_objects = True

@@ -24,7 +24,7 @@ from typing import Any
 
 import cloudpickle
 
-from distlab.engine import DistlabError, Engine, Future, UnsatisfiableResources
+from distlab.contracts import DistlabError, Future, TaskEngine, UnsatisfiableResources
 
 # Functions the standard pickler cannot send (lambdas, closures) go through cloudpickle,
 # so the pool accepts what Ray and Dask accept. The check is cached per function.
@@ -146,9 +146,8 @@ class _UnitScheduler:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-class LocalEngine(Engine):
+class LocalEngine(TaskEngine):
     name = "local"
-    libraries = ()
     supports_resources = True
     address_help = "(none: the process pool runs on this machine only)"
 

@@ -23,13 +23,12 @@ import psutil
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from distlab.engine import (
-    BATCH,
-    TASKS,
-    Engine,
+from distlab.contracts import (
+    BatchEngine,
     EngineStartError,
     Future,
     RemoteTraceback,
+    TaskEngine,
     UnsatisfiableResources,
 )
 from distlab.procs import port_open, split_host_port, stop_pids
@@ -96,10 +95,8 @@ def _task_options(resources: dict[str, float]) -> dict[str, Any]:
     return options
 
 
-class RayEngine(Engine):
+class RayEngine(TaskEngine, BatchEngine):
     name = "ray"
-    libraries = ("ray",)
-    shapes = frozenset({TASKS, BATCH})
     supports_resources = True
     supports_actors = True
     supports_shared_objects = True

@@ -17,7 +17,7 @@ import time
 import weakref
 from pathlib import Path
 
-from distlab.engine import EngineStartError
+from distlab.contracts import EngineStartError
 from distlab.procs import free_port, stop_pids
 
 START_TIMEOUT = 10.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 from distlab.workloads.base import SIZES, RunOutput, Workload
 
 # name -> (module, class); order is the order of the matrix

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from distlab.engine import TASKS, DistlabError, Engine
+from distlab.contracts import TASKS, DistlabError, Engine
 
 SIZES = ("tiny", "default", "seed")
 

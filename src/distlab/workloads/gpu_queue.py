@@ -22,7 +22,7 @@ import time
 from itertools import combinations
 from typing import Any
 
-from distlab.engine import DistlabError, Engine, UnsatisfiableResources
+from distlab.contracts import DistlabError, Engine, UnsatisfiableResources
 from distlab.workloads.base import RunOutput, Workload
 
 #: an impossible request must be refused within this many seconds

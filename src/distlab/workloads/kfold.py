@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from distlab.engine import DistlabError, Engine
+from distlab.contracts import DistlabError, Engine
 from distlab.workloads.base import RunOutput, Workload
 
 NOISE_SEED = 20240607

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from distlab.engine import Engine
+from distlab.contracts import Engine
 from distlab.workloads.base import RunOutput, Workload
 
 CACHE_FORMAT = 1

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from distlab import probes
-from distlab.engine import Engine
+from distlab.contracts import Engine
 from distlab.workloads.base import RunOutput, Workload
 
 SEED = 20240607

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from distlab.engine import Engine
+from distlab.contracts import Engine
 from distlab.workloads.base import RunOutput, Workload, gather_counting_lost
 
 

@@ -32,7 +32,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from distlab.engine import STREAMS, DistlabError, Engine
+from distlab.contracts import STREAMS, DistlabError, Engine
 from distlab.stats import percentiles
 from distlab.workloads.base import RunOutput, Workload
 

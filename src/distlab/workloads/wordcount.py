@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from distlab.engine import BATCH, TASKS, Engine
+from distlab.contracts import BATCH, TASKS, Engine
 from distlab.workloads.base import RunOutput, Workload
 
 SEED = 4004

@@ -39,16 +39,16 @@ import cloudpickle
 import psutil
 from celery.result import AsyncResult
 
-from distlab.engine import (
+from distlab.contracts import (
     DistlabError,
-    Engine,
     EngineStartError,
     Future,
+    TaskEngine,
     UnsatisfiableResources,
     chunked,
     with_remote_traceback,
 )
-from distlab.engines.celery_app import (
+from distlab.engines.celery.app import (
     CONFIG_ENV,
     DRIVER_ENV,
     NOOP_TASK,
@@ -114,9 +114,8 @@ class CeleryFuture:
                 raise with_remote_traceback(exc) from exc.__cause__
 
 
-class CeleryEngine(Engine):
+class CeleryEngine(TaskEngine):
     name = "celery"
-    libraries = ("celery", "redis", "kombu")
     needs_server = True
     supports_resources = True
     address_help = (
@@ -218,7 +217,7 @@ class CeleryEngine(Engine):
         env[UNIT_ENV] = unit_env
         env[DRIVER_ENV] = str(os.getpid())
         cmd = [
-            sys.executable, "-m", "celery", "-A", "distlab.engines.celery_app", "-q",
+            sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
             "worker", "--pool=prefork", f"--concurrency={concurrency}",
             "--loglevel=WARNING", "--without-gossip", "--without-mingle",
             "--without-heartbeat", "-O", "fair",

@@ -1,6 +1,6 @@
 """Flink (PyFlink): batch dataflow jobs on an embedded mini-cluster or a real cluster.
 
-apache-flink cannot share the main environment (its pins clash: see distlab.flink_env),
+apache-flink cannot share the main environment (its pins clash: see distlab.engines.flink.env),
 so this module is importable everywhere but pyflink is imported only inside methods, and
 ``interpreter()`` names Flink's own python: the runner runs Flink cells there.
 
@@ -23,8 +23,14 @@ from typing import Any
 
 import psutil
 
-from distlab import flink_env
-from distlab.engine import BATCH, STREAMS, DistlabError, Engine, EngineStartError, Future
+from distlab.contracts import (
+    BatchEngine,
+    DistlabError,
+    EngineStartError,
+    Future,
+    StreamEngine,
+)
+from distlab.engines.flink import env as flink_env
 from distlab.procs import split_host_port, stop_pids
 
 DEFAULT_REST_PORT = 8081
@@ -34,10 +40,8 @@ CONNECT_TIMEOUT_S = 5.0
 _ENV_SET = ("FLINK_LOG_DIR", "_python_worker_execution_mode")
 
 
-class FlinkEngine(Engine):
+class FlinkEngine(BatchEngine, StreamEngine):
     name = "flink"
-    libraries = ("apache-flink",)
-    shapes = frozenset({BATCH, STREAMS})
     builtin_ops = frozenset({"wordcount"})
     address_help = "host:port of a Flink JobManager's REST endpoint (e.g. 127.0.0.1:8081)"
 
@@ -178,22 +182,22 @@ class FlinkEngine(Engine):
         return self._t_env
 
     def map_reduce(self, paths: Sequence[str], mapper, reducer) -> dict[Any, Any]:
-        from distlab.engines import flink_jobs
+        from distlab.engines.flink import jobs as flink_jobs
 
         return flink_jobs.map_reduce(self._env(), _absolute(paths), mapper, reducer)
 
     def run_builtin(self, op: str, **params: Any) -> Any:
         if op != "wordcount":
             raise NotImplementedError(f"flink has no built-in {op!r}")
-        from distlab.engines import flink_jobs
+        from distlab.engines.flink import jobs as flink_jobs
 
         return flink_jobs.wordcount(self._env(), _absolute(params["paths"]))
 
     # -- streams -------------------------------------------------------------------------
     def run_stream(self, spec) -> dict[str, Any]:
         """The stream workload (distlab.workloads.stream.StreamSpec) as a Flink SQL job
-        between Kafka topics; see distlab.engines.flink_stream."""
-        from distlab.engines.flink_stream import run_on_flink
+        between Kafka topics; see distlab.engines.flink.stream."""
+        from distlab.engines.flink.stream import run_on_flink
 
         return run_on_flink(self, spec)
 

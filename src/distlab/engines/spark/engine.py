@@ -27,14 +27,13 @@ from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from distlab.engine import (
-    BATCH,
-    STREAMS,
-    TASKS,
+from distlab.contracts import (
+    BatchEngine,
     DistlabError,
-    Engine,
     EngineStartError,
     Future,
+    StreamEngine,
+    TaskEngine,
     call_capturing,
     chunked,
     with_remote_traceback,
@@ -91,7 +90,7 @@ def _raise_if_failed(value: Any) -> Any:
     return value
 
 
-def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
+def apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
     return [fn(item) for item in chunk]
 
 
@@ -107,10 +106,8 @@ def _warm() -> int:
     return os.getpid()
 
 
-class SparkEngine(Engine):
+class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "spark"
-    libraries = ("pyspark",)
-    shapes = frozenset({TASKS, BATCH, STREAMS})
     supports_shared_objects = True
     address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
     builtin_ops = frozenset({"wordcount"})
@@ -303,7 +300,7 @@ class SparkEngine(Engine):
             chunks = chunked(items, chunksize)
             values = (
                 sc.parallelize(chunks, len(chunks))
-                .map(lambda chunk: _run_task(_apply_chunk, (fn, chunk), {}))
+                .map(lambda chunk: _run_task(apply_chunk, (fn, chunk), {}))
                 .collect()
             )
             return [r for part in values for r in _raise_if_failed(part)]
@@ -348,8 +345,8 @@ class SparkEngine(Engine):
     # -- streams -----------------------------------------------------------------------
     def run_stream(self, spec) -> dict[str, Any]:
         """The stream workload (distlab.workloads.stream.StreamSpec) on Structured
-        Streaming; see distlab.engines.spark_stream."""
-        from distlab.engines.spark_stream import run_on_spark
+        Streaming; see distlab.engines.spark.stream."""
+        from distlab.engines.spark.stream import run_on_spark
 
         return run_on_spark(self, spec)
 

@@ -3,7 +3,7 @@
 apache-flink pins numpy<2.2, pyarrow<17, cloudpickle~=2.2, grpcio<1.66 and protobuf<6
 (through apache-beam), which clash with the main environment, so the Flink engine runs
 in a separate interpreter. ``ensure()`` builds that virtualenv once from the pinned file
-shipped in the package (engines/flink-requirements.txt), under a file lock so that two
+shipped in the package (engines/flink/requirements.txt), under a file lock so that two
 processes never build it at the same time, and returns its python.
 
 Where: ``$DISTLAB_FLINK_VENV`` if set, else ``~/.cache/distlab/flink-venv-<hash>`` (the
@@ -23,10 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-from distlab.engine import EngineUnavailable
+from distlab.contracts import EngineUnavailable
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REQUIREMENTS = PACKAGE_DIR / "engines" / "flink-requirements.txt"
+#: the distlab package directory (three levels up: distlab/engines/flink/env.py)
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
+REQUIREMENTS = Path(__file__).with_name("requirements.txt")
 ENV_VAR = "DISTLAB_FLINK_VENV"
 #: written last: an environment without it is incomplete and is rebuilt
 READY_MARKER = ".distlab-flink-ready"
@@ -213,5 +214,5 @@ def ensure() -> str:
     return str(venv_python(directory))
 
 
-if __name__ == "__main__":  # python -m distlab.flink_env: build it now, print its python
+if __name__ == "__main__":  # python -m distlab.engines.flink.env: build it now, print its python
     print(ensure())

@@ -34,8 +34,8 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from distlab.engine import DistlabError
-from distlab.services.kafka_broker import KafkaBroker, create_topics, delete_topics
+from distlab.contracts import DistlabError
+from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
 
 #: Tansu answers a fetch only after fetch.wait.max.ms: this bounds each hop's latency
 FETCH_WAIT_MS = 5

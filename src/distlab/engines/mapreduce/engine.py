@@ -1,6 +1,6 @@
 """Hadoop-style MapReduce through mrjob: batch jobs only.
 
-``map_reduce`` runs a real MRJob (distlab.engines.mapreduce_job) whose mapper, combiner
+``map_reduce`` runs a real MRJob (distlab.engines.mapreduce.job) whose mapper, combiner
 and reducer call the given Python functions. Embedded, mrjob's ``local`` runner mimics
 Hadoop Streaming on this machine: input splits, one subprocess per map/reduce task
 (``workers`` at a time), a sort between the phases. No server, no port.
@@ -29,7 +29,7 @@ from typing import Any
 
 import cloudpickle
 
-from distlab.engine import BATCH, DistlabError, Engine, EngineStartError, Future
+from distlab.contracts import BatchEngine, DistlabError, EngineStartError, Future
 
 # mrjob 0.7 imports the `pipes` module, deprecated in 3.11 (removed in 3.13): harmless here.
 with warnings.catch_warnings():
@@ -37,7 +37,7 @@ with warnings.catch_warnings():
     import mrjob
     from mrjob.step import StepFailedException
 
-    from distlab.engines.mapreduce_job import MRFunctionJob
+    from distlab.engines.mapreduce.job import MRFunctionJob
 
 _RUNNERS = ("local", "inline", "hadoop", "emr", "dataproc")
 _CLOUD_CLIENTS = {
@@ -73,10 +73,8 @@ class _Collect(logging.Handler):
             self.lines.extend(record.getMessage().splitlines())
 
 
-class MapReduceEngine(Engine):
+class MapReduceEngine(BatchEngine):
     name = "mapreduce"
-    libraries = ("mrjob",)
-    shapes = frozenset({BATCH})
     address_help = "an mrjob runner: hadoop | emr | dataproc | inline (default: local)"
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):

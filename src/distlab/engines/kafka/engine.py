@@ -2,9 +2,9 @@
 them and sends the outcomes back on a results topic.
 
 Without an address the adapter starts its own Kafka-protocol broker (Tansu, see
-distlab.services.kafka_broker) on loopback; with ``address="host:port[,host:port]"`` it
+distlab.services.kafka.broker) on loopback; with ``address="host:port[,host:port]"`` it
 uses the user's bootstrap servers, creating uniquely named topics there and deleting them
-on close. Worker processes always run on this machine (distlab.engines.kafka_worker).
+on close. Worker processes always run on this machine (distlab.engines.kafka.worker).
 
 Delivery is at-least-once: a worker commits a task's offset only after its result is
 flushed, so a killed worker's unfinished tasks are re-run by the group member that takes
@@ -33,20 +33,19 @@ import cloudpickle
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from distlab.engine import (
-    STREAMS,
-    TASKS,
+from distlab.contracts import (
     DistlabError,
-    Engine,
     EngineStartError,
     Future,
-    _apply_chunk,
+    StreamEngine,
+    TaskEngine,
+    apply_chunk,
     chunked,
     with_remote_traceback,
 )
-from distlab.engines.kafka_worker import CONTROL_KEY
+from distlab.engines.kafka.worker import CONTROL_KEY
 from distlab.procs import port_open, split_host_port, stop_pids
-from distlab.services.kafka_broker import KafkaBroker, create_topics, delete_topics
+from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
 
 #: how long start() waits for the consumer group to cover every task partition
 GROUP_READY_TIMEOUT = 60.0
@@ -54,10 +53,8 @@ GROUP_READY_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 8.0
 
 
-class KafkaEngine(Engine):
+class KafkaEngine(TaskEngine, StreamEngine):
     name = "kafka"
-    libraries = ("confluent-kafka",)
-    shapes = frozenset({TASKS, STREAMS})
     needs_server = True
     address_help = (
         "Kafka bootstrap servers, host:port[,host:port] (default: an embedded Tansu broker)"
@@ -175,7 +172,7 @@ class KafkaEngine(Engine):
                 [
                     sys.executable,
                     "-m",
-                    "distlab.engines.kafka_worker",
+                    "distlab.engines.kafka.worker",
                     "--bootstrap",
                     self.bootstrap,
                     "--tasks",
@@ -370,7 +367,7 @@ class KafkaEngine(Engine):
     def map(self, fn, items, *, chunksize=None) -> list[Any]:
         items = list(items)
         if chunksize and chunksize > 1:
-            fn_blob = _dump_fn(_apply_chunk)
+            fn_blob = _dump_fn(apply_chunk)
             futures = [self._produce(fn_blob, (fn, c), {}) for c in chunked(items, chunksize)]
         else:
             fn_blob = _dump_fn(fn)  # pickled once for the whole map
@@ -384,8 +381,8 @@ class KafkaEngine(Engine):
     # -- streams -------------------------------------------------------------------------
     def run_stream(self, spec) -> dict[str, Any]:
         """The stream workload (distlab.workloads.stream.StreamSpec) on this engine's
-        workers; see distlab.engines.kafka_stream."""
-        from distlab.engines.kafka_stream import run_on_kafka_engine
+        workers; see distlab.engines.kafka.stream."""
+        from distlab.engines.kafka.stream import run_on_kafka_engine
 
         return run_on_kafka_engine(self, spec)
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
-from distlab.engine import DistlabError
+from distlab.contracts import DistlabError
 from distlab.procs import free_port
 
 _LOOPBACK = "127.0.0.1"

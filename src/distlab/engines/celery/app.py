@@ -1,7 +1,7 @@
 """The Celery app shared by the driver and the worker the celery engine starts.
 
 The driver builds its app with ``make_app(config)``; the worker process, started as
-``celery -A distlab.engines.celery_app worker``, reads the same config from the
+``celery -A distlab.engines.celery.app worker``, reads the same config from the
 environment variable DISTLAB_CELERY_CONFIG (JSON) when Celery asks for ``app``.
 
 Tasks carry cloudpickled payloads, so lambdas and closures run as they do on Ray or Dask.
@@ -22,7 +22,7 @@ from typing import Any
 import cloudpickle
 from celery import Celery, signals
 
-from distlab.engine import call_capturing
+from distlab.contracts.errors import call_capturing
 
 CONFIG_ENV = "DISTLAB_CELERY_CONFIG"
 #: set on a resource worker for GPUs: each pool child sees only its own unit
@@ -117,7 +117,7 @@ _worker_app: Celery | None = None
 
 
 def __getattr__(name: str) -> Any:
-    # `celery -A distlab.engines.celery_app` looks up `app`: built on demand so that the
+    # `celery -A distlab.engines.celery.app` looks up `app`: built on demand so that the
     # driver importing this module creates no app and needs no environment variable.
     global _worker_app
     if name == "app":

@@ -1,0 +1,64 @@
+"""The contracts: what engines implement and workloads use, below both.
+
+* :mod:`.lifecycle`: every engine (start/close, declarations, address check);
+* :mod:`.tasks`: submit/map/gather/share, actors, resources (TaskEngine);
+* :mod:`.batch`: map/reduce and typed built-in operators (BatchEngine);
+* :mod:`.streams`: StreamSpec/StreamResult, golden helpers, the paced sender
+  (StreamEngine); :mod:`.pacing`: the one pacer every paced loop uses;
+* :mod:`.errors`: the errors every layer shares.
+
+An engine declares the shapes it runs by subclassing the sub-contracts it implements;
+``Engine.shapes`` is derived from them. This package imports nothing above it.
+"""
+
+from distlab.contracts.batch import BatchEngine, BuiltinOp, WordCount, task_map_reduce
+from distlab.contracts.errors import (
+    DistlabError,
+    EngineStartError,
+    EngineUnavailable,
+    RemoteTraceback,
+    UnsatisfiableResources,
+    call_capturing,
+    remote_traceback_text,
+    with_remote_traceback,
+)
+from distlab.contracts.lifecycle import BATCH, STREAMS, TASKS, Engine
+from distlab.contracts.streams import StreamEngine, StreamResult, StreamSpec
+from distlab.contracts.tasks import (
+    ActorHandle,
+    Future,
+    TaskEngine,
+    apply_chunk,
+    chunked,
+    granted_units,
+    units_environment,
+)
+
+__all__ = [
+    "BATCH",
+    "STREAMS",
+    "TASKS",
+    "ActorHandle",
+    "BatchEngine",
+    "BuiltinOp",
+    "DistlabError",
+    "Engine",
+    "EngineStartError",
+    "EngineUnavailable",
+    "Future",
+    "RemoteTraceback",
+    "StreamEngine",
+    "StreamResult",
+    "StreamSpec",
+    "TaskEngine",
+    "UnsatisfiableResources",
+    "WordCount",
+    "apply_chunk",
+    "call_capturing",
+    "chunked",
+    "granted_units",
+    "remote_traceback_text",
+    "task_map_reduce",
+    "units_environment",
+    "with_remote_traceback",
+]

@@ -1,0 +1,56 @@
+"""The one paced sender: do something at intended times, and say how late we were.
+
+Every paced loop in distlab (the stream workload's events, the jobs workload's requests)
+runs on :class:`Pacer`. Latency is always measured from the INTENDED time, so a stalled
+system is charged for every item it delayed (no coordinated omission); the pacer's own
+lag behind schedule is recorded so that a sender that fell behind is never mistaken for
+a slow engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+#: sleeps shorter than this are skipped (the OS cannot honour them precisely anyway)
+MIN_SLEEP_S = 0.0005
+
+
+class Pacer:
+    """Item ``i`` is due at ``t0 + i * interval_s`` (perf_counter clock)."""
+
+    def __init__(
+        self,
+        interval_s: float,
+        t0: float | None = None,
+        idle: Callable[[], None] | None = None,
+    ):
+        self.interval_s = interval_s
+        self.t0 = time.perf_counter() if t0 is None else t0
+        #: called before each sleep (e.g. to serve a producer's delivery reports)
+        self.idle = idle
+        #: the worst lag behind schedule seen so far, in seconds
+        self.worst_lag_s = 0.0
+
+    @classmethod
+    def at_rate(cls, rate: float, **kwargs) -> Pacer:
+        return cls(1.0 / rate, **kwargs)
+
+    def intended(self, i: int) -> float:
+        return self.t0 + i * self.interval_s
+
+    def wait(self, i: int) -> float:
+        """Sleep until item ``i`` is due (return at once when already late); return its
+        intended time."""
+        due = self.t0 + i * self.interval_s
+        now = time.perf_counter()
+        if now < due:
+            if due - now > MIN_SLEEP_S:
+                if self.idle is not None:
+                    self.idle()
+                    now = time.perf_counter()
+                if due > now:
+                    time.sleep(due - now)
+        else:
+            self.worst_lag_s = max(self.worst_lag_s, now - due)
+        return due

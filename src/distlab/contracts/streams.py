@@ -1,0 +1,158 @@
+"""The streams contract: events at a fixed offered rate through a filter and keyed
+tumbling windows into a sink, measured at the sink.
+
+An engine implements ``run_stream(spec: StreamSpec) -> StreamResult``:
+
+* Events are generated deterministically from ``spec.seed``: event ``i`` is
+  ``(event_id=i, key, value, event_ms)`` with ``key`` in ``[0, keys)``, ``value`` in
+  ``[0, 1000)`` and event time ``event_ms = i * 1000 // rate`` (integer milliseconds from
+  the start of the stream). Its INTENDED send time is ``t0 + i / rate``: the driver sends
+  each event then (:func:`send_paced`), or at once if already late.
+* Processing: keep the events with ``value >= filter_min``; every kept event passes
+  through to the sink at once (its arrival there gives its end-to-end latency) and is
+  counted into a tumbling event-time window of ``window_ms`` per key, whose result is
+  ``(key, window_start_ms, count, sum of values)``.
+* The engine returns every window emission and the arrival time of every pass-through
+  (seconds after ``t0``) in a :class:`StreamResult`, with what its source and sink really
+  were and the settings that shaped the figures.
+
+The golden helpers here compute what the sink must receive, in plain Python.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from distlab.contracts.lifecycle import STREAMS, Engine
+from distlab.contracts.pacing import Pacer
+
+#: the event id of the end marker (see :func:`end_marker`)
+END_ID = -1
+
+Event = tuple[int, int, int, int]  # (event_id, key, value, event_ms)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream run: what the driver sends and what the engine must compute."""
+
+    n_events: int
+    #: offered rate, events per second of intended send time
+    rate: float
+    window_ms: int = 1000
+    keys: int = 8
+    #: an event passes the filter when value >= filter_min (values are 0..999)
+    filter_min: int = 200
+    seed: int = 7
+    #: source partitions (Kafka topics); 0 lets the engine choose
+    partitions: int = 0
+    #: Kafka bootstrap servers for engines that read a topic; None: the engine's own
+    #: broker (kafka) or an embedded one it starts
+    bootstrap: str | None = None
+    #: the whole run (sending, processing, collecting) must end within this
+    timeout_s: float = 120.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def events(self) -> list[Event]:
+        """[(event_id, key, value, event_ms)] in send order."""
+        rng = random.Random(self.seed)
+        rate = self.rate
+        return [
+            (i, rng.randrange(self.keys), rng.randrange(1000), int(i * 1000 // rate))
+            for i in range(self.n_events)
+        ]
+
+    def intended_s(self, event_id: int) -> float:
+        """Intended send time of an event, seconds after the stream's start."""
+        return event_id / self.rate
+
+
+@dataclass
+class StreamResult:
+    """What an engine's ``run_stream`` saw at its sink."""
+
+    #: every window emission as received: (key, window_start_ms, count, sum)
+    windows: list[tuple[int, int, int, int]]
+    #: event id -> seconds after the stream's t0 when its pass-through reached the driver
+    arrivals: dict[int, float]
+    #: from the first send to the last sink result
+    elapsed_s: float
+    #: how far behind schedule the sender fell at worst
+    send_lag_s: float
+    #: what the engine's source, processing and sinks really were
+    notes: str = ""
+    #: engine settings that shaped the figures (trigger intervals, parallelism, ...)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class StreamEngine(Engine):
+    """An engine that runs the stream workload: implement ``run_stream``."""
+
+    contract_shape: ClassVar[str] = STREAMS
+
+    def run_stream(self, spec: StreamSpec) -> StreamResult:
+        raise NotImplementedError
+
+
+# -- golden helpers ----------------------------------------------------------------------
+def golden_windows(events, window_ms: int, filter_min: int) -> dict[tuple[int, int], tuple]:
+    """{(key, window_start_ms): (count, sum)} over the events that pass the filter."""
+    out: dict[tuple[int, int], list[int]] = {}
+    for _eid, key, value, event_ms in events:
+        if value < filter_min:
+            continue
+        slot = out.setdefault((key, event_ms - event_ms % window_ms), [0, 0])
+        slot[0] += 1
+        slot[1] += value
+    return {k: (c, s) for k, (c, s) in out.items()}
+
+
+def passing_ids(events, filter_min: int) -> list[int]:
+    return [eid for eid, _k, value, _t in events if value >= filter_min]
+
+
+def expected_window_count(events, window_ms: int, filter_min: int) -> int:
+    """How many windows the sink will receive (their contents are checked separately)."""
+    return len({(k, t - t % window_ms) for _e, k, v, t in events if v >= filter_min})
+
+
+def expected_counts(spec: StreamSpec) -> tuple[int, int]:
+    """(pass-through events, windows) the sink will receive."""
+    events = spec.events()
+    return (
+        len(passing_ids(events, spec.filter_min)),
+        expected_window_count(events, spec.window_ms, spec.filter_min),
+    )
+
+
+def encode_event(event: Event) -> str:
+    """An event as the CSV line every source carries: ``event_id,key,value,event_ms``."""
+    return "{},{},{},{}".format(*event)
+
+
+def end_marker(spec: StreamSpec) -> str:
+    """A line after the last event: event time two windows past it (it moves watermarks
+    past every window), a value the filter drops, id -1."""
+    events = spec.events()
+    return f"{END_ID},-1,0,{(events[-1][3] if events else 0) + 2 * spec.window_ms}"
+
+
+def send_paced(
+    spec: StreamSpec,
+    send: Callable[[Event, str], None],
+    t0: float,
+    idle: Callable[[], None] | None = None,
+) -> float:
+    """Call ``send(event, line)`` for every event at its intended time ``t0 + i / rate``
+    (at once when already late); ``idle()`` is called before each sleep. Return the worst
+    lag behind schedule in seconds."""
+    pacer = Pacer.at_rate(spec.rate, t0=t0, idle=idle)
+    for i, event in enumerate(spec.events()):
+        pacer.wait(i)
+        send(event, encode_event(event))
+    return pacer.worst_lag_s

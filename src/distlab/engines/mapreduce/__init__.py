@@ -1,0 +1,1 @@
+"""Hadoop MapReduce through mrjob: the engine and the MRJob it runs."""

@@ -1,0 +1,1 @@
+"""PySpark: tasks and batch (engine.py), Structured Streaming (stream.py)."""

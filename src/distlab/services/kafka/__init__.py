@@ -1,0 +1,2 @@
+"""Apache-Kafka-protocol broker, admin and client helpers shared by every engine that
+reads or writes Kafka topics."""
