@@ -12,14 +12,16 @@ import psutil
 import pytest
 
 import distlab
-from conformance import EngineConformance, assert_nothing_left, engine_processes
+from conformance import assert_nothing_left, engine_processes
+from conformance.lifecycle import LifecycleConformance
+from conformance.tasks import TaskConformance
 from distlab import probes
 from distlab.contracts import DistlabError, EngineStartError, UnsatisfiableResources
 from distlab.procs import free_port, listening_ports
 from distlab.services.redis_server import RedisServer, ping
 
 
-class TestCeleryEngine(EngineConformance):
+class TestCeleryEngine(LifecycleConformance, TaskConformance):
     engine_name = "celery"
 
     def test_worker_pids_are_pool_children(self, engine):
@@ -83,9 +85,13 @@ def test_killed_pool_child_loses_no_task(tmp_path):
 
 
 def unit_and_window(seconds: float) -> tuple[str, float, float]:
+    from distlab.contracts import granted_units
+
     start = time.time()
     time.sleep(seconds)
-    return os.environ.get("CUDA_VISIBLE_DEVICES", ""), start, time.time()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    assert ",".join(granted_units("GPU")) == visible, (granted_units("GPU"), visible)
+    return visible, start, time.time()
 
 
 @pytest.mark.slow

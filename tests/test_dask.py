@@ -10,7 +10,9 @@ import pytest
 
 import distlab
 from clusters import check_gpu_runs, dask_cluster
-from conformance import EngineConformance
+from conformance.batch import BatchConformance
+from conformance.lifecycle import LifecycleConformance
+from conformance.tasks import TaskConformance
 from distlab import probes
 from distlab.contracts import UnsatisfiableResources
 from distlab.procs import port_open, split_host_port
@@ -28,13 +30,17 @@ def run_basics(eng) -> None:
 
 
 def hold_gpu(seconds: float) -> tuple[float, float, str]:
-    # The worker was started with CUDA_VISIBLE_DEVICES naming its own units.
+    from distlab.contracts import granted_units
+
+    # The worker was started with its own units published (CUDA_VISIBLE_DEVICES too).
     start = time.time()
     time.sleep(seconds)
-    return start, time.time(), os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    assert ",".join(granted_units("GPU")) == visible, (granted_units("GPU"), visible)
+    return start, time.time(), visible
 
 
-class TestDaskEngine(EngineConformance):
+class TestDaskEngine(LifecycleConformance, TaskConformance, BatchConformance):
     engine_name = "dask"
     unreachable_address = "tcp://127.0.0.1:{port}"
 

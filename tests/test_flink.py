@@ -13,11 +13,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import psutil
 import pytest
 
-from distlab.contracts import BATCH, STREAMS, DistlabError, EngineStartError
+from distlab.contracts import BATCH, STREAMS, DistlabError, EngineStartError, WordCount
 from distlab.engines.flink import env as flink_env
 from distlab.engines.flink.engine import FlinkEngine
 from distlab.procs import free_port
@@ -29,6 +30,7 @@ SCENARIO = r"""
 import json, os, sys, time
 import psutil
 import distlab
+from distlab.contracts import WordCount
 from distlab.procs import listening_ports, tree
 
 def running(pid):
@@ -50,7 +52,7 @@ def main():
     out["start_s"] = time.perf_counter() - began
     try:
         began = time.perf_counter()
-        out["builtin"] = engine.run_builtin("wordcount", paths=[path])
+        out["builtin"] = engine.run_builtin(WordCount(paths=(path,)))
         out["builtin_s"] = time.perf_counter() - began
         began = time.perf_counter()
         out["python"] = engine.map_reduce([path], words, lambda a, b: a + b)
@@ -149,8 +151,9 @@ def test_module_does_not_import_pyflink():
 
 def test_capabilities_and_tasks_refused():
     assert FlinkEngine.shapes == frozenset({BATCH, STREAMS})
-    assert FlinkEngine.builtin_ops == frozenset({"wordcount"})
-    with pytest.raises(DistlabError, match="not futures"):
+    assert FlinkEngine.builtin_ops == frozenset({WordCount})
+    # dataflow jobs, not futures: a batch/streams engine offers no tasks API at all
+    with pytest.raises(AttributeError):
         FlinkEngine(workers=1).submit(len, "abc")
 
 
@@ -179,13 +182,48 @@ def test_close_leaves_nothing_running(scenario):
 
 
 def test_unreachable_address_fails_fast(flink_python):
-    out = run_in_flink(flink_python, UNREACHABLE, f"127.0.0.1:{free_port()}", timeout=60)
-    assert out["outcome"].startswith("EngineStartError: no Flink JobManager"), out
+    address = f"127.0.0.1:{free_port()}"
+    out = run_in_flink(flink_python, UNREACHABLE, address, timeout=60)
+    assert out["outcome"].startswith(f"EngineStartError: cannot reach flink at {address}"), out
+    assert "no Flink JobManager" in out["outcome"], out
     assert out["seconds"] < 10
 
 
 def test_unreachable_address_fails_fast_in_main_environment():
+    address = f"127.0.0.1:{free_port()}"
     began = time.perf_counter()
+    with pytest.raises(EngineStartError, match=f"cannot reach flink at {address}"):
+        FlinkEngine.check_address(address)  # what the runner calls before a run
     with pytest.raises(EngineStartError):
-        FlinkEngine(address=f"127.0.0.1:{free_port()}").start()
+        FlinkEngine(address=address).start()
     assert time.perf_counter() - began < 10
+
+
+class TestFlinkConformance:
+    """The conformance checks of every contract Flink declares (lifecycle, batch, streams),
+    run by ``conformance.remote`` inside Flink's own environment (it has no pytest)."""
+
+    CHECKS = (
+        "describe_and_declarations",
+        "map_reduce_exact",
+        "builtin_ops_typed_and_exact",
+        "stream_windows_exact_and_every_event_arrives",
+        "close_leaves_nothing_running",
+    )
+
+    @pytest.fixture(scope="class")
+    def outcomes(self, flink_python) -> dict:
+        tests_dir = str(Path(__file__).resolve().parent)
+        done = subprocess.run(
+            [flink_python, "-m", "conformance.remote", "flink", *self.CHECKS],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tests_dir,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    @pytest.mark.parametrize("check", CHECKS)
+    def test_conformance(self, outcomes, check):
+        assert outcomes.get(check) == "ok", outcomes.get(check, "not run")

@@ -12,14 +12,17 @@ import pytest
 pytest.importorskip("confluent_kafka")
 
 import distlab  # noqa: E402
-from conformance import EngineConformance, assert_nothing_left, engine_processes  # noqa: E402
+from conformance import assert_nothing_left, engine_processes  # noqa: E402
+from conformance.lifecycle import LifecycleConformance  # noqa: E402
+from conformance.streams import StreamConformance  # noqa: E402
+from conformance.tasks import TaskConformance  # noqa: E402
 from distlab import probes  # noqa: E402
 from distlab.contracts import EngineStartError  # noqa: E402
 from distlab.procs import free_port, listening_ports  # noqa: E402
 from distlab.services.kafka.broker import KafkaBroker  # noqa: E402
 
 
-class TestKafkaEngine(EngineConformance):
+class TestKafkaEngine(LifecycleConformance, TaskConformance, StreamConformance):
     engine_name = "kafka"
 
 

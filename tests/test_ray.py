@@ -16,7 +16,9 @@ import pytest
 
 import distlab
 from clusters import check_gpu_runs, ray_head
-from conformance import EngineConformance
+from conformance.batch import BatchConformance
+from conformance.lifecycle import LifecycleConformance
+from conformance.tasks import TaskConformance
 from distlab import probes
 from distlab.contracts import EngineStartError, UnsatisfiableResources
 from distlab.procs import free_port
@@ -32,7 +34,7 @@ def run_basics(eng) -> None:
         eng.submit(probes.fail_with, "remote-boom").result(timeout=60)
 
 
-class TestRayEngine(EngineConformance):
+class TestRayEngine(LifecycleConformance, TaskConformance, BatchConformance):
     engine_name = "ray"
 
     def engine_kwargs(self) -> dict:
@@ -42,9 +44,14 @@ class TestRayEngine(EngineConformance):
         def hold_gpu(seconds: float) -> tuple[float, float, str]:
             import ray  # on the worker: which unit did Ray assign to this task?
 
+            from distlab.contracts import granted_units
+
             start = time.time()
             time.sleep(seconds)
-            return start, time.time(), ",".join(str(g) for g in ray.get_gpu_ids())
+            assigned = ",".join(str(g) for g in ray.get_gpu_ids())
+            # published the way every engine publishes a grant
+            assert ",".join(granted_units("GPU")) == assigned, (granted_units("GPU"), assigned)
+            return start, time.time(), assigned
 
         # Half a CPU each: CPU alone would let all four run together, so the cap of
         # two can only come from the GPU requests.

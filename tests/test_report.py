@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from commands import distlab
-from distlab import results, runner
+from distlab import results
 from distlab.report import compare as cmp
-from distlab.report import recommend
+from distlab.report import figures, recommend
 from distlab.report.html import build_report
+from distlab.run import matrix as runner
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +63,11 @@ def test_page_has_the_matrix_with_every_cell(run_dir, report_page):
     for cell in doc["cells"]:
         assert cell["status"] == "ok" and cell["verified"]
         # the median as the page prints it, with its min-max spread
-        assert recommend.fmt_s(cell["wall"]["median"]) in matrix
+        assert figures.fmt_s(cell["wall"]["median"]) in matrix
         assert (
-            f"[{recommend.fmt_s(cell['wall']['min'])}–{recommend.fmt_s(cell['wall']['max'])}]"
-            in matrix
+            f"[{figures.fmt_s(cell['wall']['min'])}–{figures.fmt_s(cell['wall']['max'])}]" in matrix
         )
-        assert recommend.fmt_x(cell["speedup"]) in matrix
+        assert figures.fmt_x(cell["speedup"]) in matrix
     assert matrix.count("✓ verified") == len(doc["cells"])
     for row in ("squares", "numbers (batched)", "numbers (per_element)"):
         assert f"<tr><th>{row}</th>" in matrix
@@ -108,13 +108,13 @@ def test_recommendations_are_derived_from_the_numbers(run_dir, report_page):
     section = page[page.index('id="recommendations"') : page.index('id="matrix-section"')]
     numpy = doc["references"]["numbers"]["numpy"]["wall"]["median"]
     numbers_cells = [c for c in doc["cells"] if c["workload"] == "numbers"]
-    fastest = min(recommend.full_median(c) for c in numbers_cells)
+    fastest = min(figures.full_median(c) for c in numbers_cells)
     # the NumPy caveat appears exactly when the numbers say so
     assert ("vectorized NumPy on one core" in section) == (numpy < fastest)
     slower = [c for c in doc["cells"] if c["speedup"] < 1]
     assert ("distribution did not pay" in section) == bool(slower)
     for c in slower:
-        assert recommend.fmt_x(c["speedup"]) in section
+        assert figures.fmt_x(c["speedup"]) in section
     # one engine only: nothing is crowned; every workload says so
     for label in ("squares", "numbers (batched)", "numbers (per_element)"):
         assert f"{label}: only local has a verified time" in section

@@ -5,7 +5,9 @@ import time
 import pytest
 
 import distlab
-from conformance import EngineConformance, assert_nothing_left, engine_processes
+from conformance import assert_nothing_left, engine_processes
+from conformance.lifecycle import LifecycleConformance
+from conformance.tasks import TaskConformance
 from distlab import probes
 from distlab.contracts import EngineStartError
 from distlab.procs import listening_ports
@@ -15,7 +17,7 @@ pytest.importorskip("scoop")
 from distlab.engines.scoop.engine import ScoopBridgeLost, ScoopTaskLost  # noqa: E402
 
 
-class TestScoopEngine(EngineConformance):
+class TestScoopEngine(LifecycleConformance, TaskConformance):
     engine_name = "scoop"
 
     def test_tasks_run_on_scoop_workers_not_the_origin(self, engine):

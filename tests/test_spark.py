@@ -15,8 +15,11 @@ import pytest
 pytest.importorskip("pyspark")
 
 import distlab  # noqa: E402
-from conformance import EngineConformance  # noqa: E402
-from distlab.contracts import EngineStartError  # noqa: E402
+from conformance.batch import BatchConformance  # noqa: E402
+from conformance.lifecycle import LifecycleConformance  # noqa: E402
+from conformance.streams import StreamConformance  # noqa: E402
+from conformance.tasks import TaskConformance  # noqa: E402
+from distlab.contracts import EngineStartError, WordCount  # noqa: E402
 from distlab.procs import free_port  # noqa: E402
 
 # Ordinary words plus the whitespace Python's str.split() knows and Java's \s does not
@@ -57,7 +60,7 @@ def pid_to_file_then_sleep(path: str, seconds: float) -> int:
     return os.getpid()
 
 
-class TestSparkEngine(EngineConformance):
+class TestSparkEngine(LifecycleConformance, TaskConformance, BatchConformance, StreamConformance):
     engine_name = "spark"
     # One SparkContext per process: the leak check needs this class's session closed
     # first, so it runs in TestSparkLifecycle below.
@@ -76,7 +79,7 @@ class TestSparkEngine(EngineConformance):
         write_text(path)
         expected = expected_counts(path)
         assert "builtin" not in expected  # the data really has words of its own
-        assert engine.run_builtin("wordcount", paths=[str(path)]) == dict(expected)
+        assert engine.run_builtin(WordCount(paths=(str(path),))) == dict(expected)
 
     def test_processes_are_reported(self, engine):
         [jvm] = engine.process_roots()
@@ -102,9 +105,9 @@ class TestSparkLifecycle:
     """Runs after TestSparkEngine's session closed: also shows a fresh JVM starts then."""
 
     engine_name = "spark"
-    engine_kwargs = EngineConformance.engine_kwargs
-    make_engine = EngineConformance.make_engine
-    test_close_leaves_nothing_running = EngineConformance.test_close_leaves_nothing_running
+    engine_kwargs = LifecycleConformance.engine_kwargs
+    make_engine = LifecycleConformance.make_engine
+    test_close_leaves_nothing_running = LifecycleConformance.test_close_leaves_nothing_running
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1"])  # refused / black-holed

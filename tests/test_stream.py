@@ -35,7 +35,7 @@ def test_a_wrong_window_fails_verification():
     first = next(iter(bad[key]))
     count, total = bad[key][first]
     bad[key][first] = (count, total + 1)
-    ok, detail = wl.verify(distlab.workloads.RunOutput(bad, n_tasks=1))
+    ok, detail = wl.verify(distlab.workloads.RunOutput(bad, n_tasks=1), "fixed_rate")
     assert not ok and "wrong count/sum" in detail
 
 
@@ -43,7 +43,7 @@ def _check_run(engine_name: str):
     wl = create("stream", "tiny")
     with distlab.engine(engine_name, workers=2) as eng:
         out = wl.run(eng, "fixed_rate")
-    ok, detail = wl.verify(out)
+    ok, detail = wl.verify(out, "fixed_rate")
     assert ok, detail
     m = out.metrics
     assert m["windows_checked"] == len(next(iter(wl.reference().values())))
@@ -69,14 +69,16 @@ def test_kafka_processors_each_write_their_own_sink_partition():
 
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    from distlab.engines.kafka import stream as ks
+    from distlab.contracts.streams import expected_counts
+    from distlab.engines.kafka.stream import start_processor
+    from distlab.services.kafka.harness import StreamTopics, drive
 
     spec = StreamSpec(n_events=400, rate=2000, partitions=3, timeout_s=30)
-    with ks.StreamTopics(None, spec.partitions) as topics:
+    with StreamTopics(None, spec.partitions) as topics:
         for p in range(spec.partitions):  # processor threads in this process
-            ks.start_processor(topics.bootstrap, topics.names, p, spec.to_dict())
-        raw = ks.drive(topics.bootstrap, spec, topics.names, spec.partitions, announced=True)
-        assert len(raw["arrivals"]) == ks.expected_counts(spec)[0]
+            start_processor(topics.bootstrap, topics.names, p, spec.to_dict())
+        raw = drive(topics.bootstrap, spec, topics.names, spec.partitions, announced=True)
+        assert len(raw.arrivals) == expected_counts(spec)[0]
         consumer = Consumer(
             {"bootstrap.servers": topics.bootstrap, "group.id": "check", "log_level": 0}
         )
@@ -90,7 +92,7 @@ def test_kafka_processors_each_write_their_own_sink_partition():
         )
         keys_by_event = {e: k for e, k, _, _ in spec.events()}
         seen, deadline = 0, time.monotonic() + 10
-        wanted = len(raw["arrivals"]) + len(raw["windows"])
+        wanted = len(raw.arrivals) + len(raw.windows)
         while seen < wanted and time.monotonic() < deadline:
             msg = consumer.poll(0.1)
             if msg is None or msg.error():
@@ -111,7 +113,7 @@ def test_kafka_sweep_reports_the_highest_sustained_rate():
     wl = create("stream", "tiny", sweep_rates=(500, 1000))
     with distlab.engine("kafka", workers=2) as eng:
         out = wl.run(eng, "sweep")
-    ok, detail = wl.verify(out)
+    ok, detail = wl.verify(out, "sweep")
     assert ok, detail
     assert out.metrics["max_sustained_rate"] in (None, 500.0, 1000.0)
     assert [p["offered_rate"] for p in out.metrics["sweep"]][0] == 500.0
@@ -177,7 +179,7 @@ def test_flink_stream_tiny_exact_windows_and_percentiles():
     # the windows are checked here, against the golden of the main environment
     wl = create("stream", "tiny")
     windows = {(k, w): (c, s) for k, w, c, s in got["windows"]}
-    ok, detail = wl.verify(RunOutput({tuple(got["key"]): windows}, n_tasks=1, lost=got["lost"]))
+    ok, detail = wl.verify(RunOutput({tuple(got["key"]): windows}, n_tasks=1, lost=got["lost"]), "fixed_rate")
     assert ok, detail
     m = got["metrics"]
     assert m["windows_checked"] == len(next(iter(wl.reference().values())))

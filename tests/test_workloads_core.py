@@ -19,7 +19,7 @@ def pool():
 def test_every_variant_verifies(pool, name):
     wl = create(name, "tiny")
     for variant in wl.variants(pool):
-        ok, detail = wl.verify(wl.run(pool, variant))
+        ok, detail = wl.verify(wl.run(pool, variant), variant)
         assert ok, f"{name}/{variant}: {detail}"
 
 
@@ -27,13 +27,13 @@ def test_wrong_answers_are_caught(pool):
     wl = create("numbers", "tiny")
     out = wl.run(pool, "batched")
     out.result[7] += 1e-9
-    ok, detail = wl.verify(out)
+    ok, detail = wl.verify(out, "batched")
     assert not ok and "differ" in detail
     wc = create("wordcount", "tiny")
     out = wc.run(pool, "python")
     word = next(iter(out.result))
     out.result[word] += 1
-    assert not wc.verify(out)[0]
+    assert not wc.verify(out, "python")[0]
 
 
 def test_numbers_sizes_follow_the_seed():

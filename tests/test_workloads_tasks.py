@@ -42,7 +42,7 @@ def run_verified(wl, eng, variant):
     t0 = time.perf_counter()
     out = wl.run(eng, variant)
     wall = time.perf_counter() - t0
-    ok, detail = wl.verify(out)
+    ok, detail = wl.verify(out, variant)
     assert ok, detail
     return out, wall
 
@@ -85,7 +85,7 @@ def test_gpu_queue_verify_rejects_a_shared_unit():
         for i in range(4)
     ]
     metrics = {"tasks": tasks, "units": 2, "units_per_task": 1, "measured_s": 0.6, "ideal_s": 0.6}
-    ok, detail = wl.verify(RunOutput([t["message"] for t in tasks], metrics=metrics))
+    ok, detail = wl.verify(RunOutput([t["message"] for t in tasks], metrics=metrics), "queue")
     assert not ok and "overlapped on unit" in detail
 
 

@@ -3,7 +3,13 @@
 ``granularity``: W2 numbers at full size on each engine — the seed's per-element tasks
 (on a capped prefix, extrapolated per task), batched tasks with the automatically chosen
 batch size, and a sweep of batch sizes, beside the seed's sequential loop and vectorized
-NumPy. Each engine is measured in its own process (python -m distlab.bench ...).
+NumPy.
+
+``tiny-tasks``: no-op tasks/s and round trips through distlab's adapter and through the
+engine's own API, side by side.
+
+Each engine is measured in an engine process of its own, started by the same launcher as
+``distlab run`` (the engine's own interpreter; it dies with its parent).
 """
 
 from __future__ import annotations
@@ -11,14 +17,18 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from distlab import registry
 from distlab.contracts import DistlabError
+from distlab.run.launcher import EngineProcess
+from distlab.run.model import BenchMeasured, EngineJob
+
+#: the longest one engine's bench may take
+BENCH_TIMEOUT_S = 1800.0
 
 
 def _median_time(fn, repeats: int) -> tuple[float, Any, list[float]]:
@@ -40,9 +50,7 @@ def sweep_sizes(n: int, workers: int) -> list[int]:
     return [*sizes, top]
 
 
-def granularity_cell(
-    engine_name: str, n: int, cap: int, repeats: int, workers: int | None, address: str | None
-) -> dict[str, Any]:
+def granularity_cell(job: EngineJob) -> dict[str, Any]:
     """Measure one engine (runs inside its own process).
 
     Every figure that enters a ratio (the loop, NumPy, the auto batch, each sweep size)
@@ -53,9 +61,12 @@ def granularity_cell(
 
     from distlab.workloads.numbers import Numbers
 
+    engine_name, workers, address = job.engine, job.workers, job.address
+    n, cap, repeats = (job.params["bench"][k] for k in ("n", "cap", "repeats"))
+
     wl = Numbers("default", n=n, per_element_cap=cap)
     out: dict[str, Any] = {"engine": engine_name, "n": n, "rounds": repeats}
-    wl._golden = wl.reference()
+    wl.golden()
     array = np.asarray(wl.data)
     eng = registry.create(engine_name, address=address, workers=workers)
     t0 = time.perf_counter()
@@ -72,8 +83,8 @@ def granularity_cell(
 
         def batched(batch: int):
             def go():
-                res = wl._run_batched(eng, batch)
-                ok, detail = wl.verify(res)
+                res = wl.run_batched(eng, batch)
+                ok, detail = wl.verify(res, "batched")
                 if not ok:
                     raise DistlabError(f"{engine_name} batched({batch}) wrong: {detail}")
                 return res
@@ -108,7 +119,7 @@ def granularity_cell(
         best = min(out["sweep"], key=lambda row: row["wall_s"])
         out["best_batch_size"], out["best_s"] = best["batch_size"], best["wall_s"]
         per, per_out, _ = _median_time(lambda: wl.run(eng, "per_element"), 1)
-        ok, detail = wl.verify(per_out)
+        ok, detail = wl.verify(per_out, "per_element")
         if not ok:
             raise DistlabError(f"{engine_name} per-element wrong: {detail}")
         out["per_element_cap"] = per_out.metrics["elements"]
@@ -123,18 +134,14 @@ def granularity_cell(
     return out
 
 
-def tiny_tasks_cell(
-    engine_name: str,
-    n: int,
-    round_trips: int,
-    repeats: int,
-    workers: int | None,
-    address: str | None,
-) -> dict[str, Any]:
+def tiny_tasks_cell(job: EngineJob) -> dict[str, Any]:
     """No-op tasks/s and round trips, through distlab's adapter and the engine's own API,
     interleaved so drift on a shared machine hits both alike."""
     from distlab import probes
     from distlab.stats import percentiles
+
+    engine_name, workers, address = job.engine, job.workers, job.address
+    n, round_trips, repeats = (job.params["bench"][k] for k in ("n", "round_trips", "repeats"))
 
     eng = registry.create(engine_name, address=address, workers=workers)
     t0 = time.perf_counter()
@@ -158,12 +165,14 @@ def tiny_tasks_cell(
         a_s, n_s = [], []
         for _ in range(repeats):
             t = time.perf_counter()
-            assert adapter_batch() == list(range(n))
+            got = adapter_batch()
             a_s.append(time.perf_counter() - t)
+            _check_noops(engine_name, "adapter", got, n)
             if has_native:
                 t = time.perf_counter()
-                assert list(native_batch()) == list(range(n))
+                got = list(native_batch())
                 n_s.append(time.perf_counter() - t)
+                _check_noops(engine_name, "native API", got, n)
         a_rt, n_rt = [], []
         for i in range(round_trips):
             t = time.perf_counter()
@@ -188,32 +197,49 @@ def tiny_tasks_cell(
     return out
 
 
+def _check_noops(engine: str, path: str, got: list, n: int) -> None:
+    if list(got) != list(range(n)):
+        raise DistlabError(f"{engine} {path}: {n} no-op tasks gave a wrong answer")
+
+
 def run_cells(
     kind: str, engines: list[str], params: dict[str, Any], addresses: dict[str, str], progress=print
 ) -> list[dict[str, Any]]:
-    """Run ``<kind>_cell`` for each engine in a process of its own."""
+    """Run ``<kind>_cell`` for each engine in an engine process of its own."""
     rows = []
     for name in engines:
         registry.engine_class(name)  # one-line error now if it is not installed
-        args = json.dumps({"engine_name": name, "address": addresses.get(name), **params})
+        job = EngineJob(
+            engine=name,
+            workloads=[],
+            size="default",
+            repeats=0,
+            warmup=0,
+            address=addresses.get(name),
+            workers=params.get("workers"),
+            params={"bench": params},
+        )
         progress(f"measuring {name} ...")
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "distlab.bench", f"{kind}-cell", args],
-                capture_output=True,
-                text=True,
-                timeout=1800,
-            )
-        except subprocess.TimeoutExpired:
-            rows.append({"engine": name, "error": "timed out after 1800 s"})
-            continue
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            rows.append({"engine": name, "error": tail})
-            continue
-        rows.append(json.loads(lines[-1]))
+        rows.append(_measure(kind, job))
     return rows
+
+
+def _measure(kind: str, job: EngineJob) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="distlab-bench-") as tmp:
+        ep = EngineProcess(job, Path(tmp), mode=f"bench:{kind}")
+        deadline = time.monotonic() + BENCH_TIMEOUT_S
+        try:
+            while ep.proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            timed_out = ep.proc.poll() is None
+        finally:
+            ep.stop()
+        rows = [ev.row for ev in ep.new_events() if isinstance(ev, BenchMeasured)]
+        if rows:
+            return rows[-1]
+        if timed_out:
+            return {"engine": job.engine, "error": f"timed out after {BENCH_TIMEOUT_S:.0f} s"}
+        return {"engine": job.engine, "error": ep.log_tail() or "no output"}
 
 
 def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> None:
@@ -224,10 +250,5 @@ def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> None:
     path.write_text(json.dumps(doc, indent=1))
 
 
-_CELLS = {"granularity-cell": granularity_cell, "tiny-tasks-cell": tiny_tasks_cell}
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] in _CELLS:
-        print(json.dumps(_CELLS[sys.argv[1]](**json.loads(sys.argv[2]))))
-    else:
-        sys.exit(f"usage: python -m distlab.bench {{{'|'.join(_CELLS)}}} JSON")
+#: bench kind -> the function an engine process runs for it
+CELLS = {"granularity": granularity_cell, "tiny-tasks": tiny_tasks_cell}

@@ -1,16 +1,21 @@
-"""The `distlab` command: run, engines, workloads, bench, report, compare."""
+"""The `distlab` command: run, engines, workloads, bench, report, compare.
+
+Each command parses and checks its options, calls the library, and prints through
+``distlab.console``; the tables and pages themselves are built in ``distlab.report``.
+Heavy imports (engines, matplotlib) happen inside the commands that need them, so
+``distlab --help`` and bad input stay fast.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from distlab.console import console, print_plain, run_command
 from distlab.contracts import DistlabError
 
 app = typer.Typer(
@@ -21,8 +26,6 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
 app.add_typer(bench_app, name="bench")
-# Tables are wide: give pipes and CI logs room instead of folding every cell.
-console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _split(text: str | None) -> list[str]:
@@ -105,17 +108,18 @@ def run(
     ] = 900.0,
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
-    from distlab import runner
+    from distlab.report.progress import RunProgress
     from distlab.report.terminal import print_summary
+    from distlab.run import matrix
 
-    engine_names = _split(engines) or runner.default_engines()
-    workload_names = _split(workloads) or runner.known_workloads()
+    engine_names = _split(engines) or matrix.default_engines()
+    workload_names = _split(workloads) or matrix.known_workloads()
     if gpus is None and "gpu_queue" in workload_names:
         from distlab.workloads.gpu_queue import default_gpu_count
 
         gpus = default_gpu_count()
         console.print(f"[dim]gpu_queue: declaring {gpus} GPUs on each engine (--gpus to change)[/]")
-    spec = runner.RunSpec(
+    spec = matrix.RunSpec(
         engines=engine_names,
         workloads=workload_names,
         params=_params(param),
@@ -128,10 +132,10 @@ def run(
         kill_worker=kill_worker,
         cell_timeout=cell_timeout,
     )
-    runner.validate(spec)
+    matrix.validate(spec)
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    with _Progress() as progress:
-        doc = runner.run(spec, out, progress.update)
+    with RunProgress() as progress:
+        doc = matrix.run(spec, out, progress.update)
     print_summary(doc, console)
     console.print(f"results: {out / 'results.json'}")
     if report:
@@ -143,57 +147,15 @@ def run(
         raise typer.Exit(1)
 
 
-class _Progress:
-    """One line per event while engines run (rich status spinner on a terminal)."""
-
-    def __enter__(self):
-        self._status = console.status("starting")
-        self._status.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._status.__exit__(*exc)
-
-    def update(self, ev: dict) -> None:
-        kind = ev.get("event")
-        if kind == "cell_start":
-            self._status.update(f"{ev['engine']}: {ev['workload']} ({ev['variant']}) ...")
-        elif kind == "cell":
-            status = ev["status"]
-            colour = {"ok": "green", "failed": "red"}.get(status, "dim")
-            wall = ev.get("wall_s")
-            figure = f" {wall:.3f} s" if wall else ""
-            detail = ev.get("error") or ev.get("reason") or ""
-            console.print(
-                f"  [{colour}]{status:<11}[/] {ev['engine']:<9} {ev['workload']:<10} "
-                f"{ev.get('variant', '-'):<12}{figure} {detail}"
-            )
-        elif kind == "engine":
-            if ev.get("status") == "ok":
-                console.print(f"[bold]{ev['engine']}[/] started in {ev['startup_s']:.2f} s")
-            else:
-                console.print(
-                    f"[bold]{ev['engine']}[/] [red]{ev.get('status')}[/] {ev.get('error', '')}"
-                )
-        elif kind == "step":
-            # live monitoring of workflow steps (e.g. microscopy): state and timing
-            text = f"{ev['engine']}: {ev['workload']} step {ev.get('step')} {ev.get('state')}"
-            self._status.update(text)
-            if ev.get("state") in ("done", "failed", "retry"):  # cached steps: status line only
-                took = f" {ev['seconds']:.2f} s" if ev.get("seconds") is not None else ""
-                console.print(f"    [dim]{text}{took}[/]")
-        elif kind == "reference":
-            self._status.update(f"references: {ev['workload']}")
-
-
 def _run_bench(
     kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
 ) -> list[dict]:
     """Validate engines and addresses, measure each engine in its own process, save."""
-    from distlab import bench, runner
+    from distlab import bench
+    from distlab.run import matrix
 
     addresses = _pairs(address, "--address")
-    runner.validate(runner.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
+    matrix.validate(matrix.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
     rows = bench.run_cells(
         kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
     )
@@ -219,56 +181,15 @@ def bench_granularity(
     ] = None,
 ) -> None:
     """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
-    from rich.table import Table
+    from distlab.report.bench_tables import granularity_sweeps, granularity_table
 
     if n < 1 or cap < 1 or repeats < 1:
         raise DistlabError("--n, --cap and --repeats must be >= 1")
     params = {"n": n, "cap": cap, "repeats": repeats, "workers": workers}
     rows = _run_bench("granularity", _split(engines), params, address, out)
-    t = Table(title=f"W2 numbers, n={n:,}: medians of {repeats}")
-    for col in (
-        "engine",
-        "loop s",
-        "numpy s",
-        "auto batch",
-        "batched s",
-        "best batch",
-        "best s",
-        "auto/best",
-        "per-elem ms/task",
-        "per-elem full s (extrap.)",
-        "batched vs per-elem",
-        "vs loop",
-        "vs numpy",
-        "compute/serial./sched. s",
-    ):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        if "error" in r:
-            t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * 12)
-            continue
-        b = r["breakdown_s"]
-        t.add_row(
-            r["engine"],
-            f"{r['sequential_s']:.3f}",
-            f"{r['numpy_s']:.4f}",
-            f"{r['auto_batch_size']:,}",
-            f"{r['auto_s']:.3f}",
-            f"{r['best_batch_size']:,}",
-            f"{r['best_s']:.3f}",
-            f"{r['auto_vs_best']:.2f}",
-            f"{r['per_element_task_ms']:.3f}",
-            f"{r['per_element_extrapolated_s']:.1f}",
-            f"{r['batched_vs_per_element']:.0f}x",
-            f"{r['speedup_vs_sequential']:.2f}x",
-            f"{r['speedup_vs_numpy']:.3f}x",
-            f"{b['compute']:.3f}/{b['serialization']:.3f}/{b['scheduling_and_other']:.3f}",
-        )
-    console.print(t)
-    for r in rows:
-        if "sweep" in r:
-            sweep = ", ".join(f"{s['batch_size']:,}: {s['wall_s']:.3f}s" for s in r["sweep"])
-            console.print(f"[dim]{r['engine']} sweep: {sweep}[/]")
+    console.print(granularity_table(rows, n, repeats))
+    for line in granularity_sweeps(rows):
+        console.print(line)
 
 
 @bench_app.command("tiny-tasks")
@@ -287,135 +208,90 @@ def bench_tiny_tasks(
     ] = None,
 ) -> None:
     """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
-    from rich.table import Table
-
-    from distlab import registry, runner
+    from distlab import registry
     from distlab.contracts import TASKS
+    from distlab.report.bench_tables import tiny_tasks_table
+    from distlab.run import matrix
 
     names = _split(engines) or [
-        e for e in runner.default_engines() if TASKS in registry.engine_class(e).shapes
+        e for e in matrix.default_engines() if TASKS in registry.engine_class(e).shapes
     ]
     if n < 1 or round_trips < 1 or repeats < 1:
         raise DistlabError("--n, --round-trips and --repeats must be >= 1")
     params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
     rows = _run_bench("tiny-tasks", names, params, address, out)
-    t = Table(title=f"no-op tasks: {n} per sample, median of {repeats}; {round_trips} round trips")
-    for col in (
-        "engine",
-        "distlab tasks/s",
-        "native tasks/s",
-        "adapter cost (thr.)",
-        "distlab RT p50/p99 ms",
-        "native RT p50/p99 ms",
-        "adapter cost (p50)",
-    ):
-        t.add_column(col)
-    for r in rows:
-        if "error" in r:
-            t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * 5)
-            continue
-        rt = r["adapter_rt_ms"]
-        nrt = r.get("native_rt_ms")
-        t.add_row(
-            r["engine"],
-            f"{r['adapter_tasks_per_s']:,.0f}",
-            f"{r['native_tasks_per_s']:,.0f}" if nrt else "n/a",
-            f"{(r['throughput_cost'] - 1) * 100:+.1f}%" if nrt else "-",
-            f"{rt['p50']:.2f} / {rt['p99']:.2f}",
-            f"{nrt['p50']:.2f} / {nrt['p99']:.2f}" if nrt else "n/a",
-            f"{(r['rt_p50_cost'] - 1) * 100:+.1f}%" if nrt else "-",
-        )
-    console.print(t)
+    console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
 
 @app.command("engines")
 def engines_cmd() -> None:
     """What engines are installed, their versions and capabilities."""
-    from rich.table import Table
+    from distlab.report.catalog import engines_table
 
-    from distlab import registry
-    from distlab.results import library_versions
-
-    t = Table(title="engines")
-    for col in (
-        "engine",
-        "installed",
-        "version",
-        "shapes",
-        "resources",
-        "actors",
-        "shared objects",
-        "needs server",
-        "install",
-    ):
-        t.add_column(col, overflow="fold")
-    versions = library_versions()
-    for name, e in registry.ENGINES.items():
-        caps: list[str] = ["-"] * 5
-        installed = e.installed()
-        if installed:
-            try:
-                cls = registry.engine_class(name)
-                caps = [
-                    ", ".join(sorted(cls.shapes)),
-                    *(
-                        "yes" if getattr(cls, a) else "no"
-                        for a in (
-                            "supports_resources",
-                            "supports_actors",
-                            "supports_shared_objects",
-                            "needs_server",
-                        )
-                    ),
-                ]
-                lib = cls.libraries[0] if cls.libraries else None
-            except DistlabError as exc:
-                installed, caps[0] = False, str(exc)
-                lib = None
-        else:
-            lib = None
-        version = versions.get(lib, "") if lib else ("stdlib" if name == "local" else "")
-        t.add_row(
-            name, "yes" if installed else "no", version, *caps, "" if installed else e.install_hint
-        )
-    console.print(t)
+    console.print(engines_table())
 
 
 @app.command("workloads")
 def workloads_cmd() -> None:
     """The workloads, their shapes, needs and sizes."""
-    from rich.table import Table
+    from distlab.report.catalog import workloads_table
 
-    from distlab.workloads import WORKLOADS, workload_class
-
-    t = Table(title="workloads")
-    for col in ("workload", "shape", "needs", "sizes", "description"):
-        t.add_column(col, overflow="fold")
-    for name in WORKLOADS:
-        cls = workload_class(name)
-        t.add_row(
-            name, cls.shape, ", ".join(cls.needs) or "-", ", ".join(cls.sizes), cls.description
-        )
-    console.print(t)
+    console.print(workloads_table())
 
 
-try:  # report and compare commands live with the report package
-    from distlab.report.commands import register as _register_report_commands
+@app.command("report")
+def report_cmd(
+    results_path: Annotated[
+        Path, typer.Argument(metavar="RESULTS", help="A results.json or the directory holding it.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for report.html and plots/ (default: beside the results)."),
+    ] = None,
+) -> None:
+    """Write an offline HTML page (matrix, plots, recommendations) from a results file."""
+    from distlab import results
+    from distlab.report.html import build_report
+    from distlab.report.terminal import finding_lines
 
-    _register_report_commands(app)
-except ImportError:
-    pass
+    doc = results.load(results_path)  # a bad file fails here with one line
+    page = build_report(results_path, out)
+    for line in finding_lines(doc):
+        print_plain(line)
+    print_plain(f"report: {page}")
+
+
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[Path, typer.Argument(metavar="A", help="Baseline results file or directory.")],
+    b: Annotated[Path, typer.Argument(metavar="B", help="Results file or directory to judge.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the comparison as an HTML page.")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="Relative slow-down that counts as a regression (0.10 = 10%).")
+    ] = 0.10,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level of the Mann-Whitney test.")
+    ] = 0.05,
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option("--fail-on-regression", help="Exit 1 when any cell regressed (for CI)."),
+    ] = False,
+) -> None:
+    """Compare two results: B/A per cell, significance, geometric mean, regressions."""
+    from distlab.report import compare as cmp
+
+    result = cmp.compare(a, b, threshold=threshold, alpha=alpha)
+    cmp.print_comparison(result, console)
+    if html:
+        print_plain(f"html: {cmp.write_html(result, html)}")
+    if fail_on_regression and result.regressions:
+        raise typer.Exit(1)
 
 
 def main() -> None:
-    try:
-        app()
-    except DistlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_command(app)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,15 @@ class Engine:
         """Workers of an embedded cluster when the user did not say: one per core."""
         return os.cpu_count() or 1
 
+    @classmethod
+    def capabilities(cls) -> dict[str, bool]:
+        """The optional capabilities, by name, as declared (what a workload may need)."""
+        return {
+            "supports_resources": cls.supports_resources,
+            "supports_actors": cls.supports_actors,
+            "supports_shared_objects": cls.supports_shared_objects,
+        }
+
     # -- lifecycle ----------------------------------------------------------------------
     @final
     def start(self) -> Engine:

@@ -21,7 +21,9 @@ The golden helpers here compute what the sink must receive, in plain Python.
 
 from __future__ import annotations
 
+import functools
 import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -58,18 +60,28 @@ class StreamSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def events(self) -> list[Event]:
-        """[(event_id, key, value, event_ms)] in send order."""
-        rng = random.Random(self.seed)
-        rate = self.rate
-        return [
-            (i, rng.randrange(self.keys), rng.randrange(1000), int(i * 1000 // rate))
-            for i in range(self.n_events)
-        ]
+    def events(self) -> tuple[Event, ...]:
+        """[(event_id, key, value, event_ms)] in send order (computed once per spec, so
+        that a sender whose clock already runs does not spend it generating events)."""
+        return _events(self)
 
     def intended_s(self, event_id: int) -> float:
         """Intended send time of an event, seconds after the stream's start."""
         return event_id / self.rate
+
+
+@functools.lru_cache(maxsize=8)
+def _events(spec: StreamSpec) -> tuple[Event, ...]:
+    rng = random.Random(spec.seed)
+    return tuple(
+        (i, rng.randrange(spec.keys), rng.randrange(1000), int(i * 1000 // spec.rate))
+        for i in range(spec.n_events)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(spec: StreamSpec) -> tuple[str, ...]:
+    return tuple(encode_event(e) for e in spec.events())
 
 
 @dataclass
@@ -145,14 +157,19 @@ def end_marker(spec: StreamSpec) -> str:
 def send_paced(
     spec: StreamSpec,
     send: Callable[[Event, str], None],
-    t0: float,
+    on_start: Callable[[float], None] | None = None,
     idle: Callable[[], None] | None = None,
 ) -> float:
     """Call ``send(event, line)`` for every event at its intended time ``t0 + i / rate``
-    (at once when already late); ``idle()`` is called before each sleep. Return the worst
-    lag behind schedule in seconds."""
+    (at once when already late); ``idle()`` is called before each sleep. The events are
+    generated first, then the clock starts: ``t0`` (perf_counter) is handed to
+    ``on_start`` before the first send. Return the worst lag behind schedule in seconds."""
+    events, lines = spec.events(), _lines(spec)
+    t0 = time.perf_counter()
+    if on_start is not None:
+        on_start(t0)
     pacer = Pacer.at_rate(spec.rate, t0=t0, idle=idle)
-    for i, event in enumerate(spec.events()):
+    for i, event in enumerate(events):
         pacer.wait(i)
-        send(event, encode_event(event))
+        send(event, lines[i])
     return pacer.worst_lag_s

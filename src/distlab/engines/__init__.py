@@ -1,1 +1,3 @@
-"""Engine adapters: one module per engine, the only place its library is imported."""
+"""Engine adapters: one module or package per engine family, the only place its library
+is imported. Shared by the adapters: ``addressing`` (the pieces of ``check_address``) and
+``units`` (a task's granted resource units in its environment)."""

@@ -3,19 +3,20 @@
 Options (``distlab.engine("dask", ..., **options)``), embedded start only:
   threads=N       threads per worker process (default 1).
   gpus=N          logical GPUs, split across the workers as evenly as possible: worker i
-                  declares the resource {"GPU": k_i} and is started with
-                  CUDA_VISIBLE_DEVICES set to its own unit ids (e.g. "0", "1"), which is
-                  how a task learns which unit it holds. A worker holds its units for
-                  every task it runs (Dask has no per-task device assignment), so give it
-                  one thread per unit when tasks must not share one.
-  resources={..}  other named resources, totals split across the workers the same way.
+                  declares the resource {"GPU": k_i} and is started with its own unit ids
+                  published in its environment (contracts.tasks.units_environment:
+                  DISTLAB_RESOURCE_UNITS, and CUDA_VISIBLE_DEVICES, e.g. "0", "1"), which
+                  a task reads with ``distlab.contracts.granted_units``. A worker holds
+                  its units for every task it runs (Dask has no per-task device
+                  assignment), so give it one thread per unit when tasks must not share one.
+  resources={..}  other named resources, totals split across the workers the same way
+                  (whole-unit totals get unit ids too; fractional ones have none).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import traceback
 from collections.abc import Iterable
 from typing import Any
@@ -28,13 +29,14 @@ from distributed import Client, LocalCluster
 
 from distlab.contracts import (
     BatchEngine,
-    EngineStartError,
     Future,
     RemoteTraceback,
     TaskEngine,
     UnsatisfiableResources,
+    units_environment,
 )
-from distlab.procs import port_open, split_host_port, stop_pids
+from distlab.engines.addressing import endpoint, require_answer
+from distlab.procs import stop_pids
 
 _SCHEDULER_DEFAULT_PORT = 8786
 _CONNECT_TIMEOUT = "8s"
@@ -116,36 +118,20 @@ class DaskEngine(TaskEngine, BatchEngine):
         self._known_workers: list[dict[str, float]] = []
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> DaskEngine:
-        if self.started:
-            return self
-        try:
-            if self.address:
-                self._connect(self.address)
-            else:
-                self._start_embedded()
-        except EngineStartError:
-            self.close()
-            raise
-        except Exception as exc:
-            self.close()
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise EngineStartError(f"Dask did not start: {first_line}") from None
-        self.started = True
-        return self
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        # Client retries a closed port until its timeout: fail in seconds instead.
+        host, port = endpoint(cls.name, address, _SCHEDULER_DEFAULT_PORT, "tcp://host:port")
+        require_answer(cls.name, address, host, port)
+
+    def _start(self) -> None:
+        if self.address:
+            self._connect(self.address)
+        else:
+            self._start_embedded()
 
     def _connect(self, address: str) -> None:
-        try:
-            host, port = split_host_port(address, _SCHEDULER_DEFAULT_PORT)
-        except ValueError:
-            raise EngineStartError(
-                f"not a Dask address: {address!r} (want tcp://host:port)"
-            ) from None
-        # Client retries a closed port until its timeout: fail in seconds instead.
-        if not port_open(host, port, timeout=3.0):
-            raise EngineStartError(
-                f"no Dask scheduler answers at {address} ({host}:{port} is closed)"
-            )
+        self.check_address(address)
         if "://" not in address:
             address = f"tcp://{address}"
         self.client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
@@ -153,8 +139,7 @@ class DaskEngine(TaskEngine, BatchEngine):
         self.workers = sum(w.get("nthreads", 1) for w in info.values())
 
     def _start_embedded(self) -> None:
-        n = self.workers or os.cpu_count() or 1
-        self.workers = n
+        n = self.workers
         threads = int(self.options.get("threads", 1))
         # Unlimited saturation: the scheduler sends every ready task to the workers at
         # once instead of holding back a queue; many tiny tasks run ~2x faster so.
@@ -184,23 +169,22 @@ class DaskEngine(TaskEngine, BatchEngine):
         self._worker_procs = self._live_worker_processes()
 
     def _per_worker_resources(self, n: int) -> list[tuple[dict[str, float], dict[str, str]]]:
+        """(resources, environment) of each worker: its share of every total, and the ids
+        of its whole units published as every engine publishes a task's grant."""
         totals = dict(self.options.get("resources") or {})
         if self.options.get("gpus"):
             totals["GPU"] = self.options["gpus"]
-        per_worker: list[tuple[dict[str, float], dict[str, str]]] = [({}, {}) for _ in range(n)]
+        shares: list[dict[str, float]] = [{} for _ in range(n)]
+        units: list[dict[str, list[int]]] = [{} for _ in range(n)]
         for name, total in totals.items():
+            next_unit = 0
             for i, share in enumerate(split_units(total, n)):
                 if share:
-                    per_worker[i][0][name] = share
-        if "GPU" in totals:
-            next_unit = 0
-            for resources, env in per_worker:
-                units = int(resources.get("GPU", 0))
-                env["CUDA_VISIBLE_DEVICES"] = ",".join(
-                    str(u) for u in range(next_unit, next_unit + units)
-                )
-                next_unit += units
-        return per_worker
+                    shares[i][name] = share
+                if float(total).is_integer():  # whole units: worker i holds ids of its own
+                    units[i][name] = list(range(next_unit, next_unit + int(share)))
+                    next_unit += int(share)
+        return [(shares[i], units_environment(units[i]) if units[i] else {}) for i in range(n)]
 
     def _live_worker_processes(self) -> list[psutil.Process]:
         procs = []

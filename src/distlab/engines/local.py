@@ -6,13 +6,13 @@ Options (``distlab.engine("local", ..., **options)``):
 
 A task submitted with ``resources=`` runs on a second pool sized to the largest resource
 total; the driver hands each task its own unit ids when it starts and takes them back
-when it ends, so at most the declared units are ever in use. The task sees its units as
-DISTLAB_RESOURCE_UNITS (JSON, e.g. {"GPU": [1]}) and, for GPUs, CUDA_VISIBLE_DEVICES.
+when it ends, so at most the declared units are ever in use. The task reads its units
+with ``distlab.contracts.granted_units()`` (DISTLAB_RESOURCE_UNITS, and CUDA_VISIBLE_DEVICES
+for GPUs, set around the call: distlab.engines.units).
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import pickle
@@ -24,7 +24,14 @@ from typing import Any
 
 import cloudpickle
 
-from distlab.contracts import DistlabError, Future, TaskEngine, UnsatisfiableResources
+from distlab.contracts import (
+    DistlabError,
+    EngineStartError,
+    Future,
+    TaskEngine,
+    UnsatisfiableResources,
+)
+from distlab.engines.units import published_units
 
 # Functions the standard pickler cannot send (lambdas, closures) go through cloudpickle,
 # so the pool accepts what Ray and Dask accept. The check is cached per function.
@@ -41,22 +48,10 @@ def _warm() -> int:
 
 
 def _run_with_units(payload: bytes, units: dict[str, list[int]]) -> Any:
-    """Run a task with its granted unit ids visible in the environment, then restore it
-    (pool workers are reused by later tasks)."""
-    granted = {"DISTLAB_RESOURCE_UNITS": json.dumps(units)}
-    if "GPU" in units:
-        granted["CUDA_VISIBLE_DEVICES"] = ",".join(str(u) for u in units["GPU"])
-    saved = {k: os.environ.get(k) for k in granted}
-    os.environ.update(granted)
-    try:
+    """Run a task with its granted unit ids published in its environment."""
+    with published_units(units):
         fn, args, kwargs = cloudpickle.loads(payload)
         return fn(*args, **kwargs)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class _UnitScheduler:
@@ -151,18 +146,24 @@ class LocalEngine(TaskEngine):
     supports_resources = True
     address_help = "(none: the process pool runs on this machine only)"
 
-    def start(self) -> LocalEngine:
-        if self.started:
-            return self
-        if self.address:
-            raise DistlabError("the local engine takes no --address (it is a process pool)")
-        self.workers = self.workers or os.cpu_count() or 1
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address, workers, **options)
+        #: broken pools replaced by a fresh one (a worker died)
         self.pool_restarts = 0
+        self._pool: ProcessPoolExecutor | None = None
+        #: the second pool for tasks that ask for resources (None: none declared)
+        self._units: _UnitScheduler | None = None
+
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        raise EngineStartError("the local engine takes no --address (it is a process pool)")
+
+    def _start(self) -> None:
+        if self.address:
+            self.check_address(self.address)
         self._pool = self._new_pool()
         totals = self._declared_resources()
         self._units = _UnitScheduler(totals) if totals else None
-        self.started = True
-        return self
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # forkserver: safe with the driver's threads (progress, memory sampler), fast to fork.
@@ -178,6 +179,8 @@ class LocalEngine(TaskEngine):
         """The pool, replaced if a worker died: a broken ProcessPoolExecutor fails every
         task it still held (those are lost, as the standard library defines) and refuses
         new ones; a fresh pool lets later work go on."""
+        if self._pool is None:
+            raise DistlabError("the local engine is not started")
         if self._pool._broken:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
@@ -191,20 +194,18 @@ class LocalEngine(TaskEngine):
         return totals
 
     def close(self) -> None:
-        units = getattr(self, "_units", None)
+        units, self._units = self._units, None
         if units is not None:
             units.close()
-            self._units = None
-        pool = getattr(self, "_pool", None)
+        pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
         self.started = False
 
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
         kwargs = kwargs or {}
         if resources:
-            units = getattr(self, "_units", None)
+            units = self._units
             if units is None:
                 raise UnsatisfiableResources(
                     f"a task asks for {resources} but the local engine declares no resources "
@@ -232,24 +233,22 @@ class LocalEngine(TaskEngine):
     def native_noop_tasks(self, n: int) -> list[Any]:
         from distlab.probes import noop
 
-        return [f.result() for f in [self._pool.submit(noop, i) for i in range(n)]]
+        pool = self._healthy_pool()
+        return [f.result() for f in [pool.submit(noop, i) for i in range(n)]]
 
     def worker_pids(self) -> list[int]:
         pids = []
-        for pool in (
-            getattr(self, "_pool", None),
-            getattr(getattr(self, "_units", None), "pool", None),
-        ):
+        for pool in (self._pool, self._units.pool if self._units is not None else None):
             if pool is not None and pool._processes:
                 pids += list(pool._processes)
         return pids
 
     def resource_totals(self) -> dict[str, float]:
-        units = getattr(self, "_units", None)
+        units = self._units
         return {k: float(v) for k, v in units.totals.items()} if units is not None else {}
 
     def describe(self) -> dict[str, Any]:
         out = {"address": "embedded", "workers": self.workers, "start_method": "forkserver"}
-        if getattr(self, "_units", None) is not None:
+        if self._units is not None:
             out["resources"] = self.resource_totals()
         return out

@@ -2,8 +2,16 @@
 
 Options (``distlab.engine("ray", ..., **options)``), embedded start only:
   gpus=N          logical GPUs (no hardware needed); tasks asking {"GPU": 1} get a distinct
-                  id from ``ray.get_gpu_ids()`` and CUDA_VISIBLE_DEVICES set by Ray.
+                  id from Ray, which the task reads with ``distlab.contracts.granted_units``.
   resources={..}  custom named resources of the node.
+
+A task that asks for resources runs inside a wrapper (``_run_with_units``) that publishes
+the accelerator ids Ray assigned to it (``get_accelerator_ids()``: GPUs and other
+accelerators; Ray assigns no ids for custom resources) as every engine does
+(distlab.contracts.tasks.units_environment).
+
+Batch: ``map_reduce`` is distlab's task map/reduce (one task per file), not a Ray Data
+pipeline: ``map_reduce_native`` is False.
 
 Network: Ray's gcs_server and raylet listen on all interfaces whatever they are told;
 they cannot be confined to loopback. Use the embedded cluster on trusted machines only.
@@ -14,6 +22,7 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import sys
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable
@@ -30,8 +39,11 @@ from distlab.contracts import (
     RemoteTraceback,
     TaskEngine,
     UnsatisfiableResources,
+    task_map_reduce,
 )
-from distlab.procs import port_open, split_host_port, stop_pids
+from distlab.engines.addressing import endpoint, require_answer
+from distlab.engines.units import published_units, temporary_environment
+from distlab.procs import stop_pids
 
 # Where Ray's own executables and scripts live: how we tell its processes from others.
 _RAY_DIR = os.path.dirname(ray.__file__)
@@ -84,6 +96,16 @@ def _apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
+def _run_with_units(
+    requested: tuple[str, ...], fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    """On the worker: publish the units Ray granted this task, then run it."""
+    assigned = ray.get_runtime_context().get_accelerator_ids()
+    units = {name: ids for name, ids in assigned.items() if name in requested}
+    with published_units(units):
+        return fn(*args, **kwargs)
+
+
 def _task_options(resources: dict[str, float]) -> dict[str, Any]:
     """distlab's {"GPU": 1, "CPU": 2, "disk": 1} -> Ray's num_gpus/num_cpus/resources."""
     custom = {k: float(v) for k, v in resources.items() if k not in ("CPU", "GPU")}
@@ -101,6 +123,8 @@ class RayEngine(TaskEngine, BatchEngine):
     supports_actors = True
     supports_shared_objects = True
     address_help = "host:port of a Ray head's GCS (ray start --head --port P), or ray://host:port"
+    #: map_reduce runs on distlab's tasks (contracts.batch.task_map_reduce)
+    map_reduce_native = False
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
@@ -111,14 +135,20 @@ class RayEngine(TaskEngine, BatchEngine):
         self._remote_fns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._remote_fns_strong: dict[Any, dict] = {}
         self._actor_classes: dict[type, Any] = {}
+        self._native_noop: Any = None
         # True from our ray.init until our ray.shutdown: close() never ends another
         # engine's Ray session in this process.
         self._owns_session = False
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> RayEngine:
-        if self.started:
-            return self
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        # ray.init retries an unreachable GCS for a long time: test the port first.
+        default = _CLIENT_DEFAULT_PORT if address.startswith("ray://") else _GCS_DEFAULT_PORT
+        host, port = endpoint(cls.name, address, default, "host:port or ray://host:port")
+        require_answer(cls.name, address, host, port)
+
+    def _start(self) -> None:
         if ray.is_initialized():
             raise EngineStartError(
                 "Ray is already initialized in this process (one Ray engine per process)"
@@ -129,28 +159,17 @@ class RayEngine(TaskEngine, BatchEngine):
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         quiet = {"logging_level": "ERROR", "log_to_driver": False}
-        try:
-            if self.address:
-                self._check_reachable(self.address)
-                self._owns_session = True
-                ray.init(address=self.address, **quiet)
-            else:
-                self._start_embedded(quiet)
-            self._totals = self._read_totals()
-        except EngineStartError:
-            self.close()
-            raise
-        except Exception as exc:
-            self.close()
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise EngineStartError(f"Ray did not start: {first_line}") from None
+        if self.address:
+            self.check_address(self.address)
+            self._owns_session = True
+            ray.init(address=self.address, **quiet)
+        else:
+            self._start_embedded(quiet)
+        self._totals = self._read_totals()
         if self.address:
             self.workers = int(self._totals.get("CPU", 0))
-        self.started = True
-        return self
 
     def _start_embedded(self, quiet: dict[str, Any]) -> None:
-        self.workers = self.workers or os.cpu_count() or 1
         self._children_before = {p.pid for p in psutil.Process().children()}
         # A temp dir of our own: sessions, sockets and logs never mix with other Ray
         # clusters on the machine, and address="local" never joins one by accident.
@@ -162,26 +181,19 @@ class RayEngine(TaskEngine, BatchEngine):
         if self.options.get("resources"):
             extra["resources"] = dict(self.options["resources"])
         self._owns_session = True
-        ray.init(
-            address="local",
-            num_cpus=self.workers,
-            include_dashboard=False,
-            _temp_dir=self._temp_dir,
-            **quiet,
-            **extra,
-        )
-
-    @staticmethod
-    def _check_reachable(address: str) -> None:
-        # ray.init retries an unreachable GCS for a long time: test the port first.
-        is_client = address.startswith("ray://")
-        default = _CLIENT_DEFAULT_PORT if is_client else _GCS_DEFAULT_PORT
-        try:
-            host, port = split_host_port(address, default)
-        except ValueError:
-            raise EngineStartError(f"not a Ray address: {address!r} (want host:port)") from None
-        if not port_open(host, port, timeout=3.0):
-            raise EngineStartError(f"no Ray cluster answers at {address} ({host}:{port} is closed)")
+        # Workers import the driver's modules (functions pickled by reference, e.g. from
+        # a script's or a test's directory): the raylet started here, and the workers it
+        # starts, inherit PYTHONPATH from this process.
+        python_path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+        with temporary_environment({"PYTHONPATH": python_path}):
+            ray.init(
+                address="local",
+                num_cpus=self.workers,
+                include_dashboard=False,
+                _temp_dir=self._temp_dir,
+                **quiet,
+                **extra,
+            )
 
     def _ray_processes(self) -> list[psutil.Process]:
         """Processes the embedded cluster started: the driver's new children that run
@@ -220,10 +232,14 @@ class RayEngine(TaskEngine, BatchEngine):
             self._remote_fns = weakref.WeakKeyDictionary()
             self._remote_fns_strong.clear()
             self._actor_classes.clear()
+            self._native_noop = None
             self.started = False
 
     # -- tasks -----------------------------------------------------------------------
     def _remote(self, fn: Callable[..., Any], resources: dict[str, float] | None) -> Any:
+        """The remote function that runs ``fn``: the function itself (Ray names the task
+        after it), or a carrier that takes it as its first argument (callables Ray
+        refuses, and resource tasks, whose units are published by _run_with_units)."""
         key = tuple(sorted(resources.items())) if resources else ()
         try:
             per_fn = self._remote_fns.setdefault(fn, {})
@@ -231,10 +247,10 @@ class RayEngine(TaskEngine, BatchEngine):
             per_fn = self._remote_fns_strong.setdefault(fn, {})
         remote = per_fn.get(key)
         if remote is None:
-            target = fn if inspect.isfunction(fn) else _apply
-            remote = ray.remote(target)
             if resources:
-                remote = remote.options(**_task_options(resources))
+                remote = ray.remote(_run_with_units).options(**_task_options(resources))
+            else:
+                remote = ray.remote(fn if inspect.isfunction(fn) else _apply)
             per_fn[key] = remote
         return remote
 
@@ -256,7 +272,12 @@ class RayEngine(TaskEngine, BatchEngine):
         if resources:
             self._check_satisfiable(resources)
         remote = self._remote(fn, resources)
-        call_args = args if inspect.isfunction(fn) else (fn, *args)
+        if resources:
+            call_args = (tuple(resources), fn, *args)
+        elif inspect.isfunction(fn):
+            call_args = tuple(args)
+        else:
+            call_args = (fn, *args)
         return RayFuture(remote.remote(*call_args, **(kwargs or {})))
 
     def gather(self, futures: Iterable[Future]) -> list[Any]:
@@ -275,8 +296,15 @@ class RayEngine(TaskEngine, BatchEngine):
         from distlab.probes import noop
 
         # Ray's own API: @ray.remote function, .remote(), ray.get on the list
-        remote = self._native_noop = getattr(self, "_native_noop", None) or ray.remote(noop)
-        return ray.get([remote.remote(i) for i in range(n)])
+        if self._native_noop is None:
+            self._native_noop = ray.remote(noop)
+        return ray.get([self._native_noop.remote(i) for i in range(n)])
+
+    # -- batch -------------------------------------------------------------------------
+    def map_reduce(self, paths, mapper, reducer) -> dict[Any, Any]:
+        """distlab's task map/reduce: one Ray task per file (mapper plus a local
+        combine), the final reduce in the driver."""
+        return task_map_reduce(self, paths, mapper, reducer)
 
     def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> RayActor:
         remote_cls = self._actor_classes.get(cls)

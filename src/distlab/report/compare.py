@@ -18,7 +18,8 @@ from pathlib import Path
 from rich.table import Table
 
 from distlab import results
-from distlab.report.recommend import fmt_s, full_median, min_possible_p, wall_samples
+from distlab.report.figures import fmt_s, full_median, wall_samples
+from distlab.report.recommend import min_possible_p
 from distlab.stats import mann_whitney_p
 
 THRESHOLD = 0.10

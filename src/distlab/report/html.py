@@ -7,13 +7,14 @@ and SVG files are also written beside the page under plots/).
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 from distlab import results
-from distlab.report import recommend
-from distlab.report.recommend import fmt_s, fmt_x, label
+from distlab.report import figures, recommend
+from distlab.report.figures import fmt_s, fmt_x, label
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
@@ -141,14 +142,15 @@ def matrix(doc: dict) -> str:
 
 
 def _extrapolation(cell: dict) -> str:
-    m = cell.get("metrics") or {}
-    if m.get("capped") and m.get("extrapolated_full_s") is not None:
+    """A capped run's full-size estimate, or a batched run's batch size."""
+    full = figures.extrapolated_full_s(cell)
+    if figures.is_capped(cell) and full is not None:
         return (
-            f'<br><span class="small">{e(m.get("elements"))} elements; full size '
-            f"~{e(fmt_s(m['extrapolated_full_s']))}</span>"
+            f'<br><span class="small">{e(figures.elements(cell))} elements; full size '
+            f"~{e(fmt_s(full))}</span>"
         )
-    if m.get("batch_size"):
-        return f'<br><span class="small">batch {e(m["batch_size"])}</span>'
+    if size := figures.batch_size(cell):
+        return f'<br><span class="small">batch {e(size)}</span>'
     return ""
 
 
@@ -366,12 +368,14 @@ def build_report(results_path_or_doc: str | Path | dict, out_dir: str | Path | N
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plot_note = None
-    try:
+    # matplotlib is an optional extra: its absence is a note on the page, while any other
+    # ImportError (a bug in the plots) fails loudly instead of hiding the plots
+    if importlib.util.find_spec("matplotlib") is None:
+        made, plot_note = [], "Plots need matplotlib: pip install 'distlab[report]'."
+    else:
         from distlab.report.plots import render_all
 
         made = render_all(doc, out / "plots")
-    except ImportError:
-        made, plot_note = [], "Plots need matplotlib: pip install 'distlab[report]'."
     page = out / "report.html"
     page.write_text(render(doc, made, plot_note, source), encoding="utf-8")
     return page

@@ -5,103 +5,47 @@ from the runner-up (their min-max ranges do not overlap); when they overlap, or 
 Mann-Whitney test over the repetitions finds no difference although enough repetitions
 were made to find one, the engines are reported as tied. Caveats (NumPy beat every engine,
 distribution did not pay, unstable or failed cells) come from the same numbers.
+
+The figures themselves (which cells count, their full-workload times) are read through
+``distlab.report.figures``; the plain facts beside the verdicts (start-up, latency,
+throughput, memory) are stated by ``distlab.report.facts``. ``findings`` gathers all.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
+from distlab.report.facts import (
+    Finding,
+    latency_findings,
+    memory_findings,
+    startup_findings,
+    throughput_findings,
+)
+from distlab.report.figures import (
+    batch_size,
+    by_work,
+    elements,
+    extrapolated_full_s,
+    fmt_full,
+    fmt_s,
+    fmt_x,
+    full_median,
+    full_range,
+    is_race,
+    label,
+    measured,
+    per_task_s,
+    reference_median,
+    shape_of,
+    wall_samples,
+)
 from distlab.stats import mann_whitney_p
 
 ALPHA = 0.05
 
 
-@dataclass
-class Finding:
-    """One derived statement with the figures behind it."""
-
-    kind: str  # winner, tie, tentative, shape, numpy, no_gain, granularity, unstable, failed, ...
-    text: str
-    workload: str | None = None
-    variant: str | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
-
-
-# ---- small accessors shared by the report views -------------------------------------------
-
-
-def fmt_s(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if x < 1e-3:
-        return f"{x * 1e6:.0f} µs"
-    return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"
-
-
-def fmt_x(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.2f}x" if x >= 0.1 else f"{x:.2g}x"
-
-
-def fmt_full(cell: dict, seconds: float | None) -> str:
-    """A full-workload time; '~' and a note when scaled up from a capped run."""
-    if work_share(cell) < 1:
-        return f"~{fmt_s(seconds)} extrapolated to full size"
-    return fmt_s(seconds)
-
-
-def label(cell: dict) -> str:
-    variant = cell.get("variant") or "-"
-    return cell.get("workload", "?") + ("" if variant in ("-", "default") else f" ({variant})")
-
-
-def work_share(cell: dict) -> float:
-    """The fraction of the full workload a cell ran (per-element runs are capped)."""
-    share = (cell.get("metrics") or {}).get("work_fraction") or 1.0
-    return share if share > 0 else 1.0
-
-
-def wall_samples(cell: dict) -> list[float]:
-    """Measured repetitions, scaled to the full workload so capped runs compare fairly."""
-    wall = cell.get("wall") or {}
-    xs = [x for x in wall.get("samples") or [] if isinstance(x, int | float)]
-    if not xs and cell.get("wall_s") is not None:
-        xs = [cell["wall_s"]]
-    return [x / work_share(cell) for x in xs]
-
-
-def full_median(cell: dict) -> float | None:
-    wall = cell.get("wall") or {}
-    med = wall.get("median", cell.get("wall_s"))
-    return None if med is None else med / work_share(cell)
-
-
-def full_range(cell: dict) -> tuple[float, float] | None:
-    wall = cell.get("wall") or {}
-    if wall.get("min") is None or wall.get("max") is None:
-        xs = wall_samples(cell)
-        return (min(xs), max(xs)) if xs else None
-    share = work_share(cell)
-    return wall["min"] / share, wall["max"] / share
-
-
-def measured(doc: dict) -> list[dict]:
-    """Cells with a verified answer and a time: the only ones a recommendation may use."""
-    return [
-        c
-        for c in doc.get("cells") or []
-        if c.get("status") == "ok" and c.get("verified") and full_median(c) is not None
-    ]
-
-
-def reference_median(doc: dict, workload: str, name: str) -> float | None:
-    ref = ((doc.get("references") or {}).get(workload) or {}).get(name) or {}
-    if not isinstance(ref, dict) or ref.get("verified") is False:
-        return None
-    return (ref.get("wall") or {}).get("median")
+# ---- the comparison of two engines on one piece of work ----------------------------------
 
 
 def min_possible_p(n1: int, n2: int) -> float:
@@ -109,18 +53,6 @@ def min_possible_p(n1: int, n2: int) -> float:
     if n1 < 1 or n2 < 1:
         return 1.0
     return mann_whitney_p(list(range(n1)), [n1 + i for i in range(n2)])
-
-
-def shape_of(workload: str) -> str | None:
-    try:
-        from distlab.workloads import workload_class
-
-        return workload_class(workload).shape
-    except Exception:  # a workload this distlab does not know (an older or newer file)
-        return None
-
-
-# ---- the comparison of two engines on one piece of work ----------------------------------
 
 
 def separate(faster: dict, slower: dict) -> tuple[str, float]:
@@ -139,24 +71,9 @@ def separate(faster: dict, slower: dict) -> tuple[str, float]:
     return "tie", p
 
 
-def is_race(cell: dict) -> bool:
-    """Whether the cell's time is a contest: a cell whose workload claims no work for it
-    (work_fraction None: a cached re-run, a paced request loop, a refused request) is
-    reported, never ranked."""
-    metrics = cell.get("metrics") or {}
-    return not ("work_fraction" in metrics and not metrics["work_fraction"])
-
-
-def _group(cells: list[dict]) -> dict[tuple[str, str], list[dict]]:
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for c in cells:
-        groups.setdefault((c["workload"], c.get("variant") or "-"), []).append(c)
-    return groups
-
-
 def winners(doc: dict) -> list[Finding]:
     out = []
-    for (workload, variant), cells in _group(list(filter(is_race, measured(doc)))).items():
+    for (workload, variant), cells in by_work(list(filter(is_race, measured(doc)))).items():
         ranked = sorted(cells, key=full_median)
         best = ranked[0]
         what = label(best)
@@ -217,7 +134,7 @@ def winners(doc: dict) -> list[Finding]:
 
 def by_shape(doc: dict) -> list[Finding]:
     """Per shape of work: how often each engine was fastest, and its time relative to the best."""
-    groups = _group(list(filter(is_race, measured(doc))))
+    groups = by_work(list(filter(is_race, measured(doc))))
     shapes: dict[str, list[list[dict]]] = {}
     for (workload, _), cells in groups.items():
         shape = shape_of(workload)
@@ -284,7 +201,7 @@ def numpy_caveats(doc: dict) -> list[Finding]:
 
 def no_gain_caveats(doc: dict) -> list[Finding]:
     out = []
-    for (workload, variant), cells in _group(measured(doc)).items():
+    for (workload, variant), cells in by_work(measured(doc)).items():
         slow = [c for c in cells if c.get("speedup") is not None and c["speedup"] < 1]
         if not slow:
             continue
@@ -308,27 +225,26 @@ def granularity_caveats(doc: dict) -> list[Finding]:
     out = []
     cells = measured(doc)
     for c in cells:
-        m = c.get("metrics") or {}
         if c.get("variant") != "per_element":
             continue
         batched = [
             b
             for b in cells
-            if b["engine"] == c["engine"]
-            and b["workload"] == c["workload"]
-            and (b.get("metrics") or {}).get("batch_size")
+            if b["engine"] == c["engine"] and b["workload"] == c["workload"] and batch_size(b)
         ]
         if not batched:
             continue
         best = min(batched, key=full_median)
         t_elem, t_batch = full_median(c), full_median(best)
-        full = m.get("extrapolated_full_s", t_elem)
-        per_task = m.get("per_task_s")
+        full = extrapolated_full_s(c)
+        full = t_elem if full is None else full
+        per_task = per_task_s(c)
+        count = elements(c)
         text = (
             f"{c['workload']} on {c['engine']}: one task per element would take ~{fmt_s(full)} "
-            f"for the full data (extrapolated from {m.get('elements', '?')} elements"
+            f"for the full data (extrapolated from {'?' if count is None else count} elements"
             + (f", {per_task * 1e3:.2f} ms per task" if per_task else "")
-            + f"); batches of {(best.get('metrics') or {}).get('batch_size')} took "
+            + f"); batches of {batch_size(best)} took "
             f"{fmt_s(t_batch)}: {t_elem / t_batch:,.0f}x faster."
         )
         out.append(
@@ -337,104 +253,6 @@ def granularity_caveats(doc: dict) -> list[Finding]:
                 text,
                 c["workload"],
                 figures={"engine": c["engine"], "per_element_s": t_elem, "batched_s": t_batch},
-            )
-        )
-    return out
-
-
-def startup_findings(doc: dict) -> list[Finding]:
-    engines = {
-        n: e
-        for n, e in (doc.get("engines") or {}).items()
-        if isinstance(e, dict) and e.get("startup_s") is not None and e.get("status") == "ok"
-    }
-    if not engines:
-        return []
-    out = []
-    order = sorted(engines, key=lambda n: engines[n]["startup_s"])
-    listing = ", ".join(f"{n} {fmt_s(engines[n]['startup_s'])}" for n in order)
-    out.append(Finding("startup", f"Start-up time: {listing}.", figures={"order": order}))
-    for name in order:
-        total = sum(
-            (c.get("wall_s") or 0.0) for c in doc.get("cells") or [] if c.get("engine") == name
-        )
-        start = engines[name]["startup_s"]
-        if total and start > total:
-            out.append(
-                Finding(
-                    "startup",
-                    f"{name}: starting the engine ({fmt_s(start)}) took longer than one "
-                    f"repetition of all its workloads together ({fmt_s(total)}): for work "
-                    "this short, keep a cluster running or use a lighter engine.",
-                    figures={"engine": name, "startup_s": start, "work_s": total},
-                )
-            )
-    return out
-
-
-def latency_findings(doc: dict) -> list[Finding]:
-    rows = []
-    for c in measured(doc):
-        lat = (c.get("metrics") or {}).get("latency_ms")
-        if isinstance(lat, dict) and isinstance(lat.get("p99"), int | float):
-            rows.append(c)
-    out = []
-    for (workload, variant), cells in _group(rows).items():
-        order = sorted(cells, key=lambda c: c["metrics"]["latency_ms"]["p99"])
-        listing = ", ".join(
-            f"{c['engine']} p50 {_ms(c, 'p50')} / p99 {_ms(c, 'p99')}" for c in order
-        )
-        out.append(
-            Finding(
-                "latency",
-                f"{label(order[0])}: lowest p99 latency {order[0]['engine']}; {listing}.",
-                workload,
-                variant,
-            )
-        )
-    return out
-
-
-def memory_findings(doc: dict) -> list[Finding]:
-    rows = [c for c in measured(doc) if isinstance(c.get("peak_rss_mb"), int | float)]
-    out = []
-    for (workload, variant), cells in _group(rows).items():
-        if len({c["engine"] for c in cells}) < 2:
-            continue
-        order = sorted(cells, key=lambda c: c["peak_rss_mb"])
-        listing = ", ".join(f"{c['engine']} {c['peak_rss_mb']:.0f} MB" for c in order)
-        out.append(
-            Finding(
-                "memory",
-                f"{label(order[0])}: least peak memory {order[0]['engine']}; {listing}.",
-                workload,
-                variant,
-            )
-        )
-    return out
-
-
-def _ms(cell: dict, key: str) -> str:
-    value = (cell["metrics"].get("latency_ms") or {}).get(key)
-    return "-" if value is None else f"{value:.1f} ms"
-
-
-def throughput_findings(doc: dict) -> list[Finding]:
-    rows = [
-        c
-        for c in measured(doc)
-        if isinstance((c.get("metrics") or {}).get("throughput"), int | float)
-    ]
-    out = []
-    for (workload, variant), cells in _group(rows).items():
-        order = sorted(cells, key=lambda c: -c["metrics"]["throughput"])
-        listing = ", ".join(f"{c['engine']} {c['metrics']['throughput']:,.0f}/s" for c in order)
-        out.append(
-            Finding(
-                "throughput",
-                f"{label(order[0])}: highest throughput {order[0]['engine']}; {listing}.",
-                workload,
-                variant,
             )
         )
     return out

@@ -1,12 +1,20 @@
-"""The terminal summary of a results document (rich tables)."""
+"""The terminal views of a results document: the summary tables `distlab run` prints and
+the findings `distlab report` prints (rich tables and plain lines)."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
+from distlab.report import figures
+from distlab.report.recommend import findings
 
-def _fmt_s(x) -> str:
+#: the sections of the findings `distlab report` prints (the rest are on the page only)
+PRINTED_FINDINGS = ("winners", "shapes", "caveats")
+
+
+def _fmt_s(x: float | None) -> str:
+    # not figures.fmt_s: the terminal tables keep their own, coarser format (no µs)
     if x is None:
         return "-"
     return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"
@@ -24,6 +32,34 @@ def _spread(wall: dict | None) -> str:
         return "-"
     text = f"{_fmt_s(wall['median'])} [{_fmt_s(wall['min'])}-{_fmt_s(wall['max'])}]"
     return text + (" !" if wall.get("unstable") else "")
+
+
+def _note(cell: dict) -> str:
+    """The note column: why a cell did not run, unless the workload has a headline figure
+    (the last that applies wins); a killed worker's lost and duplicated results after it."""
+    note = cell.get("error") or cell.get("reason") or ""
+    if figures.batch_size(cell):
+        note = f"batch {figures.batch_size(cell)} ({figures.batch_size_chosen(cell)})"
+    if figures.is_capped(cell):
+        full = figures.extrapolated_full_s(cell)
+        note = f"{figures.elements(cell)} elements; full size ~{_fmt_s(full)}"
+    if lat := figures.latency_ms(cell):
+        shown = ("p50", "p99", "p99.9")
+        note = "round trip " + " ".join(
+            f"{k}={v:.1f}ms" for k, v in lat.items() if v is not None and k in shown
+        )
+    if critical := figures.critical_path_s(cell):
+        note = (
+            f"retries={figures.retries(cell)}, critical path {_fmt_s(critical)}"
+            f" of {_fmt_s(figures.sum_of_steps_s(cell))} in steps"
+        )
+    if queue := figures.measured_and_ideal_s(cell):
+        note = f"measured {_fmt_s(queue[0])}, ideal ceil(N/R)*d {_fmt_s(queue[1])}"
+    if events := figures.events_per_s(cell):
+        note = f"{events:,.0f} events/s; " + note
+    if cell.get("fault"):
+        note += f" lost={cell.get('lost')} dup={cell.get('duplicates')}"
+    return note
 
 
 def matrix_table(doc: dict) -> Table:
@@ -44,30 +80,6 @@ def matrix_table(doc: dict) -> Table:
     for c in doc["cells"]:
         status = c["status"]
         style = {"ok": "green", "failed": "red", "unsupported": "dim"}.get(status, "")
-        note = c.get("error") or c.get("reason") or ""
-        m = c.get("metrics") or {}
-        if m.get("batch_size"):
-            note = f"batch {m['batch_size']} ({m.get('batch_size_chosen')})"
-        if m.get("capped"):
-            note = f"{m['elements']} elements; full size ~{_fmt_s(m['extrapolated_full_s'])}"
-        if m.get("latency_ms"):
-            lat = m["latency_ms"]
-            note = "round trip " + " ".join(
-                f"{k}={v:.1f}ms"
-                for k, v in lat.items()
-                if v is not None and k in ("p50", "p99", "p99.9")
-            )
-        if m.get("critical_path_s"):
-            note = (
-                f"retries={m.get('retries', 0)}, critical path {_fmt_s(m['critical_path_s'])}"
-                f" of {_fmt_s(m.get('sum_of_steps_s'))} in steps"
-            )
-        if m.get("measured_s") is not None and m.get("ideal_s") is not None:
-            note = f"measured {_fmt_s(m['measured_s'])}, ideal ceil(N/R)*d {_fmt_s(m['ideal_s'])}"
-        if m.get("throughput_eps"):
-            note = f"{m['throughput_eps']:,.0f} events/s; " + note
-        if c.get("fault"):
-            note += f" lost={c.get('lost')} dup={c.get('duplicates')}"
         t.add_row(
             c["engine"],
             c["workload"],
@@ -80,7 +92,7 @@ def matrix_table(doc: dict) -> Table:
             if c.get("per_task_overhead_ms") is not None
             else "-",
             f"{c['peak_rss_mb']:.0f}" if c.get("peak_rss_mb") else "-",
-            note,
+            _note(c),
         )
     return t
 
@@ -124,3 +136,13 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
     console.print(engines_table(doc))
     console.print(references_table(doc))
     console.print(matrix_table(doc))
+
+
+def finding_lines(doc: dict) -> list[str]:
+    """The derived statements `distlab report` prints, one line each."""
+    return [
+        f"- {f.text}"
+        for section, items in findings(doc).items()
+        if section in PRINTED_FINDINGS
+        for f in items
+    ]

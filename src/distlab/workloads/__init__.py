@@ -1,4 +1,4 @@
-"""Workloads by name (seed documents' programs, see shared WORKLOADS.md), imported lazily."""
+"""Workloads by name (the seed documents' programs), imported lazily; see ARCHITECTURE.md."""
 
 from __future__ import annotations
 

@@ -22,11 +22,17 @@ class RunOutput:
     result: Any
     #: tasks (or records) the run handled: the denominator of per-task figures
     n_tasks: int = 0
-    #: workload-specific figures (e.g. batch size used, extrapolations, latencies)
+    #: workload-specific figures shown in reports (batch size used, latencies, ...)
     metrics: dict[str, Any] = field(default_factory=dict)
     #: tasks whose result never came back (fault injection), and results seen twice
     lost: int = 0
     duplicates: int = 0
+    #: share of the sequential reference's work this run did; None when no speed-up
+    #: applies (a paced loop, a cached re-run, a refused request)
+    work_fraction: float | None = 1.0
+    #: seconds of the work itself (sleeps, fits) when the workload knows it: the base
+    #: of the per-task overhead figure (else the sequential reference's time)
+    compute_s: float | None = None
 
 
 def gather_counting_lost(futures: list) -> tuple[list[Any], int]:
@@ -75,9 +81,14 @@ class Workload:
         if cls.shape not in engine_cls.shapes:
             return f"{engine_cls.name} does not run {cls.shape} workloads"
         for cap in cls.needs:
-            if not getattr(engine_cls, cap, False):
+            if not engine_cls.capabilities().get(cap, False):
                 return f"{engine_cls.name} lacks {cap.removeprefix('supports_')}"
         return None
+
+    @classmethod
+    def parameter_names(cls) -> set[str]:
+        """Every parameter --param may set for this workload."""
+        return set(cls.sizes["default"]) | set(cls.extra_params)
 
     def variants(self, engine: Engine) -> list[str]:
         return ["default"]
@@ -101,7 +112,8 @@ class Workload:
     def run(self, engine: Engine, variant: str) -> RunOutput:
         raise NotImplementedError
 
-    def verify(self, output: RunOutput) -> tuple[bool, str]:
-        """Compare a run's result with the golden answer (explicit normalisation/tolerance)."""
+    def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
+        """Compare a run of ``variant`` (or of a named reference) with the golden answer,
+        with explicit normalisation and tolerance."""
         ok = output.result == self.golden()
         return ok, "equal to the reference" if ok else "differs from the reference"

@@ -11,18 +11,17 @@ exist and must be refused within seconds (UnsatisfiableResources), never hang.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from itertools import combinations
 from typing import Any
 
 from distlab.contracts import DistlabError, Engine, UnsatisfiableResources
+from distlab.contracts.tasks import RESOURCE_UNITS_ENV, granted_units
 from distlab.workloads.base import RunOutput, Workload
 
 #: an impossible request must be refused within this many seconds
@@ -31,38 +30,16 @@ FAIL_FAST_S = 10.0
 OVERLAP_EPSILON_S = 0.02
 
 
-def granted_units(resource: str = "GPU") -> tuple[list[str], str]:
-    """The unit ids of ``resource`` this task was given, and where they were read.
-
-    Engines expose the grant differently: the process pool sets DISTLAB_RESOURCE_UNITS
-    per task, Ray answers ray.get_gpu_ids() (and sets CUDA_VISIBLE_DEVICES), Dask starts
-    each worker with CUDA_VISIBLE_DEVICES set to its own units.
-    """
-    declared = os.environ.get("DISTLAB_RESOURCE_UNITS")
-    if declared:
-        units = json.loads(declared).get(resource)
-        if units is not None:
-            return [str(u) for u in units], "DISTLAB_RESOURCE_UNITS"
-    ray = sys.modules.get("ray")  # only when the task runs in a Ray worker
-    if resource == "GPU" and ray is not None and ray.is_initialized():
-        ids = ray.get_gpu_ids()
-        if ids:
-            return [str(i) for i in ids], "ray.get_gpu_ids"
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if resource == "GPU" and visible:
-        return visible.split(","), "CUDA_VISIBLE_DEVICES"
-    return [], "none"
-
-
 def gpu_task(index: int, seconds: float, resource: str = "GPU") -> dict[str, Any]:
     """The seed's task: hold the unit for ``seconds``; report which unit and when."""
-    units, source = granted_units(resource)
+    units = granted_units(resource)
     start = time.time()
     time.sleep(seconds)
     return {
         "message": f"Task {index} complete",
         "units": units,
-        "unit_source": source,
+        # every engine publishes the grant the same way (distlab.contracts.tasks)
+        "unit_source": RESOURCE_UNITS_ENV,
         "start": start,
         "end": time.time(),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -142,6 +119,7 @@ class GpuQueue(Workload):
         return RunOutput(
             [t["message"] for t in tasks],
             n_tasks=n,
+            compute_s=n * seconds,
             metrics={
                 "units": total,
                 "units_per_task": per_task,
@@ -149,7 +127,6 @@ class GpuQueue(Workload):
                 "measured_s": wall,
                 "ideal_s": ideal,
                 "measured_over_ideal": wall / ideal,
-                "compute_s": n * seconds,
                 "peak_concurrency": peak_concurrency(tasks),
                 "unit_source": sorted({t["unit_source"] for t in tasks}),
                 "real_gpus": real_gpus_present(),
@@ -176,10 +153,10 @@ class GpuQueue(Workload):
             )
         outcome["seconds"] = time.perf_counter() - t0
         # nothing of the queue's work runs here: no speed-up against the reference
-        metrics = {"refused_in_s": outcome["seconds"], "work_fraction": None, "compute_s": 0.0}
-        return RunOutput(outcome, n_tasks=1, metrics=metrics)
+        metrics = {"refused_in_s": outcome["seconds"]}
+        return RunOutput(outcome, n_tasks=1, metrics=metrics, work_fraction=None, compute_s=0.0)
 
-    def verify(self, output: RunOutput) -> tuple[bool, str]:
+    def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         if isinstance(output.result, dict):  # the impossible variant
             out = output.result
             ok = out.get("raised") == "UnsatisfiableResources" and out["seconds"] < FAIL_FAST_S

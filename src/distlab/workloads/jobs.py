@@ -19,6 +19,7 @@ import math
 import time
 
 from distlab.contracts import Engine
+from distlab.contracts.pacing import Pacer
 from distlab.stats import percentiles
 from distlab.workloads.base import RunOutput, Workload, gather_counting_lost
 
@@ -58,18 +59,16 @@ class Jobs(Workload):
             results,
             n_tasks=n,
             lost=lost,
-            metrics={"ideal_s": math.ceil(n / workers) * d, "compute_s": n * d},
+            compute_s=n * d,
+            metrics={"ideal_s": math.ceil(n / workers) * d},
         )
 
     def _request_response(self, engine: Engine) -> RunOutput:
         k, d, interval = self.params["requests"], self.params["sleep_s"], self.params["interval_s"]
-        start = time.perf_counter()
+        pacer = Pacer(interval)
         round_trips, results, lost = [], [], 0
         for i in range(k):
-            intended = start + i * interval
-            now = time.perf_counter()
-            if now < intended:
-                time.sleep(intended - now)
+            intended = pacer.wait(i)
             try:
                 results.append(
                     engine.submit(process_task, f"Task-{i % self.params['n']}", d).result()
@@ -88,13 +87,13 @@ class Jobs(Workload):
                 "latency_ms": percentiles(lat_ms, (50, 90, 99)),
                 "latency_samples_ms": lat_ms,
                 "engine_share_ms": percentiles([x - d * 1e3 for x in lat_ms], (50, 99)),
-                "compute_s": k * d,
                 "interval_s": interval,
-                "work_fraction": None,
             },
+            compute_s=k * d,
+            work_fraction=None,
         )
 
-    def verify(self, output: RunOutput) -> tuple[bool, str]:
+    def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         got = output.result
         want = [f"Processed Task-{i % self.params['n']}" for i in range(len(got))]
         if len(got) not in (self.params["n"], self.params["requests"]):

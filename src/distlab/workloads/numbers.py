@@ -51,18 +51,13 @@ def make_data(n: int) -> list[float]:
 
 
 def measure_task_overhead(engine: Engine, tasks: int | None = None) -> float:
-    """Worker-seconds one no-op task costs on this engine, measured (cached per engine)."""
-    cached = getattr(engine, "_distlab_task_overhead_s", None)
-    if cached is not None:
-        return cached
+    """Worker-seconds one no-op task costs on this engine, measured."""
     workers = engine.workers or 1
     tasks = tasks or max(40, 10 * workers)
     engine.gather([engine.submit(probes.noop, i) for i in range(workers)])  # warm
     t0 = time.perf_counter()
     engine.gather([engine.submit(probes.noop, i) for i in range(tasks)])
-    overhead = (time.perf_counter() - t0) * workers / tasks
-    engine._distlab_task_overhead_s = overhead
-    return overhead
+    return (time.perf_counter() - t0) * workers / tasks
 
 
 def measure_element_cost(data: np.ndarray, sample: int = 20_000) -> float:
@@ -108,6 +103,13 @@ class Numbers(Workload):
         super().__init__(size, **overrides)
         self.data = make_data(self.params["n"])
         self.array = np.asarray(self.data)
+        #: measured per-task overhead per engine object (measured once per engine)
+        self._task_overhead_s: dict[int, float] = {}
+
+    def task_overhead(self, engine: Engine) -> float:
+        if id(engine) not in self._task_overhead_s:
+            self._task_overhead_s[id(engine)] = measure_task_overhead(engine)
+        return self._task_overhead_s[id(engine)]
 
     def variants(self, engine: Engine) -> list[str]:
         return ["batched", "per_element"]
@@ -124,13 +126,13 @@ class Numbers(Workload):
     def run(self, engine: Engine, variant: str) -> RunOutput:
         if variant == "per_element":
             return self._run_per_element(engine)
-        return self._run_batched(engine, self.params.get("batch_size"))
+        return self.run_batched(engine, self.params.get("batch_size"))
 
     def _run_per_element(self, engine: Engine) -> RunOutput:
         # As many elements as finish in about the time budget on this engine (never more
         # than the cap): the seed's way is shown at a size that ends, and extrapolated.
         workers = engine.workers or 1
-        affordable = self.params["per_element_budget_s"] * workers / measure_task_overhead(engine)
+        affordable = self.params["per_element_budget_s"] * workers / self.task_overhead(engine)
         cap = min(self.params["per_element_cap"], len(self.data), max(50, int(affordable)))
         t0 = time.perf_counter()
         # one task per element, submitted the engine's own way for many tasks
@@ -139,22 +141,22 @@ class Numbers(Workload):
         return RunOutput(
             np.asarray(values),
             n_tasks=cap,
+            work_fraction=cap / len(self.data),
             metrics={
                 "elements": cap,
                 "capped": cap < len(self.data),
-                "work_fraction": cap / len(self.data),
                 "per_task_s": wall / cap,
                 # the seed's way at full size, extrapolated from the capped prefix
                 "extrapolated_full_s": wall / cap * len(self.data),
             },
         )
 
-    def _run_batched(self, engine: Engine, batch_size: int | None) -> RunOutput:
+    def run_batched(self, engine: Engine, batch_size: int | None) -> RunOutput:
         workers = engine.workers or 1
         chosen = "given"
         overhead = element = None
         if not batch_size:
-            overhead = measure_task_overhead(engine)
+            overhead = self.task_overhead(engine)
             element = measure_element_cost(self.array)
             batch_size = choose_batch_size(len(self.data), workers, overhead, element)
             chosen = "auto"
@@ -185,7 +187,7 @@ class Numbers(Workload):
             },
         )
 
-    def verify(self, output: RunOutput) -> tuple[bool, str]:
+    def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         got = np.asarray(output.result, dtype=float)
         want = self.golden()[: len(got)]
         if len(got) != len(self.data) and not output.metrics.get("capped"):

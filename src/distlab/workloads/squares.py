@@ -44,5 +44,6 @@ class Squares(Workload):
             result,
             n_tasks=n,
             lost=lost,
-            metrics={"ideal_s": math.ceil(n / workers) * sleep_s, "compute_s": n * sleep_s},
+            compute_s=n * sleep_s,
+            metrics={"ideal_s": math.ceil(n / workers) * sleep_s},
         )

@@ -1,25 +1,14 @@
 """W7 stream (seeds 000 and 004, "event-driven, real-time"): events at a fixed offered rate
 through a filter and a keyed tumbling-window aggregation into a sink.
 
-The stream contract (:class:`StreamSpec`, handed to ``engine.run_stream(spec)``):
-
-* Events are generated deterministically from ``seed``: event ``i`` is
-  ``(event_id=i, key, value, event_ms)`` with ``key`` in ``[0, keys)``, ``value`` in
-  ``[0, 1000)`` and event time ``event_ms = i * 1000 // rate`` (integer milliseconds from
-  the start of the stream). Its INTENDED send time is ``t0 + i / rate``: the driver sends
-  each event at that moment (or at once, if it is already late).
-* Processing: keep the events with ``value >= filter_min``; every kept event is passed
-  through to the sink at once (its arrival there gives its end-to-end latency), and is
-  counted into a tumbling event-time window of ``window_ms`` per key, whose result is
-  ``(key, window_start_ms, count, sum of values)``.
-* ``run_stream`` returns a dict: ``windows`` (list of [key, window_start_ms, count, sum]),
-  ``arrivals`` ({event_id: seconds after t0 when the pass-through reached the driver}),
-  ``elapsed_s``, ``send_lag_s`` (how far behind schedule the sender fell at worst) and
-  ``notes`` (what the engine's source and sink really were).
+What an engine must do is the streams contract (:mod:`distlab.contracts.streams`): the
+driver sends seeded events at their intended times, the engine filters and windows them,
+and returns every window emission and pass-through arrival in a StreamResult. Here the
+raw arrivals become figures and the windows are checked exactly against a golden
+computed in plain Python.
 
 Latency is measured at the sink against each event's intended send time, so a stalled
-pipeline is charged for every event it delayed (no coordinated omission). Window results
-are checked exactly against a golden computed here in plain Python.
+pipeline is charged for every event it delayed (no coordinated omission).
 
 Variants: ``fixed_rate`` runs the stream once at the size's rate; ``sweep`` runs short
 streams at rising rates and reports the highest rate the engine sustained (achieved
@@ -28,76 +17,19 @@ throughput >= 95% of the offered rate and p99 latency under ``p99_bound_ms``).
 
 from __future__ import annotations
 
-import random
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from distlab.contracts import STREAMS, DistlabError, Engine
+from distlab.contracts import STREAMS, Engine
+from distlab.contracts.streams import StreamSpec, golden_windows, passing_ids
 from distlab.stats import percentiles
 from distlab.workloads.base import RunOutput, Workload
+
+__all__ = ["Stream", "StreamSpec", "golden_windows"]
 
 #: the most latency samples kept in the results file per run
 MAX_SAMPLES = 2000
 #: a rate is sustained when at least this share of it was achieved ...
 SUSTAINED_SHARE = 0.95
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """One stream run: what the driver sends and what the engine must compute."""
-
-    n_events: int
-    #: offered rate, events per second of intended send time
-    rate: float
-    window_ms: int = 1000
-    keys: int = 8
-    #: an event passes the filter when value >= filter_min (values are 0..999)
-    filter_min: int = 200
-    seed: int = 7
-    #: source partitions (Kafka topics); 0 lets the engine choose
-    partitions: int = 0
-    #: Kafka bootstrap servers for engines that read a topic; None: the engine's own
-    #: broker (kafka) or an embedded one it starts
-    bootstrap: str | None = None
-    #: the whole run (sending, processing, collecting) must end within this
-    timeout_s: float = 120.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def events(self) -> list[tuple[int, int, int, int]]:
-        """[(event_id, key, value, event_ms)] in send order."""
-        rng = random.Random(self.seed)
-        rate = self.rate
-        return [
-            (i, rng.randrange(self.keys), rng.randrange(1000), int(i * 1000 // rate))
-            for i in range(self.n_events)
-        ]
-
-    def intended_s(self, event_id: int) -> float:
-        """Intended send time of an event, seconds after the stream's start."""
-        return event_id / self.rate
-
-
-def golden_windows(events, window_ms: int, filter_min: int) -> dict[tuple[int, int], tuple]:
-    """{(key, window_start_ms): (count, sum)} over the events that pass the filter."""
-    out: dict[tuple[int, int], list[int]] = {}
-    for _eid, key, value, event_ms in events:
-        if value < filter_min:
-            continue
-        slot = out.setdefault((key, event_ms - event_ms % window_ms), [0, 0])
-        slot[0] += 1
-        slot[1] += value
-    return {k: (c, s) for k, (c, s) in out.items()}
-
-
-def passing_ids(events, filter_min: int) -> list[int]:
-    return [eid for eid, _k, value, _t in events if value >= filter_min]
-
-
-def expected_window_count(events, window_ms: int, filter_min: int) -> int:
-    """How many windows the sink will receive (their contents are checked separately)."""
-    return len({(k, t - t % window_ms) for _e, k, v, t in events if v >= filter_min})
 
 
 def downsample(xs: list[float], most: int = MAX_SAMPLES) -> list[float]:
@@ -169,9 +101,6 @@ class Stream(Workload):
 
     # -- a run --------------------------------------------------------------------------
     def run(self, engine: Engine, variant: str) -> RunOutput:
-        run_stream = getattr(engine, "run_stream", None)
-        if run_stream is None:
-            raise DistlabError(f"{engine.name} has no run_stream()")
         if variant == "sweep":
             return self._sweep(engine)
         spec = self.spec()
@@ -185,10 +114,10 @@ class Stream(Workload):
 
     def _measure(self, engine: Engine, spec: StreamSpec) -> dict[str, Any]:
         """Run one stream and turn the raw arrivals into figures."""
-        raw = engine.run_stream(spec)
+        raw = engine.run_stream(spec)  # streams engines only: see unsupported_reason
         events = spec.events()
         expected = passing_ids(events, spec.filter_min)
-        arrivals: dict[int, float] = raw["arrivals"]
+        arrivals: dict[int, float] = raw.arrivals
         latencies = sorted(
             (arrivals[eid] - spec.intended_s(eid)) * 1e3 for eid in expected if eid in arrivals
         )
@@ -202,7 +131,7 @@ class Stream(Workload):
         else:
             achieved = 0.0
         achieved = min(achieved, spec.rate * 10)  # a burst at the end cannot beat arrival
-        windows = {(int(k), int(w)): (int(c), int(s)) for k, w, c, s in raw["windows"]}
+        windows = {(int(k), int(w)): (int(c), int(s)) for k, w, c, s in raw.windows}
         lat = percentiles(latencies, (50, 99, 99.9))
         return {
             "windows": windows,
@@ -214,9 +143,10 @@ class Stream(Workload):
             "events": spec.n_events,
             "passed_filter": len(expected),
             "lost": len(expected) - len(got),
-            "elapsed_s": round(raw.get("elapsed_s", 0.0), 3),
-            "send_lag_s": round(raw.get("send_lag_s", 0.0), 4),
-            "notes": raw.get("notes", ""),
+            "elapsed_s": round(raw.elapsed_s, 3),
+            "send_lag_s": round(raw.send_lag_s, 4),
+            "notes": raw.notes,
+            "engine_settings": raw.settings,
         }
 
     def _sustained(self, point: dict) -> bool:
@@ -256,7 +186,7 @@ class Stream(Workload):
             },
         )
 
-    def verify(self, output: RunOutput) -> tuple[bool, str]:
+    def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         result = output.result
         if not isinstance(result, dict) or not result:
             return False, "no window results"
@@ -277,29 +207,3 @@ class Stream(Workload):
         if output.lost:
             return False, f"{output.lost} pass-through events never reached the sink"
         return True, f"all {checked} windows equal to the golden (count and sum per key)"
-
-
-def send_paced(spec: StreamSpec, send, t0: float) -> float:
-    """Call ``send(i, line)`` for every event at its intended time ``t0 + i / rate``
-    (perf_counter clock; at once when already late) with the event as a CSV line
-    ``event_id,key,value,event_ms``; return the worst lag behind schedule in seconds."""
-    import time
-
-    worst = 0.0
-    for i, (eid, key, value, event_ms) in enumerate(spec.events()):
-        intended = t0 + i / spec.rate
-        now = time.perf_counter()
-        if now < intended:
-            if intended - now > 0.0005:
-                time.sleep(intended - now)
-        else:
-            worst = max(worst, now - intended)
-        send(i, f"{eid},{key},{value},{event_ms}")
-    return worst
-
-
-def end_marker(spec: StreamSpec) -> str:
-    """A line after the last event: event time two windows past it (it moves watermarks
-    past every window), a value the filter drops, id -1."""
-    events = spec.events()
-    return f"-1,-1,0,{(events[-1][3] if events else 0) + 2 * spec.window_ms}"

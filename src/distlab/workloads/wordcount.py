@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from distlab.contracts import BATCH, TASKS, Engine
+from distlab.contracts import BATCH, TASKS, Engine, WordCount, task_map_reduce
 from distlab.workloads.base import RunOutput, Workload
 
 SEED = 4004
@@ -105,7 +105,8 @@ class Wordcount(Workload):
         return f"{engine_cls.name} runs neither batch jobs nor tasks"
 
     def variants(self, engine: Engine) -> list[str]:
-        return ["python", *(["builtin"] if "wordcount" in engine.builtin_ops else [])]
+        builtin = BATCH in engine.shapes and WordCount in engine.builtin_ops
+        return ["python", *(["builtin"] if builtin else [])]
 
     def reference(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
@@ -118,12 +119,15 @@ class Wordcount(Workload):
     def run(self, engine: Engine, variant: str) -> RunOutput:
         paths = [str(p) for p in self.paths]
         if variant == "builtin":
-            counts = engine.run_builtin("wordcount", paths=paths)
+            counts = engine.run_builtin(WordCount(tuple(paths)))
             how = "built-in operators"
-        else:
+        elif BATCH in engine.shapes:
             counts = engine.map_reduce(paths, wc_mapper, wc_reducer)
-            native = type(engine).map_reduce is not Engine.map_reduce
+            native = engine.map_reduce_native
             how = "engine's map/reduce" if native else "distlab's task map/reduce"
+        else:  # a task engine: distlab's map/reduce on its tasks
+            counts = task_map_reduce(engine, paths, wc_mapper, wc_reducer)
+            how = "distlab's task map/reduce"
         total_bytes = sum(p.stat().st_size for p in self.paths)
         return RunOutput(
             dict(counts),
@@ -131,7 +135,7 @@ class Wordcount(Workload):
             metrics={"implementation": how, "megabytes": total_bytes / 2**20, "files": len(paths)},
         )
 
-    def verify(self, output: RunOutput) -> tuple[bool, str]:
+    def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         got, want = output.result, self.golden()
         if got == want:
             return True, f"{len(want)} distinct words, {sum(want.values())} words: exact"

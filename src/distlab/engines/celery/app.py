@@ -23,10 +23,11 @@ import cloudpickle
 from celery import Celery, signals
 
 from distlab.contracts.errors import call_capturing
+from distlab.contracts.tasks import units_environment
 
 CONFIG_ENV = "DISTLAB_CELERY_CONFIG"
-#: set on a resource worker for GPUs: each pool child sees only its own unit
-UNIT_ENV = "DISTLAB_CELERY_UNIT_ENV"
+#: the resource a resource worker's pool children hold, one unit each (e.g. "GPU")
+UNIT_ENV = "DISTLAB_CELERY_RESOURCE"
 #: the driver's pid: the worker shuts down when the driver is gone (even if SIGKILLed)
 DRIVER_ENV = "DISTLAB_CELERY_DRIVER_PID"
 RUN_TASK = "distlab.run"
@@ -85,16 +86,19 @@ def make_app(config: dict[str, Any]) -> Celery:
 
 @signals.worker_process_init.connect
 def _own_unit(**_: Any) -> None:
-    """Give pool child i unit i (e.g. CUDA_VISIBLE_DEVICES=i) in a resource worker.
+    """Give pool child i unit i of a resource worker's resource, published as every
+    engine publishes a task's grant (DISTLAB_RESOURCE_UNITS; for GPUs also
+    CUDA_VISIBLE_DEVICES=i): every task the child runs holds that one unit.
 
     billiard numbers its children 0..concurrency-1 and a replacement child takes over the
     index of the one it replaces, so each unit is held by exactly one child.
     """
-    variable = os.environ.get(UNIT_ENV)
-    if variable:
+    resource = os.environ.get(UNIT_ENV)
+    if resource:
         from billiard.process import current_process
 
-        os.environ[variable] = str(getattr(current_process(), "index", 0))
+        index = getattr(current_process(), "index", 0)
+        os.environ.update(units_environment({resource: [index]}))
 
 
 @signals.worker_init.connect

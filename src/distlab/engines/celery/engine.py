@@ -8,7 +8,9 @@ queue unique to this engine instance, and stops it by PID on close.
 Options (``distlab.engine("celery", ..., **options)``):
   gpus=N             logical GPUs: a second worker with N pool children serves a queue of
                      its own; a task submitted with resources={"GPU": 1} goes there, and
-                     pool child i runs with CUDA_VISIBLE_DEVICES=i.
+                     pool child i holds unit i (distlab.contracts.granted_units("GPU") ==
+                     ["i"], CUDA_VISIBLE_DEVICES=i: set per child by
+                     distlab.engines.celery.app).
   resources={..}     other named resources, one dedicated worker and queue each, with as
                      many pool children as units. A task takes one whole unit of one
                      resource (Celery has no finer accounting).
@@ -18,6 +20,8 @@ Options (``distlab.engine("celery", ..., **options)``):
   prefetch_multiplier messages each pool child reserves ahead (default 4).
   backend            result backend URL overriding the default (the Redis address, or
                      rpc:// for amqp).
+
+Results are collected by distlab.engines.celery.results (futures, liveness checks).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from typing import Any
 import celery.exceptions
 import cloudpickle
 import psutil
-from celery.result import AsyncResult
 
 from distlab.contracts import (
     DistlabError,
@@ -46,8 +49,8 @@ from distlab.contracts import (
     TaskEngine,
     UnsatisfiableResources,
     chunked,
-    with_remote_traceback,
 )
+from distlab.engines.addressing import endpoint, require_answer
 from distlab.engines.celery.app import (
     CONFIG_ENV,
     DRIVER_ENV,
@@ -58,13 +61,11 @@ from distlab.engines.celery.app import (
     UNIT_ENV,
     make_app,
 )
-from distlab.procs import port_open, split_host_port, stop_pids
+from distlab.engines.celery.results import CeleryFuture, collect, drop_result_subscriptions
+from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer
 
 WORKER_START_TIMEOUT = 60.0
-REACH_TIMEOUT = 3.0
-# How often a waiting caller checks that the worker process is still alive.
-LIVENESS_INTERVAL = 1.0
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
 # As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
 ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
@@ -80,38 +81,6 @@ def _user_import_path() -> str:
     ]  # fmt: skip
     current = os.environ.get("PYTHONPATH")
     return os.pathsep.join([*extra, *([current] if current else [])])
-
-
-class CeleryFuture:
-    """An AsyncResult with the contract's result(timeout)/done() and error semantics."""
-
-    def __init__(self, async_result: AsyncResult, engine: CeleryEngine):
-        self._async_result = async_result
-        self._engine = engine
-
-    @property
-    def id(self) -> str:
-        return self._async_result.id
-
-    def done(self) -> bool:
-        return self._async_result.ready()
-
-    def result(self, timeout: float | None = None) -> Any:
-        if self._engine._app is None:
-            raise DistlabError("the celery engine is closed: its results are gone")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = LIVENESS_INTERVAL
-            if deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            try:
-                return self._async_result.get(timeout=wait, disable_sync_subtasks=False)
-            except celery.exceptions.TimeoutError:
-                self._engine._check_worker()
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError(f"celery task {self.id} not done in {timeout}s") from None
-            except Exception as exc:
-                raise with_remote_traceback(exc) from exc.__cause__
 
 
 class CeleryEngine(TaskEngine):
@@ -139,23 +108,32 @@ class CeleryEngine(TaskEngine):
         self._finalizers: list[weakref.finalize] = []
         self._workdir: str | None = None
         self._app = None
+        self._run = self._run_chunk = None  # the app's two task entry points
         self._queue = ""
         self._broker_label = ""
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> CeleryEngine:
-        if self.started:
-            return self
-        try:
-            self._start()
-        except BaseException:  # KeyboardInterrupt included: stop what was started
-            self.close()
-            raise
-        self.started = True
-        return self
+    @classmethod
+    def _broker_endpoint(cls, address: str) -> tuple[str, str, int]:
+        """(scheme, host, port) of a redis:// or amqp:// URL."""
+        scheme = address.split("://", 1)[0].lower() if "://" in address else ""
+        if scheme not in DEFAULT_PORTS:
+            raise EngineStartError(
+                f"celery address must be redis://host:port/db or amqp://host:port//, "
+                f"got {address!r}"
+            )
+        host, port = endpoint(cls.name, address, DEFAULT_PORTS[scheme], f"{scheme}://host:port")
+        return scheme, host, port
+
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """A redis:// or amqp:// URL with a server answering on its port (a plain TCP
+        check: Celery itself would retry connecting for a long time)."""
+        scheme, host, port = cls._broker_endpoint(address)
+        # no credentials in the message: amqp://user:password@host names them
+        require_answer(cls.name, f"{scheme}://{host}:{port}", host, port)
 
     def _start(self) -> None:
-        self.workers = self.workers or os.cpu_count() or 1
         broker, backend = self._broker_and_backend()
         self._queue = f"distlab-{uuid.uuid4().hex[:12]}"
         config = {
@@ -173,8 +151,7 @@ class CeleryEngine(TaskEngine):
         self._start_worker(config, self._queue, self.workers)
         for resource, units in self._resource_totals.items():
             if units > 0:
-                unit_env = "CUDA_VISIBLE_DEVICES" if resource == "GPU" else ""
-                self._start_worker(config, self._resource_queue(resource), units, unit_env)
+                self._start_worker(config, self._resource_queue(resource), units, resource)
         self._wait_workers_ready()
 
     def _resource_queue(self, resource: str) -> str:
@@ -185,28 +162,19 @@ class CeleryEngine(TaskEngine):
             self._redis = RedisServer().start()
             self._broker_label = f"embedded redis {self._redis.host}:{self._redis.port}"
             return self._redis.url, self._redis.url
-        scheme = self.address.split("://", 1)[0].lower() if "://" in self.address else ""
-        if scheme not in DEFAULT_PORTS:
-            raise EngineStartError(
-                f"celery address must be redis://host:port/db or amqp://host:port//, "
-                f"got {self.address!r}"
-            )
-        try:
-            host, port = split_host_port(self.address, DEFAULT_PORTS[scheme])
-        except ValueError:
-            raise EngineStartError(f"bad celery broker address {self.address!r}") from None
+        self.check_address(self.address)
+        scheme, host, port = self._broker_endpoint(self.address)
         self._broker_label = f"{scheme}://{host}:{port}"  # no credentials in labels
-        # A plain TCP check first: Celery itself would retry connecting for a long time.
-        if not port_open(host, port, timeout=REACH_TIMEOUT):
-            raise EngineStartError(f"cannot reach the celery broker at {host}:{port}")
         if self.result_backend:
             return self.address, self.result_backend
         backend = self.address if scheme.startswith("redis") else "rpc://"
         return self.address, backend
 
     def _start_worker(
-        self, config: dict[str, Any], queue: str, concurrency: int, unit_env: str = ""
+        self, config: dict[str, Any], queue: str, concurrency: int, resource: str = ""
     ) -> None:
+        """A worker process serving ``queue``; with ``resource``, each of its pool
+        children holds one unit of it (distlab.engines.celery.app._own_unit)."""
         env = dict(os.environ)
         env[CONFIG_ENV] = json.dumps(config)
         env["PYTHONPATH"] = _user_import_path()
@@ -214,7 +182,7 @@ class CeleryEngine(TaskEngine):
         env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
         if os.geteuid() == 0:
             env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
-        env[UNIT_ENV] = unit_env
+        env[UNIT_ENV] = resource
         env[DRIVER_ENV] = str(os.getpid())
         cmd = [
             sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
@@ -245,7 +213,7 @@ class CeleryEngine(TaskEngine):
                     break
                 except celery.exceptions.TimeoutError:
                     pass
-                self._check_worker(EngineStartError)
+                self.check_workers(EngineStartError)
                 if time.monotonic() > deadline:
                     raise EngineStartError(
                         f"celery worker not ready within {WORKER_START_TIMEOUT:.0f}s: "
@@ -267,7 +235,8 @@ class CeleryEngine(TaskEngine):
             return "(no log)"
         return " | ".join(text[-lines:]) or "(empty log)"
 
-    def _check_worker(self, error: type[DistlabError] = DistlabError) -> None:
+    def check_workers(self, error: type[DistlabError] = DistlabError) -> None:
+        """Raise ``error`` (with the end of its log) if a worker process has exited."""
         for queue, proc in self._workers.items():
             if proc.poll() is not None:
                 raise error(
@@ -289,35 +258,28 @@ class CeleryEngine(TaskEngine):
             finalizer()  # the workers are gone: only the log directory is left to remove
         self._finalizers = []
         if self._app is not None:
-            self._drop_result_subscriptions()
+            drop_result_subscriptions(self._app)
             try:
                 self._app.close()
             except Exception:  # connections to a server that is already gone
                 pass
-            self._app = None
+            self._app = self._run = self._run_chunk = None
         if self._redis is not None:
             self._redis.stop()
             self._redis = None
         self.started = False
 
-    def _drop_result_subscriptions(self) -> None:
-        # A future never collected unsubscribes from its result channel when garbage
-        # collected; once our Redis is gone that would retry connecting for ~20 s.
-        consumer = getattr(self._app.backend, "result_consumer", None)
-        subscribed = getattr(consumer, "subscribed_to", None)
-        if subscribed is not None:
-            subscribed.clear()
-        try:
-            if consumer is not None:
-                consumer.stop()
-        except Exception:  # the connection may already be broken
-            pass
-
     # -- tasks -----------------------------------------------------------------------
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
         queue = self._queue_for(resources) if resources else self._queue
         payload = cloudpickle.dumps((fn, tuple(args), kwargs or {}))
-        return CeleryFuture(self._run.apply_async((payload,), queue=queue), self)
+        result = self._require_run().apply_async((payload,), queue=queue)
+        return CeleryFuture(result, lambda: self._app is not None, self.check_workers)
+
+    def _require_run(self):
+        if self._run is None:
+            raise DistlabError("the celery engine is not started")
+        return self._run
 
     def _queue_for(self, resources: dict[str, float]) -> str:
         """The dedicated queue of the one resource asked for (one unit at most)."""
@@ -344,6 +306,7 @@ class CeleryEngine(TaskEngine):
         items = list(items)
         if not items:
             return []
+        self._require_run()
         fn_blob = cloudpickle.dumps(fn)  # once, not per message
         size = chunksize if chunksize and chunksize > 1 else 1
         with self._app.producer_or_acquire() as producer:
@@ -353,18 +316,7 @@ class CeleryEngine(TaskEngine):
                 )
                 for chunk in chunked(items, size)
             ]
-        return [value for result in results for value in self._get(result)]
-
-    def _get(self, result: AsyncResult) -> Any:
-        # One get per result: measured faster here than ResultSet.join_native (1,000
-        # no-op tasks: 1.10 s against 1.27-1.34 s of collecting on a 2-core machine).
-        while True:
-            try:
-                return result.get(timeout=LIVENESS_INTERVAL, propagate=True)
-            except celery.exceptions.TimeoutError:
-                self._check_worker()  # a dead worker is reported, not waited for
-            except Exception as exc:
-                raise with_remote_traceback(exc) from exc.__cause__
+        return [value for result in results for value in collect(result, self.check_workers)]
 
     # -- observation -------------------------------------------------------------------
     def native_noop_tasks(self, n: int) -> list[Any]:

@@ -1,8 +1,14 @@
-"""Flink (PyFlink): batch dataflow jobs on an embedded mini-cluster or a real cluster.
+"""Flink (PyFlink): batch dataflow jobs and a streaming SQL job (distlab.engines.flink.stream)
+on an embedded mini-cluster or a real cluster.
 
-apache-flink cannot share the main environment (its pins clash: see distlab.engines.flink.env),
-so this module is importable everywhere but pyflink is imported only inside methods, and
-``interpreter()`` names Flink's own python: the runner runs Flink cells there.
+apache-flink cannot share the main environment (its pins clash: see
+distlab.engines.flink.env), so this module is importable everywhere but pyflink is
+imported only inside methods: the runner checks a Flink ``--address`` with
+``FlinkEngine.check_address`` in the main environment, and ``interpreter()`` names Flink's
+own python, where the runner runs Flink cells.
+
+Built-in operators (``run_builtin``): :class:`~distlab.contracts.WordCount` in Flink SQL
+(distlab.engines.flink.jobs).
 
 Embedded mode: PyFlink launches a gateway JVM (py4j, on loopback) that runs a local
 mini-cluster when a job executes; its REST/RPC addresses are bound to 127.0.0.1. Python
@@ -25,11 +31,14 @@ import psutil
 
 from distlab.contracts import (
     BatchEngine,
+    BuiltinOp,
     DistlabError,
-    EngineStartError,
-    Future,
     StreamEngine,
+    StreamResult,
+    StreamSpec,
+    WordCount,
 )
+from distlab.engines.addressing import endpoint, unreachable
 from distlab.engines.flink import env as flink_env
 from distlab.procs import split_host_port, stop_pids
 
@@ -42,7 +51,7 @@ _ENV_SET = ("FLINK_LOG_DIR", "_python_worker_execution_mode")
 
 class FlinkEngine(BatchEngine, StreamEngine):
     name = "flink"
-    builtin_ops = frozenset({"wordcount"})
+    builtin_ops = frozenset({WordCount})
     address_help = "host:port of a Flink JobManager's REST endpoint (e.g. 127.0.0.1:8081)"
 
     @classmethod
@@ -59,9 +68,29 @@ class FlinkEngine(BatchEngine, StreamEngine):
         self._t_env = None
         self._jvm_pids: list[int] = []
         self._log_dir: str | None = None
+        #: environment variables as they were before start() set them (_ENV_SET)
+        self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle -------------------------------------------------------------------
-    def _settings(self) -> dict[str, str]:
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """host:port of a JobManager whose REST endpoint answers (plain HTTP: no pyflink
+        needed, so the runner checks it in the main environment)."""
+        host, port = endpoint(cls.name, address, DEFAULT_REST_PORT, "host:port (Flink REST)")
+        url = f"http://{host}:{port}/v1/overview"
+        try:
+            with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as reply:
+                reply.read()
+        except Exception as exc:
+            raise unreachable(
+                cls.name,
+                address,
+                f"no Flink JobManager REST endpoint at {host}:{port}: {exc.__class__.__name__}",
+            ) from None
+
+    def settings(self) -> dict[str, str]:
+        """The Flink configuration every job of this engine runs with (parallelism, the
+        cluster's REST address or the mini-cluster's loopback bindings, the pythons)."""
         settings = {
             "parallelism.default": str(self.workers),
             "python.client.executable": sys.executable,
@@ -88,34 +117,14 @@ class FlinkEngine(BatchEngine, StreamEngine):
         settings.update({k: str(v) for k, v in self.options.get("flink_conf", {}).items()})
         return settings
 
-    def _check_reachable(self) -> None:
-        host, port = split_host_port(self.address, DEFAULT_REST_PORT)
-        url = f"http://{host}:{port}/v1/overview"
-        try:
-            with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as reply:
-                reply.read()
-        except Exception as exc:
-            raise EngineStartError(
-                f"no Flink JobManager REST endpoint at {host}:{port} ({exc.__class__.__name__})"
-            ) from None
-
-    def start(self) -> FlinkEngine:
-        if self.started:
-            return self
-        self.workers = self.workers or os.cpu_count() or 1
+    def _start(self) -> None:
         if self.address:
-            self._check_reachable()
+            self.check_address(self.address)
         from pyflink import java_gateway
 
         if java_gateway._gateway is not None:
             raise DistlabError("one Flink engine per process: close the other one first")
-        try:
-            self._launch()
-        except BaseException:
-            self.close()
-            raise
-        self.started = True
-        return self
+        self._launch()
 
     def _launch(self) -> None:
         from pyflink.common import Configuration
@@ -137,7 +146,7 @@ class FlinkEngine(BatchEngine, StreamEngine):
         finally:
             self._jvm_pids = [p.pid for p in psutil.Process().children() if p.pid not in before]
         config = Configuration()
-        for key, value in self._settings().items():
+        for key, value in self.settings().items():
             config.set_string(key, value)
         settings = EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config)
         self._t_env = TableEnvironment.create(settings.build())
@@ -160,7 +169,7 @@ class FlinkEngine(BatchEngine, StreamEngine):
                 except Exception:
                     pass
                 java_gateway._gateway = None
-        for key, value in getattr(self, "_saved_env", {}).items():
+        for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
@@ -170,10 +179,6 @@ class FlinkEngine(BatchEngine, StreamEngine):
             shutil.rmtree(self._log_dir, ignore_errors=True)
             self._log_dir = None
         self.started = False
-
-    # -- tasks: not Flink's model ----------------------------------------------------
-    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
-        raise DistlabError("Flink runs dataflow jobs, not futures: it has no tasks shape")
 
     # -- batch -------------------------------------------------------------------------
     def _env(self):
@@ -186,17 +191,18 @@ class FlinkEngine(BatchEngine, StreamEngine):
 
         return flink_jobs.map_reduce(self._env(), _absolute(paths), mapper, reducer)
 
-    def run_builtin(self, op: str, **params: Any) -> Any:
-        if op != "wordcount":
-            raise NotImplementedError(f"flink has no built-in {op!r}")
-        from distlab.engines.flink import jobs as flink_jobs
+    def run_builtin(self, op: BuiltinOp) -> Any:
+        match op:
+            case WordCount(paths=paths):
+                from distlab.engines.flink import jobs as flink_jobs
 
-        return flink_jobs.wordcount(self._env(), _absolute(params["paths"]))
+                return flink_jobs.wordcount(self._env(), _absolute(paths))
+        raise NotImplementedError(f"flink has no built-in {type(op).__name__}")
 
     # -- streams -------------------------------------------------------------------------
-    def run_stream(self, spec) -> dict[str, Any]:
-        """The stream workload (distlab.workloads.stream.StreamSpec) as a Flink SQL job
-        between Kafka topics; see distlab.engines.flink.stream."""
+    def run_stream(self, spec: StreamSpec) -> StreamResult:
+        """The stream contract (distlab.contracts.streams) as a Flink SQL job between
+        Kafka topics; see distlab.engines.flink.stream."""
         from distlab.engines.flink.stream import run_on_flink
 
         return run_on_flink(self, spec)

@@ -1,4 +1,5 @@
-"""Flink job pieces that run inside Flink's own environment (imported by flink_engine only).
+"""Flink job pieces that run inside Flink's own environment (imported by
+distlab.engines.flink.engine only).
 
 Python UDFs defined here are pickled by reference, so the Python workers Flink starts
 (the Flink venv's python, where distlab is importable) load them from this module; the

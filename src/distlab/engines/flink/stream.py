@@ -1,7 +1,9 @@
-"""The stream workload (W7) on Flink: a Flink SQL streaming job between Kafka topics.
+"""The streams contract (distlab.contracts.streams) on Flink: a Flink SQL streaming job
+between Kafka topics.
 
-The driver side is the Kafka one (distlab.engines.kafka.stream): the same topics, paced
-sender, end markers and sink reader, on an embedded Tansu broker (or ``spec.bootstrap``).
+The driver side is the shared Kafka harness (distlab.services.kafka.harness): the same
+topics, paced sender, end markers and sink reader as the Kafka engine, on an embedded
+Tansu broker (or ``spec.bootstrap``).
 The job, two INSERTs in one statement set sharing one Kafka source:
 
 * source: the Kafka SQL connector reads the source topic from the earliest offset, parses
@@ -11,7 +13,7 @@ The job, two INSERTs in one statement set sharing one Kafka source:
 * pass-through: filter, write ``event_id,key`` to the events sink topic;
 * sinks: one partition per sink subtask, and the ``fixed`` partitioner (subtask ``i``
   writes only partition ``i``): Tansu can hide a batch from a live reader when several
-  producers append to one partition (see distlab.engines.kafka.stream);
+  producers append to one partition (see distlab.services.kafka.harness);
 * windows: a TUMBLE window TVF per key with count and sum, emitted when the watermark
   passes the window's end, written as ``key,window_start_ms,count,sum``.
 
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import shutil
 import subprocess
 import sys
@@ -40,17 +41,19 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
-from distlab.contracts import DistlabError, EngineStartError
+from distlab.contracts import DistlabError, EngineStartError, StreamResult, StreamSpec
+from distlab.contracts.streams import END_ID
 from distlab.engines.flink import env as flink_env
-from distlab.engines.kafka import stream as kafka_stream
+from distlab.services.kafka.clients import FETCH_WAIT_MS, producer
+from distlab.services.kafka.harness import READY_ID, SinkReader, StreamTopics, drive
 
 CONNECTOR_PACKAGE = "shigawire-apache-flink-libraries"
 #: ships flink-connector-kafka 4.0.1-2.0 (Flink 2.x connector API) and kafka-clients 3.9.1
 CONNECTOR_VERSION = "2.0.0.post1"
 CONNECTOR_JARS = ("flink-connector-kafka.jar", "kafka-clients.jar")
-PROBE_ID = kafka_stream.READY_ID
+#: probes come back through the pass-through as the harness's READY announcements
+PROBE_ID = READY_ID
 #: a partition with no data this long stops holding the watermark back; long, because a
 #: partition marked idle while the others advance would see its later events as late
 IDLE_TIMEOUT = "5 s"
@@ -165,7 +168,7 @@ def _statements(
             "properties.group.id": f"distlab-flink-stream-{run}",  # no offsets committed
             "scan.startup.mode": "earliest-offset",
             # Tansu answers a fetch only after this wait: it bounds the source's latency
-            "properties.fetch.max.wait.ms": str(kafka_stream.FETCH_WAIT_MS),
+            "properties.fetch.max.wait.ms": str(FETCH_WAIT_MS),
             "format": "csv",
         },
     )
@@ -192,7 +195,7 @@ def _statements(
         # the end marker (id -1) is dropped by the filter; probes (id -2) pass through
         f"""INSERT INTO sink_events
             SELECT CONCAT_WS(',', CAST(event_id AS STRING), CAST(k AS STRING))
-            FROM src WHERE v >= {filter_min} AND event_id <> {kafka_stream.END_ID}""",
+            FROM src WHERE v >= {filter_min} AND event_id <> {END_ID}""",
         # windows are aligned on epoch milliseconds, as the golden's
         # event_ms - event_ms % window_ms, so each window's start is computed from its events
         f"""INSERT INTO sink_windows
@@ -210,7 +213,7 @@ def _table_env(engine, jars: list[Path]):
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     config = Configuration()
-    for key, value in engine._settings().items():
+    for key, value in engine.settings().items():
         config.set_string(key, value)
     settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config)
     t_env = TableEnvironment.create(settings.build())
@@ -262,8 +265,8 @@ class _Job:
 def _warm_up(bootstrap: str, topic: str, partitions: int, job: _Job):
     """Probe every partition until each probe came back through the job."""
 
-    def warm_up(reader: kafka_stream.SinkReader, deadline: float) -> None:
-        producer = kafka_stream._producer(bootstrap)
+    def warm_up(reader: SinkReader, deadline: float) -> None:
+        probes = producer(bootstrap)
         try:
             while len(reader.ready) < partitions:
                 if time.monotonic() > deadline:
@@ -273,26 +276,26 @@ def _warm_up(bootstrap: str, topic: str, partitions: int, job: _Job):
                     )
                 job.check()
                 for p in set(range(partitions)) - reader.ready:
-                    producer.produce(topic, f"{PROBE_ID},{p},1000,0".encode(), partition=p)
-                producer.flush(10)
+                    probes.produce(topic, f"{PROBE_ID},{p},1000,0".encode(), partition=p)
+                probes.flush(10)
                 wait_until = time.monotonic() + 1.0
                 while len(reader.ready) < partitions and time.monotonic() < wait_until:
                     time.sleep(0.02)
         finally:
-            producer.flush(10)
+            probes.flush(10)
 
     return warm_up
 
 
-def run_on_flink(engine, spec) -> dict[str, Any]:
+def run_on_flink(engine, spec: StreamSpec) -> StreamResult:
     """FlinkEngine.run_stream: topics on an embedded broker (or spec.bootstrap), the SQL
     job on the engine's mini-cluster (or cluster), the driver sends and reads."""
     if not engine.started:
         engine.start()
     jars = connector_jars()
-    partitions = spec.partitions or engine.workers or os.cpu_count() or 1
-    sink_parallelism = engine.workers or os.cpu_count() or 1
-    with kafka_stream.StreamTopics(spec.bootstrap, partitions, sink_parallelism) as topics:
+    partitions = spec.partitions or engine.workers  # started: workers is set
+    sink_parallelism = engine.workers
+    with StreamTopics(spec.bootstrap, partitions, sink_parallelism) as topics:
         t_env = _table_env(engine, jars)
         *tables, to_events, to_windows = _statements(
             spec, topics.bootstrap, topics.names, uuid.uuid4().hex[:8], sink_parallelism
@@ -304,7 +307,7 @@ def run_on_flink(engine, spec) -> dict[str, Any]:
         statements.add_insert_sql(to_windows)
         job = _Job(statements.execute())
         try:
-            raw = kafka_stream.drive(
+            result = drive(
                 topics.bootstrap,
                 spec,
                 topics.names,
@@ -315,9 +318,19 @@ def run_on_flink(engine, spec) -> dict[str, Any]:
             )
         finally:
             job.cancel()
-    raw["notes"] = (
+    result.notes = (
         f"source: Kafka topic ({partitions} partitions) read by the Flink Kafka SQL "
         f"connector; Flink SQL job (TUMBLE window TVF), parallelism {engine.workers}; "
         "sinks: Kafka topics"
     )
-    return raw
+    result.settings = {
+        "parallelism": engine.workers,
+        "partitions": partitions,
+        "sink_parallelism": sink_parallelism,
+        "fetch_wait_ms": FETCH_WAIT_MS,
+        "watermark_interval": WATERMARK_INTERVAL,
+        "buffer_timeout": BUFFER_TIMEOUT,
+        "idle_timeout": IDLE_TIMEOUT,
+        "mode": "remote" if engine.address else "mini-cluster",
+    }
+    return result

@@ -11,26 +11,25 @@ flushed, so a killed worker's unfinished tasks are re-run by the group member th
 over its partitions. The driver keeps the first result per task and counts the rest in
 ``duplicates``. A killed worker is not replaced: the survivors take over its partitions
 after ``session.timeout.ms`` (3 s by default); if every worker has died, pending futures
-fail with EngineStartError instead of waiting forever.
+fail with EngineStartError instead of waiting forever. The results side (the futures and
+the thread that reads the results topic) is distlab.engines.kafka.results; the stream
+processors are distlab.engines.kafka.stream.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from concurrent.futures import Future as ConcurrentFuture
-from concurrent.futures import InvalidStateError
 from typing import Any
 
 import cloudpickle
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from distlab.contracts import (
@@ -38,19 +37,23 @@ from distlab.contracts import (
     EngineStartError,
     Future,
     StreamEngine,
+    StreamResult,
+    StreamSpec,
     TaskEngine,
     apply_chunk,
     chunked,
-    with_remote_traceback,
 )
-from distlab.engines.kafka.worker import CONTROL_KEY
-from distlab.procs import port_open, split_host_port, stop_pids
-from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
+from distlab.engines.addressing import endpoint, unreachable
+from distlab.engines.kafka.results import TaskResults
+from distlab.procs import port_open, stop_pids
+from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_group, delete_topics
 
 #: how long start() waits for the consumer group to cover every task partition
 GROUP_READY_TIMEOUT = 60.0
 #: how long an unreachable user cluster may take to fail
 CONNECT_TIMEOUT = 8.0
+#: Kafka's own default port, for bootstrap servers given without one
+DEFAULT_PORT = 9092
 
 
 class KafkaEngine(TaskEngine, StreamEngine):
@@ -67,39 +70,44 @@ class KafkaEngine(TaskEngine, StreamEngine):
         ``fetch_wait_ms`` (longest wait of a fetch, default 5),
         ``restart_workers`` (replace a worker process that dies, default True)."""
         super().__init__(address, workers, **options)
-        #: results that arrived again for an already finished task (at-least-once re-runs)
-        self.duplicates = 0
-        #: unreadable messages found on the results topic
-        self.foreign_messages = 0
         #: dead worker processes replaced (option restart_workers, default True)
         self.restart_workers = bool(self.options.get("restart_workers", True))
         self.worker_restarts = 0
         self.broker: KafkaBroker | None = None
+        #: set by start(): task partitions, group failure detection, longest fetch wait
+        self.partitions: int | None = None
+        self.session_timeout_ms: int | None = None
+        self.fetch_wait_ms: int | None = None
+        self.max_message_bytes = 0
+        self.bootstrap = ""
+        self.tasks_topic = self.results_topic = self.group = ""
         self._procs: list[subprocess.Popen] = []
-        self._closing = threading.Event()
-        self._lock = threading.Lock()
-        self._futures: dict[bytes, ConcurrentFuture] = {}
-        self._next_id = 0
-        self._assignments: dict[int, set[int]] = {}
-        self._assigned = threading.Condition(self._lock)
-        self._producer = self._consumer = self._thread = None
+        self._producer: Producer | None = None
+        #: the futures and the results thread (kept after close for its counters)
+        self._results: TaskResults | None = None
+        self._next_liveness_check = 0.0
         self._topics: list[str] = []
         self._logdir: tempfile.TemporaryDirectory | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> KafkaEngine:
-        if self.started:
-            return self
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        self.started = True
-        return self
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """Bootstrap servers ``host:port[,host:port]``: at least one must answer."""
+        servers = [s.strip() for s in address.split("://", 1)[-1].split(",") if s.strip()]
+        form = "host:port[,host:port]"
+        hosts = [endpoint(cls.name, s, DEFAULT_PORT, form) for s in servers]
+        if not hosts:
+            raise EngineStartError(f"--address {cls.name}={address!r}: expected {form}")
+        if not any(port_open(h, p, timeout=2.0) for h, p in hosts):
+            tried = ", ".join(f"{h}:{p}" for h, p in hosts)
+            raise unreachable(cls.name, address, f"no Kafka broker answers on {tried}")
+
+    @property
+    def foreign_messages(self) -> int:
+        """Unreadable messages found on the results topic."""
+        return self._results.foreign_messages if self._results is not None else 0
 
     def _start(self) -> None:
-        self.workers = self.workers or os.cpu_count() or 1
         self.partitions = int(self.options.get("partitions") or 2 * self.workers)
         if self.partitions < self.workers:
             raise DistlabError(
@@ -110,11 +118,11 @@ class KafkaEngine(TaskEngine, StreamEngine):
         # Tansu answers a fetch only after fetch.wait.max.ms even when data is waiting, so
         # this bounds each hop's latency; lower costs more idle polling.
         self.fetch_wait_ms = int(self.options.get("fetch_wait_ms", 5))
-        self._closing.clear()
 
         if self.address:
+            self.check_address(self.address)
             self.bootstrap = self.address.split("://", 1)[-1]
-            _check_reachable(self.bootstrap)
+            _check_metadata(self.bootstrap)
         else:
             self.broker = KafkaBroker().start()
             self.bootstrap = self.broker.bootstrap
@@ -123,7 +131,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
         self.tasks_topic, self.results_topic = f"distlab-tasks-{run}", f"distlab-results-{run}"
         self.group = f"distlab-workers-{run}"
         self._topics = [self.tasks_topic, self.results_topic]
-        # one results partition per worker: each has a single writer (see kafka_worker)
+        # one results partition per worker: each has a single writer (see .worker)
         create_topics(
             self.bootstrap, {self.tasks_topic: self.partitions, self.results_topic: self.workers}
         )
@@ -136,9 +144,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
                 "acks": "all",
             }
         )
-        # The results topic is new and ours alone: read it from the beginning without a
-        # group (no join delay), so no result or assignment note can be missed.
-        self._consumer = Consumer(
+        self._results = TaskResults(
             {
                 "bootstrap.servers": self.bootstrap,
                 "group.id": f"distlab-driver-{run}",
@@ -147,15 +153,12 @@ class KafkaEngine(TaskEngine, StreamEngine):
                 "fetch.max.bytes": self.max_message_bytes,
                 "max.partition.fetch.bytes": self.max_message_bytes,
                 "receive.message.max.bytes": self.max_message_bytes + 1_000_000,
-            }
+            },
+            self.results_topic,
+            self.workers,
+            tick=self._tick,
+            on_duplicate=self._count_duplicate,
         )
-        self._consumer.assign(
-            [TopicPartition(self.results_topic, p, OFFSET_BEGINNING) for p in range(self.workers)]
-        )
-        self._thread = threading.Thread(
-            target=self._receive, name="distlab-kafka-results", daemon=True
-        )
-        self._thread.start()
 
         self._logdir = tempfile.TemporaryDirectory(prefix="distlab-kafka-")
         for index in range(self.workers):
@@ -199,15 +202,16 @@ class KafkaEngine(TaskEngine, StreamEngine):
             )
 
     def _group_ready(self) -> bool:
-        owned = [p for parts in self._assignments.values() for p in parts]
+        assignments = self._results.assignments
+        owned = [p for parts in assignments.values() for p in parts]
         return (
-            sum(1 for parts in self._assignments.values() if parts) == self.workers
+            sum(1 for parts in assignments.values() if parts) == self.workers
             and len(owned) == len(set(owned)) == self.partitions
         )
 
     def _wait_for_group(self) -> None:
         deadline = time.monotonic() + GROUP_READY_TIMEOUT
-        with self._assigned:
+        with self._results.assigned:
             while not self._group_ready():
                 dead = [p for p in self._procs if p.poll() is not None]
                 if dead:
@@ -218,9 +222,10 @@ class KafkaEngine(TaskEngine, StreamEngine):
                 if time.monotonic() > deadline:
                     raise EngineStartError(
                         f"the kafka worker group did not take all {self.partitions} partitions "
-                        f"within {GROUP_READY_TIMEOUT:.0f}s (assigned: {self._assignments})"
+                        f"within {GROUP_READY_TIMEOUT:.0f}s "
+                        f"(assigned: {self._results.assignments})"
                     )
-                self._assigned.wait(0.1)
+                self._results.assigned.wait(0.1)
 
     def _worker_log_tail(self, index: int) -> str:
         try:
@@ -231,25 +236,21 @@ class KafkaEngine(TaskEngine, StreamEngine):
             return "(no log)"
 
     def close(self) -> None:
-        self._closing.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=10)
+        # The results thread first: it supervises the workers stopped next.
+        if self._results is not None:
+            self._results.close("the kafka engine was closed before the task finished")
         procs, self._procs = self._procs, []
         if procs:
             stop_pids([p.pid for p in procs], grace=5.0)
             for p in procs:
                 p.wait(timeout=5)
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
         if self._producer is not None:
             self._producer.flush(5)
             self._producer = None
         if self.address and self._topics:
             # On the user's cluster, leave nothing of ours behind.
             delete_topics(self.bootstrap, self._topics)
-            _delete_group(self.bootstrap, self.group)
+            delete_group(self.bootstrap, self.group)
         self._topics = []
         if self.broker is not None:
             self.broker.stop()
@@ -257,60 +258,23 @@ class KafkaEngine(TaskEngine, StreamEngine):
         if self._logdir is not None:
             self._logdir.cleanup()
             self._logdir = None
-        with self._lock:
-            pending, self._futures = list(self._futures.values()), {}
-        for fut in pending:
-            _settle(fut, exc=DistlabError("the kafka engine was closed before the task finished"))
         self.started = False
 
-    # -- the results side ----------------------------------------------------------------
-    def _receive(self) -> None:
-        next_liveness_check = time.monotonic() + 1.0
-        while not self._closing.is_set():
-            self._producer.poll(0)  # serve delivery reports (failed produces)
-            try:
-                msg = self._consumer.poll(0.05)
-            except (KafkaException, RuntimeError):
-                msg = None
-            if msg is not None and not msg.error():
-                try:
-                    if msg.key() == CONTROL_KEY:
-                        self._note_assignment(json.loads(msg.value()))
-                    else:
-                        self._deliver(msg.key(), msg.value())
-                except Exception:  # a foreign message on our topic must not stop the thread
-                    self.foreign_messages += 1
-            if time.monotonic() > next_liveness_check:
-                next_liveness_check = time.monotonic() + 1.0
-                self._fail_if_no_workers()
+    # -- supervision (on the results thread) ---------------------------------------------
+    def _tick(self) -> None:
+        self._producer.poll(0)  # serve delivery reports (failed produces)
+        if time.monotonic() > self._next_liveness_check:
+            self._next_liveness_check = time.monotonic() + 1.0
+            self._fail_if_no_workers()
 
-    def _note_assignment(self, note: dict) -> None:
-        with self._assigned:
-            self._assignments[note["worker"]] = set(note["partitions"])
-            self._assigned.notify_all()
-
-    def _deliver(self, task_id: bytes, payload: bytes) -> None:
-        with self._lock:
-            fut = self._futures.pop(task_id, None)
-            if fut is None:
-                # Ids are sequential: a known id with no pending future was answered before.
-                if int(task_id) < self._next_id:
-                    self.duplicates += 1
-                return
-        try:
-            ok, value = pickle.loads(payload)
-        except Exception as exc:
-            ok, value = False, DistlabError(f"cannot unpickle the task's outcome: {exc}")
-        if ok:
-            _settle(fut, result=value)
-        else:
-            _settle(fut, exc=with_remote_traceback(value))
+    def _count_duplicate(self) -> None:
+        self.duplicates += 1
 
     def _replace_dead_workers(self) -> None:
         """Start a worker in place of each one that died: a supervisor's job, as Celery's
         pool does for its children. The group rebalances; unacknowledged tasks of the dead
         worker are consumed again by the others or the replacement (at-least-once)."""
-        if not self.restart_workers or not self.started or self._closing.is_set():
+        if not self.restart_workers or not self.started:
             return
         for index, proc in enumerate(self._procs):
             if proc.poll() is not None:
@@ -321,28 +285,24 @@ class KafkaEngine(TaskEngine, StreamEngine):
         self._replace_dead_workers()
         if not self.started or not self._procs or any(p.poll() is None for p in self._procs):
             return
-        with self._lock:
-            pending, self._futures = list(self._futures.values()), {}
-        for fut in pending:
-            _settle(fut, exc=EngineStartError("every kafka worker process has exited"))
+        results = self._results
+        if results is not None:
+            results.fail_all(EngineStartError("every kafka worker process has exited"))
 
     # -- the task side -------------------------------------------------------------------
     def _produce(self, fn_blob: bytes, args: tuple, kwargs: dict) -> ConcurrentFuture:
-        if not self.started:
+        results = self._results
+        if not self.started or results is None:
             raise DistlabError("the kafka engine is not started")
-        fut: ConcurrentFuture = ConcurrentFuture()
         value = cloudpickle.dumps((fn_blob, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
-            task_id = str(self._next_id).encode()
-            partition = self._next_id % self.partitions  # spread evenly over the workers
-            self._next_id += 1
-            self._futures[task_id] = fut
+        task_id, seq, fut = results.track()
+        partition = seq % self.partitions  # spread evenly over the workers
 
         def delivered(err, _msg):
             if err is not None:
-                with self._lock:
-                    self._futures.pop(task_id, None)
-                _settle(fut, exc=DistlabError(f"could not send the task to Kafka: {err.str()}"))
+                results.fail(
+                    task_id, DistlabError(f"could not send the task to Kafka: {err.str()}")
+                )
 
         while True:
             try:
@@ -353,8 +313,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             except BufferError:  # local queue full: let it drain
                 self._producer.poll(0.05)
             except KafkaException as exc:
-                with self._lock:
-                    self._futures.pop(task_id, None)
+                results.fail(task_id, DistlabError(f"could not send the task to Kafka: {exc}"))
                 raise DistlabError(f"could not send the task to Kafka: {exc}") from None
 
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
@@ -379,9 +338,9 @@ class KafkaEngine(TaskEngine, StreamEngine):
         return results
 
     # -- streams -------------------------------------------------------------------------
-    def run_stream(self, spec) -> dict[str, Any]:
-        """The stream workload (distlab.workloads.stream.StreamSpec) on this engine's
-        workers; see distlab.engines.kafka.stream."""
+    def run_stream(self, spec: StreamSpec) -> StreamResult:
+        """The stream contract (distlab.contracts.streams) on this engine's workers: one
+        processor per source partition; see distlab.engines.kafka.stream."""
         from distlab.engines.kafka.stream import run_on_kafka_engine
 
         return run_on_kafka_engine(self, spec)
@@ -401,9 +360,9 @@ class KafkaEngine(TaskEngine, StreamEngine):
             "address": self.address or "embedded",
             "broker": "user cluster" if self.address else "tansu (embedded, in-memory)",
             "workers": self.workers,
-            "partitions": getattr(self, "partitions", None),
-            "session_timeout_ms": getattr(self, "session_timeout_ms", None),
-            "fetch_wait_ms": getattr(self, "fetch_wait_ms", None),
+            "partitions": self.partitions,
+            "session_timeout_ms": self.session_timeout_ms,
+            "fetch_wait_ms": self.fetch_wait_ms,
             "delivery": "at-least-once (duplicates dropped by the driver)",
             "restart_workers": self.restart_workers,
         }
@@ -413,25 +372,8 @@ def _dump_fn(fn) -> bytes:
     return cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _settle(fut: ConcurrentFuture, result: Any = None, exc: BaseException | None = None) -> None:
-    try:
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
-    except InvalidStateError:  # cancelled by the caller meanwhile
-        pass
-
-
-def _check_reachable(bootstrap: str) -> None:
-    """Fail fast (one line) when none of the user's bootstrap servers answers."""
-    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
-    try:
-        hosts = [split_host_port(s, 9092) for s in servers]
-    except ValueError as exc:
-        raise EngineStartError(f"bad Kafka address {bootstrap!r}: {exc}") from None
-    if not any(port_open(h, p, timeout=2.0) for h, p in hosts):
-        raise EngineStartError(f"no Kafka broker answers at {bootstrap}")
+def _check_metadata(bootstrap: str) -> None:
+    """Something answers: check that it speaks Kafka (one line, within CONNECT_TIMEOUT)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     try:
         admin.list_topics(timeout=CONNECT_TIMEOUT)
@@ -439,12 +381,3 @@ def _check_reachable(bootstrap: str) -> None:
         raise EngineStartError(
             f"Kafka at {bootstrap} did not answer a metadata request: {exc}"
         ) from None
-
-
-def _delete_group(bootstrap: str, group: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    try:
-        for fut in admin.delete_consumer_groups([group], request_timeout=5).values():
-            fut.result(timeout=10)
-    except Exception:
-        pass  # best effort: an empty group expires on its own

@@ -29,7 +29,7 @@ from typing import Any
 
 import cloudpickle
 
-from distlab.contracts import BatchEngine, DistlabError, EngineStartError, Future
+from distlab.contracts import BatchEngine, DistlabError, EngineStartError
 
 # mrjob 0.7 imports the `pipes` module, deprecated in 3.11 (removed in 3.13): harmless here.
 with warnings.catch_warnings():
@@ -83,15 +83,20 @@ class MapReduceEngine(BatchEngine):
         self._tmp_root: str | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> MapReduceEngine:
-        if self.started:
-            return self
-        self.workers = self.workers or os.cpu_count() or 1
-        runner = (self.address or "local").strip().lower().removeprefix("-r").strip()
+    @staticmethod
+    def _runner(address: str) -> str:
+        return address.strip().lower().removeprefix("-r").strip()
+
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """An mrjob runner name whose prerequisites are here (no TCP check: the hadoop
+        runner finds its cluster through the ``hadoop`` command, the cloud runners
+        through their clients' own configuration)."""
+        runner = cls._runner(address)
         if runner not in _RUNNERS:
             raise EngineStartError(
                 f"mapreduce address must be an mrjob runner ({', '.join(_RUNNERS)}), "
-                f"got {self.address!r}"
+                f"got {address!r}"
             )
         if runner == "hadoop" and _hadoop_command() is None:
             raise EngineStartError(
@@ -101,12 +106,14 @@ class MapReduceEngine(BatchEngine):
         if runner in _CLOUD_CLIENTS and not _has_module(_CLOUD_CLIENTS[runner][0]):
             module, hint = _CLOUD_CLIENTS[runner]
             raise EngineStartError(f"the {runner} runner needs {module}: {hint}")
-        self.runner = runner
+
+    def _start(self) -> None:
+        if self.address:
+            self.check_address(self.address)
+            self.runner = self._runner(self.address)
         # Every job's scratch files (splits, sorted map output, task logs) live here and
         # go with close().
         self._tmp_root = tempfile.mkdtemp(prefix="distlab-mapreduce-")
-        self.started = True
-        return self
 
     def close(self) -> None:
         # Jobs run synchronously in map_reduce and mrjob joins its task processes (also
@@ -116,11 +123,6 @@ class MapReduceEngine(BatchEngine):
         if tmp_root:
             shutil.rmtree(tmp_root, ignore_errors=True)
         self.started = False
-
-    def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
-        raise DistlabError(
-            "MapReduce runs batch jobs only (map_reduce over files); it has no tasks"
-        )
 
     def _job_args(self, functions_path: str, paths) -> list[str]:
         args = [

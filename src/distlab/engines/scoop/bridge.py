@@ -1,8 +1,8 @@
-"""The script SCOOP's launcher runs: ``python -m scoop -n N scoop_bridge.py HOST:PORT``.
+"""The script SCOOP's launcher runs: ``python -m scoop -n N bridge.py HOST:PORT``.
 
 SCOOP runs one whole program under its launcher; distlab's driver submits tasks one at a
 time instead. This script is that program: on SCOOP's origin it connects back to the
-driver and relays tasks to SCOOP's workers (distlab.engines.scoop.engine.serve).
+driver and relays tasks to SCOOP's workers (distlab.engines.scoop.origin.serve).
 
 SCOOP's workers import this file as a module (named SCOOP_WORKER), so it must do nothing
 at import time; everything is under the __main__ guard.
@@ -11,6 +11,6 @@ at import time; everything is under the __main__ guard.
 import sys
 
 if __name__ == "__main__":
-    from distlab.engines.scoop.engine import serve
+    from distlab.engines.scoop.origin import serve
 
     serve(sys.argv[1])

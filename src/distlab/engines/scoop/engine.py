@@ -1,18 +1,17 @@
-"""SCOOP (Scalable COncurrent Operations in Python) as a task engine.
+"""SCOOP (Scalable COncurrent Operations in Python) as a task engine: the driver's side.
 
 SCOOP runs a whole program under its launcher (``python -m scoop -n N prog.py``), which
 does not fit a driver that submits tasks as it goes. So the adapter launches SCOOP with
-a small program of its own, scoop_bridge.py. That program runs on SCOOP's *origin*,
-connects back to the driver over a loopback socket (authenticated with a random key),
-and relays each task to SCOOP's workers with ``scoop.futures.submit``; results come
-back over the same socket and complete ``concurrent.futures.Future`` objects in a reader
-thread of the driver.
+a small program of its own, bridge.py. That program runs on SCOOP's *origin*, connects
+back to the driver over a loopback socket (authenticated with a random key), and relays
+each task to SCOOP's workers with ``scoop.futures.submit`` (distlab.engines.scoop.origin);
+results come back over the same socket and complete ``concurrent.futures.Future``
+objects in a reader thread of the driver.
 
 Facts that shaped it:
 
-* ``-n`` counts the origin: ``-n workers+1`` gives ``workers`` worker processes. The
-  origin only relays (it never waits in a way that makes SCOOP run tasks locally), so
-  tasks run on the workers, never in the origin.
+* ``-n`` counts the origin: ``-n workers+1`` gives ``workers`` worker processes; the
+  origin only relays, so tasks run on the workers, never in the origin.
 * The launcher's exit code is always 0, even when the program fails, so failure is
   detected here: the launcher exiting, the socket closing, or no "ready" in time.
 * SCOOP's broker binds its ZeroMQ sockets on all interfaces (``tcp://*``); there is no
@@ -31,7 +30,6 @@ cloudpickled; a task's exception keeps its type and carries the remote traceback
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import shutil
 import socket
@@ -40,44 +38,30 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-from collections import deque
 from concurrent.futures import Future as ConcurrentFuture
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
 import psutil
 import scoop
-import zmq
 
-from distlab.contracts import (
-    DistlabError,
-    EngineStartError,
-    Future,
-    RemoteTraceback,
-    TaskEngine,
-    call_capturing,
-    with_remote_traceback,
+from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine
+from distlab.engines.addressing import unreachable
+from distlab.engines.scoop.origin import (
+    AUTHKEY_ENV,
+    ID_BYTES,
+    RESULT,
+    STOP,
+    TASK,
+    greet_origin,
+    settle,
 )
 from distlab.procs import port_open, stop_pids, tree
 
 BRIDGE_SCRIPT = str(Path(__file__).with_name("bridge.py"))
-AUTHKEY_ENV = "DISTLAB_SCOOP_AUTHKEY"
 
-# Frames on the driver<->origin socket. Task ids are 8-byte big-endian integers.
-_TASK = b"T"  # driver -> origin: T id payload
-_STOP = b"S"  # driver -> origin: stop relaying, let SCOOP shut down
-_READY = b"K"  # origin -> driver: K pickle({"pid": origin pid})
-_RESULT = b"R"  # origin -> driver: R id status data
-
-# Result status bytes.
-_OK = 0  # data: cloudpickled return value
-_RAISED = 1  # data: cloudpickled exception raised by the task
-_BROKEN = 2  # data: utf-8 text (an exception or result that could not be pickled)
-
-_ID_BYTES = 8
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -90,124 +74,6 @@ class ScoopBridgeLost(ScoopTaskLost):
     """The SCOOP origin (the bridge) went away: the engine cannot run tasks any more."""
 
 
-# -- worker side -----------------------------------------------------------------------
-
-
-def _unpack_and_call(payload: bytes) -> Any:
-    fn, args, kwargs = cloudpickle.loads(payload)
-    return fn(*args, **kwargs)
-
-
-def run_task(payload: bytes) -> tuple[int, bytes]:
-    """Run one cloudpickled (fn, args, kwargs) on a SCOOP worker.
-
-    Never raises: SCOOP would print and drop the error, so the outcome is returned as a
-    status and bytes the driver can decode.
-    """
-    try:
-        value = call_capturing(_unpack_and_call, (payload,), {})
-    except BaseException as exc:
-        try:
-            return _RAISED, cloudpickle.dumps(exc)
-        except Exception:
-            return _BROKEN, "".join(traceback.format_exception(exc)).encode()
-    try:
-        return _OK, cloudpickle.dumps(value)
-    except Exception as exc:
-        return (
-            _BROKEN,
-            f"the task's result ({type(value).__name__}) cannot be pickled: {exc}".encode(),
-        )
-
-
-# -- origin side (run by scoop_bridge.py under SCOOP's launcher) ----------------------
-
-# SCOOP futures whose results reached the origin. SCOOP pickles a future's callbacks
-# with it, so the callback is a module-level function (it only runs on the origin).
-_finished: deque = deque()
-
-
-def _note_finished(task: Any) -> None:
-    _finished.append(task)
-
-
-def serve(driver_address: str) -> None:
-    """Relay tasks from the driver to SCOOP's workers until told to stop or cut off."""
-    from scoop import _control, futures
-
-    host, _, port = driver_address.rpartition(":")
-    sock = socket.create_connection((host, int(port)), timeout=30)
-    sock.settimeout(None)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle adds ~40 ms
-    conn = Connection(sock.detach())
-    authkey = bytes.fromhex(os.environ[AUTHKEY_ENV])
-    answer_challenge(conn, authkey)
-    deliver_challenge(conn, authkey)
-    conn.send_bytes(_READY + pickle.dumps({"pid": os.getpid()}))
-
-    queue = _control.execQueue
-    # Wait on SCOOP's sockets and the driver's together. (Registering the driver's
-    # socket in SCOOP's own poller would make SCOOP block reading its task socket.)
-    poller = zmq.Poller()
-    for scoop_socket in (queue.socket.socket, queue.socket.direct_socket, queue.socket.infoSocket):
-        poller.register(scoop_socket, zmq.POLLIN)
-    poller.register(conn.fileno(), zmq.POLLIN)
-    pending: dict[Any, bytes] = {}  # SCOOP future -> task id bytes
-    try:
-        while True:
-            queue.flush()  # hand every queued task to the broker (none runs here)
-            queue.socket.pumpInfoSocket()
-            poller.poll(1000)
-            while conn.poll(0):
-                frame = conn.recv_bytes()
-                if frame[:1] == _STOP:
-                    return
-                task = futures.submit(run_task, frame[1 + _ID_BYTES :])
-                task.add_done_callback(_note_finished)
-                pending[task] = frame[1 : 1 + _ID_BYTES]
-            queue.updateQueue()  # runs _note_finished for results that arrived
-            while _finished:
-                task = _finished.popleft()
-                task_id = pending.pop(task, None)
-                if task_id is None:
-                    continue
-                if task.exceptionValue is not None:
-                    status, data = (
-                        _BROKEN,
-                        str(task.exceptionTraceback or task.exceptionValue).encode(),
-                    )
-                else:
-                    status, data = task.resultValue
-                conn.send_bytes(_RESULT + task_id + bytes([status]) + data)
-                task._delete()
-    except (EOFError, OSError):
-        return  # the driver went away: end the program, SCOOP stops its workers
-    finally:
-        conn.close()
-
-
-# -- driver side -----------------------------------------------------------------------
-
-
-def _check_hosts(address: str, timeout: float = 8.0) -> list[str]:
-    """Hosts from 'h1,h2', each a plain name and reachable on SSH's port 22."""
-    hosts = [h.strip() for h in address.split(",") if h.strip()]
-    if not hosts:
-        raise EngineStartError(f"SCOOP address {address!r} names no host (expected: host1,host2)")
-    deadline = time.monotonic() + timeout
-    for host in hosts:
-        if not _HOSTNAME.match(host):
-            raise EngineStartError(
-                f"SCOOP address {address!r}: {host!r} is not a host name (expected: host1,host2)"
-            )
-        left = max(0.5, min(3.0, deadline - time.monotonic()))
-        if not port_open(host, 22, timeout=left):
-            raise EngineStartError(
-                f"SCOOP host {host!r} is not reachable on SSH port 22 (SCOOP starts remote workers over ssh)"
-            )
-    return hosts
-
-
 class ScoopEngine(TaskEngine):
     name = "scoop"
     address_help = (
@@ -217,6 +83,8 @@ class ScoopEngine(TaskEngine):
 
     #: seconds for SCOOP to start and its origin to connect back
     start_timeout = 60.0
+    #: the whole host check (port 22 of every host) ends within this
+    hosts_timeout = 8.0
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
@@ -236,22 +104,51 @@ class ScoopEngine(TaskEngine):
         self._workdir: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> ScoopEngine:
-        if self.started:
-            return self
-        hosts = _check_hosts(self.address) if self.address else []
-        self.workers = self.workers or os.cpu_count() or 1
+    @staticmethod
+    def _hosts(address: str) -> list[str]:
+        """Hosts from 'h1,h2', each a plain host name."""
+        hosts = [h.strip() for h in address.split(",") if h.strip()]
+        if not hosts:
+            raise EngineStartError(
+                f"SCOOP address {address!r} names no host (expected: host1,host2)"
+            )
+        for host in hosts:
+            if not _HOSTNAME.match(host):
+                raise EngineStartError(
+                    f"SCOOP address {address!r}: {host!r} is not a host name "
+                    "(expected: host1,host2)"
+                )
+        return hosts
+
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """A host list, every host answering on SSH's port 22 (SCOOP starts its remote
+        workers over ssh)."""
+        deadline = time.monotonic() + cls.hosts_timeout
+        for host in cls._hosts(address):
+            left = max(0.5, min(3.0, deadline - time.monotonic()))
+            if not port_open(host, 22, timeout=left):
+                raise unreachable(
+                    cls.name,
+                    address,
+                    f"{host} does not answer on SSH port 22; SCOOP starts remote workers over ssh",
+                )
+
+    def _start(self) -> None:
+        hosts: list[str] = []
+        if self.address:
+            self.check_address(self.address)
+            hosts = self._hosts(self.address)
         try:
             self._launch(hosts)
             self._warm_up()
-        except BaseException as exc:
-            reason = self._log_tail() or str(exc)
-            self.close()
+        except Exception as exc:
             if isinstance(exc, EngineStartError):
                 raise
+            # SCOOP's own log says why better than a lost task or a socket error (read
+            # here: close() removes it)
+            reason = self._log_tail() or str(exc)
             raise EngineStartError(f"SCOOP did not start: {reason}") from exc
-        self.started = True
-        return self
 
     def _launch(self, hosts: list[str]) -> None:
         timeout = float(self.options.get("start_timeout", self.start_timeout))
@@ -292,32 +189,16 @@ class ScoopEngine(TaskEngine):
                     if self._proc.poll() is not None:
                         raise EngineStartError(
                             "SCOOP's launcher exited before its origin connected"
-                            + self._log_suffix()
+                            + _suffix(self._log_tail())
                         ) from None
                     if time.monotonic() > deadline:
                         raise EngineStartError(
                             f"SCOOP's origin did not connect within {timeout:g}s"
-                            + self._log_suffix()
+                            + _suffix(self._log_tail())
                         ) from None
         finally:
             listener.close()
-        sock.settimeout(None)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle adds ~40 ms
-        self._conn = conn = Connection(sock.detach())
-        authkey_ok = False
-        try:
-            deliver_challenge(conn, authkey)
-            answer_challenge(conn, authkey)
-            authkey_ok = True
-        finally:
-            if not authkey_ok:
-                conn.close()
-        if not conn.poll(max(1.0, deadline - time.monotonic())):
-            raise EngineStartError("SCOOP's origin connected but never said it was ready")
-        frame = conn.recv_bytes()
-        if frame[:1] != _READY:
-            raise EngineStartError("SCOOP's origin sent an unexpected first message")
-        self._origin_pid = pickle.loads(frame[1:])["pid"]
+        self._conn, self._origin_pid = greet_origin(sock, authkey, deadline)
         self._remember_tree()
         self._reader = threading.Thread(
             target=self._read_results, name="distlab-scoop-reader", daemon=True
@@ -371,7 +252,7 @@ class ScoopEngine(TaskEngine):
         if conn is not None:
             try:
                 with self._lock:
-                    conn.send_bytes(_STOP)
+                    conn.send_bytes(STOP)
             except OSError:
                 pass
         if proc is not None:
@@ -414,7 +295,7 @@ class ScoopEngine(TaskEngine):
             self._next_id += 1
             self._pending[task_id] = fut
             try:
-                self._conn.send_bytes(_TASK + task_id.to_bytes(_ID_BYTES, "big") + payload)
+                self._conn.send_bytes(TASK + task_id.to_bytes(ID_BYTES, "big") + payload)
             except OSError:
                 del self._pending[task_id]
                 raise ScoopBridgeLost("the SCOOP origin is gone (its socket is closed)") from None
@@ -425,14 +306,14 @@ class ScoopEngine(TaskEngine):
         try:
             while True:
                 frame = conn.recv_bytes()
-                if frame[:1] != _RESULT:
+                if frame[:1] != RESULT:
                     continue
-                task_id = int.from_bytes(frame[1 : 1 + _ID_BYTES], "big")
-                status, data = frame[1 + _ID_BYTES], frame[2 + _ID_BYTES :]
+                task_id = int.from_bytes(frame[1 : 1 + ID_BYTES], "big")
+                status, data = frame[1 + ID_BYTES], frame[2 + ID_BYTES :]
                 with self._lock:
                     fut = self._pending.pop(task_id, None)
                 if fut is not None:
-                    _settle(fut, status, data)
+                    settle(fut, status, data)
         except (EOFError, OSError):
             pass
         if self._closing:
@@ -494,10 +375,6 @@ class ScoopEngine(TaskEngine):
     def _log_path(self) -> str:
         return os.path.join(self._workdir or tempfile.gettempdir(), "scoop.log")
 
-    def _log_suffix(self) -> str:
-        tail = self._log_tail()
-        return f": {tail}" if tail else ""
-
     def _log_tail(self) -> str:
         try:
             with open(self._log_path(), "rb") as f:
@@ -510,29 +387,12 @@ class ScoopEngine(TaskEngine):
         return lines[-1] if lines else ""
 
 
+def _suffix(text: str) -> str:
+    return f": {text}" if text else ""
+
+
 def _alive(p: psutil.Process) -> bool:
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def _settle(fut: ConcurrentFuture, status: int, data: bytes) -> None:
-    if status == _OK:
-        try:
-            fut.set_result(cloudpickle.loads(data))
-        except Exception as exc:
-            fut.set_exception(DistlabError(f"the task's result could not be unpickled here: {exc}"))
-    elif status == _RAISED:
-        try:
-            exc = cloudpickle.loads(data)
-        except Exception as err:
-            exc = DistlabError(
-                f"the task failed and its exception could not be unpickled here: {err}"
-            )
-        fut.set_exception(with_remote_traceback(exc))
-    else:
-        text = data.decode(errors="replace").strip() or "the task failed on a SCOOP worker"
-        exc = DistlabError(text.splitlines()[-1])
-        exc.__cause__ = RemoteTraceback(text)
-        fut.set_exception(exc)

@@ -1,8 +1,12 @@
-"""Apache Spark through PySpark: tasks via the RDD API, batch via RDDs and DataFrames.
+"""Apache Spark through PySpark: tasks via the RDD API, batch via RDDs and DataFrames,
+streams via Structured Streaming (distlab.engines.spark.stream).
 
 Embedded mode runs ``local[workers]`` in a JVM that PySpark launches as a child of this
 process (the py4j gateway); ``address="spark://host:port"`` joins a standalone master.
 Everything the embedded JVM opens listens on 127.0.0.1.
+
+Built-in operators (``run_builtin``): :class:`~distlab.contracts.WordCount` with
+DataFrame column functions only (no Python per row).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,19 +33,26 @@ from pyspark.sql import functions as F
 
 from distlab.contracts import (
     BatchEngine,
+    BuiltinOp,
     DistlabError,
     EngineStartError,
     Future,
     StreamEngine,
+    StreamResult,
+    StreamSpec,
     TaskEngine,
+    WordCount,
+    apply_chunk,
     call_capturing,
     chunked,
     with_remote_traceback,
 )
-from distlab.procs import port_open, split_host_port, stop_pids, tree
+from distlab.engines.addressing import endpoint, require_answer
+from distlab.procs import split_host_port, stop_pids, tree
 
 _LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 _LOOPBACK = "127.0.0.1"
+_MASTER_DEFAULT_PORT = 7077
 #: a task killed with its Python worker (fault injection) is retried this many times in
 #: embedded mode, as a cluster would (plain local[N] never retries)
 _LOCAL_TASK_ATTEMPTS = 4
@@ -90,10 +101,6 @@ def _raise_if_failed(value: Any) -> Any:
     return value
 
 
-def apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
-    return [fn(item) for item in chunk]
-
-
 def _job_error(exc: BaseException) -> DistlabError:
     """One line from a failed Spark job: the Python error if there is one."""
     text = str(exc).strip()
@@ -110,12 +117,13 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "spark"
     supports_shared_objects = True
     address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
-    builtin_ops = frozenset({"wordcount"})
+    builtin_ops = frozenset({WordCount})
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
         self._spark: SparkSession | None = None
         self._sc: SparkContext | None = None
+        self._gateway: Any = None  # the py4j gateway of the JVM this engine launched
         self._pool: ThreadPoolExecutor | None = None
         self._jvm_pid: int | None = None
         self._log_dir: str | None = None
@@ -123,34 +131,42 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
+    @classmethod
+    def check_address(cls, address: str) -> None:
+        """spark://host:port of a standalone master answering there (``local[...]``
+        masters are taken as they are)."""
+        if address.startswith("local"):
+            return
+        if not address.startswith("spark://"):
+            raise EngineStartError(
+                f"spark address must look like spark://host:port, got {address!r}"
+            )
+        host, port = endpoint(cls.name, address, _MASTER_DEFAULT_PORT, "spark://host:port")
+        # A TCP check first: Spark itself would retry an absent master for a minute.
+        require_answer(
+            cls.name, address, host, port, 5.0, f"no Spark master reachable at {host}:{port}"
+        )
+
+    @property
+    def session(self) -> SparkSession:
+        """The engine's SparkSession (DataFrames, Structured Streaming)."""
+        if self._spark is None:
+            raise DistlabError("the spark engine is not started")
+        return self._spark
+
     def _master(self) -> str:
         if not self.address:
             return f"local[{self.workers},{_LOCAL_TASK_ATTEMPTS}]"
-        if self.address.startswith("local"):
-            return self.address
-        if not self.address.startswith("spark://"):
-            raise EngineStartError(
-                f"spark address must look like spark://host:port, got {self.address!r}"
-            )
-        try:
-            host, port = split_host_port(self.address, 7077)
-        except ValueError as exc:
-            raise EngineStartError(f"bad spark address {self.address!r}: {exc}") from None
-        # A TCP check first: Spark itself would retry an absent master for a minute.
-        if not port_open(host, port, timeout=5.0):
-            raise EngineStartError(f"no Spark master reachable at {host}:{port}")
+        self.check_address(self.address)
         return self.address
 
     def _on_loopback(self) -> bool:
         if not self.address or self.address.startswith("local"):
             return True
-        host, _ = split_host_port(self.address, 7077)
+        host, _ = split_host_port(self.address, _MASTER_DEFAULT_PORT)
         return host in ("127.0.0.1", "localhost", "::1")
 
-    def start(self) -> SparkEngine:
-        if self.started:
-            return self
-        self.workers = self.workers or os.cpu_count() or 1
+    def _start(self) -> None:
         master = self._master()
         if SparkContext._active_spark_context is not None:
             raise EngineStartError(
@@ -190,6 +206,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             self._log_path = os.path.join(self._log_dir, "jvm.log")
             with open(self._log_path, "wb") as log:
                 gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+            self._gateway = gateway
             proc = getattr(gateway, "proc", None)
             self._jvm_pid = proc.pid if proc is not None else None
             self._sc = SparkContext(conf=conf, gateway=gateway)
@@ -208,16 +225,14 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
                 )
             )
             warm.result(timeout=float(self.options.get("start_timeout", 120)))
-        except BaseException as exc:
-            jvm_said = self._jvm_error_line()
-            self.close()
+        except Exception as exc:
             if isinstance(exc, DistlabError):
                 raise
+            # What the JVM logged says why (read here: close() removes the log).
+            jvm_said = self._jvm_error_line()
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             reason = f"{first} ({jvm_said})" if jvm_said else first
             raise EngineStartError(f"spark did not start at {master}: {reason}") from None
-        self.started = True
-        return self
 
     def _jvm_error_line(self) -> str:
         """The last error the JVM logged, if any (for a one-line start failure)."""
@@ -234,7 +249,9 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             spark, self._spark = self._spark, None
             self._sc = None
             jvm_pid, self._jvm_pid = self._jvm_pid, None
-            gateway = SparkContext._gateway
+            # Only the gateway this engine launched: a start refused because another
+            # engine's SparkContext is active must leave that one alone.
+            gateway, self._gateway = self._gateway, None
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
             jvm_tree = [p.pid for p in tree([jvm_pid])] if jvm_pid else []
@@ -258,8 +275,9 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
                 closer = threading.Thread(target=gateway.close, daemon=True)
                 closer.start()
                 closer.join(timeout=10)
-                SparkContext._gateway = None
-                SparkContext._jvm = None
+                if SparkContext._gateway is gateway:
+                    SparkContext._gateway = None
+                    SparkContext._jvm = None
             if pool is not None:
                 pool.shutdown(wait=True)
             log_dir, self._log_dir = self._log_dir, None
@@ -329,23 +347,24 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         except Exception as exc:
             raise _job_error(exc) from exc
 
-    def run_builtin(self, op: str, **params: Any) -> Any:
-        if op != "wordcount":
-            raise DistlabError(f"spark has no built-in {op!r} (has: wordcount)")
-        if self._spark is None:
-            raise DistlabError("the spark engine is not started")
-        paths = [str(p) for p in params["paths"]]
+    def run_builtin(self, op: BuiltinOp) -> Any:
+        match op:
+            case WordCount(paths=paths):
+                return self._word_count([str(p) for p in paths])
+        raise NotImplementedError(f"spark has no built-in {type(op).__name__}")
+
+    def _word_count(self, paths: list[str]) -> dict[str, int]:
         # Only built-in column functions: no Python runs per row.
-        words = self._spark.read.text(paths).select(
+        words = self.session.read.text(paths).select(
             F.explode(F.split(F.col("value"), _PY_WHITESPACE_RUN)).alias("word")
         )
         counts = words.where(F.col("word") != "").groupBy("word").count()
         return {row["word"]: row["count"] for row in counts.collect()}
 
     # -- streams -----------------------------------------------------------------------
-    def run_stream(self, spec) -> dict[str, Any]:
-        """The stream workload (distlab.workloads.stream.StreamSpec) on Structured
-        Streaming; see distlab.engines.spark.stream."""
+    def run_stream(self, spec: StreamSpec) -> StreamResult:
+        """The stream contract (distlab.contracts.streams) on Structured Streaming; see
+        distlab.engines.spark.stream."""
         from distlab.engines.spark.stream import run_on_spark
 
         return run_on_spark(self, spec)

@@ -1,4 +1,4 @@
-"""The stream workload (W7) on Spark Structured Streaming.
+"""The streams contract (distlab.contracts.streams) on Spark Structured Streaming.
 
 Spark reads Kafka only through the spark-sql-kafka connector jars, which are fetched from
 Maven at run time and are not installable here (no PyPI package ships them). So the
@@ -18,8 +18,8 @@ Two queries run side by side on the same stream:
   which emits each window once when it closes, never emitted the last windows here
   although the end marker's event time was past them.)
 
-Micro-batches run back to back (the default trigger), each costing Spark's planning and
-scheduling time: that overhead is part of the latency measured.
+Micro-batches run every _TRIGGER_MS, each costing Spark's planning and scheduling time:
+that overhead is part of the latency measured (the interval is in the result's settings).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ import socket
 import tempfile
 import threading
 import time
-from typing import Any
 
 from pyspark.sql import functions as F
 
-from distlab.contracts import DistlabError
+from distlab.contracts import DistlabError, StreamResult, StreamSpec
+from distlab.contracts.streams import end_marker, expected_counts, send_paced
 from distlab.procs import free_port
 
 _LOOPBACK = "127.0.0.1"
@@ -76,20 +76,11 @@ class _LineServer:
         self._server.close()
 
 
-def run_on_spark(engine, spec) -> dict[str, Any]:
-    from distlab.workloads.stream import (
-        end_marker,
-        expected_window_count,
-        passing_ids,
-        send_paced,
-    )
-
-    spark = engine._spark
-    if spark is None:
-        raise DistlabError("the spark engine is not started")
-    events = spec.events()
-    n_passing = len(passing_ids(events, spec.filter_min))
-    n_windows = expected_window_count(events, spec.window_ms, spec.filter_min)
+def run_on_spark(engine, spec: StreamSpec) -> StreamResult:
+    """SparkEngine.run_stream: two streaming queries on the engine's session, fed by the
+    driver's socket source, their sinks collected in the driver."""
+    spark = engine.session
+    n_passing, n_windows = expected_counts(spec)
     deadline = time.monotonic() + spec.timeout_s
 
     arrivals: dict[int, float] = {}
@@ -117,7 +108,8 @@ def run_on_spark(engine, spec) -> dict[str, Any]:
 
     # Few state partitions: on a small local cluster each costs a task per micro-batch.
     previous_partitions = spark.conf.get("spark.sql.shuffle.partitions")
-    spark.conf.set("spark.sql.shuffle.partitions", str(max(1, engine.workers or 1)))
+    state_partitions = max(1, engine.workers or 1)
+    spark.conf.set("spark.sql.shuffle.partitions", str(state_partitions))
     server = _LineServer()
     checkpoints = tempfile.mkdtemp(prefix="distlab-spark-stream-")
     queries = []
@@ -163,9 +155,11 @@ def run_on_spark(engine, spec) -> dict[str, Any]:
             .start()
         )
         server.wait_clients(_QUERIES, deadline)
-        started = time.perf_counter()
-        clock["t0"] = started
-        lag = send_paced(spec, lambda _i, line: server.send(line), started)
+        def on_start(t0: float) -> None:
+            clock["t0"] = t0
+
+        lag = send_paced(spec, lambda _event, line: server.send(line), on_start=on_start)
+        started = clock["t0"]
         marker = end_marker(spec)
         next_marker = 0.0
         all_seen_at = None
@@ -197,14 +191,20 @@ def run_on_spark(engine, spec) -> dict[str, Any]:
         spark.conf.set("spark.sql.shuffle.partitions", previous_partitions)
         shutil.rmtree(checkpoints, ignore_errors=True)
     with lock:
-        return {
-            "arrivals": dict(arrivals),
-            "windows": list(latest.values()),
-            "elapsed_s": elapsed,
-            "send_lag_s": lag,
-            "last_batch_ms": batch_ms,
-            "notes": (
+        return StreamResult(
+            windows=[tuple(w) for w in latest.values()],
+            arrivals=dict(arrivals),
+            elapsed_s=elapsed,
+            send_lag_s=lag,
+            notes=(
                 "source: Spark socket source fed by the driver (no Kafka connector jars "
                 "offline); micro-batch queries; sinks: foreachBatch to the driver"
             ),
-        }
+            settings={
+                "trigger_ms": _TRIGGER_MS,
+                "queries": _QUERIES,
+                "shuffle_partitions": state_partitions,
+                "output_mode_windows": "update",
+                "last_batch_ms": batch_ms,
+            },
+        )

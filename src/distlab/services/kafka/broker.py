@@ -206,3 +206,15 @@ def delete_topics(bootstrap: str, names: list[str], timeout: float = 10.0) -> No
             fut.result(timeout=timeout)
         except Exception:
             pass
+
+
+def delete_group(bootstrap: str, group: str) -> None:
+    """Delete a consumer group; best effort (an empty group expires on its own)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        for fut in admin.delete_consumer_groups([group], request_timeout=5).values():
+            fut.result(timeout=10)
+    except Exception:
+        pass

@@ -1,0 +1,104 @@
+"""Terminal tables of `distlab bench` figures (the rows ``distlab.bench.run_cells`` returns).
+
+A row with an ``error`` key is an engine that could not be measured: its error fills the
+row instead of figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+GRANULARITY_COLUMNS = (
+    "engine",
+    "loop s",
+    "numpy s",
+    "auto batch",
+    "batched s",
+    "best batch",
+    "best s",
+    "auto/best",
+    "per-elem ms/task",
+    "per-elem full s (extrap.)",
+    "batched vs per-elem",
+    "vs loop",
+    "vs numpy",
+    "compute/serial./sched. s",
+)
+
+TINY_TASKS_COLUMNS = (
+    "engine",
+    "distlab tasks/s",
+    "native tasks/s",
+    "adapter cost (thr.)",
+    "distlab RT p50/p99 ms",
+    "native RT p50/p99 ms",
+    "adapter cost (p50)",
+)
+
+
+def _error_row(table: Table, row: dict[str, Any], width: int) -> None:
+    table.add_row(row["engine"], f"[red]{row['error']}[/]", *[""] * (width - 2))
+
+
+def granularity_table(rows: list[dict[str, Any]], n: int, repeats: int) -> Table:
+    """W2: per-element against batched tasks, the best batch size, NumPy and the loop."""
+    t = Table(title=f"W2 numbers, n={n:,}: medians of {repeats}")
+    for col in GRANULARITY_COLUMNS:
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        if "error" in r:
+            _error_row(t, r, len(GRANULARITY_COLUMNS))
+            continue
+        b = r["breakdown_s"]
+        t.add_row(
+            r["engine"],
+            f"{r['sequential_s']:.3f}",
+            f"{r['numpy_s']:.4f}",
+            f"{r['auto_batch_size']:,}",
+            f"{r['auto_s']:.3f}",
+            f"{r['best_batch_size']:,}",
+            f"{r['best_s']:.3f}",
+            f"{r['auto_vs_best']:.2f}",
+            f"{r['per_element_task_ms']:.3f}",
+            f"{r['per_element_extrapolated_s']:.1f}",
+            f"{r['batched_vs_per_element']:.0f}x",
+            f"{r['speedup_vs_sequential']:.2f}x",
+            f"{r['speedup_vs_numpy']:.3f}x",
+            f"{b['compute']:.3f}/{b['serialization']:.3f}/{b['scheduling_and_other']:.3f}",
+        )
+    return t
+
+
+def granularity_sweeps(rows: list[dict[str, Any]]) -> list[str]:
+    """One rich-markup line per engine: the wall time of every batch size tried."""
+    lines = []
+    for r in rows:
+        if "sweep" in r:
+            sweep = ", ".join(f"{s['batch_size']:,}: {s['wall_s']:.3f}s" for s in r["sweep"])
+            lines.append(f"[dim]{r['engine']} sweep: {sweep}[/]")
+    return lines
+
+
+def tiny_tasks_table(rows: list[dict[str, Any]], n: int, round_trips: int, repeats: int) -> Table:
+    """No-op task throughput and round trips, through distlab and through the engine's API."""
+    t = Table(title=f"no-op tasks: {n} per sample, median of {repeats}; {round_trips} round trips")
+    for col in TINY_TASKS_COLUMNS:
+        t.add_column(col)
+    for r in rows:
+        if "error" in r:
+            _error_row(t, r, len(TINY_TASKS_COLUMNS))
+            continue
+        rt = r["adapter_rt_ms"]
+        nrt = r.get("native_rt_ms")  # None: the engine has no native API distlab measures
+        t.add_row(
+            r["engine"],
+            f"{r['adapter_tasks_per_s']:,.0f}",
+            f"{r['native_tasks_per_s']:,.0f}" if nrt else "n/a",
+            f"{(r['throughput_cost'] - 1) * 100:+.1f}%" if nrt else "-",
+            f"{rt['p50']:.2f} / {rt['p99']:.2f}",
+            f"{nrt['p50']:.2f} / {nrt['p99']:.2f}" if nrt else "n/a",
+            f"{(r['rt_p50_cost'] - 1) * 100:+.1f}%" if nrt else "-",
+        )
+    return t

@@ -1,0 +1,86 @@
+"""Plots of a results document (matplotlib, Agg backend): PNG and SVG files per plot.
+
+Each plot function takes the document and returns a figure, or None when the document
+holds nothing for it (an absent metric is skipped, never an error). They live by the
+question they answer: ``speed`` (speed-up, time, granularity, breakdown), ``latency``,
+``resources`` (memory, start-up) and ``timeline`` (workflow steps); ``canvas`` holds
+what they share. ``render_all`` writes the files and returns what the HTML page embeds.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+from distlab.report.figures import Doc
+from distlab.report.plots.canvas import pyplot
+from distlab.report.plots.latency import latency_plot
+from distlab.report.plots.resources import memory_plot, startup_plot
+from distlab.report.plots.speed import breakdown_plot, overhead_plot, speedup_plot, time_plot
+from distlab.report.plots.timeline import timeline_plot
+
+
+@dataclass
+class Plot:
+    name: str
+    title: str
+    caption: str
+    png: Path
+    svg: Path
+    png_base64: str
+
+
+# the order of the plots on the page
+PLOTS = [
+    ("speedup", "Speed-up per workload", speedup_plot),
+    ("time", "Time per cell", time_plot),
+    ("overhead", "Per-task overhead and granularity", overhead_plot),
+    ("breakdown", "Time breakdown", breakdown_plot),
+    ("latency", "Latency distributions", latency_plot),
+    ("memory", "Peak memory", memory_plot),
+    ("startup", "Start-up time per engine", startup_plot),
+    ("timeline", "Workflow step timeline", timeline_plot),
+]
+
+CAPTIONS = {
+    "speedup": "Sequential single-process time divided by the engine's median time; "
+    "below the dashed line the sequential loop was faster.",
+    "time": "Median of the measured repetitions with min-max whiskers; capped runs "
+    "(one task per element) scaled to the full workload.",
+    "overhead": "Left: worker time per task beyond the work itself. Right: wall time per "
+    "element, including any batch-size sweep.",
+    "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "
+    "workload measures them.",
+    "latency": "End-to-end latency percentiles (against intended send times).",
+    "memory": "Peak resident memory of every engine process during each cell, and at idle.",
+    "startup": "Time to start the engine (cluster, servers, workers) and to close it.",
+    "timeline": "Each workflow step on its worker, coloured by its final state.",
+}
+
+
+def render_all(doc: Doc, out_dir: Path) -> list[Plot]:
+    """Write every applicable plot as PNG and SVG under out_dir; return them in order."""
+    plt = pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for name, title, make in PLOTS:
+        fig = make(doc)
+        if fig is None:
+            continue
+        png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
+        # no timestamps or tool URLs in the files: the same results give the same plots
+        fig.savefig(png, dpi=110, metadata={"Software": None})
+        fig.savefig(svg, metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+        made.append(
+            Plot(
+                name,
+                title,
+                CAPTIONS.get(name, ""),
+                png,
+                svg,
+                base64.b64encode(png.read_bytes()).decode("ascii"),
+            )
+        )
+    return made

@@ -1,0 +1,303 @@
+"""An engine process (``python -m distlab.run.cell MODE JOB EVENTS``): one engine's
+measurements, in a process of its own.
+
+Each engine runs in a fresh process: its memory figures are its own, its library cannot
+clash with another's, and an engine that wedges can be stopped without harming the rest.
+It reads an :class:`EngineJob` and appends typed events (:mod:`distlab.run.model`) to the
+events file the parent follows. MODE is ``run`` (the matrix) or ``bench:KIND`` (a
+benchmark cell of :mod:`distlab.bench`). The pseudo-engine ``reference`` measures the
+single-process reference computations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from distlab import registry
+from distlab.contracts import DistlabError, Engine
+from distlab.procs import PeakMemory, rss_mb, stop_pids, tree
+from distlab.results import library_versions
+from distlab.run.model import (
+    BenchMeasured,
+    CellFinished,
+    CellRecord,
+    CellStarted,
+    EngineClosed,
+    EngineJob,
+    EngineStarted,
+    Event,
+    Fatal,
+    Finished,
+    Interrupted,
+    ReferenceMeasured,
+    StepChanged,
+)
+from distlab.stats import summarize
+from distlab.workloads import create as create_workload
+from distlab.workloads import workload_class
+from distlab.workloads.base import RunOutput, Workload
+
+
+class Events:
+    def __init__(self, path: str):
+        self._f = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+
+    def emit(self, event: Event) -> None:
+        self._f.write(event.to_json() + "\n")
+
+
+def error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+
+
+def run_references(job: EngineJob, events: Events) -> None:
+    for name in job.workloads:
+        try:
+            wl = create_workload(name, job.size, **job.params.get(name, {}))
+            refs = wl.references()
+        except Exception as exc:
+            events.emit(ReferenceMeasured(name, error=error_line(exc)))
+            continue
+        out: dict[str, Any] = {}
+        for ref_name, fn in refs.items():
+            try:
+                samples, result = [], None
+                reps = wl.reference_repeats if ref_name == "sequential" else max(3, job.repeats)
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    result = fn()
+                    samples.append(time.perf_counter() - t0)
+                ok, detail = wl.verify(RunOutput(result), ref_name)
+                out[ref_name] = {"wall": summarize(samples), "verified": ok, "detail": detail}
+            except Exception as exc:
+                out[ref_name] = {"error": error_line(exc)}
+        events.emit(ReferenceMeasured(name, references=out))
+
+
+def _kill_one_worker(engine: Engine, delay: float, record: dict) -> threading.Timer:
+    def kill():
+        pids = engine.worker_pids()
+        if not pids:
+            record["error"] = "the engine reported no worker process to kill"
+            return
+        pid = pids[0]
+        try:
+            os.kill(pid, signal.SIGKILL)
+            record.update(killed_pid=pid, at_s=round(delay, 3))
+        except OSError as exc:
+            record["error"] = f"could not kill {pid}: {exc}"
+
+    timer = threading.Timer(delay, kill)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> CellRecord:
+    cell = CellRecord(engine.name, wl.name, variant)
+    samples: list[float] = []
+    outputs: list[RunOutput] = []
+    fault: dict[str, Any] = {}
+    last_wall: float | None = None
+    dup_before = engine.duplicates  # the engine's count runs over all cells
+    with PeakMemory(roots=engine.process_roots) as mem:
+        for i in range(job.warmup + job.repeats):
+            measured = i >= job.warmup
+            timer = None
+            if measured and job.kill_worker and not fault and not samples:
+                # kill a worker part-way through the first measured repetition
+                delay = max(0.05, 0.4 * (last_wall or 0.5))
+                timer = _kill_one_worker(engine, delay, fault)
+            t0 = time.perf_counter()
+            try:
+                out = wl.run(engine, variant)
+            finally:
+                if timer:
+                    timer.join()
+            wall = last_wall = time.perf_counter() - t0
+            ok, detail = wl.verify(out, variant)
+            if not ok:
+                cell.status, cell.verified = "failed", False
+                cell.verify_detail, cell.error = detail, f"wrong answer: {detail}"
+                cell.lost = out.lost
+                cell.duplicates = out.duplicates + engine.duplicates - dup_before
+                if job.kill_worker:
+                    cell.fault = fault or {"error": "no worker was killed"}
+                return cell
+            outputs.append(out)
+            if measured:
+                samples.append(wall)
+    last = outputs[-1]
+    cell.verified, cell.verify_detail = True, detail
+    cell.wall = summarize(samples)
+    cell.wall_s = cell.wall["median"]
+    cell.n_tasks = last.n_tasks
+    cell.metrics = dict(last.metrics)
+    cell.work_fraction, cell.compute_s = last.work_fraction, last.compute_s
+    cell.peak_rss_mb = round(mem.peak_mb, 1)
+    cell.lost = sum(o.lost for o in outputs)
+    cell.duplicates = sum(o.duplicates for o in outputs) + engine.duplicates - dup_before
+    if job.kill_worker:
+        cell.fault = fault or {"error": "no worker was killed"}
+    return cell
+
+
+def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
+    """The job's engine, started, announced; None (announced as failed) if it did not."""
+    name, engine = job.engine, None
+    try:
+        cls = registry.engine_class(name)
+        engine = cls(address=job.address, workers=job.workers, **job.options)
+        t0 = time.perf_counter()
+        engine.start()
+        startup = time.perf_counter() - t0
+        idle = rss_mb(tree([os.getpid(), *engine.process_roots()]))
+        events.emit(
+            EngineStarted(
+                name,
+                "ok",
+                startup_s=startup,
+                idle_rss_mb=round(idle, 1),
+                describe=engine.describe(),
+                python=sys.version.split()[0],
+                versions=library_versions(registry.entry(name).libraries),
+            )
+        )
+        return engine, startup
+    except BaseException as exc:
+        events.emit(
+            EngineStarted(
+                name, "failed", error=error_line(exc), traceback=traceback.format_exc(limit=8)
+            )
+        )
+        if engine is not None:
+            close_engine(engine, events)
+        if not isinstance(exc, Exception):
+            raise
+        return None
+
+
+def run_engine(job: EngineJob, events: Events) -> None:
+    started = start_engine(job, events)
+    if started is None:
+        return
+    engine, startup = started
+    name = job.engine
+    try:
+        for wname in job.workloads:
+            # decided from declarations first: an unsupported workload is never built
+            # (its libraries may not even exist in this engine's environment)
+            reason = workload_class(wname).unsupported_reason(type(engine))
+            if reason:
+                events.emit(
+                    CellFinished(CellRecord(name, wname, "-", status="unsupported", reason=reason))
+                )
+                continue
+            try:
+                wl = create_workload(wname, job.size, **job.params.get(wname, {}))
+            except Exception as exc:
+                failed = CellRecord(name, wname, "default", status="failed", error=error_line(exc))
+                events.emit(CellFinished(failed))
+                continue
+            wl.monitor = _monitor(events, name, wname)
+            for variant in wl.variants(engine):
+                events.emit(CellStarted(name, wname, variant))
+                try:
+                    cell = run_cell(engine, wl, variant, job)
+                except Exception as exc:
+                    cell = CellRecord(
+                        name,
+                        wname,
+                        variant,
+                        status="failed",
+                        error=error_line(exc),
+                        traceback=traceback.format_exc(limit=8),
+                    )
+                cell.startup_s = startup
+                events.emit(CellFinished(cell))
+    finally:
+        close_engine(engine, events)
+
+
+def _monitor(events: Events, engine: str, workload: str):
+    def monitor(step=None, state=None, seconds=None, **detail) -> None:
+        events.emit(StepChanged(engine, workload, step, state, seconds, detail))
+
+    return monitor
+
+
+def close_engine(engine: Engine, events: Events) -> None:
+    t0 = time.perf_counter()
+    try:
+        engine.close()
+        events.emit(EngineClosed(engine.name, close_s=time.perf_counter() - t0))
+    except BaseException as exc:
+        events.emit(EngineClosed(engine.name, error=error_line(exc)))
+
+
+def run_bench(kind: str, job: EngineJob, events: Events) -> None:
+    from distlab import bench
+
+    try:
+        row = bench.CELLS[kind](job)
+    except Exception as exc:  # the bench table shows the error in this engine's row
+        row = {"engine": job.engine, "error": error_line(exc)}
+    events.emit(BenchMeasured(row))
+
+
+def _exit_with_parent(grace: float = 60.0) -> None:
+    """If the parent (distlab run) dies, even by SIGKILL, stop: close the engine through
+    the SIGTERM path, and if that hangs, stop our own descendants by PID and exit."""
+    # the runner names itself: had it died before we got here, getppid() would be 1 already
+    parent = int(os.environ.get("DISTLAB_PARENT_PID") or os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        stop_pids([p.pid for p in tree([os.getpid()]) if p.pid != os.getpid()])
+        os._exit(130)
+
+    threading.Thread(target=watch, name="distlab-parent-watch", daemon=True).start()
+
+
+def main(argv: list[str]) -> int:
+    mode, job_path, events_path = argv
+    job = EngineJob.from_json(Path(job_path).read_text())
+    events = Events(events_path)
+
+    # The parent asks us to stop with SIGTERM: unwind through the finally blocks so the
+    # engine's close() stops what it started.
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    _exit_with_parent()
+    try:
+        if mode.startswith("bench:"):
+            run_bench(mode.removeprefix("bench:"), job, events)
+        elif job.engine == "reference":
+            run_references(job, events)
+        else:
+            run_engine(job, events)
+    except KeyboardInterrupt:
+        events.emit(Interrupted())
+        return 130
+    except DistlabError as exc:
+        events.emit(Fatal(str(exc)))
+        return 2
+    events.emit(Finished())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,214 @@
+"""The matrix: engines x workloads x variants x repetitions, each engine in its own process.
+
+One failing cell never aborts the matrix: errors are recorded per cell. The parent
+validates everything it can before starting anything (unknown names, sizes, unreachable
+addresses fail in seconds with one line), follows each engine process's events for
+progress and results, and on timeout or Ctrl-C stops the engine process and everything
+under it by PID. Nothing here knows any engine by name: addresses are checked by the
+engine's own ``check_address``, interpreters come from the registry.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from distlab import registry, results
+from distlab.contracts import DistlabError
+from distlab.run.launcher import EngineProcess, interpreter_for
+from distlab.run.model import (
+    CellFinished,
+    CellRecord,
+    EngineClosed,
+    EngineJob,
+    EngineStarted,
+    Event,
+    Fatal,
+    ReferenceMeasured,
+    RunSpec,
+)
+from distlab.workloads import WORKLOADS, workload_class
+from distlab.workloads.base import SIZES
+
+__all__ = ["RunSpec", "default_engines", "known_workloads", "run", "validate"]
+
+ProgressFn = Callable[[Event], None]
+
+
+def default_engines() -> list[str]:
+    return [n for n, e in registry.ENGINES.items() if e.installed()]
+
+
+def known_workloads() -> list[str]:
+    return list(WORKLOADS)
+
+
+def validate(spec: RunSpec) -> None:
+    """Fail fast, with one line, on anything that cannot work."""
+    for name in spec.engines:
+        registry.entry(name)
+    for name in spec.workloads:
+        workload_class(name)
+    for name, params in spec.params.items():
+        if name not in spec.workloads:
+            raise DistlabError(f"--param given for {name!r}, which is not among --workloads")
+        unknown = set(params) - workload_class(name).parameter_names()
+        if unknown:
+            raise DistlabError(f"{name} has no parameter {sorted(unknown)[0]!r}")
+    if spec.size not in SIZES:
+        raise DistlabError(f"unknown size {spec.size!r}; choose from: {', '.join(SIZES)}")
+    if spec.repeats < 1 or spec.warmup < 0:
+        raise DistlabError("--repeats must be >= 1 and --warmup >= 0")
+    if spec.workers is not None and spec.workers < 1:
+        raise DistlabError("--workers must be >= 1")
+    for name, address in spec.addresses.items():
+        registry.entry(name)
+        if name not in spec.engines:
+            raise DistlabError(f"--address given for {name!r}, which is not among --engines")
+        registry.engine_class(name).check_address(address)
+
+
+class _Matrix:
+    """The results document being built, and the typed cell records behind it."""
+
+    def __init__(self, spec: RunSpec):
+        self.spec = spec
+        self.doc = results.new(sys.argv, spec.settings())
+        self.cells: list[CellRecord] = []
+
+    def absorb(self, ev: Event, name: str) -> None:
+        doc = self.doc
+        if isinstance(ev, ReferenceMeasured):
+            doc["references"][ev.workload] = ev.references or {"error": ev.error}
+        elif isinstance(ev, EngineStarted):
+            record = {k: v for k, v in vars(ev).items() if k != "engine" and v is not None}
+            doc["engines"][name] = record
+        elif isinstance(ev, EngineClosed):
+            closed = {"close_s": ev.close_s, "error": ev.error}
+            doc["engines"].setdefault(name, {}).update(
+                {k: v for k, v in closed.items() if v is not None}
+            )
+        elif isinstance(ev, CellFinished):
+            self.cells.append(ev.cell)
+        elif isinstance(ev, Fatal):
+            doc["engines"].setdefault(name, {}).update(status="failed", error=ev.error)
+
+    def engine_unavailable(self, name: str) -> None:
+        hint = registry.entry(name).install_hint
+        self.doc["engines"][name] = {"status": "unavailable", "error": f"not installed: {hint}"}
+        for w in self.spec.workloads:
+            reason = f"not installed ({hint})"
+            self.cells.append(CellRecord(name, w, status="unsupported", reason=reason))
+
+    def missing_cells_failed(self, name: str) -> None:
+        """Cells that never reported (crash, timeout) are failed, not silently missing."""
+        for w in self.spec.workloads:
+            if not any(c.engine == name and c.workload == w for c in self.cells):
+                err = self.doc["engines"].get(name, {}).get("error") or "engine process ended early"
+                self.cells.append(CellRecord(name, w, status="failed", error=err))
+
+    def finish(self) -> dict[str, Any]:
+        """Derived figures (speed-up against the sequential reference, overhead per task),
+        then the document with every cell serialised."""
+        for cell in self.cells:
+            _derive(cell, self.doc)
+        self.doc["cells"] = [c.to_dict() for c in self.cells]
+        return self.doc
+
+
+def _derive(cell: CellRecord, doc: dict[str, Any]) -> None:
+    ref = doc["references"].get(cell.workload, {})
+    seq = (ref.get("sequential") or {}).get("wall", {}).get("median")
+    wall, share = cell.wall_s, cell.work_fraction
+    if not (seq and wall) or share is None:  # paced runs: no speed-up to speak of
+        return
+    cell.speedup = seq * share / wall
+    # the work itself: what the workload says it is (e.g. its sleeps), else the reference
+    work = cell.compute_s if cell.compute_s is not None else seq * share
+    numpy_ref = (ref.get("numpy") or {}).get("wall", {}).get("median")
+    if numpy_ref:
+        cell.speedup_vs_numpy = numpy_ref * share / wall
+    workers = (doc["engines"].get(cell.engine, {}).get("describe") or {}).get("workers")
+    if cell.n_tasks and workers:
+        # worker-time per task beyond the work itself
+        cell.per_task_overhead_ms = (wall * workers - work) / cell.n_tasks * 1e3
+
+
+def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> dict:
+    """Run the matrix; write and return the results document."""
+    validate(spec)
+    matrix = _Matrix(spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    path = out_dir / "results.json"
+    with tempfile.TemporaryDirectory(prefix="distlab-") as tmp:
+        for name in ["reference", *spec.engines]:
+            if name != "reference" and not registry.entry(name).installed():
+                matrix.engine_unavailable(name)
+                progress(EngineStarted(name, "unavailable"))
+                continue
+            job = EngineJob(
+                engine=name,
+                workloads=spec.workloads,
+                size=spec.size,
+                repeats=spec.repeats,
+                warmup=spec.warmup,
+                params=spec.params,
+                kill_worker=spec.kill_worker,
+                address=spec.addresses.get(name),
+                workers=spec.workers,
+                options=spec.options.get(name, {}),
+            )
+            try:
+                python = interpreter_for(name)
+            except DistlabError as exc:
+                matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
+                continue
+            _follow(EngineProcess(job, Path(tmp), python), matrix, progress, logs)
+            results.save(matrix.finish(), path)
+    return matrix.finish()
+
+
+def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path) -> None:
+    timeout = matrix.spec.cell_timeout
+    last_event = time.monotonic()
+    try:
+        while True:
+            events = ep.new_events()
+            for ev in events:
+                last_event = time.monotonic()
+                matrix.absorb(ev, ep.name)
+                progress(ev)
+            if ep.proc.poll() is not None and not events:
+                for ev in ep.new_events():
+                    matrix.absorb(ev, ep.name)
+                    progress(ev)
+                break
+            if time.monotonic() - last_event > timeout:
+                matrix.doc["engines"].setdefault(ep.name, {})["error"] = (
+                    f"no progress for {timeout:.0f}s: stopped"
+                )
+                ep.stop()
+                break
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        ep.stop()
+        raise
+    finally:
+        ep.stop(grace=20.0)
+        try:
+            (logs / ep.log_path.name).write_bytes(ep.log_path.read_bytes())
+        except OSError:
+            pass
+    if ep.proc.returncode not in (0, None) and ep.name not in matrix.doc["engines"]:
+        matrix.doc["engines"][ep.name] = {
+            "status": "failed",
+            "error": f"engine process exited with {ep.proc.returncode}",
+        }
+    if ep.name != "reference":
+        matrix.missing_cells_failed(ep.name)

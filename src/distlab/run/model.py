@@ -1,0 +1,258 @@
+"""The typed data model that crosses the parent/engine-process boundary (pyperf's lesson:
+one data model on both sides, serialised in one place, read back in one place)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def to_json(obj: Any) -> str:
+    """The one JSON encoding of the data model (numpy scalars and sets included)."""
+    return json.dumps(obj, default=_jsonable)
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    """A dataclass from a dict, ignoring keys it does not know (older or newer writers)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class RunSpec:
+    """What the user asked ``distlab run`` for."""
+
+    engines: list[str]
+    workloads: list[str]
+    size: str = "default"
+    repeats: int = 3
+    warmup: int = 1
+    workers: int | None = None
+    addresses: dict[str, str] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kill_worker: bool = False
+    cell_timeout: float = 900.0
+
+    def settings(self) -> dict[str, Any]:
+        """What the results file records of the run's settings."""
+        return asdict(self)
+
+
+@dataclass
+class EngineJob:
+    """What one engine process is asked to do (``reference`` is the pseudo-engine that
+    measures the single-process references)."""
+
+    engine: str
+    workloads: list[str]
+    size: str
+    repeats: int
+    warmup: int
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kill_worker: bool = False
+    address: str | None = None
+    workers: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return to_json(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> EngineJob:
+        return _from_dict(cls, json.loads(text))
+
+
+@dataclass
+class CellRecord:
+    """One engine x workload x variant: what the results file stores per cell."""
+
+    engine: str
+    workload: str
+    variant: str = "-"
+    #: ok | failed | unsupported
+    status: str = "ok"
+    verified: bool = False
+    reason: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    verify_detail: str | None = None
+    #: measured repetitions: median, min, max, spread, samples (distlab.stats.summarize)
+    wall: dict[str, Any] | None = None
+    wall_s: float | None = None
+    n_tasks: int | None = None
+    #: workload-specific figures (typed ones below are interpreted by the runner)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    #: share of the sequential reference's work this run did (None: no speed-up applies,
+    #: e.g. a paced loop, a cached re-run, a refused request)
+    work_fraction: float | None = 1.0
+    #: seconds of the work itself (sleeps, fits) when the workload knows it
+    compute_s: float | None = None
+    peak_rss_mb: float | None = None
+    startup_s: float | None = None
+    lost: int = 0
+    duplicates: int = 0
+    fault: dict[str, Any] | None = None
+    # derived by the parent against the references
+    speedup: float | None = None
+    speedup_vs_numpy: float | None = None
+    per_task_overhead_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        # the results file keeps these beside the other metrics (reports read them there)
+        out["metrics"] = {
+            **self.metrics,
+            "work_fraction": self.work_fraction,
+            **({"compute_s": self.compute_s} if self.compute_s is not None else {}),
+        }
+        del out["work_fraction"], out["compute_s"]
+        return {k: v for k, v in out.items() if v is not None or k in _ALWAYS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellRecord:
+        cell = _from_dict(cls, data)
+        metrics = dict(cell.metrics or {})
+        cell.work_fraction = metrics.pop("work_fraction", 1.0)
+        cell.compute_s = metrics.pop("compute_s", None)
+        cell.metrics = metrics
+        return cell
+
+
+#: keys every cell in the results file has, even when empty
+_ALWAYS = {"verified", "wall_s", "speedup", "per_task_overhead_ms", "peak_rss_mb"}
+
+
+# -- events: what an engine process tells the parent --------------------------------------
+@dataclass
+class Event:
+    kind: ClassVar[str] = "?"
+
+    def to_json(self) -> str:
+        return to_json({"event": self.kind, **asdict(self)})
+
+
+@dataclass
+class ReferenceMeasured(Event):
+    """The single-process references of one workload (or why they failed)."""
+
+    kind: ClassVar[str] = "reference"
+    workload: str
+    references: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass
+class EngineStarted(Event):
+    """The engine came up (status ok) or could not (status failed, with the error)."""
+
+    kind: ClassVar[str] = "engine"
+    engine: str
+    status: str
+    startup_s: float | None = None
+    idle_rss_mb: float | None = None
+    describe: dict[str, Any] | None = None
+    #: as seen by the engine's own interpreter (Flink has its own)
+    python: str | None = None
+    versions: dict[str, str] | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+
+@dataclass
+class CellStarted(Event):
+    kind: ClassVar[str] = "cell_start"
+    engine: str
+    workload: str
+    variant: str
+
+
+@dataclass
+class CellFinished(Event):
+    kind: ClassVar[str] = "cell"
+    cell: CellRecord
+
+    def to_json(self) -> str:
+        return to_json({"event": self.kind, "cell": self.cell.to_dict()})
+
+
+@dataclass
+class StepChanged(Event):
+    """Live monitoring of a workflow's steps (microscopy)."""
+
+    kind: ClassVar[str] = "step"
+    engine: str
+    workload: str
+    step: str | None = None
+    state: str | None = None
+    seconds: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EngineClosed(Event):
+    kind: ClassVar[str] = "closed"
+    engine: str
+    close_s: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class Fatal(Event):
+    """The engine process could not go on (a DistlabError): one line for the user."""
+
+    kind: ClassVar[str] = "fatal"
+    error: str
+
+
+@dataclass
+class Interrupted(Event):
+    kind: ClassVar[str] = "interrupted"
+
+
+@dataclass
+class Finished(Event):
+    kind: ClassVar[str] = "done"
+
+
+@dataclass
+class BenchMeasured(Event):
+    """A benchmark's figures for one engine (distlab.bench)."""
+
+    kind: ClassVar[str] = "bench"
+    row: dict[str, Any]
+
+
+_EVENTS: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        ReferenceMeasured,
+        EngineStarted,
+        CellStarted,
+        CellFinished,
+        StepChanged,
+        EngineClosed,
+        Fatal,
+        Interrupted,
+        Finished,
+        BenchMeasured,
+    )
+}
+
+
+def decode_event(line: str) -> Event:
+    """The one place an events-file line is read back."""
+    data = json.loads(line)
+    cls = _EVENTS[data.pop("event")]
+    if cls is CellFinished:
+        return CellFinished(CellRecord.from_dict(data["cell"]))
+    return _from_dict(cls, data)

@@ -1,0 +1,246 @@
+"""The conformance checks themselves: plain functions of a started engine.
+
+They import nothing but distlab, NumPy, psutil and the standard library, so that an engine
+living in an environment of its own (Flink) runs the very same checks there
+(``python -m conformance.remote``); the pytest suites beside this module call them on
+every engine that declares the contract. Each check raises AssertionError on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import psutil
+
+from distlab import probes
+from distlab.contracts import (
+    BATCH,
+    STREAMS,
+    TASKS,
+    BuiltinOp,
+    RemoteTraceback,
+    StreamResult,
+    StreamSpec,
+    WordCount,
+)
+from distlab.contracts.streams import golden_windows, passing_ids
+from distlab.procs import listening_ports, tree
+
+# multiprocessing's interpreter-wide helpers live until the interpreter exits: not leaks.
+_MP_SINGLETONS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def raises(exc_type: type[BaseException], fn: Callable[[], object]) -> BaseException:
+    """``fn()`` must raise ``exc_type``; return the exception."""
+    try:
+        fn()
+    except exc_type as exc:
+        return exc
+    raise AssertionError(f"{exc_type.__name__} was not raised")
+
+
+# -- leaks ---------------------------------------------------------------------------------
+def _is_mp_singleton(p: psutil.Process) -> bool:
+    try:
+        return any(s in " ".join(p.cmdline()) for s in _MP_SINGLETONS)
+    except psutil.Error:
+        return False
+
+
+def engine_processes(eng) -> set[int]:
+    return {p.pid for p in tree([os.getpid(), *eng.process_roots()]) if p.pid != os.getpid()}
+
+
+def assert_nothing_left(pids: set[int], ports: set[tuple[str, int]], timeout: float = 20) -> None:
+    """Every process in ``pids`` gone and none of ``ports`` listening, within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                p = psutil.Process(pid)
+                if p.status() != psutil.STATUS_ZOMBIE and not _is_mp_singleton(p):
+                    alive.append(f"{pid}:{p.name()}")
+            except psutil.Error:
+                pass
+        still = {
+            (c.laddr.ip, c.laddr.port)
+            for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr and (c.laddr.ip, c.laddr.port) in ports
+        }
+        if not alive and not still:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"left running after close: processes {alive}, ports {sorted(still)}"
+            )
+        time.sleep(0.2)
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+def smoke(engine) -> None:
+    """The smallest piece of work in the engine's first declared shape."""
+    if TASKS in engine.shapes:
+        assert engine.map(probes.square, range(4)) == [0, 1, 4, 9]
+    elif BATCH in engine.shapes:
+        check_map_reduce_exact(engine, lines=50)
+    elif STREAMS in engine.shapes:
+        check_stream_exact(engine, n_events=200)
+
+
+def check_describe_and_declarations(engine) -> None:
+    d = engine.describe()
+    assert isinstance(d, dict) and "address" in d and "workers" in d
+    assert engine.shapes and engine.shapes <= {TASKS, BATCH, STREAMS}
+    for flag in ("supports_resources", "supports_actors", "supports_shared_objects"):
+        assert isinstance(getattr(engine, flag), bool), flag
+    assert engine.workers and engine.workers >= 1  # the base's default when not given
+    assert engine.start() is engine  # start is idempotent
+
+
+def check_close_leaves_nothing(make_engine: Callable[[], object]) -> None:
+    eng = make_engine()
+    before = engine_processes(eng)
+    eng.start()
+    try:
+        smoke(eng)
+        pids = engine_processes(eng) - before
+        ports = listening_ports(pids | {os.getpid()})
+    finally:
+        eng.close()
+        eng.close()  # idempotent
+    assert not eng.started
+    assert_nothing_left(pids, ports)
+
+
+# -- tasks ---------------------------------------------------------------------------------
+def check_submit_returns_future(engine) -> None:
+    fut = engine.submit(probes.add, 2, y=3)
+    assert fut.result(timeout=60) == 5
+    assert fut.done()
+
+
+def check_map_keeps_order(engine) -> None:
+    items = list(range(25))
+    assert engine.map(probes.square, items) == [x * x for x in items]
+    items = list(range(103))
+    assert engine.map(probes.square, items, chunksize=10) == [x * x for x in items]
+    assert engine.map(probes.square, []) == []
+
+
+def check_closure_runs(engine) -> None:
+    offset = 7
+    assert engine.map(lambda x: x + offset, [1, 2]) == [8, 9]
+
+
+def check_exception_type_and_remote_traceback(engine) -> None:
+    fut = engine.submit(probes.fail_with, "boom-42")
+    exc = raises(probes.ProbeError, lambda: fut.result(timeout=60))
+    text = str(exc) + str(exc.__cause__ or "")
+    assert "boom-42" in text
+    # where it failed on the worker must be visible to the caller
+    assert "fail_with" in text or isinstance(exc.__cause__, RemoteTraceback)
+    futs = [engine.submit(probes.square, 3), engine.submit(probes.fail_with, "second")]
+    raises(probes.ProbeError, lambda: engine.gather(futs))
+
+
+def check_share_round_trip(engine, elements: int) -> None:
+    arr = np.arange(elements, dtype=np.float64)
+    handle = engine.share(arr)
+    sums = engine.gather([engine.submit(probes.array_sum, handle) for _ in range(3)])
+    assert sums == [float(arr.sum())] * 3
+
+
+class _Counter:
+    def __init__(self, start: int):
+        self.value = start
+
+    def add(self, n: int) -> int:
+        self.value += n
+        return self.value
+
+
+def check_actor_keeps_state_where_declared(engine) -> None:
+    if not engine.supports_actors:  # the capability flag must tell the truth
+        raises(NotImplementedError, lambda: engine.create_actor(_Counter, 10))
+        return
+    counter = engine.create_actor(_Counter, 10)
+    assert [counter.call("add", 1).result(timeout=60) for _ in range(3)] == [11, 12, 13]
+
+
+# -- batch ---------------------------------------------------------------------------------
+_SEPARATORS = [" ", " ", "  ", "\t", "\xa0", "\u2003", "\x0b"]
+_VOCABULARY = ["hadoop", "map", "reduce", "Word", "word", "café", "x1", "-", "ok."]
+
+
+def _text_files(directory: str, files: int, lines: int) -> list[str]:
+    """Seeded text with the whitespace Python's str.split() knows (tabs, NBSP, ...)."""
+    import random
+
+    rng = random.Random(11)
+    paths = []
+    for i in range(files):
+        path = os.path.join(directory, f"part-{i}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            for _ in range(lines):
+                words = rng.choices(_VOCABULARY, k=rng.randint(0, 12))
+                f.write("".join(w + rng.choice(_SEPARATORS) for w in words) + "\n")
+        paths.append(path)
+    return paths
+
+
+def _expected(paths: list[str]) -> Counter:
+    counts: Counter = Counter()
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            counts.update(word for line in f for word in line.split())
+    return counts
+
+
+def word_pairs(line: str):
+    return [(word, 1) for word in line.split()]
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def check_map_reduce_exact(engine, lines: int = 400) -> None:
+    with tempfile.TemporaryDirectory(prefix="distlab-conformance-") as tmp:
+        paths = _text_files(tmp, files=3, lines=lines)
+        got = engine.map_reduce(paths, word_pairs, add)
+        assert dict(got) == dict(_expected(paths))
+    assert isinstance(engine.map_reduce_native, bool)
+
+
+def check_builtin_ops(engine) -> None:
+    """Declared built-in operators are typed and exact; undeclared ones are refused."""
+    assert all(issubclass(op, BuiltinOp) for op in engine.builtin_ops)
+    with tempfile.TemporaryDirectory(prefix="distlab-conformance-") as tmp:
+        paths = _text_files(tmp, files=2, lines=300)
+        if WordCount in engine.builtin_ops:
+            assert dict(engine.run_builtin(WordCount(tuple(paths)))) == dict(_expected(paths))
+        else:
+            raises(NotImplementedError, lambda: engine.run_builtin(WordCount(tuple(paths))))
+
+
+# -- streams -------------------------------------------------------------------------------
+def check_stream_exact(engine, n_events: int = 1500, rate: float = 1000.0) -> StreamResult:
+    spec = StreamSpec(n_events=n_events, rate=rate, window_ms=250, keys=4, timeout_s=90)
+    out = engine.run_stream(spec)
+    assert isinstance(out, StreamResult), type(out)
+    events = spec.events()
+    want = golden_windows(events, spec.window_ms, spec.filter_min)
+    final = {(k, w): (c, s) for k, w, c, s in out.windows}
+    assert final == want, f"{len(set(want) ^ set(final))} windows differ of {len(want)}"
+    expected = set(passing_ids(events, spec.filter_min))
+    assert set(out.arrivals) == expected, "pass-through events missing or unexpected"
+    assert all(t >= 0 for t in out.arrivals.values())
+    assert out.elapsed_s > 0 and out.send_lag_s >= 0
+    assert out.notes and isinstance(out.settings, dict)
+    return out

@@ -1,0 +1,96 @@
+"""The contracts hold across the code base: every engine runs the conformance suite of
+every contract it declares, and the layers do not reach around the contracts."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from distlab import registry
+from distlab.contracts import BATCH, STREAMS, TASKS
+
+TESTS = Path(__file__).resolve().parent
+SRC = TESTS.parent / "src" / "distlab"
+
+SUITES = {TASKS: "TaskConformance", BATCH: "BatchConformance", STREAMS: "StreamConformance"}
+#: how an engine tested through conformance.remote names the suite of each shape
+REMOTE_CHECKS = {
+    BATCH: "map_reduce_exact",
+    STREAMS: "stream_windows_exact_and_every_event_arrives",
+    TASKS: "submit_returns_future",
+}
+
+
+def _class_bases(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        base.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        for base in node.bases
+        if isinstance(base, ast.Name)
+    }
+
+
+@pytest.mark.parametrize("name", list(registry.ENGINES))
+def test_every_engine_runs_the_suites_of_its_contracts(name):
+    cls = registry.engine_class(name)
+    module = TESTS / f"test_{name}.py"
+    assert module.exists(), f"{name} has no test module"
+    bases, text = _class_bases(module), module.read_text()
+    for shape in sorted(cls.shapes):
+        if SUITES[shape] in bases:
+            continue
+        # engines in an environment of their own run the same checks remotely
+        assert "conformance.remote" in text and REMOTE_CHECKS[shape] in text, (
+            f"{name} declares {shape} but its tests do not run {SUITES[shape]}"
+        )
+    assert "LifecycleConformance" in bases or "close_leaves_nothing_running" in text
+
+
+def test_no_contract_method_is_looked_up_by_name():
+    offenders = [
+        f"{p.relative_to(SRC)}:{i}"
+        for p in SRC.rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if "getattr(engine" in line
+    ]
+    assert offenders == []
+
+
+def test_workloads_and_the_core_name_no_engine():
+    names = [n for n in registry.ENGINES if n != "local"]
+    pattern = re.compile(r"\b(" + "|".join(names) + r")\b", re.IGNORECASE)
+    files = [
+        SRC / "run" / "matrix.py",
+        SRC / "results.py",
+        *sorted((SRC / "workloads").glob("*.py")),
+    ]
+    found = []
+    for path in files:
+        tree = ast.parse(path.read_text())
+        code_names = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and not _is_docstring(node, tree)
+        } | {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        hits = sorted({m.group(0) for s in code_names for m in [pattern.search(s)] if m})
+        if hits:
+            found.append(f"{path.name}: {hits}")
+        if "sys.modules" in path.read_text():
+            found.append(f"{path.name}: sys.modules")
+    assert found == []
+
+
+def _is_docstring(node: ast.Constant, tree: ast.Module) -> bool:
+    for parent in ast.walk(tree):
+        body = getattr(parent, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if body[0].value is node:
+                return True
+    return False
