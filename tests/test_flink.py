@@ -212,10 +212,11 @@ class TestFlinkConformance:
     )
 
     @pytest.fixture(scope="class")
-    def outcomes(self, flink_python) -> dict:
+    @classmethod
+    def outcomes(cls, flink_python) -> dict:
         tests_dir = str(Path(__file__).resolve().parent)
         done = subprocess.run(
-            [flink_python, "-m", "conformance.remote", "flink", *self.CHECKS],
+            [flink_python, "-m", "conformance.remote", "flink", *cls.CHECKS],
             capture_output=True,
             text=True,
             timeout=600,

@@ -83,12 +83,13 @@ def new(command: list[str], settings: dict[str, Any]) -> dict[str, Any]:
 def save(data: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_jsonable))
+    tmp.write_text(json.dumps(data, indent=1, default=jsonable))
     tmp.replace(path)
     return path
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """What JSON cannot encode itself: numpy scalars, sets and tuples, else the text."""
     if hasattr(obj, "item"):  # numpy scalars
         return obj.item()
     if isinstance(obj, set | frozenset | tuple):

@@ -7,18 +7,12 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):  # numpy scalars
-        return obj.item()
-    if isinstance(obj, set | frozenset | tuple):
-        return list(obj)
-    return str(obj)
+from distlab.results import jsonable
 
 
 def to_json(obj: Any) -> str:
     """The one JSON encoding of the data model (numpy scalars and sets included)."""
-    return json.dumps(obj, default=_jsonable)
+    return json.dumps(obj, default=jsonable)
 
 
 def _from_dict(cls, data: dict[str, Any]):
