@@ -19,6 +19,11 @@ from distlab.procs import free_port
         (["run", "--engines", "local", "--size", "enormous"], "unknown size 'enormous'"),
         (["run", "--engines", "local", "--address", "local"], "expects ENGINE=VALUE"),
         (["run", "--engines", "local", "--repeats", "0"], "--repeats must be >= 1"),
+        (["run", "--engines", "local", "--cell-timeout", "-5"], "--cell-timeout must be"),
+        (
+            ["run", "--engines", "local", "--workloads", "gpu_queue", "--gpus", "-1"],
+            "--gpus must be a whole number",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):

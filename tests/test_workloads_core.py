@@ -67,3 +67,31 @@ def test_request_response_latency_is_measured(pool):
     # each round trip includes the job's own sleep
     assert lat["p50"] >= wl.params["sleep_s"] * 1e3
     assert lat["p50"] <= lat["p99"]
+
+
+def test_partial_per_element_run_does_not_verify():
+    from distlab.workloads import RunOutput
+
+    wl = create("numbers", "tiny")
+    golden = wl.golden()
+    capped = {"elements": 500, "capped": True}
+    assert wl.verify(RunOutput(golden[:500], metrics=capped), "per_element")[0]
+    for partial in (golden[:3], golden[:0]):
+        ok, detail = wl.verify(RunOutput(partial, metrics=capped), "per_element")
+        assert not ok and "expected 500" in detail
+    # a batched run is never a prefix
+    ok, _ = wl.verify(RunOutput(golden[:500], metrics=capped), "batched")
+    assert not ok
+
+
+def test_jobs_result_length_is_checked_per_variant():
+    from distlab.workloads import RunOutput
+
+    wl = create("jobs", "tiny")
+    n, k = wl.params["n"], wl.params["requests"]
+    batch = [f"Processed Task-{i}" for i in range(n)]
+    loop = [f"Processed Task-{i % n}" for i in range(k)]
+    assert wl.verify(RunOutput(batch), "batch")[0]
+    assert wl.verify(RunOutput(loop), "request_response")[0]
+    assert not wl.verify(RunOutput(loop), "batch")[0]
+    assert not wl.verify(RunOutput(batch), "request_response")[0]

@@ -65,6 +65,12 @@ def validate(spec: RunSpec) -> None:
         raise DistlabError("--repeats must be >= 1 and --warmup >= 0")
     if spec.workers is not None and spec.workers < 1:
         raise DistlabError("--workers must be >= 1")
+    if not spec.cell_timeout > 0:
+        raise DistlabError("--cell-timeout must be a positive number of seconds")
+    for name, options in spec.options.items():
+        gpus = options.get("gpus")
+        if gpus is not None and (not isinstance(gpus, int) or gpus < 0):
+            raise DistlabError(f"--gpus must be a whole number >= 0 (got {gpus!r} for {name})")
     for name, address in spec.addresses.items():
         registry.entry(name)
         if name not in spec.engines:

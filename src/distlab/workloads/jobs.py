@@ -95,9 +95,10 @@ class Jobs(Workload):
 
     def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         got = output.result
+        wanted = self.params["requests"] if variant == "request_response" else self.params["n"]
+        if len(got) != wanted:
+            return False, f"{len(got)} results, expected {wanted}"
         want = [f"Processed Task-{i % self.params['n']}" for i in range(len(got))]
-        if len(got) not in (self.params["n"], self.params["requests"]):
-            return False, f"{len(got)} results"
         if got == want:
             return True, f"all {len(got)} results correct"
         bad = sum(1 for a, b in zip(got, want, strict=True) if a != b)
