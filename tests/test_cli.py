@@ -90,12 +90,12 @@ def test_run_local_tiny_verifies_and_writes_results(tmp_path):
             "verified",
             "wall_s",
             "speedup",
-            "peak_rss_mb",
+            "peak_mem_mb",
         ):
             assert key in c
         assert c["status"] == "ok" and c["verified"] is True
         assert c["wall"]["n"] == 2 and c["wall"]["min"] <= c["wall_s"] <= c["wall"]["max"]
-        assert c["peak_rss_mb"] > 0
+        assert c["peak_mem_mb"] > 0
     # ten 50 ms sleeps on two workers: parallel, so clearly faster than the sequential loop
     assert cells[("squares", "default")]["speedup"] > 1.3
     assert cells[("numbers", "per_element")]["metrics"]["capped"] is True

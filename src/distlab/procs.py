@@ -107,8 +107,24 @@ def stop_pids(pids: Sequence[int], grace: float = 5.0) -> None:
     psutil.wait_procs(alive, timeout=grace)
 
 
+def pss_mb(procs: Iterable[psutil.Process]) -> float:
+    """Memory of a set of processes without double counting: the sum of their PSS
+    (proportional set size: each shared page divided among the processes sharing it).
+    Falls back to RSS for a process whose PSS cannot be read."""
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except (psutil.Error, AttributeError):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    return total / 2**20
+
+
 class PeakMemory:
-    """Samples the summed RSS of process trees in a thread; ``peak_mb`` is the maximum.
+    """Samples the summed PSS of process trees in a thread; ``peak_mb`` is the maximum.
 
     The trees are the driver's own (``os.getpid()``) plus whatever ``roots()`` returns,
     re-read at each sample so workers that start or restart are counted.
@@ -122,7 +138,7 @@ class PeakMemory:
         self._thread: threading.Thread | None = None
 
     def sample(self) -> float:
-        now = rss_mb(tree([os.getpid(), *self._roots()]))
+        now = pss_mb(tree([os.getpid(), *self._roots()]))
         self.peak_mb = max(self.peak_mb, now)
         return now
 

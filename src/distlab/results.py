@@ -1,15 +1,15 @@
 """The versioned results file: the only thing measuring and reporting share.
 
-Layout (schema ``distlab.results``, version 1)::
+Layout (schema ``distlab.results``, version 2; version 1 files load, upgraded)::
 
-    {"schema": "distlab.results", "version": 1, "created": ISO-8601, "command": [...],
+    {"schema": "distlab.results", "version": 2, "created": ISO-8601, "command": [...],
      "environment": {host, platform, cpus, memory_gb, python, distlab, libraries{...}},
-     "settings": {size, repeats, warmup, workers, kill_worker, ...},
-     "engines": {name: {status, startup_s, close_s, idle_rss_mb, describe{...}, error}},
+     "settings": {size, repeats, warmup, workers, kill_worker, ...}, "memory_measure": "pss",
+     "engines": {name: {status, startup_s, close_s, idle_mem_mb, describe{...}, error}},
      "references": {workload: {name: {wall stats}, "verified": ...}},
      "cells": [{engine, workload, variant, status, reason, error, verified, verify_detail,
                 wall_s, wall{median,min,max,...,samples}, speedup, per_task_overhead_ms,
-                n_tasks, peak_rss_mb, startup_s, lost, duplicates, metrics{...}}]}
+                n_tasks, peak_mem_mb, startup_s, lost, duplicates, metrics{...}}]}
 
 Environment and versions are stored once per file, not per cell. ``load`` upgrades older
 versions so old files keep loading.
@@ -32,7 +32,9 @@ import psutil
 from distlab.contracts import DistlabError
 
 SCHEMA = "distlab.results"
-VERSION = 1
+VERSION = 2
+#: how peak and idle memory are measured (version 1 files measured RSS)
+MEMORY_MEASURE = "pss"
 
 # distributions every run records when present; each engine adds its own (the registry)
 CORE_LIBRARIES = ("distlab", "numpy", "scikit-learn", "cloudpickle", "psutil")
@@ -76,6 +78,7 @@ def new(command: list[str], settings: dict[str, Any]) -> dict[str, Any]:
         "settings": settings,
         "engines": {},
         "references": {},
+        "memory_measure": MEMORY_MEASURE,
         "cells": [],
     }
 
@@ -117,7 +120,16 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    # Version 1 is the first; later versions add their upgrade steps here, oldest first.
+    """Older versions in the current layout, oldest step first."""
     data.setdefault("references", {})
     data.setdefault("engines", {})
+    if data.get("version", 1) < 2:
+        # version 1 summed RSS (shared pages counted once per process)
+        data["memory_measure"] = "rss"
+        for cell in data.get("cells") or []:
+            cell["peak_mem_mb"] = cell.pop("peak_rss_mb", None)
+        for engine in data["engines"].values():
+            if isinstance(engine, dict) and "idle_rss_mb" in engine:
+                engine["idle_mem_mb"] = engine.pop("idle_rss_mb")
+        data["version"] = 2
     return data

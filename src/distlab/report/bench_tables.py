@@ -44,7 +44,14 @@ def _error_row(table: Table, row: dict[str, Any], width: int) -> None:
 
 def granularity_table(rows: list[dict[str, Any]], n: int, repeats: int) -> Table:
     """W2: per-element against batched tasks, the best batch size, NumPy and the loop."""
-    t = Table(title=f"W2 numbers, n={n:,}: medians of {repeats}")
+    per_runs = max(3, min(repeats, 5))
+    t = Table(
+        title=(
+            f"W2 numbers, n={n:,}: medians of {repeats} interleaved rounds (per-element: "
+            f"median of {per_runs} runs, fixed + per-element cost fitted on two prefixes, "
+            "extrapolated to n)"
+        )
+    )
     for col in GRANULARITY_COLUMNS:
         t.add_column(col, overflow="fold")
     for r in rows:

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.table import Table
 
 from distlab import results
-from distlab.report.figures import fmt_s, full_median, wall_samples
+from distlab.report.figures import Headline, fmt_s, full_median, headline, wall_samples
 from distlab.report.recommend import min_possible_p
 from distlab.stats import mann_whitney_p
 
@@ -97,6 +97,11 @@ def compare(
             row.note = _why(ca) if not _usable(cb) else ""
             out.rows.append(row)
             continue
+        ha, hb = headline(ca), headline(cb)
+        if ha["name"] != "median time (s)":
+            _compare_figure(row, ha, hb, threshold)
+            out.rows.append(row)
+            continue
         sa, sb = wall_samples(ca), wall_samples(cb)
         row.a_s, row.b_s = full_median(ca), full_median(cb)
         row.ratio = row.b_s / row.a_s
@@ -141,6 +146,23 @@ def compare(
         if sa_.get(k) != sb_.get(k):
             out.notes.append(f"Different setting {k}: {sa_.get(k)} vs {sb_.get(k)}.")
     return out
+
+
+def _compare_figure(row: Row, ha: Headline, hb: Headline, threshold: float) -> None:
+    """A cell ranked by another figure than time (a stream's sustained rate or p99), in
+    that figure's direction: the ratio is how many times worse B is than A."""
+    a, b = ha["value"], hb["value"]
+    row.a_s, row.b_s = a, b
+    row.note = ha["name"]
+    if not a or not b:
+        row.verdict = "same" if a == b else ("broken" if a else "fixed")
+        row.note += ": nothing sustained" if not (a and b) else ""
+        return
+    row.ratio = a / b if ha["higher_is_better"] else b / a
+    # one figure per run: no repetitions to test, so a change is at most "noise"
+    if abs(math.log(row.ratio)) > math.log(1 + threshold):
+        row.verdict = "noise"
+        row.note += f" ({'worse' if row.ratio > 1 else 'better'} in B; one run each, untested)"
 
 
 def _why(cell: dict) -> str:

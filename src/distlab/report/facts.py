@@ -82,13 +82,13 @@ def latency_findings(doc: dict) -> list[Finding]:
 
 
 def memory_findings(doc: dict) -> list[Finding]:
-    rows = [c for c in measured(doc) if isinstance(c.get("peak_rss_mb"), int | float)]
+    rows = [c for c in measured(doc) if isinstance(c.get("peak_mem_mb"), int | float)]
     out = []
     for (workload, variant), cells in by_work(rows).items():
         if len({c["engine"] for c in cells}) < 2:
             continue
-        order = sorted(cells, key=lambda c: c["peak_rss_mb"])
-        listing = ", ".join(f"{c['engine']} {c['peak_rss_mb']:.0f} MB" for c in order)
+        order = sorted(cells, key=lambda c: c["peak_mem_mb"])
+        listing = ", ".join(f"{c['engine']} {c['peak_mem_mb']:.0f} MB" for c in order)
         out.append(
             Finding(
                 "memory",

@@ -251,6 +251,39 @@ def events_per_s(cell: Cell) -> float | None:
     return _metrics(cell).get("throughput_eps")
 
 
+def max_sustained_rate(cell: Cell) -> float | None:
+    """A stream sweep's highest sustained offered rate (events/s); None: none sustained."""
+    return _number(_metrics(cell).get("max_sustained_rate"))
+
+
+class Headline(TypedDict):
+    """The figure a cell is ranked and compared by, and which way is better."""
+
+    name: str
+    value: float | None
+    higher_is_better: bool
+
+
+def headline(cell: Cell) -> Headline:
+    """What a cell achieved, in the figure that matters for its shape of work: a stream
+    sweep by its highest sustained rate, a fixed-rate stream by its p99 latency at the
+    offered rate, everything else by its median time."""
+    if shape_of(cell.get("workload", "")) == "streams":
+        metrics = _metrics(cell)
+        if "max_sustained_rate" in metrics:
+            return {
+                "name": "highest sustained rate (events/s)",
+                "value": max_sustained_rate(cell),
+                "higher_is_better": True,
+            }
+        return {
+            "name": "p99 latency at the offered rate (ms)",
+            "value": _number(latency_ms(cell).get("p99")),
+            "higher_is_better": False,
+        }
+    return {"name": "median time (s)", "value": full_median(cell), "higher_is_better": False}
+
+
 # ---- workflows and queues (microscopy, gpu_queue) ----------------------------------------
 
 

@@ -188,7 +188,7 @@ def details_table(doc: dict) -> str:
             e(fmt_x(c.get("speedup_vs_numpy"))),
             "-" if overhead is None else f"{overhead:.2f} ms",
             e(c.get("n_tasks", "-")),
-            "-" if not c.get("peak_rss_mb") else f"{c['peak_rss_mb']:.0f}",
+            "-" if not c.get("peak_mem_mb") else f"{c['peak_mem_mb']:.0f}",
             f"{c.get('lost', '-')}/{c.get('duplicates', '-')}",
         ]
         tds = "".join(
@@ -285,7 +285,7 @@ def environment_html(doc: dict) -> str:
             f"<tr><td>{e(name)}</td><td>{e(info.get('status', '-'))}</td>"
             f"<td class='num'>{e(fmt_s(info.get('startup_s')))}</td>"
             f"<td class='num'>{e(fmt_s(info.get('close_s')))}</td>"
-            f"<td class='num'>{e(info.get('idle_rss_mb', '-'))}</td><td>{e(describe)}</td></tr>"
+            f"<td class='num'>{e(info.get('idle_mem_mb', '-'))}</td><td>{e(describe)}</td></tr>"
         )
     return (
         f'<table id="environment">{rows}</table>'

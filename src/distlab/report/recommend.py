@@ -32,6 +32,7 @@ from distlab.report.figures import (
     fmt_x,
     full_median,
     full_range,
+    headline,
     is_race,
     label,
     measured,
@@ -129,6 +130,30 @@ def winners(doc: dict) -> list[Finding]:
         out.append(
             Finding("winner" if verdict == "clear" else verdict, text, workload, variant, figures)
         )
+    return out
+
+
+def stream_rankings(doc: dict) -> list[Finding]:
+    """Streams are ranked by what they achieved, never by wall time: a sweep by its
+    highest sustained rate (higher is better), a fixed-rate run by its p99 latency at the
+    offered rate (lower is better)."""
+    out = []
+    streams = [c for c in measured(doc) if shape_of(c["workload"]) == "streams"]
+    for (workload, variant), cells in by_work(streams).items():
+        rated = [(c, headline(c)) for c in cells]
+        name = rated[0][1]["name"]
+        known = [(c, h["value"]) for c, h in rated if h["value"] is not None]
+        none = [c["engine"] for c, h in rated if h["value"] is None]
+        if not known:
+            continue
+        higher = rated[0][1]["higher_is_better"]
+        known.sort(key=lambda cv: -cv[1] if higher else cv[1])
+        listing = ", ".join(f"{c['engine']} {v:,.0f}" for c, v in known)
+        text = f"{label(known[0][0])}: best {name}: {known[0][0]['engine']}; {listing}."
+        if none:
+            text += f" Sustained nothing: {', '.join(none)}."
+        figures = {"ranking": [(c["engine"], v) for c, v in known], "figure": name}
+        out.append(Finding("stream", text, workload, variant, figures))
     return out
 
 
@@ -305,7 +330,7 @@ def quality_caveats(doc: dict) -> list[Finding]:
 def findings(doc: dict) -> dict[str, list[Finding]]:
     """All derived statements, by section."""
     return {
-        "winners": winners(doc),
+        "winners": winners(doc) + stream_rankings(doc),
         "shapes": by_shape(doc),
         "caveats": numpy_caveats(doc)
         + no_gain_caveats(doc)

@@ -91,7 +91,7 @@ def matrix_table(doc: dict) -> Table:
             f"{c['per_task_overhead_ms']:.2f} ms"
             if c.get("per_task_overhead_ms") is not None
             else "-",
-            f"{c['peak_rss_mb']:.0f}" if c.get("peak_rss_mb") else "-",
+            f"{c['peak_mem_mb']:.0f}" if c.get("peak_mem_mb") else "-",
             _note(c),
         )
     return t
@@ -124,7 +124,7 @@ def engines_table(doc: dict) -> Table:
             name,
             e.get("status", "-"),
             _fmt_s(e.get("startup_s")),
-            f"{e['idle_rss_mb']:.0f}" if e.get("idle_rss_mb") else "-",
+            f"{e['idle_mem_mb']:.0f}" if e.get("idle_mem_mb") else "-",
             ", ".join(f"{k}={v}" for k, v in d.items()),
             e.get("error") or "",
         )

@@ -22,8 +22,10 @@ from typing import Any
 
 from distlab import registry
 from distlab.contracts import DistlabError, Engine
-from distlab.procs import PeakMemory, rss_mb, stop_pids, tree
+from distlab.procs import PeakMemory, pss_mb, stop_pids, tree
 from distlab.results import library_versions
+from distlab.run import repetitions
+from distlab.run.faults import WorkerKiller
 from distlab.run.model import (
     BenchMeasured,
     CellFinished,
@@ -82,71 +84,62 @@ def run_references(job: EngineJob, events: Events) -> None:
         events.emit(ReferenceMeasured(name, references=out))
 
 
-def _kill_one_worker(engine: Engine, delay: float, record: dict) -> threading.Timer:
-    def kill():
-        pids = engine.worker_pids()
-        if not pids:
-            record["error"] = "the engine reported no worker process to kill"
-            return
-        pid = pids[0]
-        try:
-            os.kill(pid, signal.SIGKILL)
-            record.update(killed_pid=pid, at_s=round(delay, 3))
-        except OSError as exc:
-            record["error"] = f"could not kill {pid}: {exc}"
-
-    timer = threading.Timer(delay, kill)
-    timer.daemon = True
-    timer.start()
-    return timer
+def timed_run(wl: Workload, engine: Engine, variant: str, on_return=None) -> tuple[RunOutput, float]:
+    """One run and its wall time. A workload that times its own work (``wall_s``: the
+    engine calls only, without its calibration or bookkeeping) is taken at its word;
+    otherwise the whole call is the work."""
+    t0 = time.perf_counter()
+    out = wl.run(engine, variant)
+    wall = time.perf_counter() - t0
+    if on_return is not None:
+        on_return()
+    return out, (out.wall_s if out.wall_s is not None else wall)
 
 
 def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> CellRecord:
     cell = CellRecord(engine.name, wl.name, variant)
+    wl.golden()  # the trusted answer is computed before the memory window opens
+    killer = WorkerKiller(engine) if job.kill_worker else None
     samples: list[float] = []
     outputs: list[RunOutput] = []
-    fault: dict[str, Any] = {}
     last_wall: float | None = None
     dup_before = engine.duplicates  # the engine's count runs over all cells
     with PeakMemory(roots=engine.process_roots) as mem:
-        for i in range(job.warmup + job.repeats):
+        i = 0
+        while True:
             measured = i >= job.warmup
-            timer = None
-            if measured and job.kill_worker and not fault and not samples:
+            faulted = measured and killer is not None and not killer.done
+            if faulted:
                 # kill a worker part-way through the first measured repetition
-                delay = max(0.05, 0.4 * (last_wall or 0.5))
-                timer = _kill_one_worker(engine, delay, fault)
-            t0 = time.perf_counter()
-            try:
-                out = wl.run(engine, variant)
-            finally:
-                if timer:
-                    timer.join()
-            wall = last_wall = time.perf_counter() - t0
+                killer.arm(expected_s=last_wall)
+            out, wall = timed_run(wl, engine, variant, killer.run_ended if faulted else None)
+            last_wall = wall
+            if faulted:
+                cell.fault = killer.disarm(wall)  # the timer's wait is outside the timing
             ok, detail = wl.verify(out, variant)
             if not ok:
                 cell.status, cell.verified = "failed", False
                 cell.verify_detail, cell.error = detail, f"wrong answer: {detail}"
                 cell.lost = out.lost
                 cell.duplicates = out.duplicates + engine.duplicates - dup_before
-                if job.kill_worker:
-                    cell.fault = fault or {"error": "no worker was killed"}
                 return cell
             outputs.append(out)
-            if measured:
+            if measured and not faulted:  # the faulted run is reported on its own
                 samples.append(wall)
+            i += 1
+            if measured and repetitions.enough(samples, job.repeats):
+                break
     last = outputs[-1]
     cell.verified, cell.verify_detail = True, detail
     cell.wall = summarize(samples)
+    cell.wall["rel_precision"] = repetitions.relative_precision(samples)
     cell.wall_s = cell.wall["median"]
     cell.n_tasks = last.n_tasks
     cell.metrics = dict(last.metrics)
     cell.work_fraction, cell.compute_s = last.work_fraction, last.compute_s
-    cell.peak_rss_mb = round(mem.peak_mb, 1)
+    cell.peak_mem_mb = round(mem.peak_mb, 1)
     cell.lost = sum(o.lost for o in outputs)
     cell.duplicates = sum(o.duplicates for o in outputs) + engine.duplicates - dup_before
-    if job.kill_worker:
-        cell.fault = fault or {"error": "no worker was killed"}
     return cell
 
 
@@ -159,13 +152,13 @@ def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
         t0 = time.perf_counter()
         engine.start()
         startup = time.perf_counter() - t0
-        idle = rss_mb(tree([os.getpid(), *engine.process_roots()]))
+        idle = pss_mb(tree([os.getpid(), *engine.process_roots()]))
         events.emit(
             EngineStarted(
                 name,
                 "ok",
                 startup_s=startup,
-                idle_rss_mb=round(idle, 1),
+                idle_mem_mb=round(idle, 1),
                 describe=engine.describe(),
                 python=sys.version.split()[0],
                 versions=library_versions(registry.entry(name).libraries),

@@ -91,7 +91,7 @@ class CellRecord:
     work_fraction: float | None = 1.0
     #: seconds of the work itself (sleeps, fits) when the workload knows it
     compute_s: float | None = None
-    peak_rss_mb: float | None = None
+    peak_mem_mb: float | None = None
     startup_s: float | None = None
     lost: int = 0
     duplicates: int = 0
@@ -123,7 +123,7 @@ class CellRecord:
 
 
 #: keys every cell in the results file has, even when empty
-_ALWAYS = {"verified", "wall_s", "speedup", "per_task_overhead_ms", "peak_rss_mb"}
+_ALWAYS = {"verified", "wall_s", "speedup", "per_task_overhead_ms", "peak_mem_mb"}
 
 
 # -- events: what an engine process tells the parent --------------------------------------
@@ -153,7 +153,7 @@ class EngineStarted(Event):
     engine: str
     status: str
     startup_s: float | None = None
-    idle_rss_mb: float | None = None
+    idle_mem_mb: float | None = None
     describe: dict[str, Any] | None = None
     #: as seen by the engine's own interpreter (Flink has its own)
     python: str | None = None

@@ -33,6 +33,9 @@ class RunOutput:
     #: seconds of the work itself (sleeps, fits) when the workload knows it: the base
     #: of the per-task overhead figure (else the sequential reference's time)
     compute_s: float | None = None
+    #: the work's own wall time, when the workload times it itself (only the engine
+    #: calls, not its calibration or bookkeeping); None: the whole run() is the work
+    wall_s: float | None = None
 
 
 def gather_counting_lost(futures: list) -> tuple[list[Any], int]:

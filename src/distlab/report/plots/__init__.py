@@ -53,7 +53,7 @@ CAPTIONS = {
     "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "
     "workload measures them.",
     "latency": "End-to-end latency percentiles (against intended send times).",
-    "memory": "Peak resident memory of every engine process during each cell, and at idle.",
+    "memory": "Peak memory (PSS: shared pages counted once) of every engine process during each cell, and at idle.",
     "startup": "Time to start the engine (cluster, servers, workers) and to close it.",
     "timeline": "Each workflow step on its worker, coloured by its final state.",
 }

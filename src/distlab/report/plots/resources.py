@@ -13,11 +13,11 @@ if TYPE_CHECKING:
 
 
 def memory_plot(doc: Doc) -> Figure | None:
-    cells = [c for c in doc.get("cells") or [] if c.get("peak_rss_mb")]
+    cells = [c for c in doc.get("cells") or [] if c.get("peak_mem_mb")]
     idle = {
-        n: e["idle_rss_mb"]
+        n: e["idle_mem_mb"]
         for n, e in (doc.get("engines") or {}).items()
-        if isinstance(e, dict) and e.get("idle_rss_mb")
+        if isinstance(e, dict) and e.get("idle_mem_mb")
     }
     if not cells and not idle:
         return None
@@ -41,7 +41,7 @@ def memory_plot(doc: Doc) -> Figure | None:
                         and c["workload"] == w
                         and (c.get("variant") or "-") == v
                     ):
-                        value = c["peak_rss_mb"]
+                        value = c["peak_mem_mb"]
             if value:
                 xs.append(g + (i - (len(engines) - 1) / 2) * width)
                 ys.append(value)
@@ -52,7 +52,7 @@ def memory_plot(doc: Doc) -> Figure | None:
     ]
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(names, fontsize=8)
-    ax.set_ylabel("peak resident memory, all engine processes (MB)")
+    ax.set_ylabel("peak memory (PSS), all engine processes (MB)")
     ax.set_title("Peak memory (lower is better)")
     ax.legend(fontsize=8)
     fig.tight_layout()

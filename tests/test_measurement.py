@@ -1,0 +1,108 @@
+"""What is timed, what is ranked, and how often: only the work inside a timed region,
+streams ranked by what they achieved, repetitions that stop once the median is known."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+
+import distlab
+from distlab import results
+from distlab.procs import pss_mb, rss_mb
+from distlab.report import compare, recommend
+from distlab.run import repetitions
+from distlab.run.cell import run_cell
+from distlab.run.model import EngineJob
+from distlab.workloads import create
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with distlab.engine("local", workers=2) as eng:
+        yield eng
+
+
+def test_numbers_times_only_the_engine_work(pool):
+    wl = create("numbers", "tiny")
+    t0 = time.perf_counter()
+    out = wl.run(pool, "batched")  # first run: calibrates the task overhead and batch size
+    whole = time.perf_counter() - t0
+    assert out.wall_s is not None and 0 < out.wall_s < whole
+    assert wl.verify(out, "batched")[0]
+    assert out.metrics["breakdown_s"]["serialization"] >= 0  # measured, outside the timing
+
+
+def test_per_element_extrapolation_fits_fixed_plus_per_element_cost(pool):
+    wl = create("numbers", "tiny")
+    out = wl.run(pool, "per_element")
+    m = out.metrics
+    small, cap = m["fit_prefixes"]
+    assert small < cap == m["elements"] and m["fixed_s"] >= 0 and m["per_task_s"] >= 0
+    assert m["extrapolated_full_s"] == pytest.approx(m["fixed_s"] + m["per_task_s"] * 20_000)
+    assert wl.verify(out, "per_element")[0]
+
+
+def test_a_kill_that_loses_tasks_keeps_its_fault_record(pool):
+    # the process pool loses a killed worker's in-flight tasks (as the standard library
+    # defines): the cell fails, and the record still says what was killed and when
+    wl = create("squares", "tiny")
+    job = EngineJob("local", ["squares"], "tiny", repeats=3, warmup=1, kill_worker=True)
+    cell = run_cell(pool, wl, "default", job)
+    assert cell.status == "failed" and cell.lost > 0
+    assert cell.fault["killed_pid"] > 0 and cell.fault["in_flight"] is True
+    assert cell.fault["faulted_wall_s"] > 0
+
+
+def test_repetitions_stop_when_the_median_is_known():
+    steady = [1.0, 1.01, 0.99]
+    assert repetitions.enough(steady, minimum=3)
+    assert not repetitions.enough(steady[:2], minimum=3)
+    noisy = [0.5, 1.0, 1.6]
+    assert not repetitions.enough(noisy, minimum=3)
+    assert repetitions.enough([0.5, 1.0, 1.6] * 5, minimum=3)  # MAX_REPEATS reached
+    assert repetitions.enough([2.0, 4.0, 7.0, 5.0, 6.0], minimum=3)  # past the budget
+    lo, hi = repetitions.median_ci(list(range(1, 101)))
+    assert lo < 50 < hi and hi - lo < 30
+
+
+def test_memory_is_pss_without_double_counting():
+    procs = [psutil.Process(os.getpid())]
+    assert 0 < pss_mb(procs) <= rss_mb(procs) * 1.01
+
+
+def _stream_cell(engine: str, rate: float | None, wall_s: float) -> dict:
+    return {
+        "engine": engine,
+        "workload": "stream",
+        "variant": "sweep",
+        "status": "ok",
+        "verified": True,
+        "wall_s": wall_s,
+        "wall": {"median": wall_s, "min": wall_s, "max": wall_s, "samples": [wall_s] * 3},
+        "metrics": {"max_sustained_rate": rate, "work_fraction": None},
+    }
+
+
+def _doc(cells: list[dict]) -> dict:
+    doc = results.new(["distlab"], {"size": "tiny"})
+    doc["cells"] = cells
+    return doc
+
+
+def test_streams_are_ranked_by_sustained_rate_never_by_time():
+    # the engine that sustained nothing finished its (short) sweep sooner
+    doc = _doc([_stream_cell("fast-fail", None, 2.0), _stream_cell("steady", 16000.0, 9.0)])
+    assert not [f for f in recommend.winners(doc) if f.workload == "stream"]
+    (ranking,) = recommend.stream_rankings(doc)
+    assert ranking.figures["ranking"][0] == ("steady", 16000.0)
+    assert "Sustained nothing: fast-fail" in ranking.text
+
+
+def test_compare_reads_a_lower_sustained_rate_as_worse():
+    a = _doc([_stream_cell("kafka", 16000.0, 9.0)])
+    b = _doc([_stream_cell("kafka", 8000.0, 5.0)])  # less time, but half the rate
+    (row,) = compare.compare(a, b).rows
+    assert row.ratio == pytest.approx(2.0) and "worse in B" in row.note
