@@ -73,7 +73,8 @@ def test_run_local_tiny_verifies_and_writes_results(tmp_path):
     )
     assert res.returncode == 0, res.stdout + res.stderr
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["schema"] == "distlab.results" and doc["version"] == 1
+    assert doc["schema"] == "distlab.results" and doc["version"] == 2
+    assert doc["memory_measure"] == "pss"
     assert doc["environment"]["python"].startswith("3.")
     cells = {(c["workload"], c["variant"]): c for c in doc["cells"]}
     assert set(cells) == {
@@ -94,7 +95,7 @@ def test_run_local_tiny_verifies_and_writes_results(tmp_path):
         ):
             assert key in c
         assert c["status"] == "ok" and c["verified"] is True
-        assert c["wall"]["n"] == 2 and c["wall"]["min"] <= c["wall_s"] <= c["wall"]["max"]
+        assert c["wall"]["n"] >= 2 and c["wall"]["min"] <= c["wall_s"] <= c["wall"]["max"]
         assert c["peak_mem_mb"] > 0
     # ten 50 ms sleeps on two workers: parallel, so clearly faster than the sequential loop
     assert cells[("squares", "default")]["speedup"] > 1.3
