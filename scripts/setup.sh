@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything distlab needs on a fresh Debian machine with Python 3.11:
-# uv, the locked virtual environment (.venv, every engine extra), Java for Spark/Flink,
+# uv, the locked virtual environment (.venv, every engine extra), Java and Maven with the
+# pinned JVM parts (Kafka broker, Hadoop, Spark's and Flink's Kafka connectors),
 # and with --test Chromium for the report's browser test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,15 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --frozen --all-extras --quiet
 
-# Spark and Flink need a JVM (17 or newer).
+# Spark, Flink, the Kafka broker and Hadoop need a JVM (17 or newer); Maven fetches the
+# pinned JVM parts (src/distlab/jvm/pom.xml) from Maven Central once, then works offline.
 if ! command -v java >/dev/null 2>&1; then
   apt_install openjdk-17-jre-headless
 fi
+if ! command -v mvn >/dev/null 2>&1; then
+  apt_install maven
+fi
+.venv/bin/python -m distlab.jvm fetch >/dev/null
 
 if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
