@@ -22,6 +22,7 @@ from distlab.contracts import BATCH, STREAMS, DistlabError, EngineStartError, Wo
 from distlab.engines.flink import env as flink_env
 from distlab.engines.flink.engine import FlinkEngine
 from distlab.procs import free_port
+from present import missing
 
 # Runs inside Flink's environment: one mini-cluster for the built-in (SQL) word count
 # and the Python map_reduce word count, then close() and a leak check, all reported as
@@ -97,11 +98,11 @@ print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - began}))
 def flink_python() -> str:
     reason = flink_env.unavailable_reason()
     if reason:
-        pytest.skip(f"Flink environment unavailable: {reason}")
+        missing(f"Flink environment unavailable: {reason}")
     try:
         return FlinkEngine.interpreter()
     except DistlabError as exc:
-        pytest.skip(f"Flink environment could not be created: {exc}")
+        missing(f"Flink environment could not be created: {exc}")
 
 
 def run_in_flink(python: str, script: str, *args: str, timeout: float = 240) -> dict:
@@ -228,3 +229,44 @@ class TestFlinkConformance:
     @pytest.mark.parametrize("check", CHECKS)
     def test_conformance(self, outcomes, check):
         assert outcomes.get(check) == "ok", outcomes.get(check, "not run")
+
+
+def test_building_the_environment_has_a_timeout(tmp_path, monkeypatch):
+    """Another build holds the environment's lock past DISTLAB_FLINK_BUILD_TIMEOUT: the
+    build stops and says so in one line; `distlab run` records Flink failed, its cells
+    failed, and exits 1 (it never waits forever)."""
+    import fcntl
+    import os
+
+    venv = tmp_path / "flink-venv"
+    settings = {flink_env.ENV_VAR: str(venv), flink_env.BUILD_TIMEOUT_VAR: "2"}
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    reason = flink_env.unavailable_reason()
+    if reason:
+        missing(f"Flink environment unavailable: {reason}")
+    with venv.with_name(venv.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # "another build", in this test's process
+        began = time.monotonic()
+        with pytest.raises(DistlabError) as info:
+            flink_env.ensure()
+        assert 2 <= time.monotonic() - began < 10
+        message = str(info.value)
+        assert "took longer than 2 s (waiting for another build)" in message
+        assert "\n" not in message
+        done = subprocess.run(
+            [sys.executable, "-m", "distlab.cli", "run", "--engines", "flink"]
+            + ["--workloads", "wordcount", "--size", "tiny", "--repeats", "1"]
+            + ["--no-report", "--out", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **settings},
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "took longer than 2 s" in doc["engines"]["flink"]["error"]
+    cells = [c for c in doc["cells"] if c["engine"] == "flink"]
+    assert [(c["workload"], c["status"]) for c in cells] == [("wordcount", "failed")]
+    assert not venv.exists()  # nothing half-built was left

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-pytest.importorskip("confluent_kafka")
+from present import require_module
+
+require_module("confluent_kafka")  # skipped locally, failed in CI (tests/present.py)
 
 import distlab  # noqa: E402
 from conformance import assert_nothing_left, engine_processes  # noqa: E402
@@ -30,7 +32,7 @@ def test_user_broker_by_address_is_used_and_left_running():
     with KafkaBroker() as broker:
         eng = distlab.engine("kafka", address=broker.bootstrap, workers=2)
         with eng:
-            assert eng.broker is None  # nothing of its own started
+            assert eng.broker() is None  # nothing of its own started
             assert broker.pid not in eng.process_roots()
             assert eng.map(probes.square, range(8)) == [x * x for x in range(8)]
             assert eng.describe()["address"] == broker.bootstrap

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import psutil
 import pytest
@@ -66,3 +67,39 @@ def test_binary_that_fails_gives_one_line_error():
     with pytest.raises(EngineStartError) as info:
         RedisServer(binary="/bin/false").start()
     assert "\n" not in str(info.value)
+
+
+def test_a_durable_server_comes_back_with_its_data_after_a_kill():
+    server = RedisServer(durable=True).start()
+    try:
+        assert server.keeps_data and "append-only" in server.label
+        client = redis.Redis.from_url(server.url)
+        client.set("k", "v")
+        client.close()
+        pid, port, workdir = server.pid, server.port, server.workdir
+        os.kill(pid, 9)
+        deadline = time.monotonic() + 5
+        while server.alive():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        server.restart()
+        assert server.alive() and server.pid != pid and server.port == port
+        client = redis.Redis.from_url(server.url)
+        assert client.get("k") == b"v"  # fsynced at the write: kept through SIGKILL
+        client.close()
+    finally:
+        server.stop()
+    assert _gone(server.pid or pid) and not os.path.exists(workdir)
+    assert not port_open("127.0.0.1", port)
+
+
+def test_a_server_without_persistence_restarts_empty():
+    with RedisServer() as server:
+        assert not server.keeps_data
+        client = redis.Redis.from_url(server.url)
+        client.set("k", "v")
+        client.close()
+        server.restart()
+        client = redis.Redis.from_url(server.url)
+        assert client.get("k") is None
+        client.close()

@@ -50,3 +50,27 @@ def test_results_round_trip_and_reject_garbage(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DistlabError, match="not a results file"):
         load(tmp_path / "bad.json")
+
+
+def test_every_workload_declares_the_parameters_its_sizes_set():
+    from distlab.workloads import WORKLOADS, workload_class
+
+    for name in WORKLOADS:
+        cls = workload_class(name)
+        for size, params in cls.sizes.items():
+            assert set(params) <= cls.parameter_names(), (name, size)
+            cls.check_params(params)  # every size passes its own declaration
+
+
+def test_results_file_layout_is_checked_on_load(tmp_path):
+    from distlab import results
+
+    doc = results.new(["distlab"], {})
+    doc["cells"] = [{"engine": "local", "workload": "squares", "status": "ok", "wall": 3}]
+    save(doc, tmp_path / "results.json")
+    with pytest.raises(DistlabError, match="cell 0: 'wall' is not an object"):
+        load(tmp_path)
+    doc["cells"] = [{"engine": "local", "status": "ok"}]
+    save(doc, tmp_path / "results.json")
+    with pytest.raises(DistlabError, match="cell 0 has no 'workload'"):
+        load(tmp_path)

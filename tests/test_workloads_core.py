@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import signal
+import time
+import traceback
+
+import numpy as np
 import pytest
 
 import distlab
+from distlab import probes
+from distlab.contracts import TaskLost
 from distlab.workloads import create
+from distlab.workloads.base import gather_counting_lost
+from distlab.workloads.jobs import Jobs
 from distlab.workloads.numbers import choose_batch_size
 
 
@@ -55,8 +67,10 @@ def test_per_element_is_capped_and_extrapolated(pool):
     out = wl.run(pool, "per_element")
     assert 50 <= out.n_tasks <= wl.params["per_element_cap"] < wl.params["n"]
     m = out.metrics
-    assert m["capped"] and m["extrapolated_full_s"] == pytest.approx(
-        m["per_task_s"] * wl.params["n"]
+    # fixed cost + cost per element (fitted on two prefixes) x every element
+    assert m["capped"] and m["fixed_s"] >= 0 and m["per_task_s"] > 0
+    assert m["extrapolated_full_s"] == pytest.approx(
+        m["fixed_s"] + m["per_task_s"] * wl.params["n"]
     )
 
 
@@ -95,3 +109,70 @@ def test_jobs_result_length_is_checked_per_variant():
     assert wl.verify(RunOutput(loop), "request_response")[0]
     assert not wl.verify(RunOutput(loop), "batch")[0]
     assert not wl.verify(RunOutput(batch), "request_response")[0]
+
+
+# -- a task's own error is not a lost task ---------------------------------------------
+class JobsNeedingAModule(Jobs):
+    """The jobs workload whose task fails on the worker with ImportError, as it does on a
+    worker that lacks a module the task needs."""
+
+    task = staticmethod(probes.import_missing)
+
+
+@pytest.mark.parametrize("variant", ["batch", "request_response"])
+def test_a_task_error_fails_the_cell_with_its_own_message(pool, variant):
+    """It used to be swallowed and counted as lost: '10 of 10 results missing'."""
+    from distlab.run.cell import error_line, run_cell
+    from distlab.run.model import EngineJob
+
+    wl = JobsNeedingAModule("tiny")
+    job = EngineJob("local", ["jobs"], "tiny", repeats=1, warmup=0)
+    with pytest.raises(ImportError) as info:
+        run_cell(pool, wl, variant, job)
+    # the cell's error is the task's own (run_engine records error_line(exc)), and the
+    # worker's traceback comes with it
+    assert error_line(info.value).startswith("ImportError: cannot import name")
+    remote = "".join(traceback.format_exception(info.value))
+    assert "import_missing" in remote and "no_such_module_on_this_worker" in remote
+
+
+def test_only_a_lost_task_counts_as_lost():
+    """A killed process-pool worker: the pool fails every task it held (BrokenProcessPool),
+    which the engine raises as TaskLost and gather_counting_lost counts; a task error in
+    the same gather is raised."""
+    with distlab.engine("local", workers=2) as eng:
+        failing = [eng.submit(probes.import_missing, "x")]
+        with pytest.raises(ImportError):
+            gather_counting_lost(failing)
+        futures = [eng.submit(probes.pid_after, 2.0) for _ in range(4)]
+        time.sleep(0.5)
+        os.kill(eng.worker_pids()[0], signal.SIGKILL)  # a pool worker this test started
+        results, lost = gather_counting_lost(futures)
+        assert lost == results.count(None) and lost >= 1
+        with pytest.raises(TaskLost):
+            futures[0].result()
+        # the engine goes on with a fresh pool
+        assert eng.map(probes.square, [3]) == [9]
+
+
+# -- the answer each verified cell records ---------------------------------------------
+def test_a_verified_cell_records_its_answer(pool):
+    from distlab.run.cell import run_cell
+    from distlab.run.model import CellRecord, EngineJob
+
+    job = EngineJob("local", ["squares"], "tiny", repeats=1, warmup=0)
+    cell = run_cell(pool, create("squares", "tiny"), "default", job)
+    assert cell.verified and cell.answer["value"] == [x * x for x in range(10)]
+    body = json.dumps([x * x for x in range(10)], separators=(",", ":"))
+    assert cell.answer["checksum"] == "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+    # a large answer: length, both ends and a checksum anyone can recompute
+    wl = create("numbers", "tiny")
+    cell = run_cell(pool, wl, "batched", EngineJob("local", ["numbers"], "tiny", 1, 0))
+    golden = np.asarray(wl.golden(), dtype="<f8")
+    assert cell.answer["length"] == len(golden) and "value" not in cell.answer
+    assert cell.answer["first"] == golden[:3].tolist()
+    assert cell.answer["last"] == golden[-3:].tolist()
+    assert cell.answer["checksum"] == "sha256:" + hashlib.sha256(golden.tobytes()).hexdigest()
+    # it travels in the results file
+    again = CellRecord.from_dict(json.loads(json.dumps(cell.to_dict())))
+    assert again.answer == cell.answer

@@ -86,7 +86,18 @@ def run(
         bool,
         typer.Option(
             "--kill-worker",
-            help="Kill one worker process mid-run in each cell; report lost and duplicated results.",
+            help="Kill a worker process running one of the cell's tasks during its first "
+            "measured repetition (reported apart, never in the medians); report lost and "
+            "duplicated tasks and the recovery time.",
+        ),
+    ] = False,
+    kill_broker: Annotated[
+        bool,
+        typer.Option(
+            "--kill-broker",
+            help="Kill the engine's broker (Celery's Redis, Kafka's broker) mid-run in each "
+            "cell; one that keeps its data is restarted. Report what was lost and duplicated "
+            "and how long recovery took, or how fast the engine named the dead broker.",
         ),
     ] = False,
     param: Annotated[
@@ -108,6 +119,7 @@ def run(
     ] = 900.0,
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
+    from distlab import results
     from distlab.report.progress import RunProgress
     from distlab.report.terminal import print_summary
     from distlab.run import matrix
@@ -130,10 +142,12 @@ def run(
         addresses=_pairs(address, "--address"),
         options={n: {"gpus": gpus} for n in engine_names} if gpus is not None else {},
         kill_worker=kill_worker,
+        kill_broker=kill_broker,
         cell_timeout=cell_timeout,
     )
     matrix.validate(spec)
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    results.writable_dir(out, "--out")  # before anything starts: a file, no permission
     with RunProgress() as progress:
         doc = matrix.run(spec, out, progress.update)
     print_summary(doc, console)
@@ -255,6 +269,11 @@ def report_cmd(
     from distlab.report.terminal import finding_lines
 
     doc = results.load(results_path)  # a bad file fails here with one line
+    if out is not None:
+        results.writable_dir(out, "--out")
+    else:
+        beside = results_path if results_path.is_dir() else results_path.parent
+        results.writable_dir(beside, "the results file's directory")
     page = build_report(results_path, out)
     for line in finding_lines(doc):
         print_plain(line)
@@ -280,8 +299,13 @@ def compare_cmd(
     ] = False,
 ) -> None:
     """Compare two results: B/A per cell, significance, geometric mean, regressions."""
+    from distlab import results
     from distlab.report import compare as cmp
 
+    if html is not None:
+        if html.is_dir():
+            raise DistlabError(f"--html {html} is a directory; name the page's file")
+        results.writable_dir(html.parent, "--html's directory")
     result = cmp.compare(a, b, threshold=threshold, alpha=alpha)
     cmp.print_comparison(result, console)
     if html:

@@ -70,7 +70,7 @@ ENGINES: dict[str, EngineEntry] = {
             interpreter="distlab.engines.flink.env:ensure",
         ),
         EngineEntry(
-            "mapreduce", "mapreduce.engine", "MapReduceEngine", ("mrjob",), "mapreduce", ("mrjob",)
+            "mapreduce", "mapreduce.engine", "MapReduceEngine", ("cloudpickle",), "mapreduce"
         ),
     ]
 }

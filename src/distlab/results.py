@@ -9,7 +9,8 @@ Layout (schema ``distlab.results``, version 2; version 1 files load, upgraded)::
      "references": {workload: {name: {wall stats}, "verified": ...}},
      "cells": [{engine, workload, variant, status, reason, error, verified, verify_detail,
                 wall_s, wall{median,min,max,...,samples}, speedup, per_task_overhead_ms,
-                n_tasks, peak_mem_mb, startup_s, lost, duplicates, metrics{...}}]}
+                n_tasks, peak_mem_mb, startup_s, lost, duplicates, metrics{...},
+                answer{value | length, checksum, checksum_of, first, last}}]}
 
 Environment and versions are stored once per file, not per cell. ``load`` upgrades older
 versions so old files keep loading.
@@ -24,6 +25,7 @@ import os
 import platform
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,22 @@ def new(command: list[str], settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def writable_dir(path: Path, what: str = "--out") -> Path:
+    """Create ``path`` if needed and prove a file can be written there; one line
+    (DistlabError) when it is a file or cannot be written: before anything starts."""
+    if path.exists() and not path.is_dir():
+        raise DistlabError(f"{what} {path} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".distlab-write-check-"):
+            pass
+    except OSError as exc:
+        raise DistlabError(
+            f"{what} {path} cannot be written: {exc.strerror or exc.__class__.__name__}"
+        ) from None
+    return path
+
+
 def save(data: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -111,12 +129,39 @@ def load(path: str | Path) -> dict[str, Any]:
         raise DistlabError(f"no results file at {p}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DistlabError(f"{p} is not a results file ({exc.__class__.__name__})") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        raise DistlabError(
+            f"cannot read the results file {p}: {exc.strerror or exc.__class__.__name__}"
+        ) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise DistlabError(f"{p} is not a distlab results file")
     version = data.get("version", 0)
-    if version > VERSION:
-        raise DistlabError(f"{p} has results version {version}; this distlab reads <= {VERSION}")
+    if not isinstance(version, int) or version > VERSION:
+        raise DistlabError(f"{p} has results version {version!r}; this distlab reads <= {VERSION}")
+    problem = _layout_problem(data)
+    if problem:
+        raise DistlabError(f"{p} is not a readable distlab results file: {problem}")
     return _upgrade(data)
+
+
+def _layout_problem(data: dict[str, Any]) -> str | None:
+    """What in the layout the reports rely on is broken (None: nothing)."""
+    for key in ("engines", "references", "settings", "environment"):
+        if key in data and not isinstance(data[key], dict):
+            return f"{key!r} is not an object"
+    cells = data.get("cells", [])
+    if not isinstance(cells, list):
+        return "'cells' is not a list"
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            return f"cell {i} is not an object"
+        for key in ("engine", "workload", "status"):
+            if not isinstance(cell.get(key), str):
+                return f"cell {i} has no {key!r}"
+        for key in ("metrics", "wall", "answer", "fault"):
+            if cell.get(key) is not None and not isinstance(cell[key], dict):
+                return f"cell {i}: {key!r} is not an object"
+    return None
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:

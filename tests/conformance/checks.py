@@ -28,7 +28,13 @@ from distlab.contracts import (
     StreamSpec,
     WordCount,
 )
-from distlab.contracts.streams import golden_windows, passing_ids
+from distlab.contracts.streams import (
+    WINDOW_UPDATES,
+    emission_problem,
+    final_windows,
+    golden_windows,
+    passing_ids,
+)
 from distlab.procs import listening_ports, tree
 
 # multiprocessing's interpreter-wide helpers live until the interpreter exits: not leaks.
@@ -236,10 +242,16 @@ def check_stream_exact(engine, n_events: int = 1500, rate: float = 1000.0) -> St
     assert isinstance(out, StreamResult), type(out)
     events = spec.events()
     want = golden_windows(events, spec.window_ms, spec.filter_min)
-    final = {(k, w): (c, s) for k, w, c, s in out.windows}
+    # every emission as received: exactly once per window, or (declared update mode)
+    # running totals whose last one is final
+    assert out.window_updates in WINDOW_UPDATES, out.window_updates
+    problem = emission_problem(out.windows, out.window_updates)
+    assert problem is None, problem
+    final = final_windows(out.windows)
     assert final == want, f"{len(set(want) ^ set(final))} windows differ of {len(want)}"
     expected = set(passing_ids(events, spec.filter_min))
     assert set(out.arrivals) == expected, "pass-through events missing or unexpected"
+    assert isinstance(out.duplicate_arrivals, int) and out.duplicate_arrivals >= 0
     assert all(t >= 0 for t in out.arrivals.values())
     assert out.elapsed_s > 0 and out.send_lag_s >= 0
     assert out.notes and isinstance(out.settings, dict)

@@ -13,16 +13,18 @@ An engine declares the shapes it runs by subclassing the sub-contracts it implem
 
 from distlab.contracts.batch import BatchEngine, BuiltinOp, WordCount, task_map_reduce
 from distlab.contracts.errors import (
+    BrokerLost,
     DistlabError,
     EngineStartError,
     EngineUnavailable,
     RemoteTraceback,
+    TaskLost,
     UnsatisfiableResources,
     call_capturing,
     remote_traceback_text,
     with_remote_traceback,
 )
-from distlab.contracts.lifecycle import BATCH, STREAMS, TASKS, Engine
+from distlab.contracts.lifecycle import BATCH, STREAMS, TASKS, Broker, Engine
 from distlab.contracts.streams import StreamEngine, StreamResult, StreamSpec
 from distlab.contracts.tasks import (
     ActorHandle,
@@ -40,6 +42,8 @@ __all__ = [
     "TASKS",
     "ActorHandle",
     "BatchEngine",
+    "Broker",
+    "BrokerLost",
     "BuiltinOp",
     "DistlabError",
     "Engine",
@@ -51,6 +55,7 @@ __all__ = [
     "StreamResult",
     "StreamSpec",
     "TaskEngine",
+    "TaskLost",
     "UnsatisfiableResources",
     "WordCount",
     "apply_chunk",

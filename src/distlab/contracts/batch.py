@@ -51,6 +51,11 @@ class BatchEngine(Engine):
     def run_builtin(self, op: BuiltinOp) -> Any:
         raise NotImplementedError(f"{self.name} has no built-in {type(op).__name__}")
 
+    def job_info(self) -> dict[str, Any]:
+        """What the engine's last batch job was, as the engine sees it (e.g. a YARN
+        application id, the HDFS paths): flat names and values, recorded with the cell."""
+        return {}
+
 
 def _map_combine_file(path: str, mapper: Mapper, reducer: Reducer) -> dict:
     out: dict = {}

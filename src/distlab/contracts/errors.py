@@ -1,7 +1,8 @@
 """Errors every layer shares, and how a task's exception keeps its remote traceback.
 
 A :class:`DistlabError` is meant for the user: the command line prints it as one line and
-exits with 2. Task exceptions are not wrapped: a task's own exception type reaches the
+exits with 2. :class:`TaskLost` says an engine lost a task (a dead worker), as opposed to
+a task that raised. Task exceptions are not wrapped: a task's own exception type reaches the
 caller, with the worker's traceback text as ``exc.__cause__`` (a :class:`RemoteTraceback`).
 """
 
@@ -26,6 +27,20 @@ class EngineStartError(DistlabError):
 
 class UnsatisfiableResources(DistlabError):
     """A task asked for more of a resource than the whole cluster has."""
+
+
+class TaskLost(DistlabError):
+    """The engine lost a task: its worker (or the process holding its result) died and
+    the engine will not deliver the result. Each engine turns ITS loss signal into this
+    where it surfaces (a future's ``result()``, ``gather``); only this counts as a lost
+    task. Any other exception a task raises is the task's own failure."""
+
+
+class BrokerLost(DistlabError):
+    """The broker an engine depends on died (or stayed unreachable) and did not come back
+    in time: the engine cannot run or finish tasks. Raised by the engine within seconds,
+    naming the broker, instead of waiting for results that cannot come. Not a TaskLost:
+    the cell fails with it, it is not counted as a lost task."""
 
 
 class RemoteTraceback(Exception):

@@ -21,7 +21,7 @@ leaves no listening port behind, and is idempotent.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, Protocol, final
 
 from distlab.contracts.errors import DistlabError, EngineStartError
 from distlab.procs import port_open, split_host_port
@@ -42,6 +42,25 @@ def check_tcp_address(name: str, address: str, timeout: float = 3.0) -> None:
         raise EngineStartError(
             f"cannot reach {name} at {address} (nothing answers on {host}:{port})"
         )
+
+
+class Broker(Protocol):
+    """A server an engine started for itself and depends on (a broker: distlab.services),
+    as fault injection sees it (``--kill-broker``)."""
+
+    #: what the reports call it, e.g. "redis 127.0.0.1:6379"
+    label: str
+    #: its process (None once stopped)
+    pid: int | None
+    #: restart() brings it back with the data it had (Redis with an append-only file);
+    #: False: its data die with it (an in-memory broker)
+    keeps_data: bool
+
+    def alive(self) -> bool: ...
+
+    def restart(self) -> None:
+        """Start it again where it was (same address, same data when ``keeps_data``)."""
+        ...
 
 
 class Engine:
@@ -148,6 +167,17 @@ class Engine:
     def process_roots(self) -> list[int]:
         """PIDs (besides the driver's own tree) whose trees belong to this engine."""
         return []
+
+    def broker(self) -> Broker | None:
+        """The server this engine started and depends on (engines that ``needs_server``
+        and started their own); None: none, or the user's (not ours to kill)."""
+        return None
+
+    def health(self) -> str | None:
+        """Why this engine cannot run more work now (e.g. a killed worker took its whole
+        cluster with it, its broker died), or None when it can. The engine process asks
+        after a fault and restarts the engine (close, start) when it cannot go on."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """Settings worth recording with the results (address, worker count, ...)."""

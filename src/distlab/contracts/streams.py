@@ -12,9 +12,15 @@ An engine implements ``run_stream(spec: StreamSpec) -> StreamResult``:
   through to the sink at once (its arrival there gives its end-to-end latency) and is
   counted into a tumbling event-time window of ``window_ms`` per key, whose result is
   ``(key, window_start_ms, count, sum of values)``.
-* The engine returns every window emission and the arrival time of every pass-through
-  (seconds after ``t0``) in a :class:`StreamResult`, with what its source and sink really
+* The engine returns every window emission in the order its sink received them (never
+  a de-duplicated dict: a window emitted twice must show twice) and the first arrival
+  time of every event id that reached the pass-through sink (seconds after ``t0``; ids
+  that should have been filtered out included: the workload checks them), with how many
+  arrivals were repeats, in a :class:`StreamResult`, with what its source and sink really
   were and the settings that shaped the figures.
+* ``window_updates`` declares what a window emission is: ``"final"`` (each window is
+  emitted once, when it closes) or ``"last-is-final"`` (update mode, Spark's: every
+  emission is the window's running total, the last one is its final value).
 
 The golden helpers here compute what the sink must receive, in plain Python.
 """
@@ -26,6 +32,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from distlab.contracts.lifecycle import STREAMS, Engine
@@ -33,6 +40,12 @@ from distlab.contracts.pacing import Pacer
 
 #: the event id of the end marker (see :func:`end_marker`)
 END_ID = -1
+
+#: StreamResult.window_updates: each window is emitted exactly once, when it closes
+FINAL = "final"
+#: StreamResult.window_updates: each emission is a running total, the last one is final
+LAST_IS_FINAL = "last-is-final"
+WINDOW_UPDATES = (FINAL, LAST_IS_FINAL)
 
 Event = tuple[int, int, int, int]  # (event_id, key, value, event_ms)
 
@@ -88,9 +101,11 @@ def _lines(spec: StreamSpec) -> tuple[str, ...]:
 class StreamResult:
     """What an engine's ``run_stream`` saw at its sink."""
 
-    #: every window emission as received: (key, window_start_ms, count, sum)
+    #: every window emission in the order received, repeats included:
+    #: (key, window_start_ms, count, sum)
     windows: list[tuple[int, int, int, int]]
-    #: event id -> seconds after the stream's t0 when its pass-through reached the driver
+    #: event id -> seconds after the stream's t0 when its pass-through FIRST reached the
+    #: driver; every id that arrived, also ids that should have been filtered out
     arrivals: dict[int, float]
     #: from the first send to the last sink result
     elapsed_s: float
@@ -100,6 +115,10 @@ class StreamResult:
     notes: str = ""
     #: engine settings that shaped the figures (trigger intervals, parallelism, ...)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: pass-through arrivals of an id that had arrived before (not in ``arrivals`` again)
+    duplicate_arrivals: int = 0
+    #: what a window emission is: FINAL (emitted once) or LAST_IS_FINAL (update mode)
+    window_updates: str = FINAL
 
 
 class StreamEngine(Engine):
@@ -122,6 +141,46 @@ def golden_windows(events, window_ms: int, filter_min: int) -> dict[tuple[int, i
         slot[0] += 1
         slot[1] += value
     return {k: (c, s) for k, (c, s) in out.items()}
+
+
+def _per_window(windows) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    per: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for k, w, c, s in windows:
+        per.setdefault((int(k), int(w)), []).append((int(c), int(s)))
+    return per
+
+
+def final_windows(windows) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(key, window_start_ms): (count, sum)} from emissions in order: the last one per
+    window (the only one when each is emitted once)."""
+    return {kw: values[-1] for kw, values in _per_window(windows).items()}
+
+
+def emission_problem(windows, window_updates: str) -> str | None:
+    """Why these window emissions break their declared ``window_updates`` (None: they do
+    not). FINAL: every (key, window) emitted exactly once. LAST_IS_FINAL: each emission of
+    a window is a later running total than the one before (its count grows), so a
+    repeated or out-of-order emission is caught there too."""
+    per = _per_window(windows)
+    if window_updates == FINAL:
+        repeated = {kw: v for kw, v in per.items() if len(v) > 1}
+        if repeated:
+            (k, w), values = next(iter(repeated.items()))
+            return (
+                f"{len(repeated)} windows emitted more than once (each must be emitted "
+                f"exactly once), e.g. key {k} window {w}: {len(values)} times {values[:3]}"
+            )
+    elif window_updates == LAST_IS_FINAL:
+        stale = {kw: v for kw, v in per.items() if any(b[0] <= a[0] for a, b in pairwise(v))}
+        if stale:
+            (k, w), values = next(iter(stale.items()))
+            return (
+                f"{len(stale)} windows with an update that is no later running total "
+                f"(a repeated or out-of-order emission), e.g. key {k} window {w}: {values[:4]}"
+            )
+    else:
+        return f"unknown window_updates {window_updates!r} (expected one of {WINDOW_UPDATES})"
+    return None
 
 
 def passing_ids(events, filter_min: int) -> list[int]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from distlab.contracts.lifecycle import TASKS, Engine
+from distlab.contracts.tasklog import TaskLog
 
 #: the environment variable a task reads its granted resource units from (JSON,
 #: e.g. {"GPU": ["1"]}); every resource-scheduling adapter sets it for the task
@@ -77,6 +78,9 @@ class TaskEngine(Engine):
     """An engine that runs tasks: implement ``submit_with``."""
 
     contract_shape: ClassVar[str] = TASKS
+    #: set by the engine process while a fault is injected: every task sent through
+    #: ``submit`` records its start and end (distlab.contracts.tasklog); None otherwise
+    task_log: TaskLog | None = None
 
     def submit_with(
         self,
@@ -90,6 +94,9 @@ class TaskEngine(Engine):
         raise NotImplementedError
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        log = self.task_log
+        if log is not None:
+            fn, args = log.wrap(fn, args)
         return self.submit_with(fn, args, kwargs)
 
     def gather(self, futures: Iterable[Future]) -> list[Any]:
@@ -102,7 +109,9 @@ class TaskEngine(Engine):
         """``[fn(x) for x in items]`` on the workers, in order.
 
         ``chunksize`` > 1 sends items in batches, one task per batch (the cure for
-        per-task overhead); None or 1 means one task per item.
+        per-task overhead); None or 1 means one task per item. An adapter that replaces
+        this with a native path falls back to it while ``task_log`` is set, so that every
+        task is recorded.
         """
         items = list(items)
         if chunksize and chunksize > 1:

@@ -25,13 +25,14 @@ import dask
 import dask.bag
 import distributed
 import psutil
-from distributed import Client, LocalCluster
+from distributed import Client, KilledWorker, LocalCluster
 
 from distlab.contracts import (
     BatchEngine,
     Future,
     RemoteTraceback,
     TaskEngine,
+    TaskLost,
     UnsatisfiableResources,
     units_environment,
 )
@@ -59,6 +60,13 @@ def _with_remote_traceback(exc: BaseException, dask_future: Any) -> BaseExceptio
     return exc
 
 
+def _lost(exc: KilledWorker) -> TaskLost:
+    """KilledWorker: the workers running the task died (allowed-failures times)."""
+    lost = TaskLost(f"Dask lost the task: {exc}")
+    lost.__cause__ = exc
+    return lost
+
+
 class DaskFuture:
     """A dask Future (or actor future) whose failures carry the remote traceback."""
 
@@ -70,6 +78,8 @@ class DaskFuture:
     def result(self, timeout: float | None = None) -> Any:
         try:
             return self.inner.result(timeout=timeout)
+        except KilledWorker as exc:
+            raise _lost(exc) from exc
         except Exception as exc:
             if hasattr(self.inner, "traceback"):  # actor futures have no traceback()
                 _with_remote_traceback(exc, self.inner)
@@ -254,11 +264,13 @@ class DaskEngine(TaskEngine, BatchEngine):
         inner = [f.inner for f in futures]
         try:
             return self.client.gather(inner)
-        except Exception:
+        except Exception as exc:
             # Raise the first failure in submission order, with its remote traceback.
             for f in futures:
                 if f.inner.status == "error":
                     f.result()
+            if isinstance(exc, KilledWorker):
+                raise _lost(exc) from exc
             raise
 
     def native_noop_tasks(self, n: int) -> list[Any]:

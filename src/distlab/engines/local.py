@@ -20,6 +20,7 @@ import threading
 import weakref
 from concurrent.futures import Future as PoolFuture
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import cloudpickle
@@ -29,8 +30,10 @@ from distlab.contracts import (
     EngineStartError,
     Future,
     TaskEngine,
+    TaskLost,
     UnsatisfiableResources,
 )
+from distlab.contracts.tasklog import recorded_target
 from distlab.engines.units import published_units
 
 # Functions the standard pickler cannot send (lambdas, closures) go through cloudpickle,
@@ -45,6 +48,31 @@ def _run_cloudpickled(payload: bytes) -> Any:
 
 def _warm() -> int:
     return os.getpid()
+
+
+def _lost(exc: BrokenProcessPool) -> TaskLost:
+    lost = TaskLost(f"a process-pool worker died; the task's result is lost ({exc})")
+    lost.__cause__ = exc
+    return lost
+
+
+class LocalFuture:
+    """A pool future whose loss (BrokenProcessPool: a worker died and the pool failed
+    every task it held) is raised as TaskLost; a task's own exception is unchanged."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: PoolFuture):
+        self.inner = inner
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return self.inner.result(timeout)
+        except BrokenProcessPool as exc:
+            raise _lost(exc) from exc
+
+    def done(self) -> bool:
+        return self.inner.done()
 
 
 def _run_with_units(payload: bytes, units: dict[str, list[int]]) -> Any:
@@ -120,6 +148,8 @@ class _UnitScheduler:
         self._release(units)
         if inner.cancelled():
             outer.set_exception(DistlabError("the task was cancelled when the engine closed"))
+        elif isinstance(inner.exception(), BrokenProcessPool):
+            outer.set_exception(_lost(inner.exception()))
         elif inner.exception() is not None:
             outer.set_exception(inner.exception())
         else:
@@ -213,22 +243,24 @@ class LocalEngine(TaskEngine):
                 )
             wanted = units.check(resources)
             return units.submit(cloudpickle.dumps((fn, args, kwargs)), wanted)
+        # a recorded task (fault injection) carries the user's function as an argument
+        target = recorded_target(fn, args)
         try:
-            needs = _needs_cloudpickle[fn]
+            needs = _needs_cloudpickle[target]
         except KeyError:
             try:
-                pickle.dumps(fn)
+                pickle.dumps(target)
                 needs = False
             except Exception:
                 needs = True
             try:
-                _needs_cloudpickle[fn] = needs
+                _needs_cloudpickle[target] = needs
             except TypeError:  # not weak-referenceable (e.g. a builtin): picklable anyway
                 pass
         pool = self._healthy_pool()
         if needs:
-            return pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs)))
-        return pool.submit(fn, *args, **kwargs)
+            return LocalFuture(pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs))))
+        return LocalFuture(pool.submit(fn, *args, **kwargs))
 
     def native_noop_tasks(self, n: int) -> list[Any]:
         from distlab.probes import noop

@@ -30,7 +30,15 @@ from typing import Any
 
 import psutil
 import ray
-from ray.exceptions import RayError, RayTaskError
+from ray.exceptions import (
+    LocalRayletDiedError,
+    NodeDiedError,
+    ObjectLostError,
+    RayActorError,
+    RayError,
+    RayTaskError,
+    WorkerCrashedError,
+)
 
 from distlab.contracts import (
     BatchEngine,
@@ -38,6 +46,7 @@ from distlab.contracts import (
     Future,
     RemoteTraceback,
     TaskEngine,
+    TaskLost,
     UnsatisfiableResources,
     task_map_reduce,
 )
@@ -64,6 +73,15 @@ def _raise_original(exc: RayTaskError) -> None:
     raise exc
 
 
+#: how Ray says it lost a task (its worker, node or result died) once its retries are spent
+_LOSSES = (WorkerCrashedError, NodeDiedError, ObjectLostError, LocalRayletDiedError, RayActorError)
+
+
+def _raise_lost(exc: RayError) -> None:
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    raise TaskLost(f"Ray lost the task ({type(exc).__name__}: {first})") from exc
+
+
 class RayFuture:
     """An ObjectRef with the Future interface distlab promises."""
 
@@ -77,6 +95,8 @@ class RayFuture:
             return ray.get(self.ref, timeout=timeout)
         except RayTaskError as exc:
             _raise_original(exc)
+        except _LOSSES as exc:
+            _raise_lost(exc)
 
     def done(self) -> bool:
         ready, _ = ray.wait([self.ref], timeout=0, fetch_local=False)
@@ -288,6 +308,8 @@ class RayEngine(TaskEngine, BatchEngine):
             return ray.get([f.ref for f in futures])
         except RayTaskError as exc:
             _raise_original(exc)
+        except _LOSSES as exc:
+            _raise_lost(exc)
 
     def share(self, obj: Any) -> Any:
         return ray.put(obj)

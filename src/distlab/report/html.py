@@ -199,6 +199,63 @@ def details_table(doc: dict) -> str:
     return f'<table id="cells"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
+def faults_table(doc: dict) -> str:
+    """The faulted repetitions (--kill-worker, --kill-broker), one row per cell: reported
+    here and never in the times above."""
+    rows = []
+    for c in doc.get("cells") or []:
+        row = figures.fault_row(c)
+        if row is None:
+            continue
+        cells = [
+            e(c.get("engine")),
+            e(label(c)),
+            e(row["kind"]),
+            e(row["target"]),
+            _yes_no(row["in_flight"]),
+            _yes_no(row["observed"]),
+            e("-" if row["lost"] is None else row["lost"]),
+            e("-" if row["duplicated"] is None else row["duplicated"]),
+            e(
+                fmt_s(row["recovery_s"])
+                if row["failed_after_s"] is None
+                else f"failed after {fmt_s(row['failed_after_s'])}"
+            ),
+            e(row["restart"] or ""),
+            f'<span class="bad">{e(row["error"])}</span>' if row["error"] else "",
+            e(row["note"] or ""),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    if not rows:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "engine",
+            "work",
+            "fault",
+            "killed",
+            "in flight",
+            "victim seen running a task",
+            "lost",
+            "duplicated",
+            "recovery",
+            "afterwards",
+            "injection error",
+            "notes",
+        )
+    )
+    return (
+        '<h3>Faults (the faulted repetition, kept out of the times)</h3><div class="scroll">'
+        f'<table id="faults"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div>"
+    )
+
+
 def references_table(doc: dict) -> str:
     rows = []
     for workload, refs in (doc.get("references") or {}).items():
@@ -342,6 +399,7 @@ repetitions separate from the runner-up's.</p>
 {findings_html(doc)}</section>
 <section id="matrix-section"><h2>Engine × workload matrix</h2>{matrix(doc)}
 <h3>Every cell</h3>{details_table(doc)}
+{faults_table(doc)}
 <h3>Single-process references</h3>{references_table(doc)}</section>
 <section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
 <section id="environment-section"><h2>Environment</h2>{environment_html(doc)}</section>

@@ -8,7 +8,10 @@ shared console, with a rich status spinner on a terminal.
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from distlab.console import console
+from distlab.report import figures
 from distlab.run.model import (
     CellFinished,
     CellStarted,
@@ -45,6 +48,8 @@ class RunProgress:
                 f"  [{colour}]{cell.status:<11}[/] {cell.engine:<9} {cell.workload:<10} "
                 f"{cell.variant:<12}{figure} {detail}"
             )
+            if cell.fault:  # the faulted repetition, reported apart from the times
+                console.print(f"    [dim]fault: {escape(figures.fault_summary(cell.to_dict()))}[/]")
         elif isinstance(ev, EngineStarted):
             if ev.status == "ok":
                 console.print(f"[bold]{ev.engine}[/] started in {ev.startup_s:.2f} s")

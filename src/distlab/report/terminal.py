@@ -36,7 +36,8 @@ def _spread(wall: dict | None) -> str:
 
 def _note(cell: dict) -> str:
     """The note column: why a cell did not run, unless the workload has a headline figure
-    (the last that applies wins); a killed worker's lost and duplicated results after it."""
+    (the last that applies wins); a fault's summary after it (what was killed, lost,
+    duplicated, recovery time, or why nothing was)."""
     note = cell.get("error") or cell.get("reason") or ""
     if figures.batch_size(cell):
         note = f"batch {figures.batch_size(cell)} ({figures.batch_size_chosen(cell)})"
@@ -57,8 +58,8 @@ def _note(cell: dict) -> str:
         note = f"measured {_fmt_s(queue[0])}, ideal ceil(N/R)*d {_fmt_s(queue[1])}"
     if events := figures.events_per_s(cell):
         note = f"{events:,.0f} events/s; " + note
-    if cell.get("fault"):
-        note += f" lost={cell.get('lost')} dup={cell.get('duplicates')}"
+    if figures.has_fault(cell):  # the faulted repetition, reported apart from the times
+        note = (note + " | " if note else "") + figures.fault_summary(cell)
     return note
 
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from distlab import registry
-from distlab.contracts import DistlabError, Engine
+from distlab.contracts import TASKS, DistlabError, Engine
 from distlab.procs import PeakMemory, pss_mb, stop_pids, tree
 from distlab.results import library_versions
 from distlab.run import repetitions
-from distlab.run.faults import WorkerKiller
+from distlab.run.faults import Fault, make_fault
 from distlab.run.model import (
     BenchMeasured,
     CellFinished,
@@ -84,44 +84,103 @@ def run_references(job: EngineJob, events: Events) -> None:
         events.emit(ReferenceMeasured(name, references=out))
 
 
-def timed_run(wl: Workload, engine: Engine, variant: str, on_return=None) -> tuple[RunOutput, float]:
+def timed_run(
+    wl: Workload, engine: Engine, variant: str, on_return=None
+) -> tuple[RunOutput, float]:
     """One run and its wall time. A workload that times its own work (``wall_s``: the
     engine calls only, without its calibration or bookkeeping) is taken at its word;
     otherwise the whole call is the work."""
     t0 = time.perf_counter()
-    out = wl.run(engine, variant)
-    wall = time.perf_counter() - t0
-    if on_return is not None:
-        on_return()
+    try:
+        out = wl.run(engine, variant)
+    finally:
+        wall = time.perf_counter() - t0
+        if on_return is not None:
+            on_return()  # also when the run raised: a fault's record ends there
     return out, (out.wall_s if out.wall_s is not None else wall)
 
 
 def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> CellRecord:
     cell = CellRecord(engine.name, wl.name, variant)
     wl.golden()  # the trusted answer is computed before the memory window opens
-    killer = WorkerKiller(engine) if job.kill_worker else None
+    fault = make_fault(engine, job.kill_worker, job.kill_broker)
+    if fault is not None and "error" in fault.record:
+        # nothing to inject on this engine (e.g. no broker of ours): say so, run normally
+        cell.fault, fault = fault.record, None
     samples: list[float] = []
     outputs: list[RunOutput] = []
     last_wall: float | None = None
     dup_before = engine.duplicates  # the engine's count runs over all cells
+    extra_dup = 0  # duplicate executions the fault's task log saw beyond those
     with PeakMemory(roots=engine.process_roots) as mem:
         i = 0
         while True:
             measured = i >= job.warmup
-            faulted = measured and killer is not None and not killer.done
+            faulted = measured and fault is not None and not fault.done
             if faulted:
-                # kill a worker part-way through the first measured repetition
-                killer.arm(expected_s=last_wall)
-            out, wall = timed_run(wl, engine, variant, killer.run_ended if faulted else None)
+                # a fault part-way through the first measured repetition
+                try:
+                    out, wall, extra = _faulted_run(fault, engine, wl, variant, last_wall)
+                    extra_dup += extra
+                    broken = fault.record.get("engine_broken")
+                    if broken:
+                        # the run came through, the engine did not: restart it before
+                        # the next repetition (outside any timing), or fail the cell
+                        restart = restart_engine(engine, broken)
+                        fault.record["engine_restart"] = restart
+                        if "error" in restart:
+                            cell.status, cell.fault = "failed", fault.record
+                            cell.error = f"{engine.name} cannot go on after the fault: {broken}"
+                            return cell
+                except _FaultedRunFailed as failed:
+                    cell.status, cell.error = "failed", failed.error
+                    cell.traceback, cell.fault = failed.traceback, failed.fault
+                    cell.lost = sum(o.lost for o in outputs) + (failed.fault.get("lost") or 0)
+                    cell.duplicates = (
+                        sum(o.duplicates for o in outputs)
+                        + engine.duplicates
+                        - dup_before
+                        + extra_dup
+                        + failed.extra_dup
+                    )
+                    return cell
+                cell.fault = fault.record
+            else:
+                try:
+                    out, wall = timed_run(wl, engine, variant)
+                except Exception as exc:
+                    if cell.fault is None:
+                        raise
+                    # a repetition after the fault failed: the cell keeps the fault's record
+                    cell.status, cell.error = "failed", error_line(exc)
+                    cell.traceback = traceback.format_exc(limit=8)
+                    if cell.fault.get("killed_pid"):
+                        cell.error += (
+                            f" (in a repetition after the {_fault_target(cell.fault)} was killed)"
+                        )
+                    cell.lost = sum(o.lost for o in outputs)
+                    cell.duplicates = (
+                        sum(o.duplicates for o in outputs)
+                        + engine.duplicates
+                        - dup_before
+                        + extra_dup
+                    )
+                    return cell
             last_wall = wall
-            if faulted:
-                cell.fault = killer.disarm(wall)  # the timer's wait is outside the timing
             ok, detail = wl.verify(out, variant)
             if not ok:
                 cell.status, cell.verified = "failed", False
                 cell.verify_detail, cell.error = detail, f"wrong answer: {detail}"
-                cell.lost = out.lost
-                cell.duplicates = out.duplicates + engine.duplicates - dup_before
+                if faulted and cell.fault.get("killed_pid"):
+                    cell.error += f" (after the {_fault_target(cell.fault)} was killed)"
+                cell.lost = sum(o.lost for o in outputs) + out.lost
+                cell.duplicates = (
+                    sum(o.duplicates for o in outputs)
+                    + out.duplicates
+                    + engine.duplicates
+                    - dup_before
+                    + extra_dup
+                )
                 return cell
             outputs.append(out)
             if measured and not faulted:  # the faulted run is reported on its own
@@ -139,8 +198,81 @@ def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> Cell
     cell.work_fraction, cell.compute_s = last.work_fraction, last.compute_s
     cell.peak_mem_mb = round(mem.peak_mb, 1)
     cell.lost = sum(o.lost for o in outputs)
-    cell.duplicates = sum(o.duplicates for o in outputs) + engine.duplicates - dup_before
+    cell.duplicates = (
+        sum(o.duplicates for o in outputs) + engine.duplicates - dup_before + extra_dup
+    )
+    try:  # outside the timed region and the memory window
+        cell.answer = wl.answer_record(last.result)
+    except Exception as exc:  # a record that cannot be made says so; the cell stands
+        cell.answer = {"error": error_line(exc)}
     return cell
+
+
+class _FaultedRunFailed(Exception):
+    """The faulted run raised: the cell fails with that error and keeps the fault's
+    record (what was killed, when, what the engine said)."""
+
+    def __init__(self, error: str, traceback_text: str, fault: dict[str, Any], extra_dup: int):
+        super().__init__(error)
+        self.error, self.traceback, self.fault, self.extra_dup = (
+            error,
+            traceback_text,
+            fault,
+            extra_dup,
+        )
+
+
+def _faulted_run(
+    fault: Fault, engine: Engine, wl: Workload, variant: str, expected_s: float | None
+) -> tuple[RunOutput, float, int]:
+    """One run with the fault injected: its output, wall time, and the duplicate
+    executions the task log saw beyond the duplicate results already counted."""
+    dup_engine = engine.duplicates
+    fault.arm(expected_s=expected_s, expect_tasks=wl.shape == TASKS)
+    try:
+        out, wall = timed_run(wl, engine, variant, fault.run_ended)
+    except Exception as exc:
+        record = fault.disarm(None)  # the watcher's wait is outside the timing
+        record["run_error"] = error_line(exc)
+        if "recovery_s" in record:  # it did not recover: this is how long failing took
+            record["failed_after_s"] = record.pop("recovery_s")
+        if record.get("killed_pid") and record.get("finished") is not None:
+            # the workload could not count its lost tasks: the task log can (tasks sent
+            # that no execution finished)
+            record["lost"] = record["tasks"] - record["finished"]
+            record["lost_counted_by"] = (
+                "task log, as the run raised: tasks sent that never finished (at least: a "
+                "result lost on its way back is not seen)"
+            )
+        seen = engine.duplicates - dup_engine
+        record["duplicate_results"] = seen
+        extra = max(0, (record.get("duplicated") or 0) - seen)
+        if isinstance(exc, DistlabError) or record.get("killed_pid"):
+            _note_engine_state(engine, record)
+        raise _FaultedRunFailed(
+            error_line(exc), traceback.format_exc(limit=8), record, extra
+        ) from exc
+    record = fault.disarm(wall, lost=out.lost)
+    seen = engine.duplicates - dup_engine + out.duplicates
+    record["duplicate_results"] = seen
+    _note_engine_state(engine, record)
+    return out, wall, max(0, (record.get("duplicated") or 0) - seen)
+
+
+def _fault_target(record: dict[str, Any]) -> str:
+    if record.get("kind") == "broker":
+        return f"broker, {record.get('broker')} pid {record.get('killed_pid')},"
+    return f"worker pid {record.get('killed_pid')}"
+
+
+def _note_engine_state(engine: Engine, record: dict[str, Any]) -> None:
+    """After the fault: whether the engine can go on (run_engine restarts it if not)."""
+    try:
+        reason = engine.health()
+    except Exception as exc:  # a health check must not fail the cell
+        reason = f"health check failed: {error_line(exc)}"
+    if reason:
+        record["engine_broken"] = reason
 
 
 def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
@@ -148,7 +280,12 @@ def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
     name, engine = job.engine, None
     try:
         cls = registry.engine_class(name)
-        engine = cls(address=job.address, workers=job.workers, **job.options)
+        options = dict(job.options)
+        if job.kill_broker and cls.needs_server and not job.address:
+            # a broker that can come back with its data after --kill-broker (if the
+            # engine's broker can: Redis with an append-only file)
+            options.setdefault("durable_broker", True)
+        engine = cls(address=job.address, workers=job.workers, **options)
         t0 = time.perf_counter()
         engine.start()
         startup = time.perf_counter() - t0
@@ -184,6 +321,7 @@ def run_engine(job: EngineJob, events: Events) -> None:
         return
     engine, startup = started
     name = job.engine
+    keeper = EngineKeeper(engine)
     try:
         for wname in job.workloads:
             # decided from declarations first: an unsupported workload is never built
@@ -203,21 +341,84 @@ def run_engine(job: EngineJob, events: Events) -> None:
             wl.monitor = _monitor(events, name, wname)
             for variant in wl.variants(engine):
                 events.emit(CellStarted(name, wname, variant))
-                try:
-                    cell = run_cell(engine, wl, variant, job)
-                except Exception as exc:
-                    cell = CellRecord(
-                        name,
-                        wname,
-                        variant,
-                        status="failed",
-                        error=error_line(exc),
-                        traceback=traceback.format_exc(limit=8),
-                    )
+                keeper.ensure()  # an engine that cannot go on is restarted first
+                if keeper.dead:
+                    cell = CellRecord(name, wname, variant, status="failed", error=keeper.dead)
+                else:
+                    try:
+                        cell = run_cell(engine, wl, variant, job)
+                    except Exception as exc:
+                        cell = CellRecord(
+                            name,
+                            wname,
+                            variant,
+                            status="failed",
+                            error=error_line(exc),
+                            traceback=traceback.format_exc(limit=8),
+                        )
+                    if cell.fault is not None:
+                        # the fault may have taken the engine down: restart it now, and
+                        # say so in the record of the cell that broke it
+                        restart = keeper.ensure()
+                        if restart:
+                            key = "engine_restart"
+                            cell.fault[
+                                "engine_restart_after_cell" if key in cell.fault else key
+                            ] = restart
                 cell.startup_s = startup
                 events.emit(CellFinished(cell))
     finally:
         close_engine(engine, events)
+
+
+def restart_engine(engine: Engine, reason: str) -> dict[str, Any]:
+    """Close and start ``engine`` again (it said ``reason``); what happened, timed."""
+    record: dict[str, Any] = {"reason": reason}
+    t0 = time.perf_counter()
+    try:
+        engine.close()
+        engine.start()
+    except Exception as exc:
+        record["error"] = error_line(exc)
+        return record
+    record["restart_s"] = round(time.perf_counter() - t0, 3)
+    still = engine.health()
+    if still:
+        record["error"] = f"still cannot go on after a restart: {still}"
+    return record
+
+
+class EngineKeeper:
+    """Keeps an engine able to run the next cell: one whose cluster a fault took down (a
+    Flink JVM, SCOOP's origin, a broker that died with its data) is closed and started
+    again, its start-up timed apart; if that fails, every later cell says why it could
+    not run (``dead``) instead of failing one by one for reasons of its own."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        #: why no more cell can run on this engine (None: it can)
+        self.dead: str | None = None
+        self.restarts = 0
+
+    def ensure(self) -> dict[str, Any] | None:
+        """Restart the engine if it says it cannot go on; what was done, or None."""
+        if self.dead:
+            return None
+        try:
+            reason = self.engine.health()
+        except Exception as exc:
+            reason = f"its health check failed: {error_line(exc)}"
+        if not reason:
+            return None
+        record = restart_engine(self.engine, reason)
+        if "error" in record:
+            self.dead = (
+                f"{self.engine.name} cannot run more work ({reason}) and restarting it "
+                f"failed: {record['error']}"
+            )
+        else:
+            self.restarts += 1
+        return record
 
 
 def _monitor(events: Events, engine: str, workload: str):

@@ -10,6 +10,7 @@ engine's own ``check_address``, interpreters come from the registry.
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from distlab.run.launcher import EngineProcess, interpreter_for
 from distlab.run.model import (
     CellFinished,
     CellRecord,
+    CellStarted,
     EngineClosed,
     EngineJob,
     EngineStarted,
@@ -56,15 +58,16 @@ def validate(spec: RunSpec) -> None:
     for name, params in spec.params.items():
         if name not in spec.workloads:
             raise DistlabError(f"--param given for {name!r}, which is not among --workloads")
-        unknown = set(params) - workload_class(name).parameter_names()
-        if unknown:
-            raise DistlabError(f"{name} has no parameter {sorted(unknown)[0]!r}")
+        # names, types and ranges, against each workload's declaration
+        workload_class(name).check_params(params)
     if spec.size not in SIZES:
         raise DistlabError(f"unknown size {spec.size!r}; choose from: {', '.join(SIZES)}")
     if spec.repeats < 1 or spec.warmup < 0:
         raise DistlabError("--repeats must be >= 1 and --warmup >= 0")
     if spec.workers is not None and spec.workers < 1:
         raise DistlabError("--workers must be >= 1")
+    if spec.kill_worker and spec.kill_broker:
+        raise DistlabError("--kill-worker and --kill-broker: choose one fault per run")
     if not spec.cell_timeout > 0:
         raise DistlabError("--cell-timeout must be a positive number of seconds")
     for name, options in spec.options.items():
@@ -85,6 +88,8 @@ class _Matrix:
         self.spec = spec
         self.doc = results.new(sys.argv, spec.settings())
         self.cells: list[CellRecord] = []
+        #: engine -> the cell it started and has not reported yet
+        self.open: dict[str, CellStarted] = {}
 
     def absorb(self, ev: Event, name: str) -> None:
         doc = self.doc
@@ -98,8 +103,16 @@ class _Matrix:
             doc["engines"].setdefault(name, {}).update(
                 {k: v for k, v in closed.items() if v is not None}
             )
+        elif isinstance(ev, CellStarted):
+            self.open[name] = ev
         elif isinstance(ev, CellFinished):
             self.cells.append(ev.cell)
+            started = self.open.get(name)
+            if started is not None and (started.workload, started.variant) == (
+                ev.cell.workload,
+                ev.cell.variant,
+            ):
+                del self.open[name]
         elif isinstance(ev, Fatal):
             doc["engines"].setdefault(name, {}).update(status="failed", error=ev.error)
 
@@ -110,8 +123,16 @@ class _Matrix:
             reason = f"not installed ({hint})"
             self.cells.append(CellRecord(name, w, status="unsupported", reason=reason))
 
-    def missing_cells_failed(self, name: str) -> None:
-        """Cells that never reported (crash, timeout) are failed, not silently missing."""
+    def missing_cells_failed(self, name: str, reason: str | None = None) -> None:
+        """Cells that never reported (crash, timeout) are failed, not silently missing:
+        the variant that started and never finished, with ``reason``; a workload that
+        never started at all, with the engine's error."""
+        started = self.open.pop(name, None)
+        if started is not None:
+            error = reason or "the engine process ended during this cell without reporting it"
+            self.cells.append(
+                CellRecord(name, started.workload, started.variant, status="failed", error=error)
+            )
         for w in self.spec.workloads:
             if not any(c.engine == name and c.workload == w for c in self.cells):
                 err = self.doc["engines"].get(name, {}).get("error") or "engine process ended early"
@@ -166,23 +187,30 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
                 warmup=spec.warmup,
                 params=spec.params,
                 kill_worker=spec.kill_worker,
+                kill_broker=spec.kill_broker,
                 address=spec.addresses.get(name),
                 workers=spec.workers,
                 options=spec.options.get(name, {}),
             )
             try:
                 python = interpreter_for(name)
-            except DistlabError as exc:
+            except DistlabError as exc:  # e.g. Flink's environment could not be built
                 matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
+                if name != "reference":
+                    matrix.missing_cells_failed(name)
                 continue
             _follow(EngineProcess(job, Path(tmp), python), matrix, progress, logs)
             results.save(matrix.finish(), path)
-    return matrix.finish()
+    # the file holds every engine, also one that never got a process of its own
+    doc = matrix.finish()
+    results.save(doc, path)
+    return doc
 
 
 def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path) -> None:
     timeout = matrix.spec.cell_timeout
     last_event = time.monotonic()
+    stalled = None
     try:
         while True:
             events = ep.new_events()
@@ -196,9 +224,8 @@ def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path
                     progress(ev)
                 break
             if time.monotonic() - last_event > timeout:
-                matrix.doc["engines"].setdefault(ep.name, {})["error"] = (
-                    f"no progress for {timeout:.0f}s: stopped"
-                )
+                stalled = f"no progress for {timeout:g} s: stopped"
+                matrix.doc["engines"].setdefault(ep.name, {})["error"] = stalled
                 ep.stop()
                 break
             time.sleep(0.05)
@@ -211,10 +238,25 @@ def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path
             (logs / ep.log_path.name).write_bytes(ep.log_path.read_bytes())
         except OSError:
             pass
-    if ep.proc.returncode not in (0, None) and ep.name not in matrix.doc["engines"]:
-        matrix.doc["engines"][ep.name] = {
-            "status": "failed",
-            "error": f"engine process exited with {ep.proc.returncode}",
-        }
+    code = ep.proc.returncode
+    ended = f"the engine process {_exit_text(code)}"
+    if code not in (0, None) and ep.name not in matrix.doc["engines"]:
+        matrix.doc["engines"][ep.name] = {"status": "failed", "error": ended}
+    elif code not in (0, None) and not stalled:
+        matrix.doc["engines"][ep.name].setdefault("error", ended)
     if ep.name != "reference":
-        matrix.missing_cells_failed(ep.name)
+        reason = f"{stalled} during this cell" if stalled else f"{ended} during this cell"
+        matrix.missing_cells_failed(ep.name, reason)
+
+
+def _exit_text(code: int | None) -> str:
+    """'exited with 1', 'exited with -9 (SIGKILL)': how an engine process ended."""
+    if code is None:
+        return "did not end"
+    text = f"exited with {code}"
+    if code < 0:
+        try:
+            text += f" ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return text

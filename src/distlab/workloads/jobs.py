@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 import time
 
-from distlab.contracts import Engine
+from distlab.contracts import Engine, TaskLost
 from distlab.contracts.pacing import Pacer
 from distlab.stats import percentiles
-from distlab.workloads.base import RunOutput, Workload, gather_counting_lost
+from distlab.workloads.base import Param, RunOutput, Workload, gather_counting_lost
 
 
 def process_task(data: str, sleep_s: float) -> str:
@@ -37,7 +37,15 @@ class Jobs(Workload):
         "default": {"n": 10, "sleep_s": 0.2, "requests": 50, "interval_s": 0.25},
         "seed": {"n": 10, "sleep_s": 2.0, "requests": 20, "interval_s": 5.0},
     }
+    params_declared = {
+        "n": Param(int, minimum=1),
+        "sleep_s": Param(float, minimum=0),
+        "requests": Param(int, minimum=1),
+        "interval_s": Param(float, minimum=0),
+    }
     reference_repeats = 1
+    #: what each job runs on a worker: the seed's process_task
+    task = staticmethod(process_task)
 
     def variants(self, engine: Engine) -> list[str]:
         return ["batch", "request_response"]
@@ -52,7 +60,7 @@ class Jobs(Workload):
         if variant == "request_response":
             return self._request_response(engine)
         n, d = self.params["n"], self.params["sleep_s"]
-        futures = [engine.submit(process_task, f"Task-{i}", d) for i in range(n)]
+        futures = [engine.submit(self.task, f"Task-{i}", d) for i in range(n)]
         results, lost = gather_counting_lost(futures)
         workers = engine.workers or 1
         return RunOutput(
@@ -70,10 +78,8 @@ class Jobs(Workload):
         for i in range(k):
             intended = pacer.wait(i)
             try:
-                results.append(
-                    engine.submit(process_task, f"Task-{i % self.params['n']}", d).result()
-                )
-            except Exception:
+                results.append(engine.submit(self.task, f"Task-{i % self.params['n']}", d).result())
+            except TaskLost:  # the engine lost it; any other error fails the cell
                 results.append(None)
                 lost += 1
             # measured from the intended send time: a late send counts against the engine

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from distlab.contracts import DistlabError, Engine
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import Param, RunOutput, Workload
 
 NOISE_SEED = 20240607
 NOISE_SD = 0.05  # in cm, small beside Iris' feature spreads: the classes stay learnable
@@ -67,6 +67,7 @@ class KFold(Workload):
         "default": {"scale": 50},
         "seed": {"scale": 1},
     }
+    params_declared = {"scale": Param(int, minimum=1)}
 
     def __init__(self, size: str = "default", **overrides: Any):
         super().__init__(size, **overrides)

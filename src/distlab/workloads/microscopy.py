@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from distlab.contracts import Engine
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import Param, RunOutput, Workload
 from distlab.workloads.microscopy_steps import (
     ActorSteps,
     TaskSteps,
@@ -100,6 +100,24 @@ class Microscopy(Workload):
         "tiny": {**_base, "time_scale": 0.01},
         "default": {**_base, "time_scale": 0.03},
         "seed": {**_base, "time_scale": 1.0},
+    }
+    params_declared = {
+        **{k: Param(float, minimum=0) for k in ("move_s", "image_s", "stack_s", "predict_s")},
+        **{
+            k: Param(int, minimum=1)
+            for k in ("images_per_batch", "stripes", "batches_per_stripe", "z_count")
+        },
+        "image_shape": Param(list, item=int, minimum=1, length=2),
+        "sample_seed": Param(int),
+        "model_seed": Param(int),
+        "failure_rate": Param(float, minimum=0, maximum=1),
+        "failure_seed": Param(int),
+        # step name -> how many times it fails before it succeeds
+        "failures": Param(dict),
+        "max_retries": Param(int, minimum=0),
+        "cache_dir": Param(str, optional=True),
+        "mode": Param(str, choices=("auto", "actors", "tasks")),
+        "time_scale": Param(float, above=0),
     }
     reference_repeats = 1
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from distlab import probes
 from distlab.contracts import Engine
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import Param, RunOutput, Workload
 
 SEED = 20240607
 # Target share of a batch's time spent on per-task overhead when choosing a batch size.
@@ -97,6 +97,12 @@ class Numbers(Workload):
             "per_element_budget_s": 10.0,
             "batch_size": None,
         },
+    }
+    params_declared = {
+        "n": Param(int, minimum=1),
+        "per_element_cap": Param(int, minimum=1),
+        "per_element_budget_s": Param(float, above=0),
+        "batch_size": Param(int, minimum=1, optional=True),
     }
 
     def __init__(self, size: str = "default", **overrides: Any):

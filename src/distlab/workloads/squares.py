@@ -11,7 +11,7 @@ import math
 import time
 
 from distlab.contracts import Engine
-from distlab.workloads.base import RunOutput, Workload, gather_counting_lost
+from distlab.workloads.base import Param, RunOutput, Workload, gather_counting_lost
 
 
 def calculate_square(x: int, sleep_s: float) -> int:
@@ -27,6 +27,7 @@ class Squares(Workload):
         "default": {"n": 10, "sleep_s": 0.2},
         "seed": {"n": 10, "sleep_s": 0.5},
     }
+    params_declared = {"n": Param(int, minimum=1), "sleep_s": Param(float, minimum=0)}
     reference_repeats = 1
 
     def reference(self) -> list[int]:

@@ -5,7 +5,10 @@ What an engine must do is the streams contract (:mod:`distlab.contracts.streams`
 driver sends seeded events at their intended times, the engine filters and windows them,
 and returns every window emission and pass-through arrival in a StreamResult. Here the
 raw arrivals become figures and the windows are checked exactly against a golden
-computed in plain Python.
+computed in plain Python: each (key, window) emitted exactly once with the golden count
+and sum (an update-mode engine, which emits running totals, declares it: its last update
+per window is taken as final, and the check says so), no event that should have been
+filtered out arriving at the sink; repeated arrivals are counted as duplicates.
 
 Latency is measured at the sink against each event's intended send time, so a stalled
 pipeline is charged for every event it delayed (no coordinated omission).
@@ -17,14 +20,23 @@ throughput >= 95% of the offered rate and p99 latency under ``p99_bound_ms``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.contracts import STREAMS, Engine
-from distlab.contracts.streams import StreamSpec, golden_windows, passing_ids
+from distlab.contracts.streams import (
+    FINAL,
+    LAST_IS_FINAL,
+    StreamSpec,
+    emission_problem,
+    final_windows,
+    golden_windows,
+    passing_ids,
+)
 from distlab.stats import percentiles
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import Param, RunOutput, Workload, answer_record
 
-__all__ = ["Stream", "StreamSpec", "golden_windows"]
+__all__ = ["SinkOutput", "Stream", "StreamSpec", "check_sink", "golden_windows"]
 
 #: the most latency samples kept in the results file per run
 MAX_SAMPLES = 2000
@@ -72,6 +84,21 @@ class Stream(Workload):
             "p99_bound_ms": 1000.0,
         },
     }
+    params_declared = {
+        "n_events": Param(int, minimum=1),
+        "rate": Param(float, above=0),
+        "window_ms": Param(int, minimum=1),
+        "keys": Param(int, minimum=1),
+        "sweep_rates": Param(list, item=float, above=0, min_items=1),
+        "sweep_seconds": Param(float, above=0),
+        "p99_bound_ms": Param(float, above=0),
+        # read by the stream itself (contracts.streams.StreamSpec), defaults there
+        "filter_min": Param(int, minimum=0, maximum=1000),
+        "seed": Param(int),
+        "partitions": Param(int, minimum=0),
+        "bootstrap": Param(str, optional=True),
+        "timeout_s": Param(float, above=0),
+    }
     reference_repeats = 1
 
     def spec(self, rate: float | None = None, n_events: int | None = None) -> StreamSpec:
@@ -92,9 +119,11 @@ class Stream(Workload):
         return ["fixed_rate", "sweep"]
 
     # -- the golden ---------------------------------------------------------------------
-    def reference(self) -> dict[tuple[float, int], dict]:
+    def reference(self) -> dict[tuple[float, int], SinkOutput]:
         spec = self.spec()
-        return {(spec.rate, spec.n_events): self._golden_for(spec)}
+        golden = self._golden_for(spec)
+        emissions = [(k, w, c, s) for (k, w), (c, s) in sorted(golden.items())]
+        return {(spec.rate, spec.n_events): SinkOutput(emissions)}
 
     def _golden_for(self, spec: StreamSpec) -> dict:
         return golden_windows(spec.events(), spec.window_ms, spec.filter_min)
@@ -106,9 +135,10 @@ class Stream(Workload):
         spec = self.spec()
         point = self._measure(engine, spec)
         return RunOutput(
-            {(spec.rate, spec.n_events): point.pop("windows")},
+            {(spec.rate, spec.n_events): point.pop("sink")},
             n_tasks=spec.n_events,
             lost=point["lost"],
+            duplicates=point["duplicate_arrivals"],
             metrics=point,
             # a stream is paced by its offered rate: ranked by latency, never by speed-up
             work_fraction=None,
@@ -120,6 +150,8 @@ class Stream(Workload):
         events = spec.events()
         expected = passing_ids(events, spec.filter_min)
         arrivals: dict[int, float] = raw.arrivals
+        # ids that reached the sink but should not have: filtered out, or never sent
+        unexpected = sorted(set(arrivals) - set(expected))
         latencies = sorted(
             (arrivals[eid] - spec.intended_s(eid)) * 1e3 for eid in expected if eid in arrivals
         )
@@ -133,18 +165,22 @@ class Stream(Workload):
         else:
             achieved = 0.0
         achieved = min(achieved, spec.rate * 10)  # a burst at the end cannot beat arrival
-        windows = {(int(k), int(w)): (int(c), int(s)) for k, w, c, s in raw.windows}
+        emissions = [(int(k), int(w), int(c), int(s)) for k, w, c, s in raw.windows]
         lat = percentiles(latencies, (50, 99, 99.9))
         return {
-            "windows": windows,
+            "sink": SinkOutput(emissions, raw.window_updates, unexpected),
             "offered_rate": spec.rate,
             "throughput_eps": round(achieved, 1),
             "latency_ms": {k: (round(v, 3) if v is not None else None) for k, v in lat.items()},
             "latency_samples_ms": [round(x, 3) for x in downsample(latencies)],
-            "windows_checked": len(windows),
+            "windows_checked": len({(k, w) for k, w, _c, _s in emissions}),
+            "window_emissions": len(emissions),
+            "window_updates": raw.window_updates,
             "events": spec.n_events,
             "passed_filter": len(expected),
             "lost": len(expected) - len(got),
+            "duplicate_arrivals": raw.duplicate_arrivals,
+            "unexpected_arrivals": len(unexpected),
             "elapsed_s": round(raw.elapsed_s, 3),
             "send_lag_s": round(raw.send_lag_s, 4),
             "notes": raw.notes,
@@ -166,7 +202,7 @@ class Stream(Workload):
         for rate in self.params["sweep_rates"]:
             spec = self.spec(rate=rate, n_events=int(rate * float(self.params["sweep_seconds"])))
             point = self._measure(engine, spec)
-            result[(spec.rate, spec.n_events)] = point.pop("windows")
+            result[(spec.rate, spec.n_events)] = point.pop("sink")
             point.pop("latency_samples_ms")
             point["sustained"] = self._sustained(point)
             points.append(point)
@@ -177,6 +213,7 @@ class Stream(Workload):
             result,
             n_tasks=sum(p["events"] for p in points),
             lost=sum(p["lost"] for p in points),
+            duplicates=sum(p["duplicate_arrivals"] for p in points),
             work_fraction=None,  # ranked by the highest sustained rate, never by speed-up
             metrics={
                 "max_sustained_rate": best,
@@ -193,20 +230,72 @@ class Stream(Workload):
         result = output.result
         if not isinstance(result, dict) or not result:
             return False, "no window results"
-        checked = 0
+        checked, emissions, update_mode = 0, 0, False
         # keyed by (offered rate, events): each stream's golden is computed afresh
-        for (rate, n_events), windows in result.items():
+        for (rate, n_events), sink in result.items():
             spec = self.spec(rate=rate, n_events=n_events)
             want = self._golden_for(spec)
-            if windows != want:
-                missing = len(set(want) - set(windows))
-                extra = len(set(windows) - set(want))
-                wrong = sum(1 for k in set(want) & set(windows) if want[k] != windows[k])
-                return False, (
-                    f"at {rate:g} events/s: {missing} windows missing, {extra} extra, "
-                    f"{wrong} with wrong count/sum (of {len(want)})"
-                )
+            problem = check_sink(sink, want)
+            if problem:
+                return False, f"at {rate:g} events/s: {problem}"
             checked += len(want)
+            emissions += len(sink.windows)
+            update_mode = update_mode or sink.window_updates == LAST_IS_FINAL
         if output.lost:
             return False, f"{output.lost} pass-through events never reached the sink"
-        return True, f"all {checked} windows equal to the golden (count and sum per key)"
+        if update_mode:
+            how = (
+                f"update mode: the last of {emissions} running totals per window taken as "
+                "final, each later than the one before"
+            )
+        else:
+            how = "each emitted exactly once"
+        dup = f"; {output.duplicates} duplicate pass-through arrivals" if output.duplicates else ""
+        return True, f"all {checked} windows equal to the golden (count and sum per key), {how}{dup}"
+
+    def answer_record(self, result: Any) -> dict[str, Any]:
+        """Per stream: its final windows, [key, window_start_ms, count, sum] sorted."""
+        streams = []
+        for (rate, n_events), sink in result.items():
+            final = sorted(final_windows(sink.windows).items())
+            windows = answer_record([[k, w, c, s] for (k, w), (c, s) in final])
+            streams.append({"offered_rate": rate, "events": n_events, "windows": windows})
+        return {"streams": streams}
+
+
+@dataclass
+class SinkOutput:
+    """What one stream's sinks received, as the check needs it: the window emissions in
+    order (repeats included) and what they mean, and the ids that arrived but should not
+    have."""
+
+    windows: list[tuple[int, int, int, int]]
+    window_updates: str = FINAL
+    unexpected_ids: list[int] = field(default_factory=list)
+
+
+def check_sink(sink: SinkOutput, want: dict) -> str | None:
+    """Why a stream's sink output is wrong (None: it is right). Every (key, window) must
+    be emitted exactly once with the golden count and sum; in update mode
+    (``last-is-final``) each emission must be a later running total than the one before
+    (its count grows) and the last one is checked. No id that should have been filtered
+    out (or was never sent) may have arrived."""
+    problem = emission_problem(sink.windows, sink.window_updates)
+    if problem:
+        return problem
+    final = final_windows(sink.windows)
+    if final != want:
+        missing = len(set(want) - set(final))
+        extra = len(set(final) - set(want))
+        wrong = sum(1 for k in set(want) & set(final) if want[k] != final[k])
+        return (
+            f"{missing} windows missing, {extra} extra, {wrong} with wrong count/sum "
+            f"(of {len(want)})"
+        )
+    if sink.unexpected_ids:
+        ids = sink.unexpected_ids
+        return (
+            f"{len(ids)} event ids reached the pass-through sink that should not have "
+            f"(filtered out or never sent), e.g. {ids[:5]}"
+        )
+    return None

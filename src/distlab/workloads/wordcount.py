@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from distlab.contracts import BATCH, TASKS, Engine, WordCount, task_map_reduce
-from distlab.workloads.base import RunOutput, Workload
+from distlab.workloads.base import Param, RunOutput, Workload
 
 SEED = 4004
 VOCABULARY = 20_000
@@ -74,11 +74,16 @@ class Wordcount(Workload):
     name = "wordcount"
     description = "word count over seeded generated text (seed 004 batch ETL)"
     shape = BATCH
-    extra_params = ("input_dir",)
     sizes = {
         "tiny": {"megabytes": 0.5, "files": 4},
         "default": {"megabytes": 5, "files": 8},
         "seed": {"megabytes": 50, "files": 16},
+    }
+    params_declared = {
+        "megabytes": Param(float, above=0),
+        "files": Param(int, minimum=1),
+        # shared storage every worker can read (needed on a real cluster)
+        "input_dir": Param(str, optional=True),
     }
 
     def __init__(self, size: str = "default", **overrides: Any):
@@ -129,11 +134,10 @@ class Wordcount(Workload):
             counts = task_map_reduce(engine, paths, wc_mapper, wc_reducer)
             how = "distlab's task map/reduce"
         total_bytes = sum(p.stat().st_size for p in self.paths)
-        return RunOutput(
-            dict(counts),
-            n_tasks=len(paths),
-            metrics={"implementation": how, "megabytes": total_bytes / 2**20, "files": len(paths)},
-        )
+        metrics = {"implementation": how, "megabytes": total_bytes / 2**20, "files": len(paths)}
+        if BATCH in engine.shapes:  # the engine's own record of the job (e.g. a YARN app id)
+            metrics["job"] = engine.job_info()
+        return RunOutput(dict(counts), n_tasks=len(paths), metrics=metrics)
 
     def verify(self, output: RunOutput, variant: str) -> tuple[bool, str]:
         got, want = output.result, self.golden()

@@ -20,6 +20,13 @@ Options (``distlab.engine("celery", ..., **options)``):
   prefetch_multiplier messages each pool child reserves ahead (default 4).
   backend            result backend URL overriding the default (the Redis address, or
                      rpc:// for amqp).
+  durable_broker     the embedded Redis writes an append-only file (fsync at each write),
+                     so it can be restarted with its data after it died (distlab run
+                     --kill-broker sets it). Default False.
+
+The embedded Redis is watched: once it has been dead for BROKER_GRACE_S, waiting callers
+get BrokerLost naming it (a restart within that time, with its data, goes unnoticed but
+for the wait) instead of waiting for results that cannot come.
 
 Results are collected by distlab.engines.celery.results (futures, liveness checks).
 """
@@ -35,14 +42,17 @@ import tempfile
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import celery.exceptions
 import cloudpickle
+import kombu.exceptions
 import psutil
 
 from distlab.contracts import (
+    BrokerLost,
     DistlabError,
     EngineStartError,
     Future,
@@ -61,11 +71,28 @@ from distlab.engines.celery.app import (
     UNIT_ENV,
     make_app,
 )
-from distlab.engines.celery.results import CeleryFuture, collect, drop_result_subscriptions
+from distlab.engines.celery.results import (
+    CeleryFuture,
+    collect,
+    drop_result_subscriptions,
+    unreachable,
+)
 from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer
 
 WORKER_START_TIMEOUT = 60.0
+#: seconds the embedded Redis may be dead (a supervisor restarting it), or a user's broker
+#: unreachable, before callers are told it is lost
+BROKER_GRACE_S = 3.0
+#: a broker that is running but still cannot be reached after this long is lost too
+UNREACHABLE_LIMIT_S = 15.0
+#: how the driver retries reaching its result store inside one wait (seconds)
+DRIVER_STORE_RETRY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
 # As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
 ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
@@ -102,7 +129,11 @@ class CeleryEngine(TaskEngine):
         self._resource_totals = {k: int(v) for k, v in (options.get("resources") or {}).items()}
         if options.get("gpus"):
             self._resource_totals["GPU"] = int(options["gpus"])
+        self.durable_broker = bool(options.get("durable_broker", False))
         self._redis: RedisServer | None = None
+        #: when the embedded Redis was first seen dead (None: alive)
+        self._broker_dead_since: float | None = None
+        self._connection_errors: tuple[type[BaseException], ...] = ()
         #: queue -> worker process serving it (the first one runs unconstrained tasks)
         self._workers: dict[str, subprocess.Popen] = {}
         self._finalizers: list[weakref.finalize] = []
@@ -144,6 +175,13 @@ class CeleryEngine(TaskEngine):
             "prefetch_multiplier": self.prefetch_multiplier,
         }
         self._app = make_app(config)
+        # The driver gives up reconnecting to its result store after a few seconds (Celery
+        # would retry ~20 s inside one get()); results.wait_for then waits on in slices,
+        # checking the broker between them. The worker keeps Celery's patient default.
+        self._app.conf.result_backend_transport_options = {"retry_policy": DRIVER_STORE_RETRY}
+        self._connection_errors = tuple(
+            getattr(self._app.backend, "connection_errors", ()) or ()
+        ) + (kombu.exceptions.OperationalError,)
         self._run = self._app.tasks[RUN_TASK]
         self._run_chunk = self._app.tasks[RUN_CHUNK_TASK]
         self._workdir = tempfile.mkdtemp(prefix="distlab-celery-")
@@ -159,7 +197,8 @@ class CeleryEngine(TaskEngine):
 
     def _broker_and_backend(self) -> tuple[str, str]:
         if not self.address:
-            self._redis = RedisServer().start()
+            self._redis = RedisServer(durable=self.durable_broker).start()
+            self._broker_dead_since = None
             self._broker_label = f"embedded redis {self._redis.host}:{self._redis.port}"
             return self._redis.url, self._redis.url
         self.check_address(self.address)
@@ -236,12 +275,96 @@ class CeleryEngine(TaskEngine):
         return " | ".join(text[-lines:]) or "(empty log)"
 
     def check_workers(self, error: type[DistlabError] = DistlabError) -> None:
-        """Raise ``error`` (with the end of its log) if a worker process has exited."""
+        """Raise ``error`` (with the end of its log) if a worker process has exited, and
+        BrokerLost if the embedded Redis has been dead for BROKER_GRACE_S."""
+        for queue, proc in self._workers.items():
+            if proc.poll() is None:
+                continue
+            if self._redis is not None and not self._redis.alive():
+                # a worker whose broker died may crash on its next ack: the broker is
+                # the news (BrokerLost), not one more lost task
+                raise BrokerLost(
+                    f"the celery broker ({self._redis.label}) died, and the celery worker "
+                    f"exited after it (code {proc.returncode})"
+                )
+            raise error(
+                f"the celery worker exited with code {proc.returncode}: {self._log_tail(queue)}"
+            )
+        dead = self._broker_dead()
+        if dead:
+            raise BrokerLost(dead)
+
+    def _broker_dead(self, grace: float = BROKER_GRACE_S) -> str | None:
+        """Why the embedded broker is lost (dead for ``grace`` seconds), else None."""
+        redis = self._redis
+        if redis is None:
+            return None
+        if redis.alive():
+            self._broker_dead_since = None
+            return None
+        now = time.monotonic()
+        if self._broker_dead_since is None:
+            self._broker_dead_since = now
+        if now - self._broker_dead_since < grace:
+            return None
+        return (
+            f"the celery broker ({redis.label}) died and did not come back within "
+            f"{grace:g} s: the tasks it held and their results are unreachable"
+        )
+
+    def _check_alive(self, unreachable: BaseException | None = None, for_s: float = 0.0) -> None:
+        """Between the slices of a wait (results.wait_for): a worker exited, the embedded
+        broker is dead (check_workers), or the broker stays unreachable: raise."""
+        self.check_workers()
+        if unreachable is None:
+            return
+        limit = BROKER_GRACE_S if self._redis is None else UNREACHABLE_LIMIT_S
+        if for_s >= limit:
+            first = (str(unreachable).strip().splitlines() or [type(unreachable).__name__])[0]
+            raise BrokerLost(
+                f"the celery broker ({self._broker_label}) has been unreachable for "
+                f"{for_s:.0f} s: {first}"
+            )
+
+    def _publish(self, send: Callable[[], Any]) -> Any:
+        """``send()`` a task message; while the broker is down (a restart under way),
+        retry until it is back or lost (BrokerLost, within BROKER_GRACE_S)."""
+        since: float | None = None
+        while True:
+            dead = self._broker_dead()
+            if dead:
+                raise BrokerLost(dead)
+            try:
+                return send()
+            except Exception as exc:
+                if not unreachable(exc, self._connection_errors):
+                    raise
+                now = time.monotonic()
+                since = since or now
+                if self._redis is None and now - since >= BROKER_GRACE_S:
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise BrokerLost(
+                        f"could not send the task to the celery broker ({self._broker_label}) "
+                        f"for {now - since:.0f} s: {first}"
+                    ) from None
+                if now - since >= UNREACHABLE_LIMIT_S:
+                    raise BrokerLost(
+                        f"the celery broker ({self._broker_label}) is running but refused "
+                        f"the task for {now - since:.0f} s: {exc}"
+                    ) from None
+                time.sleep(0.2)
+
+    def health(self) -> str | None:
         for queue, proc in self._workers.items():
             if proc.poll() is not None:
-                raise error(
-                    f"the celery worker exited with code {proc.returncode}: {self._log_tail(queue)}"
+                return (
+                    f"its worker process exited with code {proc.returncode}: "
+                    f"{self._log_tail(queue, lines=1)}"
                 )
+        return self._broker_dead(grace=0.0)
+
+    def broker(self) -> RedisServer | None:
+        return self._redis
 
     def close(self) -> None:
         # Workers first: with the broker gone they would keep retrying to reconnect.
@@ -273,8 +396,11 @@ class CeleryEngine(TaskEngine):
     def submit_with(self, fn, args=(), kwargs=None, *, resources=None) -> Future:
         queue = self._queue_for(resources) if resources else self._queue
         payload = cloudpickle.dumps((fn, tuple(args), kwargs or {}))
-        result = self._require_run().apply_async((payload,), queue=queue)
-        return CeleryFuture(result, lambda: self._app is not None, self.check_workers)
+        run = self._require_run()
+        result = self._publish(lambda: run.apply_async((payload,), queue=queue))
+        return CeleryFuture(
+            result, lambda: self._app is not None, self._check_alive, self._connection_errors
+        )
 
     def _require_run(self):
         if self._run is None:
@@ -306,6 +432,8 @@ class CeleryEngine(TaskEngine):
         items = list(items)
         if not items:
             return []
+        if self.task_log is not None:  # a fault is injected: every task recorded
+            return super().map(fn, items, chunksize=chunksize)
         self._require_run()
         fn_blob = cloudpickle.dumps(fn)  # once, not per message
         size = chunksize if chunksize and chunksize > 1 else 1
@@ -316,7 +444,8 @@ class CeleryEngine(TaskEngine):
                 )
                 for chunk in chunked(items, size)
             ]
-        return [value for result in results for value in collect(result, self.check_workers)]
+        errors = self._connection_errors
+        return [value for result in results for value in collect(result, self._check_alive, errors)]
 
     # -- observation -------------------------------------------------------------------
     def native_noop_tasks(self, n: int) -> list[Any]:
@@ -354,5 +483,6 @@ class CeleryEngine(TaskEngine):
             "pool": "prefork",
             "prefetch_multiplier": self.prefetch_multiplier,
             "visibility_timeout_s": self.visibility_timeout,
+            "durable_broker": self.durable_broker if self._redis is not None else None,
             "resources": self.resource_totals(),
         }

@@ -214,6 +214,18 @@ class FlinkEngine(BatchEngine, StreamEngine):
     def process_roots(self) -> list[int]:
         return list(self._jvm_pids)
 
+    def health(self) -> str | None:
+        """The gateway JVM runs the mini-cluster: once it is gone (a killed "worker"),
+        every later job would fail until the engine is restarted."""
+        for pid in self._jvm_pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    continue
+            except psutil.Error:
+                pass
+            return f"the Flink gateway JVM (pid {pid}) is gone: its mini-cluster went with it"
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {
             "address": self.address or "embedded",

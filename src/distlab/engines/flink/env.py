@@ -33,6 +33,31 @@ ENV_VAR = "DISTLAB_FLINK_VENV"
 READY_MARKER = ".distlab-flink-ready"
 #: records where the venv's distlab comes from, so a moved source tree is re-linked
 SOURCE_STAMP = ".distlab-source"
+#: seconds building the environment may take (waiting for another builder included)
+#: before it is stopped and reported in one line; the variable overrides it
+BUILD_TIMEOUT_VAR = "DISTLAB_FLINK_BUILD_TIMEOUT"
+BUILD_TIMEOUT_S = 1200.0
+
+
+def build_timeout() -> float:
+    raw = os.environ.get(BUILD_TIMEOUT_VAR)
+    if not raw:
+        return BUILD_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise EngineUnavailable(f"{BUILD_TIMEOUT_VAR} must be a positive number of seconds")
+    return value
+
+
+def _timed_out(what: str, timeout: float, log: Path | None = None) -> EngineUnavailable:
+    where = f" (log: {log})" if log is not None else ""
+    return EngineUnavailable(
+        f"building the Flink environment took longer than {timeout:g} s ({what}): "
+        f"stopped{where}; {BUILD_TIMEOUT_VAR} sets the limit"
+    )
 
 
 def pins_hash() -> str:
@@ -116,6 +141,7 @@ def _site_packages(python: Path) -> Path:
         check=True,
         capture_output=True,
         text=True,
+        timeout=120,
     )
     return Path(out.stdout.strip())
 
@@ -151,11 +177,22 @@ def _package_version() -> str:
         return "0"
 
 
-def _run_logged(cmd: list[str], log: Path) -> None:
+def _run_logged(cmd: list[str], log: Path, deadline: float, timeout: float) -> None:
+    """Run one build step, logged; past the build's deadline it is killed and the build
+    fails in one line."""
     with log.open("a") as out:
         out.write(f"$ {' '.join(cmd)}\n")
         out.flush()
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            done = subprocess.run(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=max(0.1, deadline - time.monotonic()),
+            )
+        except subprocess.TimeoutExpired:
+            raise _timed_out(Path(cmd[0]).name, timeout, log) from None
     if done.returncode != 0:
         tail = log.read_text().strip().splitlines()[-1:] or ["?"]
         raise EngineUnavailable(
@@ -163,7 +200,7 @@ def _run_logged(cmd: list[str], log: Path) -> None:
         )
 
 
-def _build(directory: Path) -> None:
+def _build(directory: Path, deadline: float, timeout: float) -> None:
     log = directory.with_name(directory.name + ".install.log")
     log.write_text("")
     if directory.exists():  # a build that was interrupted: start again
@@ -177,12 +214,17 @@ def _build(directory: Path) -> None:
     started = time.monotonic()
     uv = _uv()
     python = venv_python(directory)
+    limits = (deadline, timeout)
     if uv:
-        _run_logged([uv, "venv", "--quiet", "--python", sys.executable, str(directory)], log)
-        _run_logged([uv, "pip", "install", "--python", str(python), "-r", str(REQUIREMENTS)], log)
+        _run_logged([uv, "venv", "--quiet", "--python", sys.executable, str(directory)], log, *limits)
+        _run_logged(
+            [uv, "pip", "install", "--python", str(python), "-r", str(REQUIREMENTS)], log, *limits
+        )
     else:
-        _run_logged([sys.executable, "-m", "venv", str(directory)], log)
-        _run_logged([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], log)
+        _run_logged([sys.executable, "-m", "venv", str(directory)], log, *limits)
+        _run_logged(
+            [str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], log, *limits
+        )
     _link_distlab(directory)
     (directory / READY_MARKER).write_text(f"{time.monotonic() - started:.1f}\n")
     print(
@@ -200,13 +242,23 @@ def ensure() -> str:
     reason = unavailable_reason()
     if reason:
         raise EngineUnavailable(reason)
+    timeout = build_timeout()
+    deadline = time.monotonic() + timeout
     directory.parent.mkdir(parents=True, exist_ok=True)
     lock_path = directory.with_name(directory.name + ".lock")
     with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent builder finishes first; then we reuse
+        # a concurrent builder finishes first (within the same deadline); then we reuse
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise _timed_out("waiting for another build", timeout) from None
+                time.sleep(0.5)
         try:
             if not (directory / READY_MARKER).exists():
-                _build(directory)
+                _build(directory, deadline, timeout)
             else:
                 _link_distlab(directory)
         finally:

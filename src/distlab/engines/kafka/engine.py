@@ -33,6 +33,7 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from distlab.contracts import (
+    BrokerLost,
     DistlabError,
     EngineStartError,
     Future,
@@ -73,7 +74,9 @@ class KafkaEngine(TaskEngine, StreamEngine):
         #: dead worker processes replaced (option restart_workers, default True)
         self.restart_workers = bool(self.options.get("restart_workers", True))
         self.worker_restarts = 0
-        self.broker: KafkaBroker | None = None
+        self._broker: KafkaBroker | None = None
+        #: why the broker is lost (it died; an in-memory broker takes the topics with it)
+        self._broker_lost: str | None = None
         #: set by start(): task partitions, group failure detection, longest fetch wait
         self.partitions: int | None = None
         self.session_timeout_ms: int | None = None
@@ -124,8 +127,9 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self.bootstrap = self.address.split("://", 1)[-1]
             _check_metadata(self.bootstrap)
         else:
-            self.broker = KafkaBroker().start()
-            self.bootstrap = self.broker.bootstrap
+            self._broker = KafkaBroker().start()
+            self._broker_lost = None
+            self.bootstrap = self._broker.bootstrap
 
         run = uuid.uuid4().hex[:12]
         self.tasks_topic, self.results_topic = f"distlab-tasks-{run}", f"distlab-results-{run}"
@@ -241,20 +245,21 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self._results.close("the kafka engine was closed before the task finished")
         procs, self._procs = self._procs, []
         if procs:
-            stop_pids([p.pid for p in procs], grace=5.0)
+            # a worker's orderly close flushes to the broker: pointless once it is lost
+            stop_pids([p.pid for p in procs], grace=0.5 if self._broker_lost else 5.0)
             for p in procs:
                 p.wait(timeout=5)
         if self._producer is not None:
-            self._producer.flush(5)
+            self._producer.flush(0 if self._broker_lost else 5)  # nowhere to flush to
             self._producer = None
         if self.address and self._topics:
             # On the user's cluster, leave nothing of ours behind.
             delete_topics(self.bootstrap, self._topics)
             delete_group(self.bootstrap, self.group)
         self._topics = []
-        if self.broker is not None:
-            self.broker.stop()
-            self.broker = None
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
         if self._logdir is not None:
             self._logdir.cleanup()
             self._logdir = None
@@ -263,9 +268,25 @@ class KafkaEngine(TaskEngine, StreamEngine):
     # -- supervision (on the results thread) ---------------------------------------------
     def _tick(self) -> None:
         self._producer.poll(0)  # serve delivery reports (failed produces)
+        self._fail_if_broker_died()
         if time.monotonic() > self._next_liveness_check:
             self._next_liveness_check = time.monotonic() + 1.0
             self._fail_if_no_workers()
+
+    def _fail_if_broker_died(self) -> None:
+        """The embedded broker is our process: the moment it is gone, every pending task
+        fails with BrokerLost naming it (its in-memory topics went with it: nothing can
+        come back), and new tasks are refused until the engine is restarted."""
+        broker = self._broker
+        if broker is None or self._broker_lost or broker.alive():
+            return
+        code = broker.returncode
+        self._broker_lost = (
+            f"the {broker.label} died (pid {broker.pid}, exit status {code}); its topics and "
+            "the tasks in them went with it"
+        )
+        if self._results is not None:
+            self._results.fail_all(BrokerLost(self._broker_lost))
 
     def _count_duplicate(self) -> None:
         self.duplicates += 1
@@ -294,6 +315,8 @@ class KafkaEngine(TaskEngine, StreamEngine):
         results = self._results
         if not self.started or results is None:
             raise DistlabError("the kafka engine is not started")
+        if self._broker_lost:
+            raise BrokerLost(self._broker_lost)
         value = cloudpickle.dumps((fn_blob, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
         task_id, seq, fut = results.track()
         partition = seq % self.partitions  # spread evenly over the workers
@@ -325,6 +348,8 @@ class KafkaEngine(TaskEngine, StreamEngine):
 
     def map(self, fn, items, *, chunksize=None) -> list[Any]:
         items = list(items)
+        if self.task_log is not None:  # a fault is injected: every task recorded
+            return super().map(fn, items, chunksize=chunksize)
         if chunksize and chunksize > 1:
             fn_blob = _dump_fn(apply_chunk)
             futures = [self._produce(fn_blob, (fn, c), {}) for c in chunked(items, chunksize)]
@@ -349,10 +374,20 @@ class KafkaEngine(TaskEngine, StreamEngine):
     def worker_pids(self) -> list[int]:
         return [p.pid for p in self._procs if p.poll() is None]
 
+    def broker(self) -> KafkaBroker | None:
+        return self._broker
+
+    def health(self) -> str | None:
+        if self._broker is not None and not self._broker.alive():
+            return self._broker_lost or f"its broker ({self._broker.label}) is not running"
+        if self._procs and not any(p.poll() is None for p in self._procs):
+            return "every kafka worker process has exited"
+        return None
+
     def process_roots(self) -> list[int]:
         roots = [p.pid for p in self._procs]
-        if self.broker is not None and self.broker.pid is not None:
-            roots.append(self.broker.pid)
+        if self._broker is not None and self._broker.pid is not None:
+            roots.append(self._broker.pid)
         return roots
 
     def describe(self) -> dict[str, Any]:

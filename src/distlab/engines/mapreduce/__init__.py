@@ -1,1 +1,2 @@
-"""Hadoop MapReduce through mrjob: the engine and the MRJob it runs."""
+"""Apache Hadoop MapReduce: jobs as YARN applications through Hadoop Streaming, input and
+output on HDFS (engine.py); the Python side of each map and reduce task (task.py)."""

@@ -1,187 +1,534 @@
-"""Hadoop-style MapReduce through mrjob: batch jobs only.
+"""Apache Hadoop MapReduce: batch jobs as YARN applications, input and output on HDFS.
 
-``map_reduce`` runs a real MRJob (distlab.engines.mapreduce.job) whose mapper, combiner
-and reducer call the given Python functions. Embedded, mrjob's ``local`` runner mimics
-Hadoop Streaming on this machine: input splits, one subprocess per map/reduce task
-(``workers`` at a time), a sort between the phases. No server, no port.
+``map_reduce(paths, mapper, reducer)`` runs one Hadoop Streaming job:
 
-``address`` picks another mrjob runner for a real cluster:
-  * ``hadoop``: a Hadoop cluster, through the ``hadoop`` command and its streaming jar
-    (HADOOP_HOME or PATH). No Hadoop is installable on a machine without it.
-  * ``emr`` / ``dataproc``: a cloud cluster; needs mrjob's extras (boto3 or the Google
-    Cloud clients) and mrjob's own configuration for credentials.
-  * ``inline``: one process, no subprocesses (for debugging a mapper).
+1. the input files go to HDFS (``FsShell -put``: one directory per job);
+2. ``HadoopStreaming`` submits the job to YARN: one map task per file (per HDFS block of
+   a larger one), ``workers`` reduce tasks; each task runs ``task.py`` (shipped with
+   ``-files`` beside the cloudpickled functions) under this Python; Hadoop sorts,
+   shuffles and groups between the phases;
+3. the reducers' output is read back from HDFS (``FsShell -cat``) and the job's HDFS
+   directories removed (in the background: not on the job's clock).
+
+Every step is a Hadoop client JVM from the pinned jars (distlab.jvm): nothing of Hadoop is
+imported in Python. ``last_job`` describes the last job: its YARN application id, its
+HDFS paths, the time of each step and Hadoop's own counters.
+
+Embedded (no address), the engine starts a Hadoop cluster on 127.0.0.1
+(distlab.services.hadoop: NameNode, DataNode, ResourceManager, NodeManager, JobHistory
+in one JVM). The NodeManager offers ``workers`` task containers at a time (plus the
+application master's), so ``workers`` bounds the tasks that run at once, as it does on
+the other engines.
+
+``address`` points at the user's cluster instead: its client configuration directory
+(HADOOP_CONF_DIR: core-site.xml, yarn-site.xml, ...), or
+``hdfs://NAMENODE:PORT,RESOURCEMANAGER:PORT``. Its nodes must be able to run this
+Python (with cloudpickle) at the same path, or the one given as ``python=...``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import logging
+import glob
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
-import warnings
+import time
+import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import psutil
 
 from distlab.contracts import BatchEngine, DistlabError, EngineStartError
+from distlab.engines import addressing
+from distlab.engines.mapreduce import task as task_module
+from distlab.procs import tree
+from distlab.services.hadoop import (
+    SITE_FILES,
+    HadoopCluster,
+    hadoop_java,
+    hadoop_version,
+    read_configuration,
+    write_client_conf,
+)
 
-# mrjob 0.7 imports the `pipes` module, deprecated in 3.11 (removed in 3.13): harmless here.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import mrjob
-    from mrjob.step import StepFailedException
-
-    from distlab.engines.mapreduce.job import MRFunctionJob
-
-_RUNNERS = ("local", "inline", "hadoop", "emr", "dataproc")
-_CLOUD_CLIENTS = {
-    "emr": ("boto3", "pip install 'mrjob[aws]'"),
-    "dataproc": ("google.cloud.dataproc_v1", "pip install 'mrjob[google]'"),
+FS_SHELL = "org.apache.hadoop.fs.FsShell"
+STREAMING = "org.apache.hadoop.streaming.HadoopStreaming"
+#: Hadoop's default ports, for addresses given without one
+NAMENODE_PORT = 8020
+RESOURCEMANAGER_PORT = 8032
+#: attempts per task: one retry survives a lost container, a broken function fails fast
+MAX_ATTEMPTS = 2
+#: an FsShell call (put, cat, mkdir) that takes longer has hung
+FS_TIMEOUT_S = 600
+#: the counters kept in last_job (Hadoop's names -> ours)
+COUNTERS = {
+    "Launched map tasks": "map_tasks",
+    "Launched reduce tasks": "reduce_tasks",
+    "Failed map tasks": "failed_map_tasks",
+    "Failed reduce tasks": "failed_reduce_tasks",
+    "Total time spent by all map tasks (ms)": "map_tasks_ms",
+    "Total time spent by all reduce tasks (ms)": "reduce_tasks_ms",
+    "CPU time spent (ms)": "task_cpu_ms",
+    "GC time elapsed (ms)": "task_gc_ms",
+    "Map input records": "map_input_records",
+    "Map output records": "map_output_records",
+    "Reduce input groups": "reduce_input_groups",
+    "Reduce shuffle bytes": "shuffle_bytes",
+    "HDFS: Number of bytes read": "hdfs_bytes_read",
+    "HDFS: Number of bytes written": "hdfs_bytes_written",
 }
+_COUNTER = re.compile(r"^\s+(.+?)=(\d+)\s*$")
+_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+_APP_ID = re.compile(r"\b(application_\d+_\d+)\b")
 
 
-def _hadoop_command() -> str | None:
-    for var in ("HADOOP_PREFIX", "HADOOP_HOME", "HADOOP_INSTALL"):
-        home = os.environ.get(var)
-        if home and os.access(os.path.join(home, "bin", "hadoop"), os.X_OK):
-            return os.path.join(home, "bin", "hadoop")
-    return shutil.which("hadoop")
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
 
 
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+class _ClientConf:
+    """Where a user's cluster is, from ``--address``: a client configuration directory,
+    or ``hdfs://NAMENODE:PORT,RESOURCEMANAGER:PORT``."""
 
+    def __init__(self, address: str):
+        self.address = address
+        text = address.strip()
+        self.conf_dir: Path | None = None
+        if os.path.isdir(os.path.expanduser(text)):
+            self.conf_dir = Path(os.path.expanduser(text)).resolve()
+            props: dict[str, str] = {}
+            for name in SITE_FILES:
+                if (self.conf_dir / name).is_file():
+                    try:
+                        props.update(read_configuration(self.conf_dir / name))
+                    except Exception as exc:
+                        raise EngineStartError(
+                            f"--address mapreduce={address!r}: cannot read {name}: {exc}"
+                        ) from None
+            self.namenode = self._namenode(props)
+            self.resourcemanager = self._resourcemanager(props)
+            return
+        form = "a Hadoop configuration directory or hdfs://NAMENODE:PORT,RESOURCEMANAGER:PORT"
+        parts = [p.strip() for p in text.split("://", 1)[-1].split(",") if p.strip()]
+        if len(parts) != 2:
+            raise EngineStartError(f"--address mapreduce={address!r}: expected {form}")
+        self.namenode = addressing.endpoint("mapreduce", parts[0], NAMENODE_PORT, form)
+        self.resourcemanager = addressing.endpoint(
+            "mapreduce", parts[1], RESOURCEMANAGER_PORT, form
+        )
 
-class _Collect(logging.Handler):
-    """Keeps mrjob's error log lines (the task's traceback) for a one-line error."""
+    @staticmethod
+    def _namenode(props: dict[str, str]) -> tuple[str, int]:
+        fs = props.get("fs.defaultFS") or props.get("fs.default.name") or ""
+        if not fs.startswith("hdfs://"):
+            raise EngineStartError(f"the configuration's fs.defaultFS is not HDFS: {fs!r}")
+        authority = fs[len("hdfs://") :].split("/", 1)[0]
+        if ":" in authority:
+            return addressing.endpoint("mapreduce", authority, NAMENODE_PORT, "hdfs://HOST:PORT")
+        # a nameservice (HA): its first NameNode's RPC address
+        ids = props.get(f"dfs.ha.namenodes.{authority}", "").split(",")
+        rpc = (
+            props.get(f"dfs.namenode.rpc-address.{authority}.{ids[0].strip()}") if ids[0] else None
+        )
+        return addressing.endpoint("mapreduce", rpc or authority, NAMENODE_PORT, "HOST:PORT")
 
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.lines: list[str] = []
+    @staticmethod
+    def _resourcemanager(props: dict[str, str]) -> tuple[str, int]:
+        host = props.get("yarn.resourcemanager.hostname", "0.0.0.0")
+        rm_ids = [i.strip() for i in props.get("yarn.resourcemanager.ha.rm-ids", "").split(",")]
+        if props.get("yarn.resourcemanager.ha.enabled") == "true" and rm_ids[0]:
+            rid = rm_ids[0]
+            host = props.get(f"yarn.resourcemanager.hostname.{rid}", host)
+            value = props.get(f"yarn.resourcemanager.address.{rid}", f"{host}:8032")
+        else:
+            value = props.get("yarn.resourcemanager.address", f"{host}:8032")
+        value = value.replace("${yarn.resourcemanager.hostname}", host)
+        return addressing.endpoint("mapreduce", value, RESOURCEMANAGER_PORT, "HOST:PORT")
 
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):
-            self.lines.extend(record.getMessage().splitlines())
+    def check(self) -> None:
+        for what, (host, port) in (
+            ("NameNode", self.namenode),
+            ("ResourceManager", self.resourcemanager),
+        ):
+            addressing.require_answer(
+                "mapreduce",
+                self.address,
+                host,
+                port,
+                why=f"nothing answers on {host}:{port}, its {what}",
+            )
+
+    def write(self, directory: Path) -> Path:
+        """The client configuration directory to use: the user's own, or one written."""
+        if self.conf_dir is not None:
+            return self.conf_dir
+        (nn_host, nn_port), (rm_host, rm_port) = self.namenode, self.resourcemanager
+        write_client_conf(
+            directory,
+            {
+                "fs.defaultFS": f"hdfs://{nn_host}:{nn_port}",
+                "mapreduce.framework.name": "yarn",
+                "yarn.resourcemanager.hostname": rm_host,
+                "yarn.resourcemanager.address": f"{rm_host}:{rm_port}",
+            },
+        )
+        return directory
 
 
 class MapReduceEngine(BatchEngine):
     name = "mapreduce"
-    address_help = "an mrjob runner: hadoop | emr | dataproc | inline (default: local)"
+    needs_server = True
+    address_help = (
+        "a Hadoop cluster: its client configuration directory (HADOOP_CONF_DIR) or "
+        "hdfs://NAMENODE:PORT,RESOURCEMANAGER:PORT (default: a Hadoop cluster on 127.0.0.1)"
+    )
+    #: what the engine starts when no address is given (``distlab engines`` shows it)
+    server = "Apache Hadoop (HDFS + YARN + MapReduce, one JVM)"
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
-        self.runner = "local"
-        self._tmp_root: str | None = None
+        #: the interpreter that runs the tasks (on a user's cluster: the nodes' path)
+        self.python = str(options.get("python") or sys.executable)
+        self.max_attempts = int(options.get("max_attempts", MAX_ATTEMPTS))
+        self.container_mb = int(options.get("container_mb", 512))
+        #: the last job: YARN application id, HDFS paths, seconds per step, counters
+        self.last_job: dict[str, Any] = {}
+        self.cluster: HadoopCluster | None = None
+        self.conf_dir: Path | None = None
+        self._scratch: str | None = None
+        #: this engine's HDFS directory (its jobs' input and output go under it)
+        self.hdfs_root: str | None = None
+        self._jobs = 0
+        self._cleanups: list[subprocess.Popen] = []
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _runner(address: str) -> str:
-        return address.strip().lower().removeprefix("-r").strip()
-
+    # -- declarations -------------------------------------------------------------------
     @classmethod
     def check_address(cls, address: str) -> None:
-        """An mrjob runner name whose prerequisites are here (no TCP check: the hadoop
-        runner finds its cluster through the ``hadoop`` command, the cloud runners
-        through their clients' own configuration)."""
-        runner = cls._runner(address)
-        if runner not in _RUNNERS:
-            raise EngineStartError(
-                f"mapreduce address must be an mrjob runner ({', '.join(_RUNNERS)}), "
-                f"got {address!r}"
-            )
-        if runner == "hadoop" and _hadoop_command() is None:
-            raise EngineStartError(
-                "the hadoop runner needs a Hadoop cluster and its `hadoop` command "
-                "(HADOOP_HOME or PATH); none found on this machine"
-            )
-        if runner in _CLOUD_CLIENTS and not _has_module(_CLOUD_CLIENTS[runner][0]):
-            module, hint = _CLOUD_CLIENTS[runner]
-            raise EngineStartError(f"the {runner} runner needs {module}: {hint}")
+        """A Hadoop client configuration directory or ``hdfs://NN:PORT,RM:PORT``, with
+        its NameNode and ResourceManager answering."""
+        _ClientConf(address).check()
 
+    @classmethod
+    def server_version(cls) -> str:
+        """The version of the server the engine starts (the pinned Hadoop)."""
+        return f"Apache Hadoop {hadoop_version()}"
+
+    # -- lifecycle ----------------------------------------------------------------------
     def _start(self) -> None:
+        self._scratch = tempfile.mkdtemp(prefix="distlab-mapreduce-")
         if self.address:
-            self.check_address(self.address)
-            self.runner = self._runner(self.address)
-        # Every job's scratch files (splits, sorted map output, task logs) live here and
-        # go with close().
-        self._tmp_root = tempfile.mkdtemp(prefix="distlab-mapreduce-")
+            conf = _ClientConf(self.address)
+            conf.check()
+            self.conf_dir = conf.write(Path(self._scratch) / "conf")
+        else:
+            self.cluster = HadoopCluster(
+                # the application master's container plus `workers` task containers
+                nodemanager_mb=512 + self.workers * self.container_mb,
+                container_mb=self.container_mb,
+                am_mb=512,
+                properties=self.options.get("hadoop_properties"),
+            ).start()
+            self.conf_dir = self.cluster.conf_dir
+        self.hdfs_root = f"/tmp/distlab/{uuid.uuid4().hex[:12]}"
+        self._fs(["-mkdir", "-p", self.hdfs_root])
 
     def close(self) -> None:
-        # Jobs run synchronously in map_reduce and mrjob joins its task processes (also
-        # on failure), so only the scratch directory can remain.
         with self._lock:
-            tmp_root, self._tmp_root = self._tmp_root, None
-        if tmp_root:
-            shutil.rmtree(tmp_root, ignore_errors=True)
+            cleanups, self._cleanups = self._cleanups, []
+        embedded = self.cluster is not None
+        for proc in cleanups:  # the jobs' HDFS directories, being removed
+            try:
+                # the embedded cluster's HDFS goes with it: no need to wait
+                proc.wait(timeout=0.1 if embedded else 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if not embedded and self._scratch and self.hdfs_root and self.conf_dir:
+            # the user's cluster: remove this engine's HDFS directory
+            try:
+                self._fs(["-rm", "-r", "-f", "-skipTrash", self.hdfs_root], timeout=60)
+            except Exception:
+                pass
+        with self._lock:
+            cluster, self.cluster = self.cluster, None
+            scratch, self._scratch = self._scratch, None
+        if cluster is not None:
+            cluster.stop()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        self.hdfs_root = None
+        self.conf_dir = None
         self.started = False
 
-    def _job_args(self, functions_path: str, paths) -> list[str]:
-        args = [
-            "--no-conf",
-            "-r",
-            self.runner,
-            "--functions",
-            functions_path,
-            "--jobconf",
-            f"mapreduce.job.reduces={self.workers}",
-        ]
-        if self.runner in ("local", "inline"):
-            # Task processes import what the driver can (modules next to a script or a
-            # test file): cloudpickle sends importable functions by name.
-            python_path = os.pathsep.join(p for p in sys.path if p)
-            args += [
-                "--local-tmp-dir",
-                str(self._tmp_root),
-                "--cmdenv",
-                f"PYTHONPATH={python_path}",
-            ]
-        if self.runner == "local":
-            args += ["--num-cores", str(self.workers)]
-        return args + [str(p) for p in paths]
+    # -- Hadoop clients -----------------------------------------------------------------
+    def _java(self, main: str, args: list[str], log_level: str = "WARN") -> list[str]:
+        assert self.conf_dir is not None and self._scratch is not None
+        cmd = hadoop_java(self.conf_dir, main, args, log_level=log_level)
+        cmd.insert(1, f"-Djava.io.tmpdir={self._scratch}")
+        return cmd
 
-    def map_reduce(self, paths, mapper, reducer) -> dict[Any, Any]:
-        if not self.started or self._tmp_root is None:
-            raise DistlabError("the mapreduce engine is not started")
-        job_dir = tempfile.mkdtemp(prefix="job-", dir=self._tmp_root)
-        functions_path = os.path.join(job_dir, "functions.pkl")
-        Path(functions_path).write_bytes(cloudpickle.dumps((mapper, reducer)))
-        job = MRFunctionJob(self._job_args(functions_path, paths))
-        # mrjob logs every step at INFO and the failing task's traceback at ERROR: keep
-        # the traceback for the error message, keep the terminal quiet.
-        log = logging.getLogger("mrjob")
-        collect = _Collect()
-        saved = log.propagate
-        log.addHandler(collect)
-        log.propagate = False
+    def _client_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        for var in ("HADOOP_CONF_DIR", "YARN_CONF_DIR", "HADOOP_HOME", "HADOOP_CLASSPATH"):
+            env.pop(var, None)
+        return env
+
+    def _fs(self, args: list[str], timeout: float = FS_TIMEOUT_S) -> bytes:
+        """One FsShell command; its stdout; a one-line DistlabError when it fails."""
         try:
-            with job.make_runner() as runner:
-                runner.run()
-                return dict(job.parse_output(runner.cat_output()))
-        except StepFailedException as exc:
-            cause = [ln.strip() for ln in collect.lines if "Error" in ln or "Exception" in ln]
-            detail = cause[-1] if cause else str(exc)
-            raise DistlabError(f"mapreduce job failed: {detail}") from None
+            done = subprocess.run(
+                self._java(FS_SHELL, args),
+                capture_output=True,
+                timeout=timeout,
+                env=self._client_env(),
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise DistlabError(f"hdfs dfs {args[0]} took over {timeout:.0f}s") from None
+        if done.returncode != 0:
+            err = done.stderr.decode(errors="replace")
+            lines = [ln for ln in err.splitlines() if "NativeCodeLoader" not in ln]
+            why = next((ln.strip() for ln in lines if args[0].lstrip("-") + ":" in ln), None)
+            why = why or (lines[-1].strip() if lines else f"exit status {done.returncode}")
+            raise DistlabError(f"hdfs dfs {args[0]} failed: {why}")
+        return done.stdout
+
+    # -- the job ------------------------------------------------------------------------
+    def map_reduce(self, paths, mapper, reducer) -> dict[Any, Any]:
+        if not self.started or self._scratch is None or self.hdfs_root is None:
+            raise DistlabError("the mapreduce engine is not started")
+        paths = [str(p) for p in paths]
+        if not paths:
+            return {}
+        with self._lock:
+            self._jobs += 1
+            n = self._jobs
+            self._reap_cleanups()
+        job_dir = Path(tempfile.mkdtemp(prefix=f"job-{n}-", dir=self._scratch))
+        hdfs_in = f"{self.hdfs_root}/job-{n}-input"
+        hdfs_out = f"{self.hdfs_root}/job-{n}-output"
+        info: dict[str, Any] = {"hdfs_input": hdfs_in, "hdfs_output": hdfs_out}
+        self.last_job = info
+        try:
+            # the job's files: the functions and the task script, shipped by -files
+            (job_dir / "functions.pkl").write_bytes(cloudpickle.dumps((mapper, reducer)))
+            shutil.copy(task_module.__file__, job_dir / "task.py")
+            # the input: one local directory (links, numbered: names may repeat) put
+            # as the job's HDFS input directory in one FsShell call
+            stage = job_dir / "input"
+            stage.mkdir()
+            for i, p in enumerate(paths):
+                os.symlink(os.path.abspath(p), stage / f"{i:05d}-{os.path.basename(p)}")
+            t0 = time.perf_counter()
+            self._fs(["-put", str(stage), hdfs_in])
+            info["put_s"] = round(time.perf_counter() - t0, 3)
+            t1 = time.perf_counter()
+            self._stream(job_dir, hdfs_in, hdfs_out, info)
+            info["job_s"] = round(time.perf_counter() - t1, 3)
+            t2 = time.perf_counter()
+            data = self._fs(["-cat", f"{hdfs_out}/part-*"])
+            info["cat_s"] = round(time.perf_counter() - t2, 3)
+            result: dict[Any, Any] = {}
+            for line in data.splitlines():
+                key, _, value = line.partition(b"\t")
+                result[task_module.decode(key)] = task_module.decode(value)
+            return result
         finally:
-            log.removeHandler(collect)
-            log.propagate = saved
             shutil.rmtree(job_dir, ignore_errors=True)
+            self._remove_later([hdfs_in, hdfs_out])
+
+    def _stream(self, job_dir: Path, hdfs_in: str, hdfs_out: str, info: dict) -> None:
+        python_path = os.pathsep.join(p for p in sys.path if p and " " not in p)
+        command = f"{self.python} task.py"
+        args = [
+            "-D", f"mapreduce.job.name=distlab-mapreduce-{job_dir.name}",
+            "-D", "mapreduce.framework.name=yarn",  # never Hadoop's local job runner
+            "-D", f"mapreduce.job.reduces={self.workers}",
+            # one split per file (per HDFS block of a larger one): the old API's split size
+            # is max(minsize, min(total size / maps, block size))
+            "-D", "mapreduce.job.maps=1",
+            "-D", f"mapreduce.map.maxattempts={self.max_attempts}",
+            "-D", f"mapreduce.reduce.maxattempts={self.max_attempts}",
+            "-D", f"stream.tmpdir={job_dir}",
+            "-files", f"{job_dir / 'task.py'},{job_dir / 'functions.pkl'}",
+            "-input", hdfs_in,
+            "-output", hdfs_out,
+            "-mapper", f"{command} map functions.pkl",
+            "-reducer", f"{command} reduce functions.pkl",
+            "-cmdenv", f"PYTHONPATH={python_path}",
+        ]  # fmt: skip
+        launched = time.time()
+        proc = subprocess.run(
+            self._java(STREAMING, args, log_level="INFO"),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=self._client_env(),
+            stdin=subprocess.DEVNULL,
+        )
+        log = proc.stderr
+        found = _APP_ID.search(log)
+        if found:
+            info["application_id"] = found.group(1)
+        job_id = re.search(r"Running job: (job_\d+_\d+)", log)
+        if job_id:
+            info["job_id"] = job_id.group(1)
+        info.update(_phases(log, launched))
+        info.update(_counters(log))
+        if proc.returncode != 0:
+            raise DistlabError(f"mapreduce job failed: {self._why_failed(log, info)}")
+
+    def _why_failed(self, log: str, info: dict) -> str:
+        app = info.get("application_id")
+        where = f" ({app})" if app else ""
+        # our task script's one line, from the containers' logs (the embedded cluster's
+        # NodeManager keeps them in its directory)
+        if app and self.cluster is not None and self.cluster.workdir:
+            pattern = os.path.join(self.cluster.workdir, "**", app, "container_*", "stderr")
+            for path in sorted(glob.glob(pattern, recursive=True)):
+                try:
+                    text = Path(path).read_text(errors="replace")
+                except OSError:
+                    continue
+                for line in text.splitlines():
+                    if line.startswith(task_module.ERROR_MARK):
+                        return line[len(task_module.ERROR_MARK) :].strip() + where
+        lines = log.splitlines()
+        for marker in ("Error: ", "ERROR ", "Exception"):
+            hits = [ln.strip() for ln in lines if marker in ln and "NativeCodeLoader" not in ln]
+            if hits:
+                hint = f"; its task logs: yarn logs -applicationId {app}" if app else ""
+                return hits[0][:300] + where + hint
+        return (_first_line(log[-500:]) or "no output") + where
+
+    def _remove_later(self, hdfs_paths: list[str]) -> None:
+        """Remove a job's HDFS directories in the background (not on the job's clock)."""
+        if self.conf_dir is None:
+            return
+        try:
+            proc = subprocess.Popen(
+                self._java(FS_SHELL, ["-rm", "-r", "-f", "-skipTrash", *hdfs_paths]),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=self._client_env(),
+            )
+        except OSError:
+            return
+        with self._lock:
+            self._cleanups.append(proc)
+
+    def _reap_cleanups(self) -> None:
+        self._cleanups = [p for p in self._cleanups if p.poll() is None]
+
+    # -- observation ----------------------------------------------------------------------
+    def job_info(self) -> dict[str, Any]:
+        """The last job, for a cell's metrics: its YARN application id and job id, its HDFS
+        input and output, the seconds of each step (put, submit, application master
+        start, map phase, reduce phase, cat) and Hadoop's counters."""
+        return dict(self.last_job)
+
+    def process_roots(self) -> list[int]:
+        pids = []
+        if self.cluster is not None and self.cluster.pid is not None:
+            pids.append(self.cluster.pid)  # its YARN containers are its children
+        return pids
+
+    def worker_pids(self) -> list[int]:
+        """The YARN containers of ours running now: the map and reduce task JVMs first,
+        then the MapReduce application master (YARN restarts a lost one, which recovers
+        the job)."""
+        if self.cluster is None or self.cluster.pid is None:
+            return []
+        tasks, masters = [], []
+        for p in tree([self.cluster.pid]):
+            try:
+                cmdline = p.cmdline()
+            except psutil.Error:
+                continue
+            if "org.apache.hadoop.mapred.YarnChild" in cmdline:
+                tasks.append(p.pid)
+            elif "org.apache.hadoop.mapreduce.v2.app.MRAppMaster" in cmdline:
+                masters.append(p.pid)
+        return tasks + masters
+
+    def health(self) -> str | None:
+        cluster = self.cluster
+        if cluster is not None and not cluster.alive():
+            return f"its Hadoop cluster (pid {cluster.pid}) is not running"
+        return None
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "address": self.address or "embedded",
-            "runner": self.runner,
             "workers": self.workers,
-            "version": mrjob.__version__,
-            "start_method": "mrjob runner: one subprocess per map/reduce task"
-            if self.runner == "local"
-            else f"mrjob {self.runner} runner",
+            "version": hadoop_version(),  # the client's jars (and the embedded cluster's)
+            "server": self.server_version() if self.cluster else "the user's Hadoop cluster",
+            "submission": "Hadoop Streaming jobs on YARN, input and output on HDFS",
+            "python": self.python,
+            "reduce_tasks": self.workers,
+            "max_attempts": self.max_attempts,
         }
+        if self.cluster is not None:
+            out["start_method"] = "MiniHadoopClusterManager: HDFS + YARN in one JVM on 127.0.0.1"
+            out.update(self.cluster.settings())
+        else:
+            out["start_method"] = "the user's Hadoop cluster"
+        return out
+
+
+def _phases(log: str, launched: float) -> dict[str, float]:
+    """Where the job's time went, from the client's log timestamps: submission (client
+    JVM, staging, splits), the application master's start, the map phase, the reduce
+    phase (its end: the job's completion)."""
+    marks: dict[str, float] = {}
+    for line in log.splitlines():
+        stamp = _LOG_TIME.match(line)
+        if not stamp:
+            continue
+        try:
+            t = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        except ValueError:
+            continue
+        if "Submitted application" in line:
+            marks.setdefault("submitted", t)
+        elif "running in uber mode" in line:
+            marks.setdefault("running", t)
+        elif " map 100%" in line:
+            marks.setdefault("maps_done", t)
+        elif re.search(r"Job job_\S+ (completed successfully|failed)", line):
+            marks.setdefault("done", t)
+    out: dict[str, float] = {}
+    steps = (
+        ("submit_s", launched, marks.get("submitted")),
+        ("am_start_s", marks.get("submitted"), marks.get("running")),
+        ("map_phase_s", marks.get("running"), marks.get("maps_done")),
+        ("reduce_phase_s", marks.get("maps_done"), marks.get("done")),
+    )
+    for name, a, b in steps:
+        if a is not None and b is not None:
+            out[name] = round(max(0.0, b - a), 3)
+    return out
+
+
+def _counters(log: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    in_counters = False
+    for line in log.splitlines():
+        if "Counters:" in line:
+            in_counters = True
+            continue
+        if in_counters:
+            m = _COUNTER.match(line)
+            if m and m.group(1).strip() in COUNTERS:
+                out[COUNTERS[m.group(1).strip()]] = int(m.group(2))
+    return out

@@ -47,7 +47,7 @@ import cloudpickle
 import psutil
 import scoop
 
-from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine
+from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine, TaskLost
 from distlab.engines.addressing import unreachable
 from distlab.engines.scoop.origin import (
     AUTHKEY_ENV,
@@ -65,7 +65,7 @@ BRIDGE_SCRIPT = str(Path(__file__).with_name("bridge.py"))
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
-class ScoopTaskLost(DistlabError):
+class ScoopTaskLost(TaskLost):
     """A task's result will never come: a SCOOP worker died (SCOOP does not re-run
     its tasks, or only after its 60 s status pruning), or the origin went away."""
 
@@ -354,6 +354,14 @@ class ScoopEngine(TaskEngine):
             except psutil.Error:
                 continue
         return sorted(out)
+
+    def health(self) -> str | None:
+        """SCOOP cannot go on once a worker or its origin died (see _watch_workers)."""
+        if self._lost:
+            return self._lost
+        if self.started and self._proc is not None and self._proc.poll() is not None:
+            return "SCOOP's launcher has exited"
+        return None
 
     def origin_pid(self) -> int | None:
         """The SCOOP origin, which runs the bridge (killing it cuts the engine off)."""

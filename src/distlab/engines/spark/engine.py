@@ -41,6 +41,7 @@ from distlab.contracts import (
     StreamResult,
     StreamSpec,
     TaskEngine,
+    TaskLost,
     WordCount,
     apply_chunk,
     call_capturing,
@@ -107,6 +108,24 @@ def _job_error(exc: BaseException) -> DistlabError:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     python_lines = [ln for ln in lines if "Error" in ln or "Exception" in ln]
     return DistlabError(f"spark job failed: {(python_lines or lines or ['?'])[-1].strip()}")
+
+
+#: what a Spark job's failure says when it lost a task's process (a Python worker or an
+#: executor died on every attempt), as opposed to a task that raised
+_LOSS_SIGNS = ("Python worker exited unexpectedly", "ExecutorLostFailure")
+
+
+def _collect(rdd: Any) -> list[Any]:
+    """``rdd.collect()``; a job that failed because its task's process died on every
+    attempt raises TaskLost (a task's own exception comes back as a _Failed value)."""
+    try:
+        return rdd.collect()
+    except Exception as exc:
+        text = str(exc)
+        sign = next((s for s in _LOSS_SIGNS if s in text), None)
+        if sign is not None:
+            raise TaskLost(f"Spark lost the task ({sign})") from exc
+        raise
 
 
 def _warm() -> int:
@@ -300,7 +319,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         # fn and its arguments travel in the task's closure (not as RDD data), so
         # Broadcast handles among them are resolved by Spark on the executor.
         def one_task() -> Any:
-            [value] = sc.parallelize([0], 1).map(lambda _: _run_task(fn, args, kwargs)).collect()
+            [value] = _collect(sc.parallelize([0], 1).map(lambda _: _run_task(fn, args, kwargs)))
             return _raise_if_failed(value)
 
         assert self._pool is not None
@@ -314,15 +333,17 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         items = list(items)
         if not items:
             return []
+        if self.task_log is not None:  # a fault is injected: every task recorded
+            return super().map(fn, items, chunksize=chunksize)
         if chunksize and chunksize > 1:
             chunks = chunked(items, chunksize)
-            values = (
-                sc.parallelize(chunks, len(chunks))
-                .map(lambda chunk: _run_task(apply_chunk, (fn, chunk), {}))
-                .collect()
+            values = _collect(
+                sc.parallelize(chunks, len(chunks)).map(
+                    lambda chunk: _run_task(apply_chunk, (fn, chunk), {})
+                )
             )
             return [r for part in values for r in _raise_if_failed(part)]
-        values = sc.parallelize(items, len(items)).map(lambda x: _run_task(fn, (x,), {})).collect()
+        values = _collect(sc.parallelize(items, len(items)).map(lambda x: _run_task(fn, (x,), {})))
         return [_raise_if_failed(v) for v in values]
 
     def share(self, obj: Any) -> Any:

@@ -14,7 +14,8 @@ Two queries run side by side on the same stream:
   micro-batch's event ids to the driver, which stamps their arrival (the sink);
 * windows: parse, filter, ``groupBy(window(event_time, window_ms), key)`` with count and
   sum in update mode: each micro-batch emits the running totals of the windows it
-  changed, the driver keeps the last one per window. (Append mode with a watermark,
+  changed; the driver returns every emission in order, declared ``last-is-final`` (the
+  workload takes the last one per window as final and says so). (Append mode with a watermark,
   which emits each window once when it closes, never emitted the last windows here
   although the end marker's event time was past them.)
 
@@ -34,7 +35,7 @@ import time
 from pyspark.sql import functions as F
 
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
-from distlab.contracts.streams import end_marker, expected_counts, send_paced
+from distlab.contracts.streams import LAST_IS_FINAL, end_marker, expected_counts, send_paced
 from distlab.procs import free_port
 
 _LOOPBACK = "127.0.0.1"
@@ -84,6 +85,7 @@ def run_on_spark(engine, spec: StreamSpec) -> StreamResult:
     deadline = time.monotonic() + spec.timeout_s
 
     arrivals: dict[int, float] = {}
+    duplicates = [0]
     clock = {"t0": None}
     lock = threading.Lock()
 
@@ -92,10 +94,13 @@ def run_on_spark(engine, spec: StreamSpec) -> StreamResult:
         now = time.perf_counter()
         with lock:
             for eid in ids:
-                if eid not in arrivals:
+                if eid in arrivals:
+                    duplicates[0] += 1
+                else:
                     arrivals[eid] = now - (clock["t0"] or now)
 
-    latest: dict[tuple[int, int], list[int]] = {}
+    emitted: list[tuple[int, int, int, int]] = []  # every emission, in order
+    latest: set[tuple[int, int]] = set()  # windows emitted at least once
     window_batches = [0]
 
     def on_windows(batch_df, _batch_id) -> None:
@@ -103,7 +108,8 @@ def run_on_spark(engine, spec: StreamSpec) -> StreamResult:
         with lock:
             # update mode: a row is a window's running total; the last one is final
             for r in rows:
-                latest[(r["key"], r["start_ms"])] = [r["key"], r["start_ms"], r["count"], r["sum"]]
+                emitted.append((r["key"], r["start_ms"], r["count"], r["sum"]))
+                latest.add((r["key"], r["start_ms"]))
             window_batches[0] += 1
 
     # Few state partitions: on a small local cluster each costs a task per micro-batch.
@@ -192,10 +198,12 @@ def run_on_spark(engine, spec: StreamSpec) -> StreamResult:
         shutil.rmtree(checkpoints, ignore_errors=True)
     with lock:
         return StreamResult(
-            windows=[tuple(w) for w in latest.values()],
+            windows=list(emitted),
             arrivals=dict(arrivals),
             elapsed_s=elapsed,
             send_lag_s=lag,
+            duplicate_arrivals=duplicates[0],
+            window_updates=LAST_IS_FINAL,
             notes=(
                 "source: Spark socket source fed by the driver (no Kafka connector jars "
                 "offline); micro-batch queries; sinks: foreachBatch to the driver"

@@ -69,9 +69,30 @@ class KafkaBroker:
             raise RuntimeError("broker not started")
         return f"{_HOST}:{self.port}"
 
+    #: in-memory storage: a restarted broker has none of the topics or offsets it had
+    keeps_data = False
+
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def label(self) -> str:
+        where = self.bootstrap if self.port is not None else "(not started)"
+        return f"Kafka broker (tansu, in-memory) {where}"
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once it died (-9: SIGKILL), None while it runs."""
+        return self._proc.returncode if self._proc is not None else None
+
+    def restart(self) -> None:
+        """A new, empty broker on the same port (the old one's data are gone with it)."""
+        self.stop()
+        self.start()
 
     def start(self) -> KafkaBroker:
         if self._proc is not None:

@@ -84,11 +84,14 @@ class StreamTopics:
 
 
 class SinkReader:
-    """Reads the two sink topics on a thread, stamping each pass-through on arrival."""
+    """Reads the two sink topics on a thread, stamping each pass-through on arrival.
+    Every window emission is kept in order; a pass-through id seen again is counted in
+    ``duplicates`` (its first arrival stands)."""
 
     def __init__(self, bootstrap: str, topics: dict[str, str], partitions: int):
         self.topics = topics
         self.arrivals: dict[int, float] = {}
+        self.duplicates = 0
         self.ready: set[int] = set()
         self.errors: list[str] = []
         self.windows: list[tuple[int, int, int, int]] = []
@@ -121,7 +124,11 @@ class SinkReader:
                     elif eid == ERROR_ID:
                         reason = msg.value().decode().split(",", 2)[-1]
                         self.errors.append(f"partition {fields[1]}: {reason}")
-                    elif eid != END_ID and eid not in self.arrivals:
+                    elif eid == END_ID:
+                        continue
+                    elif eid in self.arrivals:
+                        self.duplicates += 1
+                    else:
                         self.arrivals[eid] = now - (self.t0 or now)
                 else:
                     key, start, count, total = (int(x) for x in fields[:4])
@@ -220,4 +227,5 @@ def drive(
         arrivals=dict(reader.arrivals),
         elapsed_s=elapsed,
         send_lag_s=lag,
+        duplicate_arrivals=reader.duplicates,
     )
