@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import traceback
 from collections.abc import Iterable
 from typing import Any
@@ -67,17 +68,33 @@ def _lost(exc: KilledWorker) -> TaskLost:
     return lost
 
 
+#: seconds an embedded cluster may have no live worker process (its nannies restarting
+#: them) before waiting callers get TaskLost instead of waiting forever
+NO_WORKER_GRACE_S = 10.0
+#: how often a waiting caller checks that the embedded cluster still has a worker
+LIVENESS_INTERVAL_S = 1.0
+
+
 class DaskFuture:
-    """A dask Future (or actor future) whose failures carry the remote traceback."""
+    """A dask Future (or actor future) whose failures carry the remote traceback;
+    ``check()``, if given, runs between the slices of a wait and raises when the
+    cluster cannot finish the task (no worker left)."""
 
-    __slots__ = ("inner",)
+    __slots__ = ("check", "inner")
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Any, check: Any = None):
         self.inner = inner
+        self.check = check
 
     def result(self, timeout: float | None = None) -> Any:
         try:
-            return self.inner.result(timeout=timeout)
+            if self.check is None or timeout is not None:
+                return self.inner.result(timeout=timeout)
+            while True:
+                try:
+                    return self.inner.result(timeout=LIVENESS_INTERVAL_S)
+                except TimeoutError:
+                    self.check()
         except KilledWorker as exc:
             raise _lost(exc) from exc
         except Exception as exc:
@@ -126,6 +143,7 @@ class DaskEngine(TaskEngine, BatchEngine):
         self._worker_procs: list[psutil.Process] = []
         # resources of each worker as last seen (refreshed when a request does not fit)
         self._known_workers: list[dict[str, float]] = []
+        self._no_workers_since: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -253,7 +271,8 @@ class DaskEngine(TaskEngine, BatchEngine):
         if kwargs:
             # The user's keywords must not collide with submit's own (key=, workers=, ...).
             fn = functools.partial(fn, **kwargs)
-        return DaskFuture(self.client.submit(fn, *args, pure=False, resources=resources))
+        future = self.client.submit(fn, *args, pure=False, resources=resources)
+        return DaskFuture(future, self._check_alive if self.cluster is not None else None)
 
     def gather(self, futures: Iterable[Future]) -> list[Any]:
         futures = list(futures)
@@ -263,6 +282,14 @@ class DaskEngine(TaskEngine, BatchEngine):
             return super().gather(futures)
         inner = [f.inner for f in futures]
         try:
+            if self.cluster is not None:  # ours: wait in slices, watching the workers
+                while True:
+                    try:
+                        with self.client.as_current():  # wait() asks for a default client
+                            distributed.wait(inner, timeout=LIVENESS_INTERVAL_S)
+                        break
+                    except TimeoutError:
+                        self._check_alive()
             return self.client.gather(inner)
         except Exception as exc:
             # Raise the first failure in submission order, with its remote traceback.
@@ -305,6 +332,38 @@ class DaskEngine(TaskEngine, BatchEngine):
             for k, v in w.items():
                 totals[k] = totals.get(k, 0) + v
         return totals
+
+    # -- liveness ----------------------------------------------------------------------
+    def _live_workers(self) -> list[int]:
+        alive = []
+        for pid in self.worker_pids():
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.Error:
+                continue
+        return alive
+
+    def _check_alive(self) -> None:
+        """Between the slices of a wait: an embedded cluster whose every worker process
+        died and none came back within NO_WORKER_GRACE_S cannot finish anything (Dask
+        would wait for a worker forever): TaskLost."""
+        if self.cluster is None or self._live_workers():
+            self._no_workers_since = None
+            return
+        now = time.monotonic()
+        if self._no_workers_since is None:
+            self._no_workers_since = now
+        elif now - self._no_workers_since >= NO_WORKER_GRACE_S:
+            raise TaskLost(
+                f"every dask worker process died and none came back within "
+                f"{NO_WORKER_GRACE_S:g} s: the tasks waiting for one are lost"
+            )
+
+    def health(self) -> str | None:
+        if self.cluster is not None and self.started and not self._live_workers():
+            return "the embedded dask cluster has no live worker process"
+        return None
 
     # -- observation -------------------------------------------------------------------
     def worker_pids(self) -> list[int]:

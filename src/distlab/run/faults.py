@@ -259,7 +259,7 @@ class WorkerKiller(Fault):
                 if busy:
                     last = max(busy, key=lambda x: x.end)
                     self._kill(last.pid)
-                    if "killed_pid" not in self.record or not self.record["in_flight"]:
+                    if "killed_pid" not in self.record:
                         return
                     self.record["victim_observed"] = False
                     self.record["note"] = (
@@ -305,13 +305,19 @@ class WorkerKiller(Fault):
         self._kill(pids[0])
 
     def _kill(self, pid: int, victim_task: int | None = None) -> None:
-        in_flight = self._in_flight_at_kill()
+        if not self._in_flight_at_kill():  # it ended between the look and now
+            self._missed_run("the run finished as its victim was picked")
+            return
         now = time.time()
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError as exc:
             self.record["error"] = f"could not kill {pid}: {exc}"
             return
+        ended = self._run_ended
+        in_flight = ended is None or ended > now  # (it may end in the microseconds between)
+        if not in_flight:
+            self.record["note"] = "the run had already finished: the kill hit no task"
         self._kill_time = now
         self.record.update(
             killed_pid=pid, at_s=round(now - self._run_started, 3), in_flight=in_flight
@@ -328,14 +334,12 @@ class WorkerKiller(Fault):
             if held:
                 self.record["victim_task_id"] = held[-1].task_id
             else:
-                ended = [x.end for x in self.log.read().executions if x.pid == pid and x.end]
+                ends = [x.end for x in self.log.read().executions if x.pid == pid and x.end]
                 self.record["victim_observed"] = False
                 self.record["note"] = (
                     f"the victim was seen running task {victim_task}, which ended "
-                    f"{(now - max(ended)) * 1e3:.1f} ms before the signal: it held no task then"
+                    f"{(now - max(ends)) * 1e3:.1f} ms before the signal: it held no task then"
                 )
-        if not in_flight:
-            self.record["note"] = "the run had already finished: the kill hit no task"
 
 
 class BrokerKiller(Fault):
