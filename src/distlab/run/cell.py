@@ -38,9 +38,11 @@ from distlab.run.model import (
     Fatal,
     Finished,
     Interrupted,
-    ReferenceMeasured,
     StepChanged,
+    error_line,
 )
+from distlab.run.recovery import EngineKeeper, fault_target, note_engine_state, restart_engine
+from distlab.run.references import run_references
 from distlab.stats import summarize
 from distlab.workloads import create as create_workload
 from distlab.workloads import workload_class
@@ -53,35 +55,6 @@ class Events:
 
     def emit(self, event: Event) -> None:
         self._f.write(event.to_json() + "\n")
-
-
-def error_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
-
-
-def run_references(job: EngineJob, events: Events) -> None:
-    for name in job.workloads:
-        try:
-            wl = create_workload(name, job.size, **job.params.get(name, {}))
-            refs = wl.references()
-        except Exception as exc:
-            events.emit(ReferenceMeasured(name, error=error_line(exc)))
-            continue
-        out: dict[str, Any] = {}
-        for ref_name, fn in refs.items():
-            try:
-                samples, result = [], None
-                reps = wl.reference_repeats if ref_name == "sequential" else max(3, job.repeats)
-                for _ in range(reps):
-                    t0 = time.perf_counter()
-                    result = fn()
-                    samples.append(time.perf_counter() - t0)
-                ok, detail = wl.verify(RunOutput(result), ref_name)
-                out[ref_name] = {"wall": summarize(samples), "verified": ok, "detail": detail}
-            except Exception as exc:
-                out[ref_name] = {"error": error_line(exc)}
-        events.emit(ReferenceMeasured(name, references=out))
 
 
 def timed_run(
@@ -156,7 +129,7 @@ def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> Cell
                     cell.traceback = traceback.format_exc(limit=8)
                     if cell.fault.get("killed_pid"):
                         cell.error += (
-                            f" (in a repetition after the {_fault_target(cell.fault)} was killed)"
+                            f" (in a repetition after the {fault_target(cell.fault)} was killed)"
                         )
                     cell.lost = sum(o.lost for o in outputs)
                     cell.duplicates = (
@@ -172,7 +145,7 @@ def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> Cell
                 cell.status, cell.verified = "failed", False
                 cell.verify_detail, cell.error = detail, f"wrong answer: {detail}"
                 if faulted and cell.fault.get("killed_pid"):
-                    cell.error += f" (after the {_fault_target(cell.fault)} was killed)"
+                    cell.error += f" (after the {fault_target(cell.fault)} was killed)"
                 cell.lost = sum(o.lost for o in outputs) + out.lost
                 cell.duplicates = (
                     sum(o.duplicates for o in outputs)
@@ -248,31 +221,15 @@ def _faulted_run(
         record["duplicate_results"] = seen
         extra = max(0, (record.get("duplicated") or 0) - seen)
         if isinstance(exc, DistlabError) or record.get("killed_pid"):
-            _note_engine_state(engine, record)
+            note_engine_state(engine, record)
         raise _FaultedRunFailed(
             error_line(exc), traceback.format_exc(limit=8), record, extra
         ) from exc
     record = fault.disarm(wall, lost=out.lost)
     seen = engine.duplicates - dup_engine + out.duplicates
     record["duplicate_results"] = seen
-    _note_engine_state(engine, record)
+    note_engine_state(engine, record)
     return out, wall, max(0, (record.get("duplicated") or 0) - seen)
-
-
-def _fault_target(record: dict[str, Any]) -> str:
-    if record.get("kind") == "broker":
-        return f"broker, {record.get('broker')} pid {record.get('killed_pid')},"
-    return f"worker pid {record.get('killed_pid')}"
-
-
-def _note_engine_state(engine: Engine, record: dict[str, Any]) -> None:
-    """After the fault: whether the engine can go on (run_engine restarts it if not)."""
-    try:
-        reason = engine.health()
-    except Exception as exc:  # a health check must not fail the cell
-        reason = f"health check failed: {error_line(exc)}"
-    if reason:
-        record["engine_broken"] = reason
 
 
 def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
@@ -369,56 +326,6 @@ def run_engine(job: EngineJob, events: Events) -> None:
                 events.emit(CellFinished(cell))
     finally:
         close_engine(engine, events)
-
-
-def restart_engine(engine: Engine, reason: str) -> dict[str, Any]:
-    """Close and start ``engine`` again (it said ``reason``); what happened, timed."""
-    record: dict[str, Any] = {"reason": reason}
-    t0 = time.perf_counter()
-    try:
-        engine.close()
-        engine.start()
-    except Exception as exc:
-        record["error"] = error_line(exc)
-        return record
-    record["restart_s"] = round(time.perf_counter() - t0, 3)
-    still = engine.health()
-    if still:
-        record["error"] = f"still cannot go on after a restart: {still}"
-    return record
-
-
-class EngineKeeper:
-    """Keeps an engine able to run the next cell: one whose cluster a fault took down (a
-    Flink JVM, SCOOP's origin, a broker that died with its data) is closed and started
-    again, its start-up timed apart; if that fails, every later cell says why it could
-    not run (``dead``) instead of failing one by one for reasons of its own."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        #: why no more cell can run on this engine (None: it can)
-        self.dead: str | None = None
-        self.restarts = 0
-
-    def ensure(self) -> dict[str, Any] | None:
-        """Restart the engine if it says it cannot go on; what was done, or None."""
-        if self.dead:
-            return None
-        try:
-            reason = self.engine.health()
-        except Exception as exc:
-            reason = f"its health check failed: {error_line(exc)}"
-        if not reason:
-            return None
-        record = restart_engine(self.engine, reason)
-        if "error" in record:
-            self.dead = (
-                f"{self.engine.name} cannot run more work ({reason}) and restarting it "
-                f"failed: {record['error']}"
-            )
-        else:
-            self.restarts += 1
-        return record
 
 
 def _monitor(events: Events, engine: str, workload: str):

@@ -33,23 +33,17 @@ Results are collected by distlab.engines.celery.results (futures, liveness check
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import celery.exceptions
 import cloudpickle
 import kombu.exceptions
-import psutil
 
 from distlab.contracts import (
     BrokerLost,
@@ -62,13 +56,9 @@ from distlab.contracts import (
 )
 from distlab.engines.addressing import endpoint, require_answer
 from distlab.engines.celery.app import (
-    CONFIG_ENV,
-    DRIVER_ENV,
     NOOP_TASK,
-    PID_TASK,
     RUN_CHUNK_TASK,
     RUN_TASK,
-    UNIT_ENV,
     make_app,
 )
 from distlab.engines.celery.results import (
@@ -77,10 +67,10 @@ from distlab.engines.celery.results import (
     drop_result_subscriptions,
     unreachable,
 )
+from distlab.engines.celery.workers import WorkerProcesses
 from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer
 
-WORKER_START_TIMEOUT = 60.0
 #: seconds the embedded Redis may be dead (a supervisor restarting it), or a user's broker
 #: unreachable, before callers are told it is lost
 BROKER_GRACE_S = 3.0
@@ -95,22 +85,9 @@ DRIVER_STORE_RETRY = {
 }
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
 # As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
-ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
 
 
-def _user_import_path() -> str:
-    """The driver's own import path entries (not the interpreter's), for the worker, so
-    functions from the user's modules resolve there as they do in the driver."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    extra = [
-        p for p in sys.path
-        if p and os.path.isdir(p) and not any(p.startswith(pre) for pre in prefixes)
-    ]  # fmt: skip
-    current = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([*extra, *([current] if current else [])])
-
-
-class CeleryEngine(TaskEngine):
+class CeleryEngine(WorkerProcesses, TaskEngine):
     name = "celery"
     needs_server = True
     supports_resources = True
@@ -208,91 +185,6 @@ class CeleryEngine(TaskEngine):
             return self.address, self.result_backend
         backend = self.address if scheme.startswith("redis") else "rpc://"
         return self.address, backend
-
-    def _start_worker(
-        self, config: dict[str, Any], queue: str, concurrency: int, resource: str = ""
-    ) -> None:
-        """A worker process serving ``queue``; with ``resource``, each of its pool
-        children holds one unit of it (distlab.engines.celery.app._own_unit)."""
-        env = dict(os.environ)
-        env[CONFIG_ENV] = json.dumps(config)
-        env["PYTHONPATH"] = _user_import_path()
-        warnings = [ROOT_WARNING_FILTER, env.get("PYTHONWARNINGS", "")]
-        env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
-        if os.geteuid() == 0:
-            env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
-        env[UNIT_ENV] = resource
-        env[DRIVER_ENV] = str(os.getpid())
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
-            "worker", "--pool=prefork", f"--concurrency={concurrency}",
-            "--loglevel=WARNING", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "-O", "fair",
-            "-Q", queue, "-n", f"{queue}@%h",
-        ]  # fmt: skip
-        with open(self._log_path(queue), "wb") as log:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
-            )
-        self._workers[queue] = proc
-        # Stopped at interpreter exit even if close() is never called.
-        self._finalizers.append(weakref.finalize(self, stop_pids, [proc.pid], 10.0))
-
-    def _log_path(self, queue: str) -> Path:
-        return Path(self._workdir or ".") / f"{queue}.log"
-
-    def _wait_workers_ready(self) -> None:
-        """Return once every worker has run a task; fail with its log if one exits."""
-        probes = {q: self._app.tasks[PID_TASK].apply_async(queue=q) for q in self._workers}
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        for queue, probe in probes.items():
-            while True:
-                try:
-                    probe.get(timeout=0.25)
-                    break
-                except celery.exceptions.TimeoutError:
-                    pass
-                self.check_workers(EngineStartError)
-                if time.monotonic() > deadline:
-                    raise EngineStartError(
-                        f"celery worker not ready within {WORKER_START_TIMEOUT:.0f}s: "
-                        f"{self._log_tail(queue)}"
-                    )
-            # The prefork pool starts all its children at once; wait until they are there.
-            while not self._pool_children(queue) and time.monotonic() < deadline:
-                time.sleep(0.02)
-        while len(self.worker_pids()) < self._expected_children() and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def _expected_children(self) -> int:
-        return (self.workers or 0) + sum(u for u in self._resource_totals.values() if u > 0)
-
-    def _log_tail(self, queue: str, lines: int = 3) -> str:
-        try:
-            text = self._log_path(queue).read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no log)"
-        return " | ".join(text[-lines:]) or "(empty log)"
-
-    def check_workers(self, error: type[DistlabError] = DistlabError) -> None:
-        """Raise ``error`` (with the end of its log) if a worker process has exited, and
-        BrokerLost if the embedded Redis has been dead for BROKER_GRACE_S."""
-        for queue, proc in self._workers.items():
-            if proc.poll() is None:
-                continue
-            if self._redis is not None and not self._redis.alive():
-                # a worker whose broker died may crash on its next ack: the broker is
-                # the news (BrokerLost), not one more lost task
-                raise BrokerLost(
-                    f"the celery broker ({self._redis.label}) died, and the celery worker "
-                    f"exited after it (code {proc.returncode})"
-                )
-            raise error(
-                f"the celery worker exited with code {proc.returncode}: {self._log_tail(queue)}"
-            )
-        dead = self._broker_dead()
-        if dead:
-            raise BrokerLost(dead)
 
     def _broker_dead(self, grace: float = BROKER_GRACE_S) -> str | None:
         """Why the embedded broker is lost (dead for ``grace`` seconds), else None."""
@@ -455,15 +347,6 @@ class CeleryEngine(TaskEngine):
 
     def resource_totals(self) -> dict[str, float]:
         return {k: float(v) for k, v in self._resource_totals.items()}
-
-    def _pool_children(self, queue: str) -> list[int]:
-        proc = self._workers.get(queue)
-        if proc is None:
-            return []
-        try:
-            return [c.pid for c in psutil.Process(proc.pid).children()]
-        except psutil.Error:
-            return []
 
     def worker_pids(self) -> list[int]:
         """The prefork pools' child processes (each runs tasks), main pool first."""

@@ -1,0 +1,134 @@
+"""The Celery engine's worker processes: started with its config, waited for until every
+pool child is ready, checked for having exited, their logs and pool children (a mixin of
+CeleryEngine, which owns the attributes these methods use)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import celery.exceptions
+import psutil
+
+from distlab.contracts import BrokerLost, DistlabError, EngineStartError
+from distlab.engines.celery.app import CONFIG_ENV, DRIVER_ENV, PID_TASK, UNIT_ENV
+from distlab.procs import stop_pids
+
+WORKER_START_TIMEOUT = 60.0
+ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
+
+
+def _user_import_path() -> str:
+    """The driver's own import path entries (not the interpreter's), for the worker, so
+    functions from the user's modules resolve there as they do in the driver."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    extra = [
+        p for p in sys.path
+        if p and os.path.isdir(p) and not any(p.startswith(pre) for pre in prefixes)
+    ]  # fmt: skip
+    current = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*extra, *([current] if current else [])])
+
+
+class WorkerProcesses:
+    """Worker-process management for CeleryEngine."""
+
+    def _start_worker(
+        self, config: dict[str, Any], queue: str, concurrency: int, resource: str = ""
+    ) -> None:
+        """A worker process serving ``queue``; with ``resource``, each of its pool
+        children holds one unit of it (distlab.engines.celery.app._own_unit)."""
+        env = dict(os.environ)
+        env[CONFIG_ENV] = json.dumps(config)
+        env["PYTHONPATH"] = _user_import_path()
+        warnings = [ROOT_WARNING_FILTER, env.get("PYTHONWARNINGS", "")]
+        env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
+        if os.geteuid() == 0:
+            env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
+        env[UNIT_ENV] = resource
+        env[DRIVER_ENV] = str(os.getpid())
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
+            "worker", "--pool=prefork", f"--concurrency={concurrency}",
+            "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "-O", "fair",
+            "-Q", queue, "-n", f"{queue}@%h",
+        ]  # fmt: skip
+        with open(self._log_path(queue), "wb") as log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        self._workers[queue] = proc
+        # Stopped at interpreter exit even if close() is never called.
+        self._finalizers.append(weakref.finalize(self, stop_pids, [proc.pid], 10.0))
+
+    def _log_path(self, queue: str) -> Path:
+        return Path(self._workdir or ".") / f"{queue}.log"
+
+    def _wait_workers_ready(self) -> None:
+        """Return once every worker has run a task; fail with its log if one exits."""
+        probes = {q: self._app.tasks[PID_TASK].apply_async(queue=q) for q in self._workers}
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        for queue, probe in probes.items():
+            while True:
+                try:
+                    probe.get(timeout=0.25)
+                    break
+                except celery.exceptions.TimeoutError:
+                    pass
+                self.check_workers(EngineStartError)
+                if time.monotonic() > deadline:
+                    raise EngineStartError(
+                        f"celery worker not ready within {WORKER_START_TIMEOUT:.0f}s: "
+                        f"{self._log_tail(queue)}"
+                    )
+            # The prefork pool starts all its children at once; wait until they are there.
+            while not self._pool_children(queue) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        while len(self.worker_pids()) < self._expected_children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _expected_children(self) -> int:
+        return (self.workers or 0) + sum(u for u in self._resource_totals.values() if u > 0)
+
+    def _log_tail(self, queue: str, lines: int = 3) -> str:
+        try:
+            text = self._log_path(queue).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def check_workers(self, error: type[DistlabError] = DistlabError) -> None:
+        """Raise ``error`` (with the end of its log) if a worker process has exited, and
+        BrokerLost if the embedded Redis has been dead for BROKER_GRACE_S."""
+        for queue, proc in self._workers.items():
+            if proc.poll() is None:
+                continue
+            if self._redis is not None and not self._redis.alive():
+                # a worker whose broker died may crash on its next ack: the broker is
+                # the news (BrokerLost), not one more lost task
+                raise BrokerLost(
+                    f"the celery broker ({self._redis.label}) died, and the celery worker "
+                    f"exited after it (code {proc.returncode})"
+                )
+            raise error(
+                f"the celery worker exited with code {proc.returncode}: {self._log_tail(queue)}"
+            )
+        dead = self._broker_dead()
+        if dead:
+            raise BrokerLost(dead)
+
+    def _pool_children(self, queue: str) -> list[int]:
+        proc = self._workers.get(queue)
+        if proc is None:
+            return []
+        try:
+            return [c.pid for c in psutil.Process(proc.pid).children()]
+        except psutil.Error:
+            return []

@@ -1,0 +1,38 @@
+"""The pseudo-engine ``reference``: the single-process reference computations of each
+workload (the seed's sequential loop, vectorized NumPy), timed and verified like a cell."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from distlab.run.model import EngineJob, ReferenceMeasured, error_line
+from distlab.stats import summarize
+from distlab.workloads import create as create_workload
+from distlab.workloads.base import RunOutput
+
+
+def run_references(job: EngineJob, events) -> None:
+    """Measure and verify every reference of every workload; emit one event per workload
+    (``events`` is the engine process's event writer)."""
+    for name in job.workloads:
+        try:
+            wl = create_workload(name, job.size, **job.params.get(name, {}))
+            refs = wl.references()
+        except Exception as exc:
+            events.emit(ReferenceMeasured(name, error=error_line(exc)))
+            continue
+        out: dict[str, Any] = {}
+        for ref_name, fn in refs.items():
+            try:
+                samples, result = [], None
+                reps = wl.reference_repeats if ref_name == "sequential" else max(3, job.repeats)
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    result = fn()
+                    samples.append(time.perf_counter() - t0)
+                ok, detail = wl.verify(RunOutput(result), ref_name)
+                out[ref_name] = {"wall": summarize(samples), "verified": ok, "detail": detail}
+            except Exception as exc:
+                out[ref_name] = {"error": error_line(exc)}
+        events.emit(ReferenceMeasured(name, references=out))
