@@ -1,4 +1,4 @@
-"""The kafka engine: the conformance suite on an embedded Tansu broker, a user's broker
+"""The kafka engine: the conformance suite on an embedded Apache Kafka broker, a user's broker
 given by address, an unreachable address, and a worker killed mid-run."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """W7 stream: exact windows against the plain-Python golden, latency percentiles from
-intended send times, on real engines (an embedded Tansu broker, a local Spark)."""
+intended send times, on real engines (an embedded Apache Kafka broker, a local Spark)."""
 
 from __future__ import annotations
 
@@ -170,12 +170,13 @@ def test_kafka_stream_tiny_exact_windows_and_percentiles():
     (sink,) = out.result.values()  # windows closed by the processors: each emitted once
     assert sink.window_updates == FINAL
     assert out.metrics["window_emissions"] == out.metrics["windows_checked"]
+    assert out.metrics["engine_settings"]["broker"]["server"].startswith("Apache Kafka 4.")
 
 
 @pytest.mark.skipif(not has_module("confluent_kafka"), reason="no confluent-kafka")
-def test_kafka_processors_each_write_their_own_sink_partition():
-    """Several producers appending to one partition can hide a batch from Tansu's live
-    readers: processor p must write sink partition p only, and the reader must read all."""
+def test_kafka_processors_write_sinks_partitioned_like_the_source():
+    """Processor p writes sink partition p (the sinks are partitioned like the source),
+    and the driver's reader reads every sink partition."""
     import time
 
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -263,6 +264,10 @@ def test_spark_stream_tiny_exact_windows_and_percentiles():
     assert sink.window_updates == LAST_IS_FINAL
     assert out.metrics["window_emissions"] >= out.metrics["windows_checked"]
     assert "update mode: the last of" in create("stream", "tiny").verify(out, "fixed_rate")[1]
+    # Spark's own Kafka source and sink, on the same Apache Kafka broker as the others
+    settings = out.metrics["engine_settings"]
+    assert settings["broker"]["server"].startswith("Apache Kafka 4.")
+    assert "spark-sql-kafka" in settings["connector"]
 
 
 # Runs inside Flink's own environment (apache-flink cannot live in the main one): one
@@ -336,4 +341,7 @@ def test_flink_stream_tiny_exact_windows_and_percentiles():
     assert lat["p50"] < 1000  # a live pipeline, not a batch replay
     assert m["offered_rate"] == 1000 and 500 <= m["throughput_eps"] <= 10_000
     assert "Flink SQL" in m["notes"]
+    settings = m["engine_settings"]  # Flink's Kafka SQL connector from Maven Central
+    assert settings["broker"]["server"].startswith("Apache Kafka 4.")
+    assert settings["connector"].startswith("flink-sql-connector-kafka-")
     assert got["left"] == []  # the JVM and the broker are gone

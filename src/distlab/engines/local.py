@@ -259,7 +259,9 @@ class LocalEngine(TaskEngine):
                 pass
         pool = self._healthy_pool()
         if needs:
-            return LocalFuture(pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs))))
+            return LocalFuture(
+                pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs)))
+            )
         return LocalFuture(pool.submit(fn, *args, **kwargs))
 
     def native_noop_tasks(self, n: int) -> list[Any]:

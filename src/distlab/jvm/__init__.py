@@ -78,7 +78,9 @@ def fetch(quiet: bool = True) -> Path:
         return root
     mvn = shutil.which("mvn")
     if not mvn:
-        raise EngineUnavailable("Maven (mvn) is needed to fetch the JVM parts: run scripts/setup.sh")
+        raise EngineUnavailable(
+            "Maven (mvn) is needed to fetch the JVM parts: run scripts/setup.sh"
+        )
     root.mkdir(parents=True, exist_ok=True)
     with open(root.with_name(root.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch at a time

@@ -14,6 +14,7 @@ ENGINE_COLUMNS = (
     "engine",
     "installed",
     "version",
+    "server it starts",
     "shapes",
     "resources",
     "actors",
@@ -40,6 +41,7 @@ def engines_table() -> Table:
         caps: list[str] = ["-"] * (1 + len(CAPABILITY_FLAGS))
         installed = entry.installed()
         lib = None  # the distribution whose version is shown: only for a working adapter
+        server = "-"
         if installed:
             try:
                 cls = registry.engine_class(name)
@@ -51,11 +53,14 @@ def engines_table() -> Table:
                     *("yes" if getattr(cls, flag) else "no" for flag in CAPABILITY_FLAGS),
                 ]
                 lib = entry.libraries[0] if entry.libraries else None
+                if cls.server:
+                    server = f"{cls.server_version()} ({cls.server})"
         version = versions.get(lib, "") if lib else ("stdlib" if name == "local" else "")
         t.add_row(
             name,
             "yes" if installed else "no",
             version,
+            server,
             *caps,
             "" if installed else entry.install_hint,
         )

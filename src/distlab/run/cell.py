@@ -255,7 +255,7 @@ def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
                 idle_mem_mb=round(idle, 1),
                 describe=engine.describe(),
                 python=sys.version.split()[0],
-                versions=library_versions(registry.entry(name).libraries),
+                versions=_versions(name, engine),
             )
         )
         return engine, startup
@@ -369,6 +369,14 @@ def _exit_with_parent(grace: float = 60.0) -> None:
         os._exit(130)
 
     threading.Thread(target=watch, name="distlab-parent-watch", daemon=True).start()
+
+
+def _versions(name: str, engine) -> dict[str, str]:
+    """The engine's libraries and, when it started one, its server (e.g. Apache Kafka)."""
+    versions = library_versions(registry.entry(name).libraries)
+    if engine.server and not engine.address:
+        versions["server"] = engine.server_version() or "?"
+    return versions
 
 
 def main(argv: list[str]) -> int:

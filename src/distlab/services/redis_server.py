@@ -43,6 +43,19 @@ def find_redis_server() -> str:
     )
 
 
+def redis_version() -> str:
+    """ "Redis <version>" of the redis-server distlab would start (``--version``)."""
+    try:
+        done = subprocess.run(
+            [find_redis_server(), "--version"], capture_output=True, text=True, timeout=10
+        )
+    except (EngineStartError, OSError, subprocess.TimeoutExpired):
+        return "Redis (not found)"
+    # "Redis server v=7.2.4 sha=... malloc=... bits=64 build=..."
+    fields = dict(f.split("=", 1) for f in done.stdout.split() if "=" in f)
+    return f"Redis {fields.get('v', '?')}"
+
+
 def ping(host: str, port: int, timeout: float = 0.5) -> bool:
     """True if a Redis server at host:port answers PING (raw protocol, no client library)."""
     try:

@@ -251,7 +251,10 @@ class Stream(Workload):
         else:
             how = "each emitted exactly once"
         dup = f"; {output.duplicates} duplicate pass-through arrivals" if output.duplicates else ""
-        return True, f"all {checked} windows equal to the golden (count and sum per key), {how}{dup}"
+        return (
+            True,
+            f"all {checked} windows equal to the golden (count and sum per key), {how}{dup}",
+        )
 
     def answer_record(self, result: Any) -> dict[str, Any]:
         """Per stream: its final windows, [key, window_start_ms, count, sum] sorted."""

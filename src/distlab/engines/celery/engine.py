@@ -69,7 +69,7 @@ from distlab.engines.celery.results import (
 )
 from distlab.engines.celery.workers import WorkerProcesses
 from distlab.procs import stop_pids
-from distlab.services.redis_server import RedisServer
+from distlab.services.redis_server import RedisServer, redis_version
 
 #: seconds the embedded Redis may be dead (a supervisor restarting it), or a user's broker
 #: unreachable, before callers are told it is lost
@@ -90,6 +90,12 @@ DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "a
 class CeleryEngine(WorkerProcesses, TaskEngine):
     name = "celery"
     needs_server = True
+    server = "broker and result backend"
+
+    @classmethod
+    def server_version(cls) -> str:
+        return redis_version()
+
     supports_resources = True
     address_help = (
         "redis://host:port/db (broker and result backend) or amqp://user:pass@host:port// "

@@ -53,6 +53,11 @@ class FlinkEngine(BatchEngine, StreamEngine):
     name = "flink"
     builtin_ops = frozenset({WordCount})
     address_help = "host:port of a Flink JobManager's REST endpoint (e.g. 127.0.0.1:8081)"
+    server = "mini-cluster: JobManager and TaskManagers in one JVM"
+
+    @classmethod
+    def server_version(cls) -> str:
+        return f"Apache Flink {flink_env.pinned_version('apache-flink')}"
 
     @classmethod
     def interpreter(cls) -> str | None:

@@ -60,6 +60,15 @@ def _timed_out(what: str, timeout: float, log: Path | None = None) -> EngineUnav
     )
 
 
+def pinned_version(distribution: str) -> str:
+    """The version requirements.txt pins for ``distribution`` ("?" if it pins none)."""
+    for line in REQUIREMENTS.read_text().splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower() == distribution:
+            return version.strip()
+    return "?"
+
+
 def pins_hash() -> str:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes())
     digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
@@ -216,7 +225,9 @@ def _build(directory: Path, deadline: float, timeout: float) -> None:
     python = venv_python(directory)
     limits = (deadline, timeout)
     if uv:
-        _run_logged([uv, "venv", "--quiet", "--python", sys.executable, str(directory)], log, *limits)
+        _run_logged(
+            [uv, "venv", "--quiet", "--python", sys.executable, str(directory)], log, *limits
+        )
         _run_logged(
             [uv, "pip", "install", "--python", str(python), "-r", str(REQUIREMENTS)], log, *limits
         )

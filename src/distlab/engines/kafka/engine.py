@@ -1,7 +1,7 @@
 """Kafka as a work queue: tasks go to a topic, a consumer group of worker processes runs
 them and sends the outcomes back on a results topic.
 
-Without an address the adapter starts its own Kafka-protocol broker (Tansu, see
+Without an address the adapter starts its own Apache Kafka broker (one KRaft node, see
 distlab.services.kafka.broker) on loopback; with ``address="host:port[,host:port]"`` it
 uses the user's bootstrap servers, creating uniquely named topics there and deleting them
 on close. Worker processes always run on this machine (distlab.engines.kafka.worker).
@@ -10,19 +10,15 @@ Delivery is at-least-once: a worker commits a task's offset only after its resul
 flushed, so a killed worker's unfinished tasks are re-run by the group member that takes
 over its partitions. The driver keeps the first result per task and counts the rest in
 ``duplicates``. A killed worker is not replaced: the survivors take over its partitions
-after ``session.timeout.ms`` (3 s by default); if every worker has died, pending futures
-fail with EngineStartError instead of waiting forever. The results side (the futures and
+after ``session.timeout.ms`` (3 s by default, 6 s on a user's cluster); if every worker
+has died, pending futures fail with EngineStartError instead of waiting forever. The results side (the futures and
 the thread that reads the results topic) is distlab.engines.kafka.results; the stream
 processors are distlab.engines.kafka.stream.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import Future as ConcurrentFuture
@@ -30,7 +26,6 @@ from typing import Any
 
 import cloudpickle
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient
 
 from distlab.contracts import (
     BrokerLost,
@@ -45,9 +40,18 @@ from distlab.contracts import (
     chunked,
 )
 from distlab.engines.addressing import endpoint, unreachable
+from distlab.engines.kafka.group import WorkerProcesses
 from distlab.engines.kafka.results import TaskResults
-from distlab.procs import port_open, stop_pids
-from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_group, delete_topics
+from distlab.procs import port_open
+from distlab.services.kafka.broker import (
+    KafkaBroker,
+    check_metadata,
+    create_topics,
+    delete_group,
+    delete_topics,
+    kafka_version,
+)
+from distlab.services.kafka.clients import FETCH_WAIT_MS
 
 #: how long start() waits for the consumer group to cover every task partition
 GROUP_READY_TIMEOUT = 60.0
@@ -55,20 +59,23 @@ GROUP_READY_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 8.0
 #: Kafka's own default port, for bootstrap servers given without one
 DEFAULT_PORT = 9092
+#: how long the embedded broker may be dead (a restart under way) before tasks fail
+BROKER_GRACE_S = 3.0
 
 
 class KafkaEngine(TaskEngine, StreamEngine):
     name = "kafka"
     needs_server = True
+    server = "KRaft broker and controller, one node"
     address_help = (
-        "Kafka bootstrap servers, host:port[,host:port] (default: an embedded Tansu broker)"
+        "Kafka bootstrap servers, host:port[,host:port] (default: an embedded Apache Kafka broker)"
     )
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         """Options: ``partitions`` (task topic, default 2 x workers),
-        ``session_timeout_ms`` (group failure detection, default 3000),
+        ``session_timeout_ms`` (group failure detection, default 3000; 6000 on a user's cluster),
         ``max_message_bytes`` (largest task or result, default 64 MiB),
-        ``fetch_wait_ms`` (longest wait of a fetch, default 5),
+        ``fetch_wait_ms`` (longest wait of an idle fetch, default 100),
         ``restart_workers`` (replace a worker process that dies, default True)."""
         super().__init__(address, workers, **options)
         #: dead worker processes replaced (option restart_workers, default True)
@@ -77,6 +84,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
         self._broker: KafkaBroker | None = None
         #: why the broker is lost (it died; an in-memory broker takes the topics with it)
         self._broker_lost: str | None = None
+        self._broker_dead_since: float | None = None
         #: set by start(): task partitions, group failure detection, longest fetch wait
         self.partitions: int | None = None
         self.session_timeout_ms: int | None = None
@@ -84,13 +92,12 @@ class KafkaEngine(TaskEngine, StreamEngine):
         self.max_message_bytes = 0
         self.bootstrap = ""
         self.tasks_topic = self.results_topic = self.group = ""
-        self._procs: list[subprocess.Popen] = []
+        self._group: WorkerProcesses | None = None
         self._producer: Producer | None = None
         #: the futures and the results thread (kept after close for its counters)
         self._results: TaskResults | None = None
         self._next_liveness_check = 0.0
         self._topics: list[str] = []
-        self._logdir: tempfile.TemporaryDirectory | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     @classmethod
@@ -105,6 +112,10 @@ class KafkaEngine(TaskEngine, StreamEngine):
             tried = ", ".join(f"{h}:{p}" for h, p in hosts)
             raise unreachable(cls.name, address, f"no Kafka broker answers on {tried}")
 
+    @classmethod
+    def server_version(cls) -> str:
+        return f"Apache Kafka {kafka_version()}"
+
     @property
     def foreign_messages(self) -> int:
         """Unreadable messages found on the results topic."""
@@ -116,16 +127,18 @@ class KafkaEngine(TaskEngine, StreamEngine):
             raise DistlabError(
                 f"kafka needs partitions >= workers ({self.partitions} < {self.workers})"
             )
-        self.session_timeout_ms = int(self.options.get("session_timeout_ms", 3000))
+        # a broker refuses a session timeout under its group.min.session.timeout.ms:
+        # 6 s by default on a user's cluster, 1 s on the embedded broker
+        default_timeout = 6000 if self.address else 3000
+        self.session_timeout_ms = int(self.options.get("session_timeout_ms", default_timeout))
         self.max_message_bytes = int(self.options.get("max_message_bytes", 64 << 20))
-        # Tansu answers a fetch only after fetch.wait.max.ms even when data is waiting, so
-        # this bounds each hop's latency; lower costs more idle polling.
-        self.fetch_wait_ms = int(self.options.get("fetch_wait_ms", 5))
+        # Apache Kafka answers a fetch as soon as data arrive: this only bounds idle polls.
+        self.fetch_wait_ms = int(self.options.get("fetch_wait_ms", FETCH_WAIT_MS))
 
         if self.address:
             self.check_address(self.address)
             self.bootstrap = self.address.split("://", 1)[-1]
-            _check_metadata(self.bootstrap)
+            check_metadata(self.bootstrap, CONNECT_TIMEOUT)
         else:
             self._broker = KafkaBroker().start()
             self._broker_lost = None
@@ -135,9 +148,12 @@ class KafkaEngine(TaskEngine, StreamEngine):
         self.tasks_topic, self.results_topic = f"distlab-tasks-{run}", f"distlab-results-{run}"
         self.group = f"distlab-workers-{run}"
         self._topics = [self.tasks_topic, self.results_topic]
-        # one results partition per worker: each has a single writer (see .worker)
+        # as many results partitions as workers; a topic's own size limit, as Apache Kafka
+        # refuses messages over 1 MB by default
         create_topics(
-            self.bootstrap, {self.tasks_topic: self.partitions, self.results_topic: self.workers}
+            self.bootstrap,
+            {self.tasks_topic: self.partitions, self.results_topic: self.workers},
+            config={"max.message.bytes": str(self.max_message_bytes)},
         )
 
         self._producer = Producer(
@@ -164,46 +180,18 @@ class KafkaEngine(TaskEngine, StreamEngine):
             on_duplicate=self._count_duplicate,
         )
 
-        self._logdir = tempfile.TemporaryDirectory(prefix="distlab-kafka-")
-        for index in range(self.workers):
-            self._procs.append(self._spawn_worker(index))
+        self._group = WorkerProcesses(
+            self.workers,
+            bootstrap=self.bootstrap,
+            tasks=self.tasks_topic,
+            results=self.results_topic,
+            group=self.group,
+            session_timeout_ms=self.session_timeout_ms,
+            max_message_bytes=self.max_message_bytes,
+            fetch_wait_ms=self.fetch_wait_ms,
+        )
+        self._group.start()
         self._wait_for_group()
-
-    def _spawn_worker(self, index: int) -> subprocess.Popen:
-        env = dict(os.environ)
-        # Functions pickled by reference (importable modules) must import on the worker too.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        log = open(os.path.join(self._logdir.name, f"worker-{index}.log"), "wb")
-        with log:
-            return subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "distlab.engines.kafka.worker",
-                    "--bootstrap",
-                    self.bootstrap,
-                    "--tasks",
-                    self.tasks_topic,
-                    "--results",
-                    self.results_topic,
-                    "--group",
-                    self.group,
-                    "--index",
-                    str(index),
-                    "--session-timeout-ms",
-                    str(self.session_timeout_ms),
-                    "--max-message-bytes",
-                    str(self.max_message_bytes),
-                    "--fetch-wait-ms",
-                    str(self.fetch_wait_ms),
-                    "--parent-pid",
-                    str(os.getpid()),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
 
     def _group_ready(self) -> bool:
         assignments = self._results.assignments
@@ -217,12 +205,9 @@ class KafkaEngine(TaskEngine, StreamEngine):
         deadline = time.monotonic() + GROUP_READY_TIMEOUT
         with self._results.assigned:
             while not self._group_ready():
-                dead = [p for p in self._procs if p.poll() is not None]
+                dead = self._group.first_dead()
                 if dead:
-                    raise EngineStartError(
-                        f"a kafka worker exited with code {dead[0].returncode} at start-up: "
-                        f"{self._worker_log_tail(self._procs.index(dead[0]))}"
-                    )
+                    raise EngineStartError(f"a kafka worker {dead} (at start-up)")
                 if time.monotonic() > deadline:
                     raise EngineStartError(
                         f"the kafka worker group did not take all {self.partitions} partitions "
@@ -231,24 +216,14 @@ class KafkaEngine(TaskEngine, StreamEngine):
                     )
                 self._results.assigned.wait(0.1)
 
-    def _worker_log_tail(self, index: int) -> str:
-        try:
-            with open(os.path.join(self._logdir.name, f"worker-{index}.log"), "rb") as f:
-                lines = f.read()[-2000:].decode(errors="replace").strip().splitlines()
-            return lines[-1] if lines else "(no output)"
-        except OSError:
-            return "(no log)"
-
     def close(self) -> None:
         # The results thread first: it supervises the workers stopped next.
         if self._results is not None:
             self._results.close("the kafka engine was closed before the task finished")
-        procs, self._procs = self._procs, []
-        if procs:
+        group, self._group = self._group, None
+        if group is not None:
             # a worker's orderly close flushes to the broker: pointless once it is lost
-            stop_pids([p.pid for p in procs], grace=0.5 if self._broker_lost else 5.0)
-            for p in procs:
-                p.wait(timeout=5)
+            group.stop(grace=0.5 if self._broker_lost else 5.0)
         if self._producer is not None:
             self._producer.flush(0 if self._broker_lost else 5)  # nowhere to flush to
             self._producer = None
@@ -260,9 +235,6 @@ class KafkaEngine(TaskEngine, StreamEngine):
         if self._broker is not None:
             self._broker.stop()
             self._broker = None
-        if self._logdir is not None:
-            self._logdir.cleanup()
-            self._logdir = None
         self.started = False
 
     # -- supervision (on the results thread) ---------------------------------------------
@@ -274,16 +246,25 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self._fail_if_no_workers()
 
     def _fail_if_broker_died(self) -> None:
-        """The embedded broker is our process: the moment it is gone, every pending task
-        fails with BrokerLost naming it (its in-memory topics went with it: nothing can
-        come back), and new tasks are refused until the engine is restarted."""
+        """The embedded broker is our process. Its log is on disk, so a broker restarted
+        within BROKER_GRACE_S goes unnoticed (the clients reconnect and resend); once it
+        has been dead that long, every pending task fails with BrokerLost naming it, and
+        new tasks are refused until the engine is restarted."""
         broker = self._broker
-        if broker is None or self._broker_lost or broker.alive():
+        if broker is None or self._broker_lost:
             return
-        code = broker.returncode
+        if broker.alive():
+            self._broker_dead_since = None
+            return
+        now = time.monotonic()
+        if self._broker_dead_since is None:
+            self._broker_dead_since = now
+        if now - self._broker_dead_since < BROKER_GRACE_S:
+            return
         self._broker_lost = (
-            f"the {broker.label} died (pid {broker.pid}, exit status {code}); its topics and "
-            "the tasks in them went with it"
+            f"the {broker.label} died (pid {broker.pid}, exit status {broker.returncode}) "
+            f"and did not come back within {BROKER_GRACE_S:g} s: the tasks in its topics "
+            "are unreachable"
         )
         if self._results is not None:
             self._results.fail_all(BrokerLost(self._broker_lost))
@@ -295,16 +276,14 @@ class KafkaEngine(TaskEngine, StreamEngine):
         """Start a worker in place of each one that died: a supervisor's job, as Celery's
         pool does for its children. The group rebalances; unacknowledged tasks of the dead
         worker are consumed again by the others or the replacement (at-least-once)."""
-        if not self.restart_workers or not self.started:
-            return
-        for index, proc in enumerate(self._procs):
-            if proc.poll() is not None:
-                self._procs[index] = self._spawn_worker(index)
-                self.worker_restarts += 1
+        group = self._group
+        if self.restart_workers and self.started and group is not None:
+            self.worker_restarts += group.replace_dead()
 
     def _fail_if_no_workers(self) -> None:
         self._replace_dead_workers()
-        if not self.started or not self._procs or any(p.poll() is None for p in self._procs):
+        group = self._group
+        if not self.started or group is None or not group.procs or group.any_alive():
             return
         results = self._results
         if results is not None:
@@ -372,7 +351,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
 
     # -- observation ---------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
-        return [p.pid for p in self._procs if p.poll() is None]
+        return self._group.pids() if self._group is not None else []
 
     def broker(self) -> KafkaBroker | None:
         return self._broker
@@ -380,12 +359,12 @@ class KafkaEngine(TaskEngine, StreamEngine):
     def health(self) -> str | None:
         if self._broker is not None and not self._broker.alive():
             return self._broker_lost or f"its broker ({self._broker.label}) is not running"
-        if self._procs and not any(p.poll() is None for p in self._procs):
+        if self._group is not None and self._group.procs and not self._group.any_alive():
             return "every kafka worker process has exited"
         return None
 
     def process_roots(self) -> list[int]:
-        roots = [p.pid for p in self._procs]
+        roots = self._group.pids(alive_only=False) if self._group is not None else []
         if self._broker is not None and self._broker.pid is not None:
             roots.append(self._broker.pid)
         return roots
@@ -393,7 +372,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
     def describe(self) -> dict[str, Any]:
         return {
             "address": self.address or "embedded",
-            "broker": "user cluster" if self.address else "tansu (embedded, in-memory)",
+            "broker": self._broker.settings() if self._broker else "user cluster",
             "workers": self.workers,
             "partitions": self.partitions,
             "session_timeout_ms": self.session_timeout_ms,
@@ -405,14 +384,3 @@ class KafkaEngine(TaskEngine, StreamEngine):
 
 def _dump_fn(fn) -> bytes:
     return cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _check_metadata(bootstrap: str) -> None:
-    """Something answers: check that it speaks Kafka (one line, within CONNECT_TIMEOUT)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    try:
-        admin.list_topics(timeout=CONNECT_TIMEOUT)
-    except KafkaException as exc:
-        raise EngineStartError(
-            f"Kafka at {bootstrap} did not answer a metadata request: {exc}"
-        ) from None

@@ -10,8 +10,8 @@ state), filters, passes kept events through and closes a key's tumbling window w
 partition's event time moves past the window's end (events of one partition arrive in
 event-time order); the end marker (event_id -1) closes the rest.
 
-Processor ``p`` writes only partition ``p`` of each sink (as many sink partitions as
-source partitions): one writer per sink partition, as the harness requires.
+Processor ``p`` writes partition ``p`` of each sink (as many sink partitions as source
+partitions): the sinks are partitioned like the source.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import END_ID
 from distlab.services.kafka.clients import FETCH_WAIT_MS, ReliableProducer, consumer, producer, take
-from distlab.services.kafka.harness import ERROR_ID, READY_ID, StreamTopics, drive
+from distlab.services.kafka.harness import ERROR_ID, READY_ID, StreamTopics, broker_settings, drive
 
 
 def _process_partition(bootstrap: str, topics: dict, partition: int, spec: dict) -> None:
     """A processor thread's body: a failure is reported to the driver on the events sink
-    (the thread has nobody else to tell), on the processor's own partition, after its
-    producer was flushed (so that partition still has one writer at a time)."""
+    (the thread has nobody else to tell), on the processor's own partition."""
     try:
         _run_processor(bootstrap, topics, partition, spec)
     except Exception as exc:
@@ -51,7 +50,6 @@ def _run_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> 
     source.assign([TopicPartition(topics["source"], partition, OFFSET_BEGINNING)])
     # sink order does not matter (arrivals are stamped, windows collected): failed
     # deliveries are produced again, and one that fails for good ends the processor.
-    # Everything goes to sink partition ``partition``: one writer per sink partition.
     sink = ReliableProducer(bootstrap, resend=True)
     sink_events, sink_windows = topics["sink_events"], topics["sink_windows"]
     # open windows of this partition: key -> window_start -> [count, sum]
@@ -140,6 +138,6 @@ def run_on_kafka_engine(engine, spec: StreamSpec) -> StreamResult:
         "processors": partitions,
         "worker_processes_used": len(set(hosts)),
         "fetch_wait_ms": FETCH_WAIT_MS,
-        "broker": "user cluster" if spec.bootstrap or engine.address else "tansu (embedded)",
+        "broker": broker_settings(None if spec.bootstrap else engine.broker(), topics.bootstrap),
     }
     return result

@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import signal
+import sys
 import time
 from collections import OrderedDict
 from typing import Any
@@ -90,7 +91,6 @@ class Worker:
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": args.session_timeout_ms,
                 "heartbeat.interval.ms": max(100, args.session_timeout_ms // 10),
-                # Tansu makes every fetch wait the full fetch.wait.max.ms: keep latency low.
                 "fetch.wait.max.ms": args.fetch_wait_ms,
                 "max.poll.interval.ms": args.max_task_seconds * 1000,
                 "fetch.max.bytes": args.max_message_bytes,
@@ -145,12 +145,8 @@ class Worker:
             outcome = encode_outcome(False, exc)
         while True:
             try:
-                # each worker writes only its own results partition: with two writers on one
-                # partition, Tansu can expose a later batch before an earlier one and a
-                # live reader skips the earlier (seen here: results never arrived)
-                self.producer.produce(
-                    self.args.results, outcome, key=msg.key(), partition=self.args.index
-                )
+                # partitioned by task id: any worker may write any results partition
+                self.producer.produce(self.args.results, outcome, key=msg.key())
                 break
             except BufferError:
                 self.producer.poll(0.05)
@@ -195,6 +191,15 @@ class Worker:
             self.producer.flush(5)
 
 
+def worker_command(**options: str | int) -> list[str]:
+    """The command line that starts one worker, e.g. ``worker_command(bootstrap=...,
+    tasks=..., results=..., group=..., index=0)`` (the options of ``main``)."""
+    command = [sys.executable, "-m", "distlab.engines.kafka.worker"]
+    for name, value in options.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True)
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--session-timeout-ms", type=int, default=3000)
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when it is gone")
-    parser.add_argument("--fetch-wait-ms", type=int, default=5)
+    parser.add_argument("--fetch-wait-ms", type=int, default=100)
     parser.add_argument("--max-task-seconds", type=int, default=3600)
     parser.add_argument("--max-message-bytes", type=int, default=64 << 20)
     worker = Worker(parser.parse_args(argv))

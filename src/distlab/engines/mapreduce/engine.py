@@ -77,7 +77,7 @@ class MapReduceEngine(BatchEngine):
         "hdfs://NAMENODE:PORT,RESOURCEMANAGER:PORT (default: a Hadoop cluster on 127.0.0.1)"
     )
     #: what the engine starts when no address is given (``distlab engines`` shows it)
-    server = "Apache Hadoop (HDFS + YARN + MapReduce, one JVM)"
+    server = "HDFS, YARN and MapReduce in one JVM"
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)

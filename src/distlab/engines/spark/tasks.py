@@ -1,0 +1,78 @@
+"""How a Python call travels as a Spark task: run on an executor's Python worker with its
+exception carried back as a value (not wrapped in a Py4JJavaError), broadcasts unwrapped,
+and a job that lost its task's process told apart from a task that raised."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from pyspark.broadcast import Broadcast
+
+from distlab.contracts import DistlabError, TaskLost
+from distlab.contracts.errors import call_capturing, with_remote_traceback
+
+
+class Failed:
+    """A task's exception carried back as a value, so Spark does not wrap it in a
+    Py4JJavaError; the driver re-raises it with its remote traceback."""
+
+    def __init__(self, exc: BaseException):
+        try:
+            pickle.dumps(exc)
+            self.exc = exc
+        except Exception:  # an unpicklable exception: keep its type name and text
+            self.exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            self.exc._distlab_remote_tb = getattr(exc, "_distlab_remote_tb", None)
+
+
+def _unwrap(value: Any) -> Any:
+    return value.value if isinstance(value, Broadcast) else value
+
+
+def run_task(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Runs on an executor's Python worker."""
+    try:
+        args = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        return call_capturing(fn, args, kwargs)
+    except BaseException as exc:
+        return Failed(exc)
+
+
+def raise_if_failed(value: Any) -> Any:
+    if isinstance(value, Failed):
+        raise with_remote_traceback(value.exc)
+    return value
+
+
+def job_error(exc: BaseException) -> DistlabError:
+    """One line from a failed Spark job: the Python error if there is one."""
+    text = str(exc).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    python_lines = [ln for ln in lines if "Error" in ln or "Exception" in ln]
+    return DistlabError(f"spark job failed: {(python_lines or lines or ['?'])[-1].strip()}")
+
+
+#: what a Spark job's failure says when it lost a task's process (a Python worker or an
+#: executor died on every attempt), as opposed to a task that raised
+_LOSS_SIGNS = ("Python worker exited unexpectedly", "ExecutorLostFailure")
+
+
+def collect(rdd: Any) -> list[Any]:
+    """``rdd.collect()``; a job that failed because its task's process died on every
+    attempt raises TaskLost (a task's own exception comes back as a Failed value)."""
+    try:
+        return rdd.collect()
+    except Exception as exc:
+        text = str(exc)
+        sign = next((s for s in _LOSS_SIGNS if s in text), None)
+        if sign is not None:
+            raise TaskLost(f"Spark lost the task ({sign})") from exc
+        raise
+
+
+def warm() -> int:
+    return os.getpid()
