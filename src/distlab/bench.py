@@ -249,5 +249,11 @@ def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> None:
     path.write_text(json.dumps(doc, indent=1))
 
 
+def _streams_cell(job: EngineJob) -> dict[str, Any]:
+    from distlab.bench_streams import streams_cell
+
+    return streams_cell(job)
+
+
 #: bench kind -> the function an engine process runs for it
-CELLS = {"granularity": granularity_cell, "tiny-tasks": tiny_tasks_cell}
+CELLS = {"granularity": granularity_cell, "tiny-tasks": tiny_tasks_cell, "streams": _streams_cell}

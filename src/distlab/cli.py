@@ -237,6 +237,43 @@ def bench_tiny_tasks(
     console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
 
+@bench_app.command("streams")
+def bench_streams(
+    engines: Annotated[
+        str, typer.Option(help="Comma-separated stream engines.")
+    ] = "kafka,flink,spark",
+    seconds: Annotated[float, typer.Option(help="Steady seconds per point.")] = 5.0,
+    warmup: Annotated[float, typer.Option(help="Warm-up seconds per point (left out).")] = 1.0,
+    start_rate: Annotated[float, typer.Option(help="First offered rate (events/s).")] = 2000.0,
+    max_rate: Annotated[float, typer.Option(help="Highest rate tried.")] = 512_000.0,
+    p99_bound_ms: Annotated[float, typer.Option(help="p99 a sustained rate stays under.")] = 1000.0,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
+    from distlab import bench, bench_streams
+    from distlab.report.bench_tables import streams_table
+
+    if seconds <= 0 or warmup < 0 or start_rate <= 0 or max_rate < start_rate:
+        raise DistlabError("--seconds and --start-rate must be > 0, --max-rate >= --start-rate")
+    params = {
+        "seconds": seconds,
+        "warmup_s": warmup,
+        "start_rate": start_rate,
+        "max_rate": max_rate,
+        "p99_bound_ms": p99_bound_ms,
+        "workers": workers,
+    }
+    console.print("[dim]measuring the raw pipe ...[/]")
+    rows = [bench_streams.pipe_row(params)]
+    rows += _run_bench("streams", _split(engines), params, None, None)
+    if out:
+        bench.save("streams", rows, out)
+    console.print(streams_table(rows, {**bench_streams.DEFAULTS, **params}))
+
+
 @app.command("engines")
 def engines_cmd() -> None:
     """What engines are installed, their versions and capabilities."""

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 #: sleeps shorter than this are skipped (the OS cannot honour them precisely anyway)
 MIN_SLEEP_S = 0.0005
+#: an item started later than this behind its time counts as sent late
+LATE_S = 0.005
 
 
 class Pacer:
@@ -31,6 +33,9 @@ class Pacer:
         self.idle = idle
         #: the worst lag behind schedule seen so far, in seconds
         self.worst_lag_s = 0.0
+        #: items started more than LATE_S behind their time, and items in all
+        self.late = 0
+        self.items = 0
 
     @classmethod
     def at_rate(cls, rate: float, **kwargs) -> Pacer:
@@ -44,6 +49,7 @@ class Pacer:
         intended time."""
         due = self.t0 + i * self.interval_s
         now = time.perf_counter()
+        self.items += 1
         if now < due:
             if due - now > MIN_SLEEP_S:
                 if self.idle is not None:
@@ -52,5 +58,14 @@ class Pacer:
                 if due > now:
                     time.sleep(due - now)
         else:
-            self.worst_lag_s = max(self.worst_lag_s, now - due)
+            lag = now - due
+            if lag > self.worst_lag_s:
+                self.worst_lag_s = lag
+            if lag > LATE_S:
+                self.late += 1
         return due
+
+    @property
+    def late_share(self) -> float:
+        """The share of items started more than LATE_S behind their time."""
+        return self.late / self.items if self.items else 0.0

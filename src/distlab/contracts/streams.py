@@ -119,6 +119,8 @@ class StreamResult:
     duplicate_arrivals: int = 0
     #: what a window emission is: FINAL (emitted once) or LAST_IS_FINAL (update mode)
     window_updates: str = FINAL
+    #: the share of events the sender sent more than pacing.LATE_S behind their time
+    send_late_share: float = 0.0
 
 
 class StreamEngine(Engine):
@@ -218,11 +220,12 @@ def send_paced(
     send: Callable[[Event, str], None],
     on_start: Callable[[float], None] | None = None,
     idle: Callable[[], None] | None = None,
-) -> float:
+) -> Pacer:
     """Call ``send(event, line)`` for every event at its intended time ``t0 + i / rate``
     (at once when already late); ``idle()`` is called before each sleep. The events are
     generated first, then the clock starts: ``t0`` (perf_counter) is handed to
-    ``on_start`` before the first send. Return the worst lag behind schedule in seconds."""
+    ``on_start`` before the first send. Return the pacer: its
+    ``worst_lag_s`` behind schedule and the ``late_share`` of events sent late."""
     events, lines = spec.events(), _lines(spec)
     t0 = time.perf_counter()
     if on_start is not None:
@@ -231,4 +234,4 @@ def send_paced(
     for i, event in enumerate(events):
         pacer.wait(i)
         send(event, lines[i])
-    return pacer.worst_lag_s
+    return pacer

@@ -51,6 +51,65 @@ def downsample(xs: list[float], most: int = MAX_SAMPLES) -> list[float]:
     return [xs[int(i * step)] for i in range(most)]
 
 
+def stream_figures(
+    spec: StreamSpec, raw, expected: list[int], warmup_s: float = 0.0
+) -> dict[str, Any]:
+    """One stream's figures from what its sinks received: latency of every ``expected``
+    id against its intended send time (those due in the first ``warmup_s`` seconds left
+    out), throughput, losses, the window emissions (as ``sink``, for the check)."""
+    arrivals: dict[int, float] = raw.arrivals
+    # ids that reached the sink but should not have: filtered out, or never sent
+    unexpected = sorted(set(arrivals) - set(expected))
+    latencies = sorted(
+        (arrivals[eid] - spec.intended_s(eid)) * 1e3
+        for eid in expected
+        if eid in arrivals and spec.intended_s(eid) >= warmup_s
+    )
+    got = [arrivals[eid] for eid in expected if eid in arrivals]
+    # Throughput: events handled per second between the first and the last arrival
+    # at the sink, measured against the same span of intended send times.
+    if len(got) >= 2 and max(got) > min(got):
+        first, last = expected[0], expected[-1]
+        intended_span = spec.intended_s(last) - spec.intended_s(first)
+        achieved = spec.rate * intended_span / (max(got) - min(got))
+    else:
+        achieved = 0.0
+    achieved = min(achieved, spec.rate * 10)  # a burst at the end cannot beat arrival
+    emissions = [(int(k), int(w), int(c), int(s)) for k, w, c, s in raw.windows]
+    lat = percentiles(latencies, (50, 99, 99.9))
+    return {
+        "sink": SinkOutput(emissions, raw.window_updates, unexpected),
+        "offered_rate": spec.rate,
+        "throughput_eps": round(achieved, 1),
+        "latency_ms": {k: (round(v, 3) if v is not None else None) for k, v in lat.items()},
+        "latency_samples_ms": [round(x, 3) for x in downsample(latencies)],
+        "windows_checked": len({(k, w) for k, w, _c, _s in emissions}),
+        "window_emissions": len(emissions),
+        "window_updates": raw.window_updates,
+        "events": spec.n_events,
+        "passed_filter": len(expected),
+        "lost": len(expected) - len(got),
+        "duplicate_arrivals": raw.duplicate_arrivals,
+        "unexpected_arrivals": len(unexpected),
+        "elapsed_s": round(raw.elapsed_s, 3),
+        "send_lag_s": round(raw.send_lag_s, 4),
+        "notes": raw.notes,
+        "engine_settings": raw.settings,
+    }
+
+
+def sustained(point: dict, p99_bound_ms: float) -> bool:
+    """The sweep's rule: nothing lost, throughput >= SUSTAINED_SHARE of the offered rate,
+    p99 under the bound."""
+    p99 = point["latency_ms"].get("p99")
+    return (
+        point["lost"] == 0
+        and point["throughput_eps"] >= SUSTAINED_SHARE * point["offered_rate"]
+        and p99 is not None
+        and p99 < p99_bound_ms
+    )
+
+
 class Stream(Workload):
     name = "stream"
     description = "events at a fixed rate through filter + keyed tumbling windows (W7)"
@@ -147,54 +206,10 @@ class Stream(Workload):
     def _measure(self, engine: Engine, spec: StreamSpec) -> dict[str, Any]:
         """Run one stream and turn the raw arrivals into figures."""
         raw = engine.run_stream(spec)  # streams engines only: see unsupported_reason
-        events = spec.events()
-        expected = passing_ids(events, spec.filter_min)
-        arrivals: dict[int, float] = raw.arrivals
-        # ids that reached the sink but should not have: filtered out, or never sent
-        unexpected = sorted(set(arrivals) - set(expected))
-        latencies = sorted(
-            (arrivals[eid] - spec.intended_s(eid)) * 1e3 for eid in expected if eid in arrivals
-        )
-        got = [arrivals[eid] for eid in expected if eid in arrivals]
-        # Throughput: events handled per second between the first and the last arrival
-        # at the sink, measured against the same span of intended send times.
-        if len(got) >= 2 and max(got) > min(got):
-            first, last = expected[0], expected[-1]
-            intended_span = spec.intended_s(last) - spec.intended_s(first)
-            achieved = spec.rate * intended_span / (max(got) - min(got))
-        else:
-            achieved = 0.0
-        achieved = min(achieved, spec.rate * 10)  # a burst at the end cannot beat arrival
-        emissions = [(int(k), int(w), int(c), int(s)) for k, w, c, s in raw.windows]
-        lat = percentiles(latencies, (50, 99, 99.9))
-        return {
-            "sink": SinkOutput(emissions, raw.window_updates, unexpected),
-            "offered_rate": spec.rate,
-            "throughput_eps": round(achieved, 1),
-            "latency_ms": {k: (round(v, 3) if v is not None else None) for k, v in lat.items()},
-            "latency_samples_ms": [round(x, 3) for x in downsample(latencies)],
-            "windows_checked": len({(k, w) for k, w, _c, _s in emissions}),
-            "window_emissions": len(emissions),
-            "window_updates": raw.window_updates,
-            "events": spec.n_events,
-            "passed_filter": len(expected),
-            "lost": len(expected) - len(got),
-            "duplicate_arrivals": raw.duplicate_arrivals,
-            "unexpected_arrivals": len(unexpected),
-            "elapsed_s": round(raw.elapsed_s, 3),
-            "send_lag_s": round(raw.send_lag_s, 4),
-            "notes": raw.notes,
-            "engine_settings": raw.settings,
-        }
+        return stream_figures(spec, raw, passing_ids(spec.events(), spec.filter_min))
 
     def _sustained(self, point: dict) -> bool:
-        p99 = point["latency_ms"].get("p99")
-        return (
-            point["lost"] == 0
-            and point["throughput_eps"] >= SUSTAINED_SHARE * point["offered_rate"]
-            and p99 is not None
-            and p99 < float(self.params["p99_bound_ms"])
-        )
+        return sustained(point, float(self.params["p99_bound_ms"]))
 
     def _sweep(self, engine: Engine) -> RunOutput:
         points, result = [], {}

@@ -30,8 +30,9 @@ def take(consumer: Consumer, timeout: float = 0.05) -> list:
     return [first, *consumer.consume(1000, 0)]
 
 
-def producer(bootstrap: str) -> Producer:
-    """A producer for stream traffic: 1 ms linger, every write acknowledged."""
+def producer(bootstrap: str, **settings) -> Producer:
+    """A producer for stream traffic: 1 ms linger, every write acknowledged; ``settings``
+    are added to the client's configuration."""
     return Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -39,6 +40,7 @@ def producer(bootstrap: str) -> Producer:
             "acks": "all",
             "queue.buffering.max.messages": 1_000_000,
             "log_level": 0,
+            **settings,
         }
     )
 
@@ -59,34 +61,41 @@ def consumer(bootstrap: str, name: str) -> Consumer:
 
 class ReliableProducer:
     """A producer that checks every delivery report. With ``resend``, a message whose
-    delivery failed is produced again (up to RESEND_ATTEMPTS times; for sinks, whose
-    order does not matter); a message that failed for good raises DistlabError at the next
-    ``poll``/``flush``, and so does a ``flush`` that leaves messages undelivered."""
+    delivery failed is produced again to the same partition (up to RESEND_ATTEMPTS times;
+    for sinks, whose order does not matter); a message that failed for good raises
+    DistlabError at the next ``poll``/``flush``, and so does a ``flush`` that leaves
+    messages undelivered. One delivery callback for the whole producer, called for
+    failures only: no callback object per message."""
 
-    def __init__(self, bootstrap: str, resend: bool = True):
-        self.producer = producer(bootstrap)
+    def __init__(self, bootstrap: str, resend: bool = True, in_order: bool = False):
+        # in_order: the idempotent producer keeps each partition in send order even when
+        # a request is retried (without it, a retried batch can land after a later one)
+        settings = {"delivery.report.only.error": True, "enable.idempotence": in_order}
+        self.producer = producer(bootstrap, on_delivery=self._on_delivery, **settings)
         self.resend = resend
-        self._retry: list[tuple[str, bytes, int | None, int]] = []
+        self._retry: list[tuple[str, bytes, int | None]] = []
+        self._attempts: dict[tuple[str, bytes], int] = {}  # failed messages only
         self._failed: list[str] = []
 
-    def _report(self, attempt: int, partition: int | None):
-        def on_delivery(err, msg) -> None:
-            if err is None:
-                return
-            if self.resend and attempt < RESEND_ATTEMPTS:
-                self._retry.append((msg.topic(), msg.value(), partition, attempt + 1))
-            else:
-                self._failed.append(f"{msg.topic()}: {err.str()}")
+    def _on_delivery(self, err, msg) -> None:
+        if err is None:
+            return
+        key = (msg.topic(), msg.value())
+        attempt = self._attempts.get(key, 1)
+        if self.resend and attempt < RESEND_ATTEMPTS:
+            self._attempts[key] = attempt + 1
+            partition = msg.partition()
+            self._retry.append((msg.topic(), msg.value(), partition if partition >= 0 else None))
+        else:
+            self._failed.append(f"{msg.topic()}: {err.str()}")
 
-        return on_delivery
-
-    def send(self, topic: str, value: bytes, partition: int | None = None, attempt: int = 1):
-        kwargs = {"on_delivery": self._report(attempt, partition)}
-        if partition is not None:
-            kwargs["partition"] = partition
+    def send(self, topic: str, value: bytes, partition: int | None = None) -> None:
         while True:
             try:
-                self.producer.produce(topic, value, **kwargs)
+                if partition is None:
+                    self.producer.produce(topic, value)
+                else:
+                    self.producer.produce(topic, value, partition=partition)
                 return
             except BufferError:  # local queue full: let it drain
                 self.poll(0.01)
@@ -102,8 +111,8 @@ class ReliableProducer:
                 f"(first: {self._failed[0]})"
             )
         retry, self._retry = self._retry, []
-        for topic, value, partition, attempt in retry:
-            self.send(topic, value, partition, attempt)
+        for topic, value, partition in retry:
+            self.send(topic, value, partition)
 
     def flush(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
+from distlab.contracts.pacing import Pacer
 from distlab.contracts.streams import END_ID, end_marker, expected_counts, send_paced
 from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
 from distlab.services.kafka.clients import ReliableProducer, consumer, producer, take
@@ -127,15 +128,16 @@ class SinkReader:
             for msg in msgs:
                 if msg.error():
                     continue
-                self.positions[(msg.topic(), msg.partition())] = msg.offset() + 1
-                fields = msg.value().decode().split(",")
-                if msg.topic() == events_topic:
-                    eid = int(fields[0])
+                topic, value = msg.topic(), msg.value()
+                self.positions[(topic, msg.partition())] = msg.offset() + 1
+                if topic == events_topic:
+                    # the id is all the events sink is read for (int() takes bytes)
+                    eid = int(value.split(b",", 1)[0])
                     if eid == READY_ID:
-                        self.ready.add(int(fields[1]))
+                        self.ready.add(int(value.split(b",")[1]))
                     elif eid == ERROR_ID:
-                        reason = msg.value().decode().split(",", 2)[-1]
-                        self.errors.append(f"partition {fields[1]}: {reason}")
+                        _, partition, reason = value.decode().split(",", 2)
+                        self.errors.append(f"partition {partition}: {reason}")
                     elif eid == END_ID:
                         continue
                     elif eid in self.arrivals:
@@ -143,7 +145,7 @@ class SinkReader:
                     else:
                         self.arrivals[eid] = now - (self.t0 or now)
                 else:
-                    key, start, count, total = (int(x) for x in fields[:4])
+                    key, start, count, total = (int(x) for x in value.split(b",")[:4])
                     self.windows.append((key, start, count, total))
                     self.window_keys.add((key, start))
 
@@ -195,26 +197,31 @@ class SinkReader:
 
 def send_stream(
     bootstrap: str, topic: str, spec: StreamSpec, partitions: int, on_start: Callable[[float], None]
-) -> float:
+) -> Pacer:
     """Send every event to partition ``key % partitions`` of ``topic`` at its intended
     time (contracts.streams.send_paced, which hands the stream's t0 to ``on_start``
-    before the first send); return the worst lag behind
-    schedule in seconds. End markers go to every partition at the end (they close the
+    before the first send); return the pacer (how far and how often it fell behind
+    schedule). End markers go to every partition at the end (they close the
     last windows)."""
-    # no resending: a resent event would break its partition's event-time order
-    producer = ReliableProducer(bootstrap, resend=False)
+    # no resending, and the idempotent producer: each partition's events must stay in
+    # event-time order (engines with a zero-delay watermark would drop one out of order)
+    producer = ReliableProducer(bootstrap, resend=False, in_order=True)
+    produce = producer.producer.produce  # the hot path: no wrapper call per event
 
     def send(event, line: str) -> None:
-        producer.send(topic, line.encode(), event[1] % partitions)
+        try:
+            produce(topic, line.encode(), partition=event[1] % partitions)
+        except BufferError:
+            producer.send(topic, line.encode(), event[1] % partitions)  # waits for room
 
     # idle: serve delivery reports while waiting for the next event's time
-    lag = send_paced(spec, send, on_start=on_start, idle=producer.poll)
+    pacer = send_paced(spec, send, on_start=on_start, idle=producer.poll)
     producer.poll(0)
     marker = end_marker(spec).encode()
     for p in range(partitions):
         producer.send(topic, marker, p)
     producer.flush(30)
-    return lag
+    return pacer
 
 
 def drive(
@@ -227,6 +234,7 @@ def drive(
     check: Callable[[], None] | None = None,
     sink_partitions: int | None = None,
     settle: Callable[[dict[int, int], float], None] | None = None,
+    expect_all: bool = False,
 ) -> StreamResult:
     """Send the stream, collect the sinks, return what the sinks received (the engine
     adds its notes and settings). With ``announced``, sending starts once every
@@ -236,8 +244,9 @@ def drive(
     ``settle(end_offsets, deadline)``, if given, waits until the engine processed the source
     up to ``end_offsets`` ({partition: offset}) once every event and window was seen (an
     engine that emits running totals has more updates to come). Then the sinks are read
-    to their end before the result is taken."""
-    n_passing, n_windows = expected_counts(spec)
+    to their end before the result is taken. With ``expect_all`` every event (not only the
+    filter's) is awaited on the events sink and no window (the raw pipe)."""
+    n_passing, n_windows = (spec.n_events, 0) if expect_all else expected_counts(spec)
     deadline = time.monotonic() + spec.timeout_s
     reader = SinkReader(bootstrap, topics, sink_partitions or partitions)
     try:
@@ -249,7 +258,7 @@ def drive(
         def on_start(t0: float) -> None:
             reader.t0 = t0
 
-        lag = send_stream(bootstrap, topics["source"], spec, partitions, on_start)
+        pacer = send_stream(bootstrap, topics["source"], spec, partitions, on_start)
         reader.wait(n_passing, n_windows, deadline, check)
         if settle is not None:
             settle(end_offsets(bootstrap, topics["source"], partitions), deadline)
@@ -261,7 +270,8 @@ def drive(
         windows=list(reader.windows),
         arrivals=dict(reader.arrivals),
         elapsed_s=elapsed,
-        send_lag_s=lag,
+        send_lag_s=pacer.worst_lag_s,
+        send_late_share=pacer.late_share,
         duplicate_arrivals=reader.duplicates,
     )
 
