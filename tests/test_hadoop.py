@@ -10,7 +10,8 @@ import pytest
 from conformance import assert_nothing_left
 from distlab.contracts import EngineStartError
 from distlab.procs import listening_ports, tree
-from distlab.services.hadoop import HadoopCluster, hadoop_java, hadoop_version, read_configuration
+from distlab.services.hadoop import HadoopCluster
+from distlab.services.hadoop_client import hadoop_java, hadoop_version, read_configuration
 from present import missing
 
 FS_SHELL = "org.apache.hadoop.fs.FsShell"

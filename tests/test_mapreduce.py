@@ -18,7 +18,8 @@ from conformance.lifecycle import LifecycleConformance
 from distlab import probes
 from distlab.contracts import BATCH, DistlabError, EngineStartError
 from distlab.procs import free_port, tree
-from distlab.services.hadoop import HadoopCluster, hadoop_java, write_client_conf
+from distlab.services.hadoop import HadoopCluster
+from distlab.services.hadoop_client import hadoop_java, write_client_conf
 from present import missing
 
 APPLICATION_CLI = "org.apache.hadoop.yarn.client.cli.ApplicationCLI"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from distlab.contracts import EngineStartError
 from distlab.engines import addressing
-from distlab.services.hadoop import SITE_FILES, read_configuration, write_client_conf
+from distlab.services.hadoop_client import SITE_FILES, read_configuration, write_client_conf
 
 NAMENODE_PORT = 8020
 RESOURCEMANAGER_PORT = 8032

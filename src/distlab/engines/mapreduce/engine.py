@@ -48,11 +48,8 @@ from distlab.contracts import BatchEngine, DistlabError
 from distlab.engines.mapreduce import task as task_module
 from distlab.engines.mapreduce.client import ClientConf, job_counters, job_phases
 from distlab.procs import tree
-from distlab.services.hadoop import (
-    HadoopCluster,
-    hadoop_java,
-    hadoop_version,
-)
+from distlab.services.hadoop import HadoopCluster
+from distlab.services.hadoop_client import hadoop_java, hadoop_version
 
 FS_SHELL = "org.apache.hadoop.fs.FsShell"
 STREAMING = "org.apache.hadoop.streaming.HadoopStreaming"

@@ -51,6 +51,8 @@ def topic_names(run: str) -> dict[str, str]:
         "source": f"distlab-stream-src-{run}",
         "sink_events": f"distlab-stream-events-{run}",
         "sink_windows": f"distlab-stream-windows-{run}",
+        # the sender's first delivery goes here, before the stream's clock starts
+        "control": f"distlab-stream-control-{run}",
     }
 
 
@@ -74,6 +76,7 @@ class StreamTopics:
                     self.names["source"]: self.partitions,
                     self.names["sink_events"]: self.sink_partitions,
                     self.names["sink_windows"]: self.sink_partitions,
+                    self.names["control"]: 1,
                 },
             )
         except BaseException:
@@ -196,7 +199,12 @@ class SinkReader:
 
 
 def send_stream(
-    bootstrap: str, topic: str, spec: StreamSpec, partitions: int, on_start: Callable[[float], None]
+    bootstrap: str,
+    topic: str,
+    spec: StreamSpec,
+    partitions: int,
+    on_start: Callable[[float], None],
+    control_topic: str | None = None,
 ) -> Pacer:
     """Send every event to partition ``key % partitions`` of ``topic`` at its intended
     time (contracts.streams.send_paced, which hands the stream's t0 to ``on_start``
@@ -206,6 +214,11 @@ def send_stream(
     # no resending, and the idempotent producer: each partition's events must stay in
     # event-time order (engines with a zero-delay watermark would drop one out of order)
     producer = ReliableProducer(bootstrap, resend=False, in_order=True)
+    if control_topic is not None:
+        # an idempotent producer first gets a producer id from the broker (0.5-1 s here):
+        # that happens now, with a first delivery, not during the stream
+        producer.send(control_topic, b"ready", 0)
+        producer.flush(30)
     produce = producer.producer.produce  # the hot path: no wrapper call per event
 
     def send(event, line: str) -> None:
@@ -258,7 +271,9 @@ def drive(
         def on_start(t0: float) -> None:
             reader.t0 = t0
 
-        pacer = send_stream(bootstrap, topics["source"], spec, partitions, on_start)
+        pacer = send_stream(
+            bootstrap, topics["source"], spec, partitions, on_start, topics.get("control")
+        )
         reader.wait(n_passing, n_windows, deadline, check)
         if settle is not None:
             settle(end_offsets(bootstrap, topics["source"], partitions), deadline)
