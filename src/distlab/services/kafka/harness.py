@@ -10,7 +10,7 @@ consumer group (no join delay).
 
 Each sink has as many partitions as it has writers (processors or sink subtasks), so the
 writes spread evenly; Apache Kafka lets any number of producers append to one partition
-(tests/test_stream.py checks that a live reader sees every batch when they do).
+(tests/test_kafka_broker.py checks that a live reader sees every batch when they do).
 
 Besides event ids, the events sink carries the processors' announcements:
 ``READY_ID,partition`` (a processor reads that source partition; Flink's warm-up probes
