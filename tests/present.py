@@ -39,3 +39,14 @@ def has_module(name: str) -> bool:
     """For skipif marks: True when ``name`` imports; when engines are required a
     missing module is not skipped (the test runs and fails on its import)."""
     return engines_required() or importlib.util.find_spec(name) is not None
+
+
+def require_hadoop() -> None:
+    """Java and the pinned Hadoop jars (fetched if need be), or missing()."""
+    from distlab import jvm
+
+    try:
+        jvm.java()
+        jvm.classpath("hadoop")
+    except Exception as exc:  # no Java, or the jars cannot be fetched
+        missing(f"no Hadoop here: {exc}")

@@ -12,7 +12,7 @@ from distlab.contracts import EngineStartError
 from distlab.procs import listening_ports, tree
 from distlab.services.hadoop import HadoopCluster
 from distlab.services.hadoop_client import hadoop_java, hadoop_version, read_configuration
-from present import missing
+from present import require_hadoop
 
 FS_SHELL = "org.apache.hadoop.fs.FsShell"
 
@@ -25,13 +25,7 @@ def _fs(cluster: HadoopCluster, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def java_and_jars():
-    from distlab import jvm
-
-    try:
-        jvm.java()
-        jvm.classpath("hadoop")
-    except Exception as exc:  # no Java, or the jars cannot be fetched
-        missing(f"no Hadoop here: {exc}")
+    require_hadoop()
 
 
 def test_cluster_serves_hdfs_and_yarn_on_loopback_and_stops_by_pid(java_and_jars, tmp_path):

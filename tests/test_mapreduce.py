@@ -20,20 +20,14 @@ from distlab.contracts import BATCH, DistlabError, EngineStartError
 from distlab.procs import free_port, tree
 from distlab.services.hadoop import HadoopCluster
 from distlab.services.hadoop_client import hadoop_java, write_client_conf
-from present import missing
+from present import require_hadoop
 
 APPLICATION_CLI = "org.apache.hadoop.yarn.client.cli.ApplicationCLI"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def java_and_jars():
-    from distlab import jvm
-
-    try:
-        jvm.java()
-        jvm.classpath("hadoop")
-    except Exception as exc:  # no Java, or the jars cannot be fetched
-        missing(f"no Hadoop here: {exc}")
+    require_hadoop()
 
 
 def write_text(path, lines: int, seed: int) -> None:

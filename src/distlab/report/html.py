@@ -6,15 +6,23 @@ and SVG files are also written beside the page under plots/).
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
 from distlab import results
-from distlab.report import figures, recommend
+from distlab.report import recommend
 from distlab.report.figures import fmt_s, fmt_x, label
+from distlab.report.html_tables import (
+    details_table,
+    e,
+    extrapolation_note,
+    faults_table,
+    references_table,
+    short_line,
+    spread_text,
+    status_class,
+)
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
@@ -45,28 +53,6 @@ pre { background: #f7f7f7; padding: 0.5rem; white-space: pre-wrap; word-break: b
 """
 
 
-def e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _spread(cell: dict) -> str:
-    wall = cell.get("wall") or {}
-    if not wall.get("n") and cell.get("wall_s") is None:
-        return "-"
-    med = wall.get("median", cell.get("wall_s"))
-    text = fmt_s(med)
-    if wall.get("min") is not None and wall.get("max") is not None:
-        text += f" [{fmt_s(wall['min'])}–{fmt_s(wall['max'])}]"
-    return text + (" !" if wall.get("unstable") else "")
-
-
-def _status_class(cell: dict) -> str:
-    status = cell.get("status") or "unknown"
-    if status == "ok" and not cell.get("verified"):
-        return "unverified"
-    return status
-
-
 def _columns(cells: list[dict]) -> list[tuple[str, str]]:
     """Workload/variant columns; a workload's '-' column only when it has no variants."""
     columns: list[tuple[str, str]] = []
@@ -89,17 +75,17 @@ def _matrix_cell(c: dict, rowspan: int = 1) -> str:
             else '<span class="bad">✗ not verified</span>'
         )
         body = (
-            f"{mark}<br>{e(_spread(c))}"
+            f"{mark}<br>{e(spread_text(c))}"
             + (f"<br>speed-up {e(fmt_x(c['speedup']))}" if c.get("speedup") is not None else "")
-            + _extrapolation(c)
+            + extrapolation_note(c)
         )
     else:
         reason = c.get("error") or c.get("reason") or ""
         body = (
             f'<span class="status">{e(status)}</span><br>'
-            f'<span class="small">{e(_short(reason))}</span>'
+            f'<span class="small">{e(short_line(reason))}</span>'
         )
-    return f'<td class="{e(_status_class(c))}"{span}>{body}</td>'
+    return f'<td class="{e(status_class(c))}"{span}>{body}</td>'
 
 
 def matrix(doc: dict) -> str:
@@ -138,147 +124,6 @@ def matrix(doc: dict) -> str:
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="small">median [min–max] of the measured repetitions; ! = unstable '
         "(relative stdev &gt; 10%); speed-up = sequential loop time / engine time.</p>"
-    )
-
-
-def _extrapolation(cell: dict) -> str:
-    """A capped run's full-size estimate, or a batched run's batch size."""
-    full = figures.extrapolated_full_s(cell)
-    if figures.is_capped(cell) and full is not None:
-        return (
-            f'<br><span class="small">{e(figures.elements(cell))} elements; full size '
-            f"~{e(fmt_s(full))}</span>"
-        )
-    if size := figures.batch_size(cell):
-        return f'<br><span class="small">batch {e(size)}</span>'
-    return ""
-
-
-def _short(text: str, limit: int = 90) -> str:
-    line = str(text).strip().splitlines()[0] if str(text).strip() else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def details_table(doc: dict) -> str:
-    cols = (
-        "engine",
-        "workload",
-        "variant",
-        "status",
-        "verified",
-        "time",
-        "speed-up",
-        "vs NumPy",
-        "overhead/task",
-        "tasks",
-        "peak MB",
-        "lost/dup",
-    )
-    rows = []
-    for c in doc.get("cells") or []:
-        overhead = c.get("per_task_overhead_ms")
-        cells = [
-            e(c.get("engine")),
-            e(c.get("workload")),
-            e(c.get("variant", "-")),
-            e(c.get("status")),
-            "yes" if c.get("verified") else "no" if c.get("status") == "ok" else "-",
-            e(_spread(c)),
-            e(fmt_x(c.get("speedup"))),
-            e(fmt_x(c.get("speedup_vs_numpy"))),
-            "-" if overhead is None else f"{overhead:.2f} ms",
-            e(c.get("n_tasks", "-")),
-            "-" if not c.get("peak_mem_mb") else f"{c['peak_mem_mb']:.0f}",
-            f"{c.get('lost', '-')}/{c.get('duplicates', '-')}",
-        ]
-        tds = "".join(
-            f'<td class="num">{x}</td>' if i >= 5 else f"<td>{x}</td>" for i, x in enumerate(cells)
-        )
-        rows.append(f'<tr class="{e(_status_class(c))}">{tds}</tr>')
-    head = "".join(f"<th>{c}</th>" for c in cols)
-    return f'<table id="cells"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
-def _yes_no(value: bool | None) -> str:
-    return "-" if value is None else "yes" if value else "no"
-
-
-def faults_table(doc: dict) -> str:
-    """The faulted repetitions (--kill-worker, --kill-broker), one row per cell: reported
-    here and never in the times above."""
-    rows = []
-    for c in doc.get("cells") or []:
-        row = figures.fault_row(c)
-        if row is None:
-            continue
-        cells = [
-            e(c.get("engine")),
-            e(label(c)),
-            e(row["kind"]),
-            e(row["target"]),
-            _yes_no(row["in_flight"]),
-            _yes_no(row["observed"]),
-            e("-" if row["lost"] is None else row["lost"]),
-            e("-" if row["duplicated"] is None else row["duplicated"]),
-            e(
-                fmt_s(row["recovery_s"])
-                if row["failed_after_s"] is None
-                else f"failed after {fmt_s(row['failed_after_s'])}"
-            ),
-            e(row["restart"] or ""),
-            f'<span class="bad">{e(row["error"])}</span>' if row["error"] else "",
-            e(row["note"] or ""),
-        ]
-        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
-    if not rows:
-        return ""
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "engine",
-            "work",
-            "fault",
-            "killed",
-            "in flight",
-            "victim seen running a task",
-            "lost",
-            "duplicated",
-            "recovery",
-            "afterwards",
-            "injection error",
-            "notes",
-        )
-    )
-    return (
-        '<h3>Faults (the faulted repetition, kept out of the times)</h3><div class="scroll">'
-        f'<table id="faults"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
-        "</table></div>"
-    )
-
-
-def references_table(doc: dict) -> str:
-    rows = []
-    for workload, refs in (doc.get("references") or {}).items():
-        if not isinstance(refs, dict):
-            continue
-        for name, r in refs.items():
-            if not isinstance(r, dict):
-                continue
-            wall = r.get("wall") or {}
-            time = (
-                f"{fmt_s(wall.get('median'))} [{fmt_s(wall.get('min'))}–{fmt_s(wall.get('max'))}]"
-                if wall.get("n")
-                else r.get("error") or "-"
-            )
-            rows.append(
-                f"<tr><td>{e(workload)}</td><td>{e(name)}</td><td class='num'>{e(time)}</td>"
-                f"<td>{'yes' if r.get('verified') else 'no'}</td><td>{e(r.get('detail', ''))}</td></tr>"
-            )
-    if not rows:
-        return "<p>No references recorded.</p>"
-    return (
-        '<table id="references"><thead><tr><th>workload</th><th>reference</th><th>time</th>'
-        f"<th>verified</th><th>detail</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
