@@ -21,13 +21,13 @@ FETCH_WAIT_MS = 100
 RESEND_ATTEMPTS = 5
 
 
-def take(consumer: Consumer, timeout: float = 0.05) -> list:
-    """What has arrived: waits up to ``timeout`` for the first message only
-    (``consume(n, t)`` would wait the whole ``t`` for ``n`` messages)."""
+def take(consumer: Consumer, timeout: float = 0.05, most: int = 1000) -> list:
+    """What has arrived (up to ``most`` more after the first): waits up to ``timeout`` for
+    the first message only (``consume(n, t)`` would wait the whole ``t`` for ``n``)."""
     first = consumer.poll(timeout)
     if first is None:
         return []
-    return [first, *consumer.consume(1000, 0)]
+    return [first, *consumer.consume(most, 0)]
 
 
 def producer(bootstrap: str, **settings) -> Producer:

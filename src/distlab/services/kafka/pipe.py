@@ -19,6 +19,7 @@ import sys
 
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import END_ID
+from distlab.services.kafka import clients
 from distlab.services.kafka.harness import READY_ID, StreamTopics, drive
 
 #: the most messages taken from the consumer at once
@@ -28,20 +29,11 @@ BATCH = 10_000
 def copy_loop(bootstrap: str, source: str, sink: str, partitions: int) -> None:
     """Copy every message of ``source`` to ``sink`` (same partition) until each partition's
     end marker is through."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"distlab-raw-pipe-{source}",
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 100,
-            "log_level": 0,
-        }
-    )
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 1, "acks": "all", "log_level": 0}
-    )
+    # the stream code's own clients: 1 ms linger, every write acknowledged
+    consumer = clients.consumer(bootstrap, f"distlab-raw-pipe-{source}")
+    producer = clients.producer(bootstrap)
     consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in range(partitions)])
     consumer.consume(1, 0.5)  # the assignment is live once a first fetch came back
     for p in range(partitions):
@@ -50,9 +42,7 @@ def copy_loop(bootstrap: str, source: str, sink: str, partitions: int) -> None:
     end = str(END_ID).encode() + b","
     open_partitions = set(range(partitions))
     while open_partitions:
-        first = consumer.poll(0.05)  # waits for the first message only
-        batch = [first, *consumer.consume(BATCH, 0)] if first is not None else []
-        for msg in batch:
+        for msg in clients.take(consumer, most=BATCH):
             if msg.error():
                 continue
             value = msg.value()
