@@ -1,6 +1,7 @@
 """The driver's side of a stream run through Kafka topics, shared by every engine whose
-source and sinks are topics (the Kafka engine, Flink): topics, the paced sender, the
-sink reader.
+source and sinks are topics (the Kafka engine, Flink, Spark, the raw pipe): topics, the
+sink reader, and the run itself (:func:`drive`), whose paced sender runs in a process of
+its own (distlab.services.kafka.sender).
 
 Topics of one run (:class:`StreamTopics`): ``source`` (events as CSV
 ``event_id,key,value,event_ms``, partitioned by ``key % partitions``), ``sink-events``
@@ -27,10 +28,10 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
-from distlab.contracts.pacing import Pacer
-from distlab.contracts.streams import END_ID, end_marker, expected_counts, send_paced
+from distlab.contracts.streams import END_ID, expected_counts
 from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
-from distlab.services.kafka.clients import ReliableProducer, consumer, producer, take
+from distlab.services.kafka.clients import consumer, producer, take
+from distlab.services.kafka.sender import SenderProcess
 
 #: a processor announces on the events sink that it reads its partition
 READY_ID = -2
@@ -112,7 +113,6 @@ class SinkReader:
         self.window_keys: set[tuple[int, int]] = set()
         #: next offset to read per (topic, partition), to know when the sinks are read
         self.positions: dict[tuple[str, int], int] = {}
-        self.t0: float | None = None  # set by the sender when the stream starts
         self._stop = threading.Event()
         self._consumer = consumer(bootstrap, f"distlab-stream-driver-{uuid.uuid4().hex[:8]}")
         self.bootstrap, self.partitions = bootstrap, partitions
@@ -146,7 +146,7 @@ class SinkReader:
                     elif eid in self.arrivals:
                         self.duplicates += 1
                     else:
-                        self.arrivals[eid] = now - (self.t0 or now)
+                        self.arrivals[eid] = now  # perf_counter: t0 is taken off at the end
                 else:
                     key, start, count, total = (int(x) for x in value.split(b",")[:4])
                     self.windows.append((key, start, count, total))
@@ -198,45 +198,6 @@ class SinkReader:
         self._consumer.close()
 
 
-def send_stream(
-    bootstrap: str,
-    topic: str,
-    spec: StreamSpec,
-    partitions: int,
-    on_start: Callable[[float], None],
-    control_topic: str | None = None,
-) -> Pacer:
-    """Send every event to partition ``key % partitions`` of ``topic`` at its intended
-    time (contracts.streams.send_paced, which hands the stream's t0 to ``on_start``
-    before the first send); return the pacer (how far and how often it fell behind
-    schedule). End markers go to every partition at the end (they close the
-    last windows)."""
-    # no resending, and the idempotent producer: each partition's events must stay in
-    # event-time order (engines with a zero-delay watermark would drop one out of order)
-    producer = ReliableProducer(bootstrap, resend=False, in_order=True)
-    if control_topic is not None:
-        # an idempotent producer first gets a producer id from the broker (0.5-1 s here):
-        # that happens now, with a first delivery, not during the stream
-        producer.send(control_topic, b"ready", 0)
-        producer.flush(30)
-    produce = producer.producer.produce  # the hot path: no wrapper call per event
-
-    def send(event, line: str) -> None:
-        try:
-            produce(topic, line.encode(), partition=event[1] % partitions)
-        except BufferError:
-            producer.send(topic, line.encode(), event[1] % partitions)  # waits for room
-
-    # idle: serve delivery reports while waiting for the next event's time
-    pacer = send_paced(spec, send, on_start=on_start, idle=producer.poll)
-    producer.poll(0)
-    marker = end_marker(spec).encode()
-    for p in range(partitions):
-        producer.send(topic, marker, p)
-    producer.flush(30)
-    return pacer
-
-
 def drive(
     bootstrap: str,
     spec: StreamSpec,
@@ -268,25 +229,25 @@ def drive(
         elif announced:
             reader.wait_ready(partitions, deadline)
 
-        def on_start(t0: float) -> None:
-            reader.t0 = t0
-
-        pacer = send_stream(
-            bootstrap, topics["source"], spec, partitions, on_start, topics.get("control")
-        )
+        sender = SenderProcess(bootstrap, topics["source"], spec, partitions, topics["control"])
+        try:
+            t0 = sender.wait_started(max(1.0, deadline - time.monotonic()))
+            pacer = sender.finish(max(1.0, deadline - time.monotonic()))
+        finally:
+            sender.close()
         reader.wait(n_passing, n_windows, deadline, check)
         if settle is not None:
             settle(end_offsets(bootstrap, topics["source"], partitions), deadline)
         reader.catch_up(deadline)
-        elapsed = time.perf_counter() - reader.t0
+        elapsed = time.perf_counter() - t0
     finally:
         reader.close()
     return StreamResult(
         windows=list(reader.windows),
-        arrivals=dict(reader.arrivals),
+        arrivals={eid: stamp - t0 for eid, stamp in reader.arrivals.items()},
         elapsed_s=elapsed,
-        send_lag_s=pacer.worst_lag_s,
-        send_late_share=pacer.late_share,
+        send_lag_s=pacer["worst_lag_s"],
+        send_late_share=pacer["late_share"],
         duplicate_arrivals=reader.duplicates,
     )
 

@@ -1,0 +1,153 @@
+"""The stream's load generator: the paced sender, in a process of its own.
+
+It never shares an interpreter with the sink reader (whose thread parses every sink
+message and would otherwise hold the GIL while an event is due) nor with an engine that
+runs in the driver. ``python -m distlab.services.kafka.sender`` takes the spec as JSON,
+prints ``t0 <perf_counter>`` on its first line just before the first send (perf_counter
+is CLOCK_MONOTONIC on Linux, one clock for every process of the machine), and once done
+a last line of JSON with the pacer's figures. :class:`SenderProcess` is the driver's
+handle on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+from distlab.contracts import DistlabError, StreamSpec
+from distlab.contracts.pacing import Pacer
+from distlab.contracts.streams import end_marker, send_paced
+from distlab.services.kafka.clients import ReliableProducer
+
+
+def send_stream(
+    bootstrap: str,
+    topic: str,
+    spec: StreamSpec,
+    partitions: int,
+    on_start: Callable[[float], None],
+    control_topic: str | None = None,
+) -> Pacer:
+    """Send every event to partition ``key % partitions`` of ``topic`` at its intended
+    time (contracts.streams.send_paced, which hands the stream's t0 to ``on_start``
+    before the first send); return the pacer (how far and how often it fell behind
+    schedule). End markers go to every partition at the end (they close the
+    last windows)."""
+    spec.events()  # generated before the clock starts
+    # no resending, and the idempotent producer: each partition's events must stay in
+    # event-time order (engines with a zero-delay watermark would drop one out of order)
+    producer = ReliableProducer(bootstrap, resend=False, in_order=True)
+    if control_topic is not None:
+        # an idempotent producer first gets a producer id from the broker (0.5-1 s here):
+        # that happens now, with a first delivery, not during the stream
+        producer.send(control_topic, b"ready", 0)
+        producer.flush(30)
+    produce = producer.producer.produce  # the hot path: no wrapper call per event
+
+    def send(event, line: str) -> None:
+        try:
+            produce(topic, line.encode(), partition=event[1] % partitions)
+        except BufferError:
+            producer.send(topic, line.encode(), event[1] % partitions)  # waits for room
+
+    # idle: serve delivery reports while waiting for the next event's time
+    pacer = send_paced(spec, send, on_start=on_start, idle=producer.poll)
+    producer.poll(0)
+    marker = end_marker(spec).encode()
+    for p in range(partitions):
+        producer.send(topic, marker, p)
+    producer.flush(30)
+    return pacer
+
+
+class SenderProcess:
+    """The sender of one stream, started at once: ``t0`` once its clock started,
+    ``finish()`` for its pacer's figures (raises DistlabError if it failed)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        spec: StreamSpec,
+        partitions: int,
+        control_topic: str | None = None,
+    ):
+        command = [sys.executable, "-m", "distlab.services.kafka.sender", bootstrap, topic]
+        command += [str(partitions), json.dumps(spec.to_dict()), control_topic or ""]
+        self.t0: float | None = None
+        self.figures: dict | None = None
+        self._started = threading.Event()
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        self._reader = threading.Thread(target=self._read, name="distlab-sender", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._process.stdout:
+            if line.startswith(b"t0 "):
+                self.t0 = float(line.split()[1])
+                self._started.set()
+            elif line.startswith(b"{"):
+                self.figures = json.loads(line)
+        self._started.set()  # the process ended (with or without starting)
+
+    def wait_started(self, timeout: float) -> float:
+        """The stream's t0 (perf_counter), once the sender's clock started."""
+        if not self._started.wait(timeout) or self.t0 is None:
+            self.finish(0)
+        return self.t0
+
+    def finish(self, timeout: float) -> dict:
+        """Wait for the last send; {worst_lag_s, late_share}."""
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self._reader.join(timeout=5)
+        if self._process.returncode == 0 and self.figures is not None:
+            return self.figures
+        self.kill()
+        why = (self._process.stderr.read() or b"").decode(errors="replace").strip()
+        last = why.splitlines()[-1] if why else "no output"
+        raise DistlabError(f"the stream's sender failed or did not finish in time ({last})")
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=5)
+
+    def close(self) -> None:
+        self.kill()
+        for stream in (self._process.stdout, self._process.stderr):
+            stream.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bootstrap")
+    parser.add_argument("topic")
+    parser.add_argument("partitions", type=int)
+    parser.add_argument("spec", help="the StreamSpec as JSON")
+    parser.add_argument("control_topic", help="'' for none")
+    args = parser.parse_args(argv)
+    spec = StreamSpec(**json.loads(args.spec))
+
+    def on_start(t0: float) -> None:
+        print(f"t0 {t0!r}", flush=True)
+
+    try:
+        pacer = send_stream(
+            args.bootstrap, args.topic, spec, args.partitions, on_start, args.control_topic or None
+        )
+    except DistlabError as exc:
+        sys.exit(f"{exc}")
+    print(json.dumps({"worst_lag_s": pacer.worst_lag_s, "late_share": pacer.late_share}))
+
+
+if __name__ == "__main__":
+    main()
