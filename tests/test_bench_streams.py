@@ -10,10 +10,10 @@ from present import require_module
 
 require_module("confluent_kafka")  # skipped locally, failed in CI (tests/present.py)
 
-from distlab.bench_streams import DEFAULTS, search  # noqa: E402
 from distlab.contracts import StreamSpec  # noqa: E402
 from distlab.services.kafka.pipe import run_raw_pipe  # noqa: E402
 from distlab.workloads.stream import stream_figures  # noqa: E402
+from distlab.workloads.stream_search import SearchPlan, search  # noqa: E402
 
 
 def test_the_raw_pipe_delivers_every_event_live():
@@ -44,7 +44,7 @@ def _fake(limit: float, sender_limit: float = float("inf")):
 
 def test_search_doubles_then_bisects_to_within_ten_percent():
     measure, tried = _fake(limit=11_000)
-    got = search(measure, {**DEFAULTS, "start_rate": 1000})
+    got = search(measure, SearchPlan(start_rate=1000))
     # a warm-up stream first, then doubling until a failure
     assert tried[:6] == [1000, 1000, 2000, 4000, 8000, 16000]
     assert got["best_rate"] <= 11_000 < got["first_failed_rate"]
@@ -54,10 +54,10 @@ def test_search_doubles_then_bisects_to_within_ten_percent():
 
 def test_search_looks_lower_and_marks_the_sender_limit():
     measure, tried = _fake(limit=300)
-    got = search(measure, {**DEFAULTS, "start_rate": 2000})
+    got = search(measure, SearchPlan(start_rate=2000))
     assert tried[:5] == [2000, 2000, 1000, 500, 250] and 250 <= got["best_rate"] <= 300
     measure, _ = _fake(limit=10**9, sender_limit=5000)
-    got = search(measure, {**DEFAULTS, "start_rate": 1000})
+    got = search(measure, SearchPlan(start_rate=1000))
     assert got["sender_limited"] and got["best_rate"] <= 5000 < got["first_failed_rate"]
 
 

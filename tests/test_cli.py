@@ -59,7 +59,8 @@ def test_stream_parameters_it_reads_are_accepted():
             "timeout_s": 30,
             "filter_min": 500,
             "seed": 3,
-            "sweep_rates": [100, 200],
+            "sweep_start_rate": 100,
+            "top_n": 5,
         }
     }
     matrix.validate(matrix.RunSpec(engines=["kafka"], workloads=["stream"], params=params))
@@ -67,7 +68,7 @@ def test_stream_parameters_it_reads_are_accepted():
 
     spec = create("stream", "tiny", **params["stream"]).spec()
     assert (spec.partitions, spec.bootstrap, spec.timeout_s) == (2, "127.0.0.1:9092", 30.0)
-    assert (spec.filter_min, spec.seed) == (500, 3)
+    assert (spec.filter_min, spec.seed, spec.top_n) == (500, 3, 5)
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,19 @@ def _is_docstring(node: ast.Constant, tree: ast.Module) -> bool:
             if body[0].value is node:
                 return True
     return False
+
+
+def test_pacer_counts_late_items_and_how_far_behind_the_last_one_was():
+    import time
+
+    from distlab.contracts.pacing import Pacer
+
+    behind = Pacer(0.001, t0=time.perf_counter() - 1.0)  # a second behind from the start
+    for i in range(10):
+        behind.wait(i)
+    assert behind.late == behind.items == 10 and behind.late_share == 1.0
+    assert 0.98 < behind.last_lag_s <= behind.worst_lag_s < 2.0
+    on_time = Pacer(0.002)
+    for i in range(10):
+        on_time.wait(i)
+    assert on_time.items == 10 and on_time.last_lag_s < 0.005

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import distlab
-from distlab.contracts.streams import FINAL, LAST_IS_FINAL, StreamResult
+from distlab.contracts.streams import FINAL, LAST_IS_FINAL, TOP_N, StreamResult, golden_top_n
 from distlab.workloads import RunOutput, create
 from distlab.workloads.stream import SinkOutput, StreamSpec, golden_windows
 from present import has_module, missing
@@ -19,6 +19,44 @@ def test_golden_counts_only_passing_events_per_key_and_window():
         (2, 0): (1, 300),
         (1, 1000): (1, 700),
     }
+
+
+def test_golden_top_n_ranks_keys_over_sliding_windows_by_their_ends():
+    # windows 1000 ms long, one ending every 500 ms; the 100-valued event is filtered out
+    events = [(0, 1, 300, 100), (1, 2, 500, 600), (2, 1, 100, 700), (3, 3, 250, 1200)]
+    assert golden_top_n(events, 1000, 200, top_n=2) == {
+        (1, 500): (1, 300),  # [-500, 500): key 1 only
+        (2, 1000): (1, 500),  # [0, 1000): keys 2 and 1
+        (1, 1000): (2, 300),
+        (2, 1500): (1, 500),  # [500, 1500): keys 2 and 3 (key 1's event is filtered out)
+        (3, 1500): (2, 250),
+        (3, 2000): (1, 250),  # [1000, 2000)
+    }
+    # a tie goes to the smaller key; only top_n keys per window
+    tied = [(0, 5, 400, 0), (1, 4, 400, 10), (2, 6, 300, 20)]
+    assert golden_top_n(tied, 1000, 200, top_n=2) == {
+        (4, 500): (1, 400),
+        (5, 500): (2, 400),
+        (4, 1000): (1, 400),
+        (5, 1000): (2, 400),
+    }
+
+
+def test_top_n_verification_needs_the_right_ranks():
+    wl = create("stream", "tiny")
+    spec = wl.spec(query=TOP_N)
+    rows = sorted(golden_top_n(spec.events(), spec.window_ms, spec.filter_min, spec.top_n).items())
+    good = [(k, end, rank, total) for (k, end), (rank, total) in rows]
+    key = (spec.rate, spec.n_events)
+    ok, detail = wl.verify(RunOutput({key: SinkOutput(good)}, n_tasks=1), TOP_N)
+    assert ok and "top-N rows" in detail, detail
+    k, end, rank, total = good[0]
+    swapped = [(k, end, rank + 1, total), *good[1:]]
+    ok, detail = wl.verify(RunOutput({key: SinkOutput(swapped)}, n_tasks=1), TOP_N)
+    assert not ok and "wrong" in detail, detail
+    # the windows query's golden is another answer altogether
+    ok, _ = wl.verify(RunOutput({key: SinkOutput(good)}, n_tasks=1), "fixed_rate")
+    assert not ok
 
 
 def test_events_are_deterministic_and_paced_by_event_time():
@@ -142,10 +180,23 @@ def test_a_repeated_window_and_a_filtered_event_at_the_sink_fail_the_run():
     assert not ok and "should not have" in detail, detail
 
 
-def _check_run(engine_name: str):
+def _check_top_n(wl, eng) -> RunOutput:
+    out = wl.run(eng, TOP_N)
+    ok, detail = wl.verify(out, TOP_N)
+    assert ok, detail
+    (sink,) = out.result.values()
+    assert sink.window_updates == FINAL  # each window ranked once, when it closed
+    assert out.metrics["window_emissions"] == out.metrics["windows_checked"] > 0
+    assert out.metrics["lost"] == 0 and out.metrics["unexpected_arrivals"] == 0
+    return out
+
+
+def _check_run(engine_name: str, top_n: bool = False):
     wl = create("stream", "tiny")
     with distlab.engine(engine_name, workers=2) as eng:
         out = wl.run(eng, "fixed_rate")
+        if top_n:
+            _check_top_n(wl, eng)
     ok, detail = wl.verify(out, "fixed_rate")
     assert ok, detail
     m = out.metrics
@@ -164,8 +215,8 @@ def _check_run(engine_name: str):
 
 
 @pytest.mark.skipif(not has_module("confluent_kafka"), reason="no confluent-kafka")
-def test_kafka_stream_tiny_exact_windows_and_percentiles():
-    out = _check_run("kafka")
+def test_kafka_stream_tiny_exact_windows_top_n_and_percentiles():
+    out = _check_run("kafka", top_n=True)
     assert out.metrics["latency_ms"]["p50"] < 1000  # a live pipeline, not a batch replay
     (sink,) = out.result.values()  # windows closed by the processors: each emitted once
     assert sink.window_updates == FINAL
@@ -221,44 +272,48 @@ def test_kafka_processors_write_sinks_partitioned_like_the_source():
 
 
 @pytest.mark.skipif(not has_module("confluent_kafka"), reason="no confluent-kafka")
-def test_kafka_sweep_reports_the_highest_sustained_rate():
-    wl = create("stream", "tiny", sweep_rates=(500, 1000))
+def test_kafka_sweep_searches_the_highest_sustained_rate():
+    wl = create("stream", "tiny", sweep_start_rate=500, sweep_max_rate=1000, sweep_seconds=1)
     with distlab.engine("kafka", workers=2) as eng:
         out = wl.run(eng, "sweep")
     ok, detail = wl.verify(out, "sweep")
     assert ok, detail
-    m, bound = out.metrics, wl.params["p99_bound_ms"]
+    m, plan = out.metrics, wl.search_plan()
     points = m["sweep"]
     rates = [p["offered_rate"] for p in points]
-    # the rates in the order given, stopping at the first one not sustained
-    assert rates == [500.0, 1000.0][: len(rates)] and rates
-    flags = [p["sustained"] for p in points]
-    assert all(flags[:-1])
-    assert len(points) == 2 or not flags[-1]  # it stops early only after a failed rate
+    assert rates == sorted(rates) and rates[0] in (250.0, 500.0)
     for p in points:
         # each point's verdict is the stated rule applied to its own figures
         rule = (
-            p["lost"] == 0
+            p["valid"]
+            and p["verified"]
+            and p["lost"] == 0
             and p["throughput_eps"] >= 0.95 * p["offered_rate"]
             and p["latency_ms"]["p99"] is not None
-            and p["latency_ms"]["p99"] < bound
+            and p["latency_ms"]["p99"] < plan.p99_bound_ms
         )
         assert p["sustained"] == rule, p
+        assert p["verified"], p.get("problem")  # exact at every point
+        span_ms = 1e3 * p["events"] / p["offered_rate"]
+        on_time = p["sent_late_share"] <= 0.05 and p["send_last_lag_ms"] <= max(5, span_ms / 100)
+        assert p["valid"] == on_time
         assert 0 < p["throughput_eps"] <= 10 * p["offered_rate"]
         assert 0 < p["latency_ms"]["p50"] <= p["latency_ms"]["p99"] <= p["latency_ms"]["p99.9"]
-        assert p["events"] == int(p["offered_rate"] * wl.params["sweep_seconds"])
-    # the answer is the highest sustained rate, and Kafka sustains at least the lowest
-    # one here (500 events/s over one second: its p99 was ~10 ms on a 2-core machine)
+        assert p["events"] == plan.n_events(p["offered_rate"])
+    # Kafka sustains 1,000 events/s here (p99 ~20 ms on a 2-core machine); the search
+    # stops at the plan's highest rate and says which plan it ran
     sustained = [p["offered_rate"] for p in points if p["sustained"]]
-    assert m["max_sustained_rate"] == max(sustained, default=None)
-    assert m["max_sustained_rate"] in (500.0, 1000.0)
+    assert m["max_sustained_rate"] == max(sustained) == 1000.0
+    assert m["at_best"]["offered_rate"] == 1000.0
+    assert "doubling from 500 events/s" in m["search"]
     assert m["windows_checked"] == sum(p["windows_checked"] for p in points)
+    assert len(out.result) == len(set(rates))  # every point's sinks kept for the check
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not has_module("pyspark"), reason="no pyspark")
-def test_spark_stream_tiny_exact_windows_and_percentiles():
-    out = _check_run("spark")
+def test_spark_stream_tiny_exact_windows_top_n_and_percentiles():
+    out = _check_run("spark", top_n=True)
     # update mode: every running total comes back, the last per window is the final one
     (sink,) = out.result.values()
     assert sink.window_updates == LAST_IS_FINAL
@@ -284,6 +339,7 @@ def main():
     began = time.perf_counter()
     with distlab.engine("flink", workers=2) as eng:
         out = wl.run(eng, "fixed_rate")
+        top = wl.run(eng, "top_n")
     seconds = time.perf_counter() - began
     deadline = time.monotonic() + 20
     while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
@@ -295,6 +351,9 @@ def main():
         "window_updates": sink.window_updates, "unexpected_ids": sink.unexpected_ids,
         "lost": out.lost, "duplicates": out.duplicates, "metrics": metrics,
         "samples": len(out.metrics["latency_samples_ms"]), "seconds": seconds,
+        "top_n": {"key": list(next(iter(top.result))), "lost": top.lost,
+                  "rows": [list(e) for s in top.result.values() for e in s.windows],
+                  "window_updates": next(iter(top.result.values())).window_updates},
         "left": [p.pid for p in psutil.Process().children(recursive=True)],
     }))
 
@@ -345,3 +404,9 @@ def test_flink_stream_tiny_exact_windows_and_percentiles():
     assert settings["broker"]["server"].startswith("Apache Kafka 4.")
     assert settings["connector"].startswith("flink-sql-connector-kafka-")
     assert got["left"] == []  # the JVM and the broker are gone
+    # the second query: Flink's window Top-N over HOP windows, each window ranked once
+    top = got["top_n"]
+    sink = SinkOutput([tuple(e) for e in top["rows"]], top["window_updates"])
+    ok, detail = wl.verify(RunOutput({tuple(top["key"]): sink}, n_tasks=1), "top_n")
+    assert ok, detail
+    assert top["window_updates"] == FINAL and top["lost"] == 0

@@ -248,17 +248,24 @@ def bench_streams(
     max_rate: Annotated[float, typer.Option(help="Highest rate tried.")] = 512_000.0,
     p99_bound_ms: Annotated[float, typer.Option(help="p99 a sustained rate stays under.")] = 1000.0,
     workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    query: Annotated[
+        str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
+    ] = "windows",
     out: Annotated[
         Path | None, typer.Option(help="Also write the figures to this JSON file.")
     ] = None,
 ) -> None:
     """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
     from distlab import bench, bench_streams
+    from distlab.contracts.streams import QUERIES
     from distlab.report.bench_tables import streams_table
 
     if seconds <= 0 or warmup < 0 or start_rate <= 0 or max_rate < start_rate:
         raise DistlabError("--seconds and --start-rate must be > 0, --max-rate >= --start-rate")
+    if query not in QUERIES:
+        raise DistlabError(f"--query must be one of {', '.join(QUERIES)}, not {query!r}")
     params = {
+        "query": query,
         "seconds": seconds,
         "warmup_s": warmup,
         "start_rate": start_rate,

@@ -127,18 +127,32 @@ class PeakMemory:
     """Samples the summed PSS of process trees in a thread; ``peak_mb`` is the maximum.
 
     The trees are the driver's own (``os.getpid()``) plus whatever ``roots()`` returns,
-    re-read at each sample so workers that start or restart are counted.
+    re-read every TREE_EVERY_S so workers that start or restart are counted.
+
+    A sample is not free: with a JVM in the tree the kernel walks ~1 GB of its pages to
+    compute PSS, 10-15 ms of CPU per sample here. At one sample per 50 ms that took a
+    quarter of a core (and the driver's GIL) from the engines being measured on a
+    2-core machine, enough to make a paced sender miss its schedule; hence 0.2 s, and
+    a sample at the start and at the end of every cell whatever its length.
     """
 
-    def __init__(self, roots=lambda: [], interval: float = 0.05):
+    #: how often the process trees are listed again
+    TREE_EVERY_S = 1.0
+
+    def __init__(self, roots=lambda: [], interval: float = 0.2):
         self._roots = roots
         self.interval = interval
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._procs: list[psutil.Process] = []
+        self._listed = float("-inf")
 
-    def sample(self) -> float:
-        now = pss_mb(tree([os.getpid(), *self._roots()]))
+    def sample(self, relist: bool = False) -> float:
+        if relist or time.monotonic() - self._listed > self.TREE_EVERY_S:
+            self._procs = tree([os.getpid(), *self._roots()])
+            self._listed = time.monotonic()
+        now = pss_mb(self._procs)
         self.peak_mb = max(self.peak_mb, now)
         return now
 
@@ -151,7 +165,7 @@ class PeakMemory:
 
     def __enter__(self) -> PeakMemory:
         self.peak_mb = 0.0
-        self.sample()
+        self.sample(relist=True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="distlab-mem", daemon=True)
         self._thread.start()
@@ -161,4 +175,4 @@ class PeakMemory:
         self._stop.set()
         if self._thread:
             self._thread.join()
-        self.sample()
+        self.sample(relist=True)

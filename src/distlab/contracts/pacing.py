@@ -36,6 +36,10 @@ class Pacer:
         #: items started more than LATE_S behind their time, and items in all
         self.late = 0
         self.items = 0
+        #: how far behind its time the latest item started (0 when on time): a sender
+        #: that keeps up ends near 0 whatever hiccups it had, one that cannot keep up
+        #: ends furthest behind
+        self.last_lag_s = 0.0
 
     @classmethod
     def at_rate(cls, rate: float, **kwargs) -> Pacer:
@@ -50,6 +54,7 @@ class Pacer:
         due = self.t0 + i * self.interval_s
         now = time.perf_counter()
         self.items += 1
+        self.last_lag_s = max(0.0, now - due)
         if now < due:
             if due - now > MIN_SLEEP_S:
                 if self.idle is not None:

@@ -10,8 +10,15 @@ An engine implements ``run_stream(spec: StreamSpec) -> StreamResult``:
   each event then (:func:`send_paced`), or at once if already late.
 * Processing: keep the events with ``value >= filter_min``; every kept event passes
   through to the sink at once (its arrival there gives its end-to-end latency) and is
-  counted into a tumbling event-time window of ``window_ms`` per key, whose result is
-  ``(key, window_start_ms, count, sum of values)``.
+  aggregated by ``spec.query``:
+
+  - ``windows`` (WINDOWS): counted into a tumbling event-time window of ``window_ms``
+    per key, whose result row is ``(key, window_start_ms, count, sum of values)``;
+  - ``top_n`` (TOP_N, the shape of Nexmark's "hot items" query): summed per key over
+    sliding event-time windows ``window_ms`` long that start every ``window_ms // 2``;
+    each window's result is its ``top_n`` keys by sum (ties: the smaller key first), one
+    row per key ``(key, window_end_ms, rank, sum of values)`` (rank 1 is the largest
+    sum). A window is identified by its end, which is never negative.
 * The engine returns every window emission in the order its sink received them (never
   a de-duplicated dict: a window emitted twice must show twice) and the first arrival
   time of every event id that reached the pass-through sink (seconds after ``t0``; ids
@@ -47,6 +54,12 @@ FINAL = "final"
 LAST_IS_FINAL = "last-is-final"
 WINDOW_UPDATES = (FINAL, LAST_IS_FINAL)
 
+#: StreamSpec.query: keyed tumbling windows (count and sum per key and window)
+WINDOWS = "windows"
+#: StreamSpec.query: the top keys by sum over sliding windows
+TOP_N = "top_n"
+QUERIES = (WINDOWS, TOP_N)
+
 Event = tuple[int, int, int, int]  # (event_id, key, value, event_ms)
 
 
@@ -69,6 +82,15 @@ class StreamSpec:
     bootstrap: str | None = None
     #: the whole run (sending, processing, collecting) must end within this
     timeout_s: float = 120.0
+    #: what is aggregated after the filter: WINDOWS or TOP_N (see the module's text)
+    query: str = WINDOWS
+    #: TOP_N: how many keys each sliding window ranks
+    top_n: int = 3
+
+    @property
+    def slide_ms(self) -> int:
+        """TOP_N: a sliding window starts every ``slide_ms`` (half its length)."""
+        return self.window_ms // 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +143,8 @@ class StreamResult:
     window_updates: str = FINAL
     #: the share of events the sender sent more than pacing.LATE_S behind their time
     send_late_share: float = 0.0
+    #: how far behind its time the last event was sent (a sender that kept up: ~0)
+    send_last_lag_s: float = 0.0
 
 
 class StreamEngine(Engine):
@@ -133,6 +157,43 @@ class StreamEngine(Engine):
 
 
 # -- golden helpers ----------------------------------------------------------------------
+def golden(spec: StreamSpec) -> dict[tuple[int, int], tuple[int, int]]:
+    """The rows the sink must end with for the spec's query, as ``{(key, window): (a, b)}``:
+    WINDOWS ``(key, window_start_ms): (count, sum)``, TOP_N ``(key, window_end_ms):
+    (rank, sum)``."""
+    if spec.query == TOP_N:
+        return golden_top_n(spec.events(), spec.window_ms, spec.filter_min, spec.top_n)
+    return golden_windows(spec.events(), spec.window_ms, spec.filter_min)
+
+
+def golden_top_n(
+    events, window_ms: int, filter_min: int, top_n: int
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(key, window_end_ms): (rank, sum)}: each sliding window's ``top_n`` keys by sum
+    of the values that pass the filter (windows ``window_ms`` long, one ending every
+    ``window_ms // 2``; ties: the smaller key first)."""
+    slide = window_ms // 2
+    sums: dict[int, dict[int, int]] = {}  # window end -> key -> sum
+    for _eid, key, value, event_ms in events:
+        if value < filter_min:
+            continue
+        # the windows [end - window_ms, end) holding event_ms: the ends in (t, t + window_ms]
+        first_end = event_ms - event_ms % slide + slide
+        for end in range(first_end, event_ms + window_ms + 1, slide):
+            per_key = sums.setdefault(end, {})
+            per_key[key] = per_key.get(key, 0) + value
+    return {
+        (key, end): (rank, total)
+        for end, per_key in sums.items()
+        for rank, (key, total) in enumerate(ranked(per_key, top_n), start=1)
+    }
+
+
+def ranked(sums: dict[int, int], top_n: int) -> list[tuple[int, int]]:
+    """The ``top_n`` (key, sum) pairs by sum, the smaller key first on a tie."""
+    return sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+
+
 def golden_windows(events, window_ms: int, filter_min: int) -> dict[tuple[int, int], tuple]:
     """{(key, window_start_ms): (count, sum)} over the events that pass the filter."""
     out: dict[tuple[int, int], list[int]] = {}
@@ -195,12 +256,14 @@ def expected_window_count(events, window_ms: int, filter_min: int) -> int:
 
 
 def expected_counts(spec: StreamSpec) -> tuple[int, int]:
-    """(pass-through events, windows) the sink will receive."""
+    """(pass-through events, distinct result rows) the sink will receive."""
     events = spec.events()
-    return (
-        len(passing_ids(events, spec.filter_min)),
-        expected_window_count(events, spec.window_ms, spec.filter_min),
+    rows = (
+        len(golden(spec))
+        if spec.query == TOP_N
+        else expected_window_count(events, spec.window_ms, spec.filter_min)
     )
+    return len(passing_ids(events, spec.filter_min)), rows
 
 
 def encode_event(event: Event) -> str:

@@ -126,7 +126,8 @@ def streams_table(rows: list[dict[str, Any]], p: dict[str, Any]) -> Table:
     """Each engine's highest sustained rate beside the raw pipe's ceiling."""
     t = Table(
         title=(
-            f"streams on Apache Kafka: {p['seconds']:g} s per point after {p['warmup_s']:g} s "
+            f"streams on Apache Kafka, query {p.get('query', 'windows')}: "
+            f"{p['seconds']:g} s per point after {p['warmup_s']:g} s "
             f"warm-up; sustained = nothing lost, >= 95% of offered, p99 < "
             f"{p['p99_bound_ms']:g} ms"
         )

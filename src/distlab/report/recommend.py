@@ -41,6 +41,7 @@ from distlab.report.figures import (
     shape_of,
     wall_samples,
 )
+from distlab.report.streams import ceiling_rate
 from distlab.stats import mann_whitney_p
 
 ALPHA = 0.05
@@ -152,6 +153,14 @@ def stream_rankings(doc: dict) -> list[Finding]:
         text = f"{label(known[0][0])}: best {name}: {known[0][0]['engine']}; {listing}."
         if none:
             text += f" Sustained nothing: {', '.join(none)}."
+        ceiling = ceiling_rate(doc)
+        if ceiling and higher:
+            shares = ", ".join(f"{c['engine']} {v / ceiling:.0%}" for c, v in known)
+            text += (
+                f" The raw pipe (the same sender, broker and reader with only a copy loop "
+                f"between: the ceiling here) sustained {ceiling:,.0f}; as a share of it: "
+                f"{shares}."
+            )
         figures = {"ranking": [(c["engine"], v) for c, v in known], "figure": name}
         out.append(Finding("stream", text, workload, variant, figures))
     return out

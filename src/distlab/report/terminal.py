@@ -58,6 +58,8 @@ def _note(cell: dict) -> str:
         note = f"measured {_fmt_s(queue[0])}, ideal ceil(N/R)*d {_fmt_s(queue[1])}"
     if events := figures.events_per_s(cell):
         note = f"{events:,.0f} events/s; " + note
+    if sustained := figures.max_sustained_rate(cell):
+        note = f"highest sustained {sustained:,.0f} events/s"
     if figures.has_fault(cell):  # the faulted repetition, reported apart from the times
         note = (note + " | " if note else "") + figures.fault_summary(cell)
     return note

@@ -26,13 +26,16 @@ def run_references(job: EngineJob, events) -> None:
         for ref_name, fn in refs.items():
             try:
                 samples, result = [], None
-                reps = wl.reference_repeats if ref_name == "sequential" else max(3, job.repeats)
-                for _ in range(reps):
+                for _ in range(wl.reference_runs(ref_name, job.repeats)):
                     t0 = time.perf_counter()
                     result = fn()
                     samples.append(time.perf_counter() - t0)
-                ok, detail = wl.verify(RunOutput(result), ref_name)
+                # a reference that measures itself (a stream's raw pipe) returns its figures
+                output = result if isinstance(result, RunOutput) else RunOutput(result)
+                ok, detail = wl.verify(output, ref_name)
                 out[ref_name] = {"wall": summarize(samples), "verified": ok, "detail": detail}
+                if output.metrics:
+                    out[ref_name]["metrics"] = output.metrics
             except Exception as exc:
                 out[ref_name] = {"error": error_line(exc)}
         events.emit(ReferenceMeasured(name, references=out))

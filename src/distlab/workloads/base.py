@@ -277,6 +277,10 @@ class Workload:
         """
         return {"sequential": self.reference}
 
+    def reference_runs(self, name: str, repeats: int) -> int:
+        """How often the reference ``name`` is timed when cells get ``repeats``."""
+        return self.reference_repeats if name == "sequential" else max(3, repeats)
+
     def reference(self) -> Any:
         raise NotImplementedError
 

@@ -12,8 +12,11 @@ The job, two INSERTs in one statement set sharing one Kafka source:
   watermark per partition and forwards the smallest);
 * pass-through: filter, write ``event_id,key`` to the events sink topic;
 * sinks: Kafka topics with as many partitions as sink subtasks, written at least once;
-* windows: a TUMBLE window TVF per key with count and sum, emitted when the watermark
-  passes the window's end, written as ``key,window_start_ms,count,sum``.
+* windows (query WINDOWS): a TUMBLE window TVF per key with count and sum, emitted when
+  the watermark passes the window's end, written as ``key,window_start_ms,count,sum``;
+* top-N (query TOP_N): Flink's window Top-N, ROW_NUMBER over a HOP window TVF's sums per
+  key, emitted once per window when the watermark passes its end, written as
+  ``key,window_end_ms,rank,sum``.
 
 Before the stream starts the driver sends a probe per partition (event id -2, passed
 through as ``-2,partition``, ignored by the windows) until every partition's probe came
@@ -34,7 +37,7 @@ from pathlib import Path
 
 from distlab import jvm
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
-from distlab.contracts.streams import END_ID
+from distlab.contracts.streams import END_ID, TOP_N
 from distlab.services.kafka.harness import StreamTopics, drive, probe_warm_up
 
 #: a partition with no data this long stops holding the watermark back; long, because a
@@ -74,7 +77,8 @@ def _statements(
         "sink.delivery-guarantee": "at-least-once",
         "properties.linger.ms": "0",
     }
-    window_ms, filter_min = int(spec.window_ms), int(spec.filter_min)
+    filter_min = int(spec.filter_min)
+    aggregate = _top_n(spec) if spec.query == TOP_N else _windows(spec)
     return [
         f"""CREATE TEMPORARY TABLE src (
               event_id BIGINT, k INT, v BIGINT, event_ms BIGINT,
@@ -89,16 +93,49 @@ def _statements(
         f"""INSERT INTO sink_events
             SELECT CONCAT_WS(',', CAST(event_id AS STRING), CAST(k AS STRING))
             FROM src WHERE v >= {filter_min} AND event_id <> {END_ID}""",
-        # windows are aligned on epoch milliseconds, as the golden's
-        # event_ms - event_ms % window_ms, so each window's start is computed from its events
-        f"""INSERT INTO sink_windows
-            SELECT CONCAT_WS(',', CAST(k AS STRING),
-                   CAST(MIN(event_ms) - MOD(MIN(event_ms), {window_ms}) AS STRING),
-                   CAST(COUNT(*) AS STRING), CAST(SUM(v) AS STRING))
-            FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '{window_ms / 1000:.3f}' SECOND))
-            WHERE event_id >= 0 AND v >= {filter_min}
-            GROUP BY window_start, window_end, k""",
+        f"INSERT INTO sink_windows {aggregate}",
     ]
+
+
+def _seconds(ms: int) -> str:
+    return f"INTERVAL '{ms / 1000:.3f}' SECOND"
+
+
+def _windows(spec) -> str:
+    # windows are aligned on epoch milliseconds, as the golden's
+    # event_ms - event_ms % window_ms, so each window's start is computed from its events
+    window_ms = int(spec.window_ms)
+    return f"""
+        SELECT CONCAT_WS(',', CAST(k AS STRING),
+               CAST(MIN(event_ms) - MOD(MIN(event_ms), {window_ms}) AS STRING),
+               CAST(COUNT(*) AS STRING), CAST(SUM(v) AS STRING))
+        FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), {_seconds(window_ms)}))
+        WHERE event_id >= 0 AND v >= {int(spec.filter_min)}
+        GROUP BY window_start, window_end, k"""
+
+
+def _top_n(spec) -> str:
+    # window_end is a TIMESTAMP in the session's time zone (UTC, see _table_env): its
+    # epoch milliseconds are its whole seconds plus its milliseconds
+    end_ms = (
+        "UNIX_TIMESTAMP(DATE_FORMAT(window_end, 'yyyy-MM-dd HH:mm:ss')) * 1000"
+        " + CAST(DATE_FORMAT(window_end, 'SSS') AS BIGINT)"
+    )
+    slide = max(1, int(spec.window_ms) // 2)
+    return f"""
+        SELECT CONCAT_WS(',', CAST(k AS STRING), CAST({end_ms} AS STRING),
+               CAST(rank_in_window AS STRING), CAST(total AS STRING))
+        FROM (
+          SELECT k, total, window_end, ROW_NUMBER() OVER (
+              PARTITION BY window_start, window_end ORDER BY total DESC, k ASC
+            ) AS rank_in_window
+          FROM (
+            SELECT window_start, window_end, k, SUM(v) AS total
+            FROM TABLE(HOP(TABLE src, DESCRIPTOR(ts), {_seconds(slide)},
+                           {_seconds(int(spec.window_ms))}))
+            WHERE event_id >= 0 AND v >= {int(spec.filter_min)}
+            GROUP BY window_start, window_end, k))
+        WHERE rank_in_window <= {int(spec.top_n)}"""
 
 
 def _table_env(engine, jars: list[Path]):
@@ -115,6 +152,8 @@ def _table_env(engine, jars: list[Path]):
     table_config.set("table.exec.source.idle-timeout", IDLE_TIMEOUT)
     table_config.set("pipeline.auto-watermark-interval", WATERMARK_INTERVAL)
     table_config.set("execution.buffer-timeout.interval", BUFFER_TIMEOUT)
+    # window bounds are TIMESTAMPs in this zone: UTC makes them epoch wall clock
+    table_config.set("table.local-time-zone", "UTC")
     return t_env
 
 
@@ -191,7 +230,8 @@ def run_on_flink(engine, spec: StreamSpec) -> StreamResult:
             job.cancel()
     result.notes = (
         f"source: Kafka topic ({partitions} partitions) read by the Flink Kafka SQL "
-        f"connector; Flink SQL job (TUMBLE window TVF), parallelism {engine.workers}; "
+        f"connector; Flink SQL job ({'window Top-N over a HOP' if spec.query == TOP_N else 'TUMBLE'} "
+        f"window TVF), parallelism {engine.workers}; "
         "sinks: Kafka topics"
     )
     result.settings = {

@@ -12,12 +12,19 @@ Two queries run side by side on the same source topic:
 
 * pass-through: parse the CSV value, filter (value >= filter_min), write
   ``event_id,key`` to the events sink topic;
-* windows: parse, filter, ``groupBy(window(event_time, window_ms), key)`` with count and
-  sum in update mode: each micro-batch writes the running totals of the windows it
-  changed as ``key,window_start_ms,count,sum``, declared ``last-is-final`` (the workload
-  takes the last emission per window as final and says so). (Append mode with a
-  watermark, which emits each window once, emits a window only in a later micro-batch,
-  i.e. after more data arrive.)
+* windows (query WINDOWS): parse, filter, ``groupBy(window(event_time, window_ms), key)``
+  with count and sum in update mode: each micro-batch writes the running totals of the
+  windows it changed as ``key,window_start_ms,count,sum``, declared ``last-is-final``
+  (the workload takes the last emission per window as final and says so). (Append mode
+  with a watermark, which emits each window once, emits a window only in a later
+  micro-batch, i.e. after more data arrive.)
+* top-N (query TOP_N): sums per key over sliding windows in append mode with a
+  watermark (each window's sums come out once, in the micro-batch after the watermark
+  passed its end); ranking is not supported on a streaming frame, so each micro-batch's
+  finished windows are ranked in ``foreachBatch`` (as Spark's guide advises for
+  operations streams lack) and written as ``key,window_end_ms,rank,sum`` through the
+  batch Kafka writer. Every key of a window finishes in the same micro-batch (the
+  watermark is one for the whole query), so each window is ranked once, whole.
 
 Before the stream starts the driver probes every partition (harness.probe_warm_up) until
 the pass-through returned each probe. Once every event and window was seen, the driver
@@ -39,11 +46,16 @@ from pyspark.sql import functions as F
 
 from distlab import jvm
 from distlab.contracts import DistlabError, EngineUnavailable, StreamResult, StreamSpec
-from distlab.contracts.streams import END_ID, LAST_IS_FINAL
+from distlab.contracts.streams import END_ID, FINAL, LAST_IS_FINAL, TOP_N
 from distlab.services.kafka.harness import StreamTopics, drive, probe_warm_up
 
 #: micro-batch interval: back-to-back batches of two queries starve a 2-core machine
 TRIGGER_MS = 200
+#: TOP_N: how far the watermark trails the newest event time, in windows' slides. The
+#: source's partitions are read up to their newest offsets at each micro-batch, within
+#: milliseconds of each other in event time: one slide (half a window) keeps every
+#: on-time event, and only delays the top-N rows (pass-through latency is unaffected).
+WATERMARK_SLIDES = 1
 #: of the spark-kafka module's jars, those pyspark does not ship itself
 _CONNECTOR_JARS = (
     "spark-sql-kafka",
@@ -91,6 +103,64 @@ def _to_kafka(frame, bootstrap: str, topic: str, checkpoint: str, mode: str):
     )
 
 
+def _per_window(kept, spec: StreamSpec):
+    window = F.window(F.timestamp_millis("event_ms"), f"{spec.window_ms} milliseconds")
+    return (
+        kept.groupBy(window.alias("w"), F.col("key"))
+        .agg(F.count("*").alias("count"), F.sum("value").alias("sum"))
+        .select(
+            F.concat_ws(",", "key", F.unix_millis(F.col("w.start")), "count", "sum").alias("value")
+        )
+    )
+
+
+def _top_n_query(parsed, spec: StreamSpec, bootstrap: str, names: dict, checkpoint: str):
+    from pyspark.sql import Window
+
+    slide = max(1, spec.window_ms // 2)
+    # The filter is applied inside the aggregation, not before it: Spark's optimizer
+    # pushes a filter below the watermark, and the end marker (which the filter drops)
+    # must move the watermark so that the last windows close.
+    passes = (F.col("value") >= spec.filter_min) & (F.col("event_id") >= 0)
+    sums = (
+        parsed.withColumn("ts", F.timestamp_millis("event_ms"))
+        .withWatermark("ts", f"{slide * WATERMARK_SLIDES} milliseconds")
+        .groupBy(
+            F.window("ts", f"{spec.window_ms} milliseconds", f"{slide} milliseconds").alias("w"),
+            F.col("key"),
+        )
+        .agg(
+            F.sum(F.when(passes, F.col("value")).otherwise(0)).alias("total"),
+            F.count(F.when(passes, True)).alias("passed"),
+        )
+        .where(F.col("passed") > 0)
+    )
+    rank = F.row_number().over(Window.partitionBy("w").orderBy(F.desc("total"), F.asc("key")))
+
+    def write_top(batch, _batch_id) -> None:
+        (
+            batch.withColumn("rank", rank)
+            .where(F.col("rank") <= spec.top_n)
+            .select(
+                F.concat_ws(",", "key", F.unix_millis(F.col("w.end")), "rank", "total").alias(
+                    "value"
+                )
+            )
+            .write.format("kafka")
+            .option("kafka.bootstrap.servers", bootstrap)
+            .option("topic", names["sink_windows"])
+            .save()
+        )
+
+    return (
+        sums.writeStream.outputMode("append")
+        .foreachBatch(write_top)
+        .option("checkpointLocation", checkpoint)
+        .trigger(processingTime=f"{TRIGGER_MS} milliseconds")
+        .start()
+    )
+
+
 def _processed_offsets(query, topic: str) -> dict[int, int]:
     """{partition: end offset} of the query's last finished micro-batch."""
     progress = query.lastProgress
@@ -116,21 +186,22 @@ def _run_queries(
     passing = kept.where(F.col("event_id") != END_ID).select(
         F.concat_ws(",", F.col("event_id"), F.col("key")).alias("value")
     )
-    window = F.window(F.timestamp_millis("event_ms"), f"{spec.window_ms} milliseconds")
-    per_window = (
-        kept.where(F.col("event_id") >= 0)  # not the probes
-        .groupBy(window.alias("w"), F.col("key"))
-        .agg(F.count("*").alias("count"), F.sum("value").alias("sum"))
-        .select(
-            F.concat_ws(",", "key", F.unix_millis(F.col("w.start")), "count", "sum").alias("value")
-        )
-    )
     queries.append(
         _to_kafka(passing, bootstrap, names["sink_events"], f"{checkpoints}/e", "append")
     )
-    queries.append(
-        _to_kafka(per_window, bootstrap, names["sink_windows"], f"{checkpoints}/w", "update")
-    )
+    windows = kept.where(F.col("event_id") >= 0)  # not the probes
+    if spec.query == TOP_N:
+        queries.append(_top_n_query(parsed, spec, bootstrap, names, f"{checkpoints}/w"))
+    else:
+        queries.append(
+            _to_kafka(
+                _per_window(windows, spec),
+                bootstrap,
+                names["sink_windows"],
+                f"{checkpoints}/w",
+                "update",
+            )
+        )
 
     def settle(ends: dict[int, int], deadline: float) -> None:
         # running totals: the last update of a window is in once both queries
@@ -195,18 +266,25 @@ def run_on_spark(engine, spec: StreamSpec) -> StreamResult:
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", previous_partitions)
         shutil.rmtree(checkpoints, ignore_errors=True)
-    result.window_updates = LAST_IS_FINAL
+    top_n = spec.query == TOP_N
+    result.window_updates = FINAL if top_n else LAST_IS_FINAL
+    aggregate = (
+        "sliding-window sums in append mode ranked per micro-batch in foreachBatch"
+        if top_n
+        else "tumbling windows in update mode"
+    )
     result.notes = (
         f"source: Kafka topic ({partitions} partitions) read by Spark's Kafka source; two "
-        f"Structured Streaming queries (micro-batches every {TRIGGER_MS} ms); sinks: Kafka "
-        "topics through Spark's Kafka sink"
+        f"Structured Streaming queries (micro-batches every {TRIGGER_MS} ms; {aggregate}); "
+        "sinks: Kafka topics through Spark's Kafka sink"
     )
     result.settings = {
         "trigger_ms": TRIGGER_MS,
         "queries": 2,
         "partitions": partitions,
         "shuffle_partitions": state_partitions,
-        "output_mode_windows": "update",
+        "output_mode_windows": "append" if top_n else "update",
+        **({"watermark_delay_ms": max(1, spec.window_ms // 2) * WATERMARK_SLIDES} if top_n else {}),
         "last_batch_ms": batch_ms,
         "connector": ", ".join(j.name for j in engine.kafka_jars),
         "broker": broker,

@@ -3,7 +3,8 @@
 Each plot function takes the document and returns a figure, or None when the document
 holds nothing for it (an absent metric is skipped, never an error). They live by the
 question they answer: ``speed`` (speed-up, time, granularity, breakdown), ``latency``,
-``resources`` (memory, start-up) and ``timeline`` (workflow steps); ``canvas`` holds
+``streams`` (rate searches against the ceiling), ``resources`` (memory, start-up) and
+``timeline`` (workflow steps); ``canvas`` holds
 what they share. ``render_all`` writes the files and returns what the HTML page embeds.
 """
 
@@ -18,6 +19,7 @@ from distlab.report.plots.canvas import pyplot
 from distlab.report.plots.latency import latency_plot
 from distlab.report.plots.resources import memory_plot, startup_plot
 from distlab.report.plots.speed import breakdown_plot, overhead_plot, speedup_plot, time_plot
+from distlab.report.plots.streams import streams_plot
 from distlab.report.plots.timeline import timeline_plot
 
 
@@ -38,6 +40,7 @@ PLOTS = [
     ("overhead", "Per-task overhead and granularity", overhead_plot),
     ("breakdown", "Time breakdown", breakdown_plot),
     ("latency", "Latency distributions", latency_plot),
+    ("streams", "Streams against the offered rate", streams_plot),
     ("memory", "Peak memory", memory_plot),
     ("startup", "Start-up time per engine", startup_plot),
     ("timeline", "Workflow step timeline", timeline_plot),
@@ -53,6 +56,9 @@ CAPTIONS = {
     "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "
     "workload measures them.",
     "latency": "End-to-end latency percentiles (against intended send times).",
+    "streams": "Each engine's search for its highest sustained rate (hollow: a point not "
+    "sustained), beside the raw pipe: the same sender, broker and reader with only a copy "
+    "loop between, the ceiling on this machine.",
     "memory": "Peak memory (PSS: shared pages counted once) of every engine process during each cell, and at idle.",
     "startup": "Time to start the engine (cluster, servers, workers) and to close it.",
     "timeline": "Each workflow step on its worker, coloured by its final state.",

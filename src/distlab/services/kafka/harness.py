@@ -31,12 +31,8 @@ from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import END_ID, expected_counts
 from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
 from distlab.services.kafka.clients import consumer, producer, take
+from distlab.services.kafka.processor import ERROR_ID, READY_ID
 from distlab.services.kafka.sender import SenderProcess
-
-#: a processor announces on the events sink that it reads its partition
-READY_ID = -2
-#: a processor that failed says so on the events sink: ``-3,partition,reason``
-ERROR_ID = -3
 
 
 def broker_settings(broker: KafkaBroker | None, bootstrap: str) -> dict[str, str]:
@@ -54,6 +50,8 @@ def topic_names(run: str) -> dict[str, str]:
         "sink_windows": f"distlab-stream-windows-{run}",
         # the sender's first delivery goes here, before the stream's clock starts
         "control": f"distlab-stream-control-{run}",
+        # a second stage's input (the Kafka engine's top-N merger; one partition)
+        "partials": f"distlab-stream-partials-{run}",
     }
 
 
@@ -78,6 +76,7 @@ class StreamTopics:
                     self.names["sink_events"]: self.sink_partitions,
                     self.names["sink_windows"]: self.sink_partitions,
                     self.names["control"]: 1,
+                    self.names["partials"]: 1,
                 },
             )
         except BaseException:
@@ -248,6 +247,7 @@ def drive(
         elapsed_s=elapsed,
         send_lag_s=pacer["worst_lag_s"],
         send_late_share=pacer["late_share"],
+        send_last_lag_s=pacer["last_lag_s"],
         duplicate_arrivals=reader.duplicates,
     )
 

@@ -20,7 +20,8 @@ import sys
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import END_ID
 from distlab.services.kafka import clients
-from distlab.services.kafka.harness import READY_ID, StreamTopics, drive
+from distlab.services.kafka.harness import StreamTopics, drive
+from distlab.services.kafka.processor import READY_ID
 
 #: the most messages taken from the consumer at once
 BATCH = 10_000

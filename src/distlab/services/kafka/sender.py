@@ -103,7 +103,7 @@ class SenderProcess:
         return self.t0
 
     def finish(self, timeout: float) -> dict:
-        """Wait for the last send; {worst_lag_s, late_share}."""
+        """Wait for the last send; {worst_lag_s, late_share, last_lag_s}."""
         try:
             self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     except DistlabError as exc:
         sys.exit(f"{exc}")
-    print(json.dumps({"worst_lag_s": pacer.worst_lag_s, "late_share": pacer.late_share}))
+    figures = {"worst_lag_s": pacer.worst_lag_s, "late_share": pacer.late_share}
+    print(json.dumps({**figures, "last_lag_s": pacer.last_lag_s}))
 
 
 if __name__ == "__main__":
