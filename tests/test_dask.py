@@ -12,6 +12,7 @@ import distlab
 from clusters import check_gpu_runs, dask_cluster
 from conformance.batch import BatchConformance
 from conformance.lifecycle import LifecycleConformance
+from conformance.streams import StreamConformance
 from conformance.tasks import TaskConformance
 from distlab import probes
 from distlab.contracts import UnsatisfiableResources
@@ -41,7 +42,7 @@ def hold_gpu(seconds: float) -> tuple[float, float, str]:
     return start, time.time(), visible
 
 
-class TestDaskEngine(LifecycleConformance, TaskConformance, BatchConformance):
+class TestDaskEngine(LifecycleConformance, TaskConformance, BatchConformance, StreamConformance):
     engine_name = "dask"
     unreachable_address = "tcp://127.0.0.1:{port}"
 
@@ -100,7 +101,7 @@ class TestDaskResources:
 
 
 def test_uneven_split_of_units():
-    from distlab.engines.dask_engine import split_units
+    from distlab.engines.units import split_units
 
     assert split_units(5, 2) == [3, 2]
     assert split_units(1, 2) == [1, 0]

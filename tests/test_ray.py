@@ -18,6 +18,7 @@ import distlab
 from clusters import check_gpu_runs, ray_head
 from conformance.batch import BatchConformance
 from conformance.lifecycle import LifecycleConformance
+from conformance.streams import StreamConformance
 from conformance.tasks import TaskConformance
 from distlab import probes
 from distlab.contracts import EngineStartError, UnsatisfiableResources
@@ -35,7 +36,7 @@ def run_basics(eng) -> None:
         eng.submit(probes.fail_with, "remote-boom").result(timeout=60)
 
 
-class TestRayEngine(LifecycleConformance, TaskConformance, BatchConformance):
+class TestRayEngine(LifecycleConformance, TaskConformance, BatchConformance, StreamConformance):
     engine_name = "ray"
 
     def engine_kwargs(self) -> dict:

@@ -241,7 +241,7 @@ def bench_tiny_tasks(
 def bench_streams(
     engines: Annotated[
         str, typer.Option(help="Comma-separated stream engines.")
-    ] = "kafka,flink,spark",
+    ] = "kafka,flink,spark,ray,dask",
     seconds: Annotated[float, typer.Option(help="Steady seconds per point.")] = 5.0,
     warmup: Annotated[float, typer.Option(help="Warm-up seconds per point (left out).")] = 1.0,
     start_rate: Annotated[float, typer.Option(help="First offered rate (events/s).")] = 2000.0,

@@ -29,9 +29,12 @@ from distlab.contracts import (
     WordCount,
 )
 from distlab.contracts.streams import (
+    FINAL,
+    TOP_N,
     WINDOW_UPDATES,
     emission_problem,
     final_windows,
+    golden_top_n,
     golden_windows,
     passing_ids,
 )
@@ -256,3 +259,16 @@ def check_stream_exact(engine, n_events: int = 1500, rate: float = 1000.0) -> St
     assert out.elapsed_s > 0 and out.send_lag_s >= 0
     assert out.notes and isinstance(out.settings, dict)
     return out
+
+
+def check_stream_top_n_exact(engine, n_events: int = 1500, rate: float = 1000.0) -> None:
+    """The second query: each sliding window's top keys, each row once, ranks exact."""
+    spec = StreamSpec(
+        n_events=n_events, rate=rate, window_ms=250, keys=6, top_n=2, query=TOP_N, timeout_s=90
+    )
+    out = engine.run_stream(spec)
+    want = golden_top_n(spec.events(), spec.window_ms, spec.filter_min, spec.top_n)
+    assert emission_problem(out.windows, FINAL) is None  # each row once, when it closes
+    got = {(k, w): (rank, total) for k, w, rank, total in out.windows}
+    assert got == want, f"{len(set(want) ^ set(got))} top-N rows differ of {len(want)}"
+    assert set(out.arrivals) == set(passing_ids(spec.events(), spec.filter_min))

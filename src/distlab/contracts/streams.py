@@ -145,12 +145,17 @@ class StreamResult:
     send_late_share: float = 0.0
     #: how far behind its time the last event was sent (a sender that kept up: ~0)
     send_last_lag_s: float = 0.0
+    #: the sender process's scheduling priority (negative: ahead of the engine)
+    sender_nice: int = 0
 
 
 class StreamEngine(Engine):
     """An engine that runs the stream workload: implement ``run_stream``."""
 
     contract_shape: ClassVar[str] = STREAMS
+    #: True: its streams go through the Kafka it runs or was pointed at (the kafka
+    #: engine); False: through ``spec.bootstrap``, or a broker started for each stream
+    own_kafka: ClassVar[bool] = False
 
     def run_stream(self, spec: StreamSpec) -> StreamResult:
         raise NotImplementedError

@@ -32,12 +32,14 @@ from distlab.contracts import (
     BatchEngine,
     Future,
     RemoteTraceback,
+    StreamEngine,
     TaskEngine,
     TaskLost,
     UnsatisfiableResources,
     units_environment,
 )
 from distlab.engines.addressing import endpoint, require_answer
+from distlab.engines.units import split_units
 from distlab.procs import stop_pids
 
 _SCHEDULER_DEFAULT_PORT = 8786
@@ -117,19 +119,14 @@ class DaskActor:
             return DaskFuture(getattr(self._proxy, method)(*args, **kwargs))
 
 
-def split_units(total: float, workers: int) -> list[float]:
-    """``total`` units over ``workers``: as even as possible, the first ones get the rest.
-
-    Whole totals give whole units per worker (5 over 2 -> [3, 2]); fractional totals are
-    split evenly.
-    """
-    if float(total).is_integer():
-        base, extra = divmod(int(total), workers)
-        return [base + (1 if i < extra else 0) for i in range(workers)]
-    return [total / workers] * workers
+def _seceded(fn: Any, *args: Any) -> Any:
+    """On a worker: leave the worker's thread pool (its slot goes to other tasks), as
+    Dask advises for a task that runs for long, then run ``fn``."""
+    distributed.secede()
+    return fn(*args)
 
 
-class DaskEngine(TaskEngine, BatchEngine):
+class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "dask"
     supports_resources = True
     supports_actors = True
@@ -320,6 +317,16 @@ class DaskEngine(TaskEngine, BatchEngine):
     def share(self, obj: Any) -> Any:
         # hash=False: hashing a large object to name it costs more than it saves.
         return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def run_stream(self, spec):
+        """Streams: distlab's Kafka processors in long-running Dask tasks that secede from
+        their worker's thread pool (engines/hosted_streams.py)."""
+        from distlab.engines.hosted_streams import run_hosted
+
+        def host(fn, *args):
+            return self.submit(_seceded, fn, *args)
+
+        return run_hosted(self, spec, host, "long-running Dask tasks (seceded)")
 
     def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> DaskActor:
         with self.client.as_current():

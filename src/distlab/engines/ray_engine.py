@@ -45,6 +45,7 @@ from distlab.contracts import (
     EngineStartError,
     Future,
     RemoteTraceback,
+    StreamEngine,
     TaskEngine,
     TaskLost,
     UnsatisfiableResources,
@@ -137,7 +138,7 @@ def _task_options(resources: dict[str, float]) -> dict[str, Any]:
     return options
 
 
-class RayEngine(TaskEngine, BatchEngine):
+class RayEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "ray"
     supports_resources = True
     supports_actors = True
@@ -327,6 +328,16 @@ class RayEngine(TaskEngine, BatchEngine):
         """distlab's task map/reduce: one Ray task per file (mapper plus a local
         combine), the final reduce in the driver."""
         return task_map_reduce(self, paths, mapper, reducer)
+
+    def run_stream(self, spec):
+        """Streams: distlab's Kafka processors in Ray actors (engines/hosted_streams.py);
+        an actor holds no CPU while it runs, so they never starve the task slots."""
+        from distlab.engines.hosted_streams import LongRunning, run_hosted
+
+        def host(fn, *args):
+            return self.create_actor(LongRunning).call("run", fn, *args)
+
+        return run_hosted(self, spec, host, "Ray actors (one per processor)")
 
     def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> RayActor:
         remote_cls = self._actor_classes.get(cls)

@@ -1,4 +1,5 @@
-"""Variables set in this process's environment for the span of one call.
+"""Resource units: how a total is split over workers, and variables set in this
+process's environment for the span of one call.
 
 A task's granted resource units (:func:`distlab.contracts.tasks.units_environment`:
 DISTLAB_RESOURCE_UNITS, and CUDA_VISIBLE_DEVICES for GPUs) are published around the task
@@ -34,3 +35,15 @@ def temporary_environment(variables: dict[str, str]) -> Iterator[None]:
 def published_units(units: dict[str, Sequence[Any]]) -> contextlib.AbstractContextManager:
     """The task's granted ``units`` ({resource: ids}) in its environment while it runs."""
     return temporary_environment(units_environment(units))
+
+
+def split_units(total: float, workers: int) -> list[float]:
+    """``total`` units over ``workers``: as even as possible, the first ones get the rest.
+
+    Whole totals give whole units per worker (5 over 2 -> [3, 2]); fractional totals are
+    split evenly.
+    """
+    if float(total).is_integer():
+        base, extra = divmod(int(total), workers)
+        return [base + (1 if i < extra else 0) for i in range(workers)]
+    return [total / workers] * workers

@@ -27,105 +27,50 @@ copy loop between, the ceiling every engine's stream figures are shown against.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import dataclasses
 from typing import Any
 
 from distlab.contracts import STREAMS, Engine
 from distlab.contracts.streams import (
-    FINAL,
     LAST_IS_FINAL,
     TOP_N,
     WINDOWS,
     StreamSpec,
-    emission_problem,
     final_windows,
     golden,
     golden_windows,
     passing_ids,
 )
-from distlab.stats import percentiles
 from distlab.workloads.base import Param, RunOutput, Workload, answer_record
+from distlab.workloads.stream_check import (
+    SUSTAINED_SHARE,
+    SinkOutput,
+    check_sink,
+    stream_figures,
+    sustained,
+)
 from distlab.workloads.stream_search import SearchPlan, measure_point, search, search_raw_pipe
 
-__all__ = ["SinkOutput", "Stream", "StreamSpec", "check_sink", "golden_windows"]
+__all__ = [
+    "SinkOutput",
+    "Stream",
+    "StreamSpec",
+    "check_sink",
+    "golden_windows",
+    "stream_figures",
+    "sustained",
+]
 
-#: the most latency samples kept in the results file per run
-MAX_SAMPLES = 2000
 #: the stream's second reference: the ceiling (distlab.services.kafka.pipe)
 RAW_PIPE = "raw pipe"
-#: a rate is sustained when at least this share of it was achieved ...
-SUSTAINED_SHARE = 0.95
-
-
-def downsample(xs: list[float], most: int = MAX_SAMPLES) -> list[float]:
-    if len(xs) <= most:
-        return list(xs)
-    step = len(xs) / most
-    return [xs[int(i * step)] for i in range(most)]
-
-
-def stream_figures(
-    spec: StreamSpec, raw, expected: list[int], warmup_s: float = 0.0
-) -> dict[str, Any]:
-    """One stream's figures from what its sinks received: latency of every ``expected``
-    id against its intended send time (those due in the first ``warmup_s`` seconds left
-    out), throughput, losses, the window emissions (as ``sink``, for the check)."""
-    arrivals: dict[int, float] = raw.arrivals
-    # ids that reached the sink but should not have: filtered out, or never sent
-    unexpected = sorted(set(arrivals) - set(expected))
-    latencies = sorted(
-        (arrivals[eid] - spec.intended_s(eid)) * 1e3
-        for eid in expected
-        if eid in arrivals and spec.intended_s(eid) >= warmup_s
-    )
-    got = [arrivals[eid] for eid in expected if eid in arrivals]
-    # Throughput: events handled per second between the first and the last arrival
-    # at the sink, measured against the same span of intended send times.
-    if len(got) >= 2 and max(got) > min(got):
-        first, last = expected[0], expected[-1]
-        intended_span = spec.intended_s(last) - spec.intended_s(first)
-        achieved = spec.rate * intended_span / (max(got) - min(got))
-    else:
-        achieved = 0.0
-    achieved = min(achieved, spec.rate * 10)  # a burst at the end cannot beat arrival
-    emissions = [(int(k), int(w), int(c), int(s)) for k, w, c, s in raw.windows]
-    lat = percentiles(latencies, (50, 99, 99.9))
-    return {
-        "sink": SinkOutput(emissions, raw.window_updates, unexpected),
-        "offered_rate": spec.rate,
-        "throughput_eps": round(achieved, 1),
-        "latency_ms": {k: (round(v, 3) if v is not None else None) for k, v in lat.items()},
-        "latency_samples_ms": [round(x, 3) for x in downsample(latencies)],
-        "windows_checked": len({(k, w) for k, w, _c, _s in emissions}),
-        "window_emissions": len(emissions),
-        "window_updates": raw.window_updates,
-        "events": spec.n_events,
-        "passed_filter": len(expected),
-        "lost": len(expected) - len(got),
-        "duplicate_arrivals": raw.duplicate_arrivals,
-        "unexpected_arrivals": len(unexpected),
-        "elapsed_s": round(raw.elapsed_s, 3),
-        "send_lag_s": round(raw.send_lag_s, 4),
-        "notes": raw.notes,
-        "engine_settings": raw.settings,
-    }
-
-
-def sustained(point: dict, p99_bound_ms: float) -> bool:
-    """The sweep's rule: nothing lost, throughput >= SUSTAINED_SHARE of the offered rate,
-    p99 under the bound."""
-    p99 = point["latency_ms"].get("p99")
-    return (
-        point["lost"] == 0
-        and point["throughput_eps"] >= SUSTAINED_SHARE * point["offered_rate"]
-        and p99 is not None
-        and p99 < p99_bound_ms
-    )
 
 
 class Stream(Workload):
     name = "stream"
-    description = "events at a fixed rate through filter + keyed tumbling windows (W7)"
+    description = (
+        "events at a fixed rate through a filter, keyed tumbling windows or a sliding top-N (W7)"
+    )
     shape = STREAMS
     sizes = {
         "tiny": {
@@ -269,13 +214,19 @@ class Stream(Workload):
 
     def _sweep(self, engine: Engine) -> RunOutput:
         plan, sinks = self.search_plan(), {}
+        # one broker for the whole search, for engines that would start one per stream
+        shared = not self.params.get("bootstrap") and not engine.own_kafka
+        broker = _embedded_broker() if shared else contextlib.nullcontext()
 
         def measure(rate: float) -> dict[str, Any]:
             spec = self.spec(rate=rate, n_events=plan.n_events(rate))
+            if shared:
+                spec = dataclasses.replace(spec, bootstrap=broker.bootstrap)
             point, sinks[(spec.rate, spec.n_events)] = measure_point(engine.run_stream, spec, plan)
             return point
 
-        found = search(measure, plan)
+        with broker:
+            found = search(measure, plan)
         points = found["points"]
         return RunOutput(
             sinks,
@@ -343,6 +294,13 @@ class Stream(Workload):
         return {"streams": streams}
 
 
+def _embedded_broker():
+    """A broker of distlab's own, started when its ``with`` block is entered."""
+    from distlab.services.kafka.broker import KafkaBroker
+
+    return KafkaBroker()
+
+
 def _verify_raw_pipe(output: RunOutput) -> tuple[bool, str]:
     points = output.metrics.get("points") or []
     if not points:
@@ -358,41 +316,3 @@ def _verify_raw_pipe(output: RunOutput) -> tuple[bool, str]:
         else "no rate sustained; "
     )
     return True, f"{ceiling}every event of {len(points)} points came through"
-
-
-@dataclass
-class SinkOutput:
-    """What one stream's sinks received, as the check needs it: the window emissions in
-    order (repeats included) and what they mean, and the ids that arrived but should not
-    have."""
-
-    windows: list[tuple[int, int, int, int]]
-    window_updates: str = FINAL
-    unexpected_ids: list[int] = field(default_factory=list)
-
-
-def check_sink(sink: SinkOutput, want: dict) -> str | None:
-    """Why a stream's sink output is wrong (None: it is right). Every (key, window) must
-    be emitted exactly once with the golden count and sum; in update mode
-    (``last-is-final``) each emission must be a later running total than the one before
-    (its count grows) and the last one is checked. No id that should have been filtered
-    out (or was never sent) may have arrived."""
-    problem = emission_problem(sink.windows, sink.window_updates)
-    if problem:
-        return problem
-    final = final_windows(sink.windows)
-    if final != want:
-        missing = len(set(want) - set(final))
-        extra = len(set(final) - set(want))
-        wrong = sum(1 for k in set(want) & set(final) if want[k] != final[k])
-        return (
-            f"{missing} windows missing, {extra} extra, {wrong} with wrong count/sum "
-            f"(of {len(want)})"
-        )
-    if sink.unexpected_ids:
-        ids = sink.unexpected_ids
-        return (
-            f"{len(ids)} event ids reached the pass-through sink that should not have "
-            f"(filtered out or never sent), e.g. {ids[:5]}"
-        )
-    return None

@@ -33,6 +33,7 @@ from typing import Any
 from distlab.contracts import StreamResult, StreamSpec
 from distlab.contracts.pacing import LATE_S
 from distlab.contracts.streams import golden, passing_ids
+from distlab.workloads.stream_check import check_sink, stream_figures, sustained
 
 #: a point whose sender sent more than this share of events late measures the sender ...
 SENDER_LATE_LIMIT = 0.05
@@ -76,8 +77,6 @@ def measure_point(
     """One stream: its figures (whether it was sustained, valid and exact) and what its
     sinks received (a SinkOutput). The raw pipe copies every event and computes nothing:
     only its losses are checked."""
-    from distlab.workloads.stream import check_sink, stream_figures, sustained
-
     raw = run_stream(spec)
     events = spec.events()
     expected = [e[0] for e in events] if raw_pipe else passing_ids(events, spec.filter_min)

@@ -66,6 +66,7 @@ BROKER_GRACE_S = 3.0
 class KafkaEngine(TaskEngine, StreamEngine):
     name = "kafka"
     needs_server = True
+    own_kafka = True
     server = "KRaft broker and controller, one node"
     address_help = (
         "Kafka bootstrap servers, host:port[,host:port] (default: an embedded Apache Kafka broker)"

@@ -248,6 +248,7 @@ def drive(
         send_lag_s=pacer["worst_lag_s"],
         send_late_share=pacer["late_share"],
         send_last_lag_s=pacer["last_lag_s"],
+        sender_nice=pacer["nice"],
         duplicate_arrivals=reader.duplicates,
     )
 

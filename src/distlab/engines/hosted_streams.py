@@ -1,0 +1,61 @@
+"""The stream workload on a task engine that has no stream API of its own for Kafka (Ray,
+Dask): distlab's Kafka stream processors (distlab.services.kafka.processor) hosted where
+that engine's users put a long-running consumer, as they do when they read Kafka from
+Ray or Dask. Each engine says how it hosts one (``host(fn, *args) -> future``): Ray in an
+actor per processor, Dask in a task that secedes from its worker's thread pool (Dask's
+way for a task that runs for long). The driver side is the shared Kafka harness, on an
+embedded Apache Kafka broker (or ``spec.bootstrap``).
+
+One processor per source partition and, for the top-N query, the merger; the figures
+therefore measure the engine's placement and its workers' interpreters around the same
+Kafka loops the Kafka engine runs on its own worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from distlab.contracts import DistlabError, StreamResult, StreamSpec
+from distlab.contracts.streams import TOP_N
+from distlab.services.kafka.harness import StreamTopics, drive
+from distlab.services.kafka.processor import process_partition, run_merger
+
+Host = Callable[..., Any]
+
+
+class LongRunning:
+    """An actor that runs one long function call (a processor) and returns its result."""
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
+
+
+def run_hosted(engine, spec: StreamSpec, host: Host, hosted_in: str) -> StreamResult:
+    """``engine.run_stream`` for an engine that hosts processors with ``host``."""
+    if not engine.started:
+        raise DistlabError(f"the {engine.name} engine is not started")
+    partitions = spec.partitions or max(1, engine.workers or 1)
+    with StreamTopics(spec.bootstrap, partitions) as topics:
+        spec_dict, names = spec.to_dict(), topics.names
+        hosted = [
+            host(process_partition, topics.bootstrap, names, p, spec_dict)
+            for p in range(partitions)
+        ]
+        if spec.query == TOP_N:
+            hosted.append(host(run_merger, topics.bootstrap, names, partitions, spec_dict))
+        result = drive(topics.bootstrap, spec, names, partitions, announced=True)
+        engine.gather(hosted)  # each has ended with its partition's end marker
+        broker = topics.broker_settings
+    merger = " and a top-N merger" if spec.query == TOP_N else ""
+    result.notes = (
+        f"source: Kafka topic ({partitions} partitions); distlab's Kafka processors (one per "
+        f"partition{merger}) hosted in {hosted_in}; sinks: Kafka topics"
+    )
+    result.settings = {
+        "partitions": partitions,
+        "processors": partitions,
+        "hosted_in": hosted_in,
+        "broker": broker,
+    }
+    return result
