@@ -85,10 +85,11 @@ def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> Cell
     last_wall: float | None = None
     dup_before = engine.duplicates  # the engine's count runs over all cells
     extra_dup = 0  # duplicate executions the fault's task log saw beyond those
+    warmup, repeats = wl.repetitions(variant, job.warmup, job.repeats)
     with PeakMemory(roots=engine.process_roots) as mem:
         i = 0
         while True:
-            measured = i >= job.warmup
+            measured = i >= warmup
             faulted = measured and fault is not None and not fault.done
             if faulted:
                 # a fault part-way through the first measured repetition
@@ -159,7 +160,7 @@ def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> Cell
             if measured and not faulted:  # the faulted run is reported on its own
                 samples.append(wall)
             i += 1
-            if measured and repetitions.enough(samples, job.repeats):
+            if measured and repetitions.enough(samples, repeats):
                 break
     last = outputs[-1]
     cell.verified, cell.verify_detail = True, detail

@@ -277,6 +277,11 @@ class Workload:
         """
         return {"sequential": self.reference}
 
+    def repetitions(self, variant: str, warmup: int, repeats: int) -> tuple[int, int]:
+        """(warm-up runs, least measured repetitions) for a cell of ``variant``, given the
+        run's settings: those, unless a variant measures itself (a search)."""
+        return warmup, repeats
+
     def reference_runs(self, name: str, repeats: int) -> int:
         """How often the reference ``name`` is timed when cells get ``repeats``."""
         return self.reference_repeats if name == "sequential" else max(3, repeats)

@@ -163,6 +163,11 @@ class Stream(Workload):
     def variants(self, engine: Engine) -> list[str]:
         return ["fixed_rate", TOP_N, "sweep"]
 
+    def repetitions(self, variant: str, warmup: int, repeats: int) -> tuple[int, int]:
+        # a search warms up with its own first stream and measures each point itself:
+        # once is the whole measurement (its time is not what it reports)
+        return (0, 1) if variant == "sweep" else (warmup, repeats)
+
     @staticmethod
     def query_of(variant: str) -> str:
         return TOP_N if variant == TOP_N else WINDOWS
