@@ -56,9 +56,12 @@ def test_search_looks_lower_and_marks_the_sender_limit():
     measure, tried = _fake(limit=300)
     got = search(measure, SearchPlan(start_rate=2000))
     assert tried[:5] == [2000, 2000, 1000, 500, 250] and 250 <= got["best_rate"] <= 300
-    measure, _ = _fake(limit=10**9, sender_limit=5000)
+    measure, tried = _fake(limit=10**9, sender_limit=5000)
     got = search(measure, SearchPlan(start_rate=1000))
     assert got["sender_limited"] and got["best_rate"] <= 5000 < got["first_failed_rate"]
+    # a point where the sender fell behind is measured once more before it counts
+    assert tried.count(8000) == 2 and tried.count(4000) == 1
+    assert all(p.get("remeasured") for p in got["points"] if not p["valid"])
 
 
 def test_bench_streams_command_on_the_kafka_engine(tmp_path):

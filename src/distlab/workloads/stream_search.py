@@ -18,7 +18,7 @@ Before the search, a throw-away stream at the first rate warms the engine up (it
 job, JIT compilation, connections): without it the first point measures start-up.
 
 The search doubles the rate from ``start_rate`` until a point is not sustained (or the
-sender cannot keep up, or ``max_rate``), then bisects between the last sustained rate and
+sender cannot keep up, twice in a row at that rate, or ``max_rate``), then bisects between the last sustained rate and
 the first failed one until they are within ``precision`` of each other.
 """
 
@@ -109,6 +109,10 @@ def search(measure: Callable[[float], dict[str, Any]], plan: SearchPlan) -> dict
 
     def at(rate: float) -> dict[str, Any]:
         point = measure(rate)
+        if not point["valid"]:
+            # a sender that fell behind once may have met a burst of other work on the
+            # machine: measured once more, and that second point stands
+            point = {**measure(rate), "remeasured": True}
         points.append(point)
         return point
 
