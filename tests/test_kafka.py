@@ -27,6 +27,17 @@ from distlab.services.kafka.broker import KafkaBroker  # noqa: E402
 class TestKafkaEngine(LifecycleConformance, TaskConformance, StreamConformance):
     engine_name = "kafka"
 
+    def test_stream_processors_one_per_worker_process(self, engine):
+        """Four source partitions on two workers: two processors (one consumer each, two
+        partitions each), on two different worker processes."""
+        from distlab.contracts import StreamSpec
+
+        spec = StreamSpec(n_events=400, rate=2000, partitions=4, timeout_s=60)
+        settings = engine.run_stream(spec).settings
+        assert settings["processors"] == 2
+        assert settings["partitions_per_processor"] == [2, 2]
+        assert settings["worker_processes_used"] == 2
+
 
 def test_user_broker_by_address_is_used_and_left_running():
     with KafkaBroker() as broker:

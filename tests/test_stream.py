@@ -93,8 +93,9 @@ def test_kafka_stream_tiny_exact_windows_top_n_and_percentiles():
 
 @pytest.mark.skipif(not has_module("confluent_kafka"), reason="no confluent-kafka")
 def test_kafka_processors_write_sinks_partitioned_like_the_source():
-    """Processor p writes sink partition p (the sinks are partitioned like the source),
-    and the driver's reader reads every sink partition."""
+    """A processor writes each event to the sink partition it came from (the sinks are
+    partitioned like the source), also one that reads several partitions, and the
+    driver's reader reads every sink partition."""
     import time
 
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -102,11 +103,14 @@ def test_kafka_processors_write_sinks_partitioned_like_the_source():
     from distlab.contracts.streams import expected_counts
     from distlab.engines.kafka.stream import start_processor
     from distlab.services.kafka.harness import StreamTopics, drive
+    from distlab.services.kafka.processor import spread
 
     spec = StreamSpec(n_events=400, rate=2000, partitions=3, timeout_s=30)
     with StreamTopics(None, spec.partitions) as topics:
-        for p in range(spec.partitions):  # processor threads in this process
-            start_processor(topics.bootstrap, topics.names, p, spec.to_dict())
+        shares = spread(spec.partitions, 2)
+        assert shares == [[0, 2], [1]]
+        for share in shares:  # processor threads in this process
+            start_processor(topics.bootstrap, topics.names, share, spec.to_dict())
         raw = drive(topics.bootstrap, spec, topics.names, spec.partitions, announced=True)
         assert len(raw.arrivals) == expected_counts(spec)[0]
         consumer = Consumer(

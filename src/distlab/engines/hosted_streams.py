@@ -6,7 +6,8 @@ actor per processor, Dask in a task that secedes from its worker's thread pool (
 way for a task that runs for long). The driver side is the shared Kafka harness, on an
 embedded Apache Kafka broker (or ``spec.bootstrap``).
 
-One processor per source partition and, for the top-N query, the merger; the figures
+One processor per worker (at most one per source partition, each reading its share of
+the partitions with one consumer) and, for the top-N query, the merger; the figures
 therefore measure the engine's placement and its workers' interpreters around the same
 Kafka loops the Kafka engine runs on its own worker processes.
 """
@@ -19,7 +20,7 @@ from typing import Any
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import TOP_N
 from distlab.services.kafka.harness import StreamTopics, drive
-from distlab.services.kafka.processor import process_partition, run_merger
+from distlab.services.kafka.processor import process_partitions, run_merger, spread
 
 Host = Callable[..., Any]
 
@@ -38,23 +39,24 @@ def run_hosted(engine, spec: StreamSpec, host: Host, hosted_in: str) -> StreamRe
     partitions = spec.partitions or max(1, engine.workers or 1)
     with StreamTopics(spec.bootstrap, partitions) as topics:
         spec_dict, names = spec.to_dict(), topics.names
+        shares = spread(partitions, engine.workers or 1)
         hosted = [
-            host(process_partition, topics.bootstrap, names, p, spec_dict)
-            for p in range(partitions)
+            host(process_partitions, topics.bootstrap, names, share, spec_dict) for share in shares
         ]
         if spec.query == TOP_N:
             hosted.append(host(run_merger, topics.bootstrap, names, partitions, spec_dict))
         result = drive(topics.bootstrap, spec, names, partitions, announced=True)
-        engine.gather(hosted)  # each has ended with its partition's end marker
+        engine.gather(hosted)  # each has ended with its partitions' end markers
         broker = topics.broker_settings
     merger = " and a top-N merger" if spec.query == TOP_N else ""
     result.notes = (
-        f"source: Kafka topic ({partitions} partitions); distlab's Kafka processors (one per "
-        f"partition{merger}) hosted in {hosted_in}; sinks: Kafka topics"
+        f"source: Kafka topic ({partitions} partitions); {len(shares)} of distlab's Kafka "
+        f"processors (one consumer each{merger}) hosted in {hosted_in}; sinks: Kafka topics"
     )
     result.settings = {
         "partitions": partitions,
-        "processors": partitions,
+        "processors": len(shares),
+        "partitions_per_processor": [len(share) for share in shares],
         "hosted_in": hosted_in,
         "broker": broker,
     }

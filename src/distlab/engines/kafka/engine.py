@@ -291,7 +291,9 @@ class KafkaEngine(TaskEngine, StreamEngine):
             results.fail_all(EngineStartError("every kafka worker process has exited"))
 
     # -- the task side -------------------------------------------------------------------
-    def _produce(self, fn_blob: bytes, args: tuple, kwargs: dict) -> ConcurrentFuture:
+    def _produce(
+        self, fn_blob: bytes, args: tuple, kwargs: dict, partition: int | None = None
+    ) -> ConcurrentFuture:
         results = self._results
         if not self.started or results is None:
             raise DistlabError("the kafka engine is not started")
@@ -299,7 +301,8 @@ class KafkaEngine(TaskEngine, StreamEngine):
             raise BrokerLost(self._broker_lost)
         value = cloudpickle.dumps((fn_blob, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
         task_id, seq, fut = results.track()
-        partition = seq % self.partitions  # spread evenly over the workers
+        if partition is None:
+            partition = seq % self.partitions  # spread evenly over the workers
 
         def delivered(err, _msg):
             if err is not None:
@@ -326,6 +329,23 @@ class KafkaEngine(TaskEngine, StreamEngine):
         self._producer.poll(0)
         return fut
 
+    def submit_to_each_worker(self, fn, *args_per_worker: tuple) -> list[Future]:
+        """One task to each worker process (``fn(*args)``, one args tuple per worker, in
+        any order): each goes to a task partition that a different worker owns now."""
+        owners = self._results.assignments.values() if self._results else []
+        partitions = [min(parts) for parts in owners if parts]
+        if len(partitions) < len(args_per_worker):
+            raise DistlabError(
+                f"{len(args_per_worker)} tasks for {len(partitions)} kafka worker(s)"
+            )
+        blob = _dump_fn(fn)
+        futures = [
+            self._produce(blob, args, {}, partition)
+            for partition, args in zip(partitions, args_per_worker, strict=False)
+        ]
+        self._producer.poll(0)
+        return futures
+
     def map(self, fn, items, *, chunksize=None) -> list[Any]:
         items = list(items)
         if self.task_log is not None:  # a fault is injected: every task recorded
@@ -345,7 +365,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
     # -- streams -------------------------------------------------------------------------
     def run_stream(self, spec: StreamSpec) -> StreamResult:
         """The stream contract (distlab.contracts.streams) on this engine's workers: one
-        processor per source partition; see distlab.engines.kafka.stream."""
+        processor per worker process; see distlab.engines.kafka.stream."""
         from distlab.engines.kafka.stream import run_on_kafka_engine
 
         return run_on_kafka_engine(self, spec)

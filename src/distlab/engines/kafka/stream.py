@@ -3,10 +3,12 @@
 (topics, paced sender, sink reader) is distlab.services.kafka.harness, shared with Flink,
 Spark and the raw pipe.
 
-One task per source partition starts a processor thread in whichever worker the task
-lands on and returns at once, so several processors can share a worker (the engine's
-tasks run one at a time, and a processor runs until its partition's end marker). The
-top-N query adds one more task: the merger that ranks each window across partitions.
+One processor per worker process (at most one per source partition), each reading its
+share of the source partitions with one consumer, as the members of a consumer group do:
+a task sent to each worker (to a task partition that worker owns) starts the processor
+in a thread and returns at once (the engine's tasks run one at a time, and a processor
+runs until its partitions' end markers). The top-N query adds one more task: the merger
+that ranks each window across partitions.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.contracts.streams import TOP_N
 from distlab.services.kafka.clients import FETCH_WAIT_MS
 from distlab.services.kafka.harness import StreamTopics, broker_settings, drive
-from distlab.services.kafka.processor import process_partition, run_merger
+from distlab.services.kafka.processor import process_partitions, run_merger, spread
 
 
 def _start_thread(target, args: tuple, name: str) -> int:
@@ -26,11 +28,11 @@ def _start_thread(target, args: tuple, name: str) -> int:
     return os.getpid()
 
 
-def start_processor(bootstrap: str, topics: dict, partition: int, spec: dict) -> int:
-    """Engine task: start the processor of one source partition on this worker and return
-    at once (the worker's pid), so the worker can take the next partition's task too."""
-    args = (bootstrap, topics, partition, spec)
-    return _start_thread(process_partition, args, f"distlab-stream-{partition}")
+def start_processor(bootstrap: str, topics: dict, partitions: list[int], spec: dict) -> int:
+    """Engine task: start the processor of some source partitions on this worker and
+    return at once (the worker's pid), so the worker can take another task too."""
+    args = (bootstrap, topics, partitions, spec)
+    return _start_thread(process_partitions, args, f"distlab-stream-{partitions[0]}")
 
 
 def start_merger(bootstrap: str, topics: dict, partitions: int, spec: dict) -> int:
@@ -40,16 +42,16 @@ def start_merger(bootstrap: str, topics: dict, partitions: int, spec: dict) -> i
 
 def run_on_kafka_engine(engine, spec: StreamSpec) -> StreamResult:
     """KafkaEngine.run_stream: topics on the engine's broker (or spec.bootstrap), one
-    processor per source partition on the engine's workers, the driver sends and reads."""
+    processor per worker process, the driver sends and reads."""
     if not engine.started:
         raise DistlabError("the kafka engine is not started")
     partitions = spec.partitions or engine.partitions
     with StreamTopics(spec.bootstrap or engine.bootstrap, partitions) as topics:
         spec_dict, names = spec.to_dict(), topics.names
-        tasks = [
-            engine.submit(start_processor, topics.bootstrap, names, p, spec_dict)
-            for p in range(partitions)
-        ]
+        shares = spread(partitions, engine.workers)
+        tasks = engine.submit_to_each_worker(
+            start_processor, *[(topics.bootstrap, names, share, spec_dict) for share in shares]
+        )
         if spec.query == TOP_N:
             tasks.append(
                 engine.submit(start_merger, topics.bootstrap, names, partitions, spec_dict)
@@ -58,12 +60,14 @@ def run_on_kafka_engine(engine, spec: StreamSpec) -> StreamResult:
         result = drive(topics.bootstrap, spec, names, partitions, announced=True)
     merger = " and a top-N merger thread" if spec.query == TOP_N else ""
     result.notes = (
-        f"source: Kafka topic ({partitions} partitions); {partitions} processor threads"
-        f"{merger} on {len(set(hosts))} engine worker process(es); sinks: Kafka topics"
+        f"source: Kafka topic ({partitions} partitions); {len(shares)} processor threads "
+        f"(one consumer each){merger} on {len(set(hosts))} engine worker process(es); "
+        "sinks: Kafka topics"
     )
     result.settings = {
         "partitions": partitions,
-        "processors": partitions,
+        "processors": len(shares),
+        "partitions_per_processor": [len(share) for share in shares],
         "worker_processes_used": len(set(hosts)),
         "fetch_wait_ms": FETCH_WAIT_MS,
         "broker": broker_settings(None if spec.bootstrap else engine.broker(), topics.bootstrap),

@@ -1,17 +1,18 @@
-"""Stream processors written as a Kafka client's users write them: a consumer/producer
-loop per source partition, taking what has arrived in batches, no per-message callback
-objects or flushes. The Kafka engine runs them on its worker processes
+"""Stream processors written as a Kafka client's users write them: one consumer/producer
+loop per process over its share of the source partitions (as a consumer group member
+holds several), taking what has arrived in batches, no per-message callback objects or
+flushes. The Kafka engine runs them on its worker processes
 (distlab.engines.kafka.stream); any engine whose workers can run a long Python loop can
 run them too.
 
-A processor reads its partition with ``assign`` (no group rebalance can move its window
-state), filters, passes kept events through at once and aggregates by the spec's query.
-The events of one partition arrive in event-time order (the sender keeps each partition
+A processor reads its partitions with ``assign`` (no group rebalance can move its window
+state), filters, passes kept events through at once and aggregates by the spec's query,
+with each partition's state apart. The events of one partition arrive in event-time order (the sender keeps each partition
 in order), so a window is complete as soon as the partition's event time reaches its end;
 the end marker (event_id -1) closes the rest.
 
 * WINDOWS: each key's tumbling window is written to the windows sink when it closes;
-  processor ``p`` writes partition ``p`` of each sink (the sinks are partitioned like the
+  an event of source partition ``p`` goes to partition ``p`` of each sink (the sinks are partitioned like the
   source).
 * TOP_N: the keys of a sliding window are spread over the partitions (key % partitions),
   so ranking them takes a second stage, as a Kafka Streams application repartitions:
@@ -35,6 +36,8 @@ from distlab.contracts import DistlabError
 from distlab.contracts.streams import END_ID, TOP_N, ranked
 from distlab.services.kafka.clients import ReliableProducer, consumer, producer, take
 
+#: the most messages a processor takes from its consumer at once
+BATCH = 10_000
 #: a processor announces on the events sink that it reads its partition
 READY_ID = -2
 #: a processor that failed says so on the events sink: ``-3,partition,reason``
@@ -54,19 +57,33 @@ def report_failure(bootstrap: str, topic: str, partition: int, exc: Exception) -
         reporter.flush(5)
 
 
-def process_partition(bootstrap: str, topics: dict, partition: int, spec: dict) -> None:
-    """A processor's whole run; a failure is reported on the events sink."""
+def process_partitions(bootstrap: str, topics: dict, partitions: list[int], spec: dict) -> None:
+    """A processor's whole run over its source partitions; a failure is reported on the
+    events sink."""
     try:
-        _Processor(bootstrap, topics, partition, spec).run()
+        _Processor(bootstrap, topics, partitions, spec).run()
     except Exception as exc:
-        report_failure(bootstrap, topics["sink_events"], partition, exc)
+        report_failure(bootstrap, topics["sink_events"], partitions[0], exc)
+
+
+def spread(partitions: int, processors: int) -> list[list[int]]:
+    """Source partitions dealt round-robin to ``processors`` (at most one per partition)."""
+    count = max(1, min(processors, partitions))
+    return [list(range(partitions))[i::count] for i in range(count)]
 
 
 class _Processor:
-    def __init__(self, bootstrap: str, topics: dict, partition: int, spec: dict):
-        self.topics, self.partition, self.spec = topics, partition, spec
-        self.source = consumer(bootstrap, f"distlab-stream-proc-{topics['source']}-{partition}")
-        self.source.assign([TopicPartition(topics["source"], partition, OFFSET_BEGINNING)])
+    """One consumer and one producer for all its partitions (as a consumer group member
+    holds several), with each partition's window state apart: event time only moves
+    forward within a partition."""
+
+    def __init__(self, bootstrap: str, topics: dict, partitions: list[int], spec: dict):
+        self.topics, self.partitions, self.spec = topics, partitions, spec
+        name = f"distlab-stream-proc-{topics['source']}-{partitions[0]}"
+        self.source = consumer(bootstrap, name)
+        self.source.assign(
+            [TopicPartition(topics["source"], p, OFFSET_BEGINNING) for p in partitions]
+        )
         # sink order does not matter (arrivals are stamped, windows collected): failed
         # deliveries are produced again, and one that fails for good ends the processor.
         self.sink = ReliableProducer(bootstrap, resend=True)
@@ -76,42 +93,57 @@ class _Processor:
             if spec["query"] == TOP_N
             else None
         )
-        # WINDOWS: key -> window start -> [count, sum]; TOP_N: window end -> key -> sum
-        self.open: dict = {}
-        self.newest = None  # WINDOWS: newest window start; TOP_N: newest closed-through
+        self.states = {p: _PartitionState(self, p) for p in partitions}
 
     def run(self) -> None:
         deadline = time.monotonic() + self.spec["timeout_s"]
-        events_sink, p = self.topics["sink_events"], self.partition
+        events_sink = self.topics["sink_events"]
         filter_min = self.spec["filter_min"]
-        aggregate = self._top_n_add if self.partials is not None else self._window_add
         send = self.sink.producer.produce  # the hot path: no wrapper call per event
+        states, running = self.states, set(self.partitions)
         try:
             take(self.source, 0.5)  # the assignment is live once a first fetch came back
-            self.sink.send(events_sink, f"{READY_ID},{p}".encode(), p)
+            for p in self.partitions:
+                self.sink.send(events_sink, f"{READY_ID},{p}".encode(), p)
             self.sink.flush(10)
             while time.monotonic() < deadline:
-                for msg in take(self.source):
+                for msg in take(self.source, most=BATCH):
                     if msg.error():
                         continue
+                    p = msg.partition()
                     eid, key, value, event_ms = map(int, msg.value().split(b","))
                     if eid == END_ID:
-                        self._close_all()
+                        states[p].close_all()
                         self.sink.send(events_sink, f"{END_ID},{p}".encode(), p)
-                        self.sink.flush(30)  # everything delivered, or an error
-                        return
+                        running.discard(p)
+                        if not running:
+                            self.sink.flush(30)  # everything delivered, or an error
+                            return
+                        continue
                     if value >= filter_min:
                         try:
                             send(events_sink, str(eid).encode(), partition=p)
                         except BufferError:
                             self.sink.send(events_sink, str(eid).encode(), p)
-                    aggregate(key, value if value >= filter_min else None, event_ms)
+                    states[p].add(key, value if value >= filter_min else None, event_ms)
                 self.sink.poll(0)  # serves delivery reports (and resends)
             raise DistlabError(f"no end marker within {self.spec['timeout_s']:g} s")
         finally:
             with contextlib.suppress(Exception):
                 self.sink.producer.flush(5)
             self.source.close()
+
+
+class _PartitionState:
+    """One source partition's open windows (its events arrive in event-time order)."""
+
+    def __init__(self, processor: _Processor, partition: int):
+        self.topics, self.spec = processor.topics, processor.spec
+        self.sink, self.partials, self.partition = processor.sink, processor.partials, partition
+        # WINDOWS: key -> window start -> [count, sum]; TOP_N: window end -> key -> sum
+        self.open: dict = {}
+        self.newest = None  # WINDOWS: newest window start; TOP_N: newest closed-through
+        self.add = self._top_n_add if self.partials is not None else self._window_add
 
     # -- WINDOWS: keyed tumbling windows --------------------------------------------------
     def _window_add(self, key: int, value: int | None, event_ms: int) -> None:
@@ -159,7 +191,7 @@ class _Processor:
         self.partials.poll(0)
         self.newest = through
 
-    def _close_all(self) -> None:
+    def close_all(self) -> None:
         if self.partials is None:
             self._close_windows_before(None)
             return
