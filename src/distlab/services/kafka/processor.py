@@ -12,8 +12,8 @@ in order), so a window is complete as soon as the partition's event time reaches
 the end marker (event_id -1) closes the rest.
 
 * WINDOWS: each key's tumbling window is written to the windows sink when it closes;
-  an event of source partition ``p`` goes to partition ``p`` of each sink (the sinks are partitioned like the
-  source).
+  what comes from source partition ``p`` goes to partition ``p`` of each sink (the
+  sinks are partitioned like the source).
 * TOP_N: the keys of a sliding window are spread over the partitions (key % partitions),
   so ranking them takes a second stage, as a Kafka Streams application repartitions:
   each processor writes its own top ``top_n`` of every closed window to the one-partition
