@@ -175,6 +175,16 @@ def test_run_local_tiny_verifies_and_writes_results(tmp_path):
         assert c["status"] == "ok" and c["verified"] is True
         assert c["wall"]["n"] >= 2 and c["wall"]["min"] <= c["wall_s"] <= c["wall"]["max"]
         assert c["peak_mem_mb"] > 0
+        # where the cell's time went: one warm-up run, the measured runs, the rest
+        spent = c["time_spent"]
+        assert spent["runs"] == {"warmup": 1, "measured": c["wall"]["n"]}
+        assert spent["measured"] >= sum(c["wall"]["samples"]) * 0.99
+        total = spent["warmup"] + spent["measured"] + spent["other"]
+        assert abs(spent["total"] - total) < 0.01
+    assert doc["timing"]["engines"]["local"] >= sum(
+        c["time_spent"]["total"] for c in cells.values()
+    )
+    assert doc["timing"]["total_s"] >= doc["timing"]["engines"]["local"]
     # ten 50 ms sleeps on two workers: parallel, so clearly faster than the sequential loop
     assert cells[("squares", "default")]["speedup"] > 1.3
     assert cells[("numbers", "per_element")]["metrics"]["capped"] is True

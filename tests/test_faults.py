@@ -20,7 +20,8 @@ from distlab.report import figures
 from distlab.report.html import faults_table
 from distlab.report.terminal import matrix_table
 from distlab.run import matrix
-from distlab.run.cell import EngineKeeper, Events, run_cell, run_engine
+from distlab.run.cell import EngineKeeper, Events, run_engine
+from distlab.run.measure import run_cell
 from distlab.run.model import CellFinished, EngineJob, RunSpec, decode_event
 from distlab.workloads import create
 from present import require_module

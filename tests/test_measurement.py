@@ -14,7 +14,7 @@ from distlab import results
 from distlab.procs import pss_mb, rss_mb
 from distlab.report import compare, recommend
 from distlab.run import repetitions
-from distlab.run.cell import run_cell
+from distlab.run.measure import run_cell
 from distlab.run.model import EngineJob
 from distlab.workloads import create
 

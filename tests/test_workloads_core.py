@@ -122,7 +122,7 @@ class JobsNeedingAModule(Jobs):
 @pytest.mark.parametrize("variant", ["batch", "request_response"])
 def test_a_task_error_fails_the_cell_with_its_own_message(pool, variant):
     """It used to be swallowed and counted as lost: '10 of 10 results missing'."""
-    from distlab.run.cell import error_line, run_cell
+    from distlab.run.measure import error_line, run_cell
     from distlab.run.model import EngineJob
 
     wl = JobsNeedingAModule("tiny")
@@ -157,7 +157,7 @@ def test_only_a_lost_task_counts_as_lost():
 
 # -- the answer each verified cell records ---------------------------------------------
 def test_a_verified_cell_records_its_answer(pool):
-    from distlab.run.cell import run_cell
+    from distlab.run.measure import run_cell
     from distlab.run.model import CellRecord, EngineJob
 
     job = EngineJob("local", ["squares"], "tiny", repeats=1, warmup=0)

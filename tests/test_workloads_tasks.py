@@ -109,7 +109,7 @@ def test_kfold_cell_records_its_five_scores_exactly(engine):
     only their mean or a rounded string."""
     import json
 
-    from distlab.run.cell import run_cell
+    from distlab.run.measure import run_cell
     from distlab.run.model import CellRecord, EngineJob
 
     wl = create("kfold", "tiny")

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from distlab.console import console, print_plain, run_command
+from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
 app = typer.Typer(
@@ -117,6 +117,9 @@ def run(
     cell_timeout: Annotated[
         float, typer.Option(help="Stop an engine that makes no progress for this many seconds.")
     ] = 900.0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also print every workflow step as it ends.")
+    ] = False,
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
     from distlab import results
@@ -148,14 +151,20 @@ def run(
     matrix.validate(spec)
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results.writable_dir(out, "--out")  # before anything starts: a file, no permission
-    with RunProgress() as progress:
+    with RunProgress(engine_names, workload_names, verbose=verbose) as progress:
         doc = matrix.run(spec, out, progress.update)
     print_summary(doc, console)
-    console.print(f"results: {out / 'results.json'}")
+    print_plain(f"results: {out / 'results.json'}")
     if report:
         from distlab.report.html import build_report
 
-        console.print(f"report:  {build_report(out / 'results.json', out)}")
+        print_plain(f"report:  {build_report(out / 'results.json', out)}")
+    if doc.get("interrupted"):
+        print_plain(
+            f"interrupted: everything started was stopped; the {len(doc['cells'])} cells "
+            "that finished are in the files above"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
     bad = [c for c in doc["cells"] if c["status"] == "failed"]
     if bad:
         raise typer.Exit(1)

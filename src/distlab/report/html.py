@@ -13,6 +13,7 @@ from pathlib import Path
 from distlab import results
 from distlab.report import recommend
 from distlab.report.figures import fmt_s, fmt_x, label
+from distlab.report.html_glance import GLANCE_CSS, glance_html, time_spent_html
 from distlab.report.html_tables import (
     details_table,
     e,
@@ -27,7 +28,7 @@ from distlab.report.html_tables import (
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
        margin: 0 auto; max-width: 1400px; padding: 1rem 2rem; color: #1d1d1f; }
-h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem;
+h1 { margin: 0.4rem 0 0.2rem; font-size: 1.6rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem;
        margin-top: 2rem; }
 .meta { color: #555; font-size: 0.9rem; }
 .scroll { overflow-x: auto; }
@@ -227,28 +228,42 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
         f"after {settings.get('warmup', '?')} warm-up, workers "
         f"{settings.get('workers') or 'CPU count'}"
     )
+    interrupted = doc.get("interrupted")
+    partial = (
+        '<p class="bad">Interrupted (Ctrl-C): only the cells that finished are here '
+        f"({e(interrupted.get('cells_finished'))}); running then: "
+        f"{e(', '.join(interrupted.get('during') or []) or '-')}.</p>"
+        if isinstance(interrupted, dict)
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>distlab report {e(created)}</title>
-<style>{CSS}</style></head>
+<style>{CSS}{GLANCE_CSS}</style></head>
 <body>
-<h1>distlab report</h1>
-<p class="meta">Run {e(created)} on {e((doc.get("environment") or {}).get("host"))} · {e(summary)}
-<br>command: <code>{e(command)}</code>{f"<br>results: <code>{e(source)}</code>" if source else ""}</p>
-<nav><a href="#recommendations">Which engine for which work</a><a href="#matrix-section">Matrix</a>
-<a href="#plots">Plots</a><a href="#environment-section">Environment</a><a href="#errors">Errors</a></nav>
-<section id="recommendations"><h2>Which engine for which work</h2>
-<p class="small">Derived from the measured numbers below; a winner is named only when its
-repetitions separate from the runner-up's.</p>
-{findings_html(doc)}</section>
-<section id="matrix-section"><h2>Engine × workload matrix</h2>{matrix(doc)}
+<h1>Which engine for which work</h1>
+<p class="meta">distlab, {e(created)} on {e((doc.get("environment") or {}).get("host"))} · {e(summary)}
+· <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
+· <a href="#environment-section">environment</a></p>
+{partial}<section id="glance-section">{glance_html(doc)}</section>
+<section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
+<section id="time-section"><h2>Where the run's time went</h2>{time_spent_html(doc)}</section>
+<details id="details"><summary><h2 style="display:inline">Every cell, findings and
+references</h2></summary>
+<section id="matrix-section"><h3>Engine × workload matrix</h3>{matrix(doc)}
 <h3>Every cell</h3>{details_table(doc)}
 {faults_table(doc)}
 <h3>Single-process references</h3>{references_table(doc)}</section>
-<section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
-<section id="environment-section"><h2>Environment</h2>{environment_html(doc)}</section>
-<section id="errors"><h2>Errors</h2>{errors_html(doc)}</section>
+<section id="recommendations"><h3>Findings</h3>
+<p class="small">Derived from the measured numbers; a winner is named only when its
+repetitions separate from the runner-up's.</p>
+{findings_html(doc)}</section></details>
+<details id="environment-section"><summary><h2 style="display:inline">Environment</h2>
+</summary>{environment_html(doc)}</details>
+<details id="errors"><summary><h2 style="display:inline">Errors</h2></summary>
+{errors_html(doc)}</details>
+<p class="small">command: <code>{e(command)}</code>{f"<br>results: <code>{e(source)}</code>" if source else ""}</p>
 </body></html>
 """
 

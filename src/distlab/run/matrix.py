@@ -138,6 +138,15 @@ class _Matrix:
                 err = self.doc["engines"].get(name, {}).get("error") or "engine process ended early"
                 self.cells.append(CellRecord(name, w, status="failed", error=err))
 
+    def interrupted(self) -> None:
+        """Ctrl-C: the cell that was running is dropped (it did not finish), and the
+        document says the run was interrupted and where."""
+        self.doc["interrupted"] = {
+            "during": [f"{ev.engine}: {ev.workload} ({ev.variant})" for ev in self.open.values()],
+            "cells_finished": len(self.cells),
+        }
+        self.open.clear()
+
     def finish(self) -> dict[str, Any]:
         """Derived figures (speed-up against the sequential reference, overhead per task),
         then the document with every cell serialised."""
@@ -173,38 +182,56 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     path = out_dir / "results.json"
-    with tempfile.TemporaryDirectory(prefix="distlab-") as tmp:
-        for name in ["reference", *spec.engines]:
-            if name != "reference" and not registry.entry(name).installed():
-                matrix.engine_unavailable(name)
-                progress(EngineStarted(name, "unavailable"))
-                continue
-            job = EngineJob(
-                engine=name,
-                workloads=spec.workloads,
-                size=spec.size,
-                repeats=spec.repeats,
-                warmup=spec.warmup,
-                params=spec.params,
-                kill_worker=spec.kill_worker,
-                kill_broker=spec.kill_broker,
-                address=spec.addresses.get(name),
-                workers=spec.workers,
-                options=spec.options.get(name, {}),
-            )
-            try:
-                python = interpreter_for(name)
-            except DistlabError as exc:  # e.g. Flink's environment could not be built
-                matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
-                if name != "reference":
-                    matrix.missing_cells_failed(name)
-                continue
-            _follow(EngineProcess(job, Path(tmp), python), matrix, progress, logs)
-            results.save(matrix.finish(), path)
+    started = time.perf_counter()
+    timing: dict[str, Any] = {"engines": {}}
+    matrix.doc["timing"] = timing
+    try:
+        with tempfile.TemporaryDirectory(prefix="distlab-") as tmp:
+            for name in ["reference", *spec.engines]:
+                t0 = time.perf_counter()
+                try:
+                    _run_engine(name, spec, matrix, progress, logs, Path(tmp))
+                finally:
+                    timing["engines"][name] = round(time.perf_counter() - t0, 3)
+                    timing["total_s"] = round(time.perf_counter() - started, 3)
+                results.save(matrix.finish(), path)
+    except KeyboardInterrupt:
+        # Ctrl-C: the engine process was stopped; keep what finished and say so
+        matrix.interrupted()
     # the file holds every engine, also one that never got a process of its own
     doc = matrix.finish()
     results.save(doc, path)
     return doc
+
+
+def _run_engine(
+    name: str, spec: RunSpec, matrix: _Matrix, progress: ProgressFn, logs: Path, tmp: Path
+) -> None:
+    if name != "reference" and not registry.entry(name).installed():
+        matrix.engine_unavailable(name)
+        progress(EngineStarted(name, "unavailable"))
+        return
+    job = EngineJob(
+        engine=name,
+        workloads=spec.workloads,
+        size=spec.size,
+        repeats=spec.repeats,
+        warmup=spec.warmup,
+        params=spec.params,
+        kill_worker=spec.kill_worker,
+        kill_broker=spec.kill_broker,
+        address=spec.addresses.get(name),
+        workers=spec.workers,
+        options=spec.options.get(name, {}),
+    )
+    try:
+        python = interpreter_for(name)
+    except DistlabError as exc:  # e.g. Flink's environment could not be built
+        matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
+        if name != "reference":
+            matrix.missing_cells_failed(name)
+        return
+    _follow(EngineProcess(job, tmp, python), matrix, progress, logs)
 
 
 def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path) -> None:

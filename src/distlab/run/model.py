@@ -103,6 +103,10 @@ class CellRecord:
     #: file alone: the value when small, else length, checksum and sample values
     #: (Workload.answer_record)
     answer: dict[str, Any] | None = None
+    #: where the cell's time went, in seconds: ``warmup`` (unmeasured runs), ``measured``
+    #: (the measured runs whole, their harness included), ``other`` (the golden answer,
+    #: verification, records), ``total``, and ``runs`` (how many of each)
+    time_spent: dict[str, Any] | None = None
     # derived by the parent against the references
     speedup: float | None = None
     speedup_vs_numpy: float | None = None

@@ -93,6 +93,7 @@ class Jobs(Workload):
                 "latency_ms": percentiles(lat_ms, (50, 90, 99)),
                 "latency_samples_ms": lat_ms,
                 "engine_share_ms": percentiles([x - d * 1e3 for x in lat_ms], (50, 99)),
+                "job_ms": d * 1e3,
                 "interval_s": interval,
             },
             compute_s=k * d,

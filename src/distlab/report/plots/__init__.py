@@ -2,7 +2,7 @@
 
 Each plot function takes the document and returns a figure, or None when the document
 holds nothing for it (an absent metric is skipped, never an error). They live by the
-question they answer: ``speed`` (speed-up, time, granularity, breakdown), ``latency``,
+question they answer: ``speed`` (overhead and granularity, breakdown), ``latency``,
 ``streams`` (rate searches against the ceiling), ``resources`` (memory, start-up) and
 ``timeline`` (workflow steps); ``canvas`` holds
 what they share. ``render_all`` writes the files and returns what the HTML page embeds.
@@ -18,7 +18,7 @@ from distlab.report.figures import Doc
 from distlab.report.plots.canvas import pyplot
 from distlab.report.plots.latency import latency_plot
 from distlab.report.plots.resources import memory_plot, startup_plot
-from distlab.report.plots.speed import breakdown_plot, overhead_plot, speedup_plot, time_plot
+from distlab.report.plots.speed import breakdown_plot, overhead_plot
 from distlab.report.plots.streams import streams_plot
 from distlab.report.plots.timeline import timeline_plot
 
@@ -35,8 +35,6 @@ class Plot:
 
 # the order of the plots on the page
 PLOTS = [
-    ("speedup", "Speed-up per workload", speedup_plot),
-    ("time", "Time per cell", time_plot),
     ("overhead", "Per-task overhead and granularity", overhead_plot),
     ("breakdown", "Time breakdown", breakdown_plot),
     ("latency", "Latency distributions", latency_plot),
@@ -47,10 +45,6 @@ PLOTS = [
 ]
 
 CAPTIONS = {
-    "speedup": "Sequential single-process time divided by the engine's median time; "
-    "below the dashed line the sequential loop was faster.",
-    "time": "Median of the measured repetitions with min-max whiskers; capped runs "
-    "(one task per element) scaled to the full workload.",
     "overhead": "Left: worker time per task beyond the work itself. Right: wall time per "
     "element, including any batch-size sweep.",
     "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "

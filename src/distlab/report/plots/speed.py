@@ -1,4 +1,4 @@
-"""How fast: speed-up over the sequential loop, time per cell, the cost of task
+"""How fast: the cost of task
 granularity (per-task overhead, time per element, batch-size sweeps), where the time goes."""
 
 from __future__ import annotations
@@ -11,80 +11,15 @@ from distlab.report.figures import (
     batch_sweep,
     elements,
     elements_per_task,
-    full_median,
-    full_range,
     has_sweep,
     label,
     measured,
     time_breakdown_s,
 )
-from distlab.report.plots.canvas import engine_colours, pyplot, work_order
+from distlab.report.plots.canvas import engine_colours, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-
-def speedup_plot(doc: Doc) -> Figure | None:
-    cells = [c for c in measured(doc) if c.get("speedup")]
-    if not cells:
-        return None
-    plt = pyplot()
-    colours = engine_colours(doc)
-    groups = work_order(cells)
-    engines = [e for e in colours if any(c["engine"] == e for c in cells)]
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups) + 2), 4))
-    width = 0.8 / max(1, len(engines))
-    for i, engine in enumerate(engines):
-        xs, ys = [], []
-        for g, (w, v) in enumerate(groups):
-            for c in cells:
-                if c["engine"] == engine and c["workload"] == w and (c.get("variant") or "-") == v:
-                    xs.append(g + (i - (len(engines) - 1) / 2) * width)
-                    ys.append(c["speedup"])
-        ax.bar(xs, ys, width=width, label=engine, color=colours[engine])
-    ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
-    ax.text(len(groups) - 0.5, 1.0, " sequential loop", va="bottom", ha="right", fontsize=8)
-    values = [c["speedup"] for c in cells]
-    if max(values) / min(values) > 20:
-        ax.set_yscale("log")
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([label({"workload": w, "variant": v}) for w, v in groups], fontsize=8)
-    ax.set_ylabel("speed-up over the sequential loop")
-    ax.set_title("Speed-up per workload (higher is better)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def time_plot(doc: Doc) -> Figure | None:
-    """Median time with min-max spread per cell, full workload (capped runs scaled up)."""
-    cells = measured(doc)
-    if not cells:
-        return None
-    plt = pyplot()
-    colours = engine_colours(doc)
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(cells) + 1.6))
-    names, med, lo, hi = [], [], [], []
-    for c in cells:
-        names.append(f"{c['engine']} {label(c)}")
-        m = full_median(c)
-        r = full_range(c) or (m, m)
-        med.append(m)
-        lo.append(max(0.0, m - r[0]))
-        hi.append(max(0.0, r[1] - m))
-    ax.barh(
-        names,
-        med,
-        xerr=[lo, hi],
-        color=[colours.get(c["engine"], "#888") for c in cells],
-        capsize=3,
-    )
-    ax.set_xscale("log")
-    ax.set_xlabel("seconds, full workload (median, bars: min-max)")
-    ax.set_title("Measured time per cell (lower is better)")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    return fig
 
 
 def overhead_plot(doc: Doc) -> Figure | None:

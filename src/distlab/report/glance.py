@@ -1,0 +1,314 @@
+"""The report at a glance: one row per piece of work (workload and variant), one column per
+engine, each cell holding the figure that matters for that work and how far it is from
+the best in its row. The HTML report's first screen and the summary `distlab run` prints
+at its end are both drawn from :func:`glance`.
+
+The figure per row (:func:`row_kind`):
+
+* ``time``: the median time of the measured repetitions (tasks and batch work);
+* ``overhead``: a request/response loop's round trip minus the job's own time, p50;
+* ``rate``: a stream search's highest sustained rate (higher is better);
+* ``p99``: a fixed-rate stream's p99 latency at the offered rate;
+* ``faults``: tasks lost plus duplicated, when a fault was injected.
+
+A row's winner is marked only where the spread separates it from the runner-up: two
+time cells by their repetitions (recommend.separate), two request/response loops by
+their round trips (Mann-Whitney), two rate searches by more than the search's precision.
+A p99 from one run and a fault count have no spread: no winner is marked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from distlab.report.figures import (
+    Cell,
+    Doc,
+    _metrics,
+    _number,
+    fault,
+    full_median,
+    has_fault,
+    is_race,
+    label,
+    latency_ms,
+    max_sustained_rate,
+    shape_of,
+)
+from distlab.stats import mann_whitney_p
+
+#: ratio-to-best bounds of the colour classes r1 (best) .. r5 (over 10x off)
+RATIO_BOUNDS = (1.1, 1.5, 3.0, 10.0)
+#: what each kind of row shows, and whether more is better
+KINDS: dict[str, tuple[str, bool]] = {
+    "time": ("median time", False),
+    "overhead": ("round trip beyond the job, p50", False),
+    "rate": ("highest sustained rate", True),
+    "p99": ("p99 latency at the offered rate", False),
+    "faults": ("tasks lost + duplicated under the fault", False),
+}
+SIGNIFICANCE = 0.05
+
+
+@dataclass
+class GlanceCell:
+    engine: str
+    #: ok | failed | unverified | n/a
+    status: str
+    value: float | None = None
+    text: str = ""
+    #: how far from the row's best (1.0 = the best; None: no figure)
+    ratio: float | None = None
+    #: the colour class: r1 (best) .. r5, or the status
+    css: str = ""
+    winner: bool = False
+    #: why there is no figure (an error, the reason it is not supported)
+    note: str = ""
+
+
+@dataclass
+class GlanceRow:
+    workload: str
+    variant: str
+    label: str
+    kind: str
+    shape: str | None
+    cells: dict[str, GlanceCell] = field(default_factory=dict)
+    #: False for work that ranks nothing (a cached re-run, a refused request)
+    race: bool = True
+
+    @property
+    def figure(self) -> str:
+        return KINDS[self.kind][0]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return KINDS[self.kind][1]
+
+    @property
+    def winner(self) -> str | None:
+        return next((c.engine for c in self.cells.values() if c.winner), None)
+
+
+def ratio_class(ratio: float | None) -> str:
+    if ratio is None:
+        return "none"
+    for i, bound in enumerate(RATIO_BOUNDS, 1):
+        if ratio <= bound:
+            return f"r{i}"
+    return f"r{len(RATIO_BOUNDS) + 1}"
+
+
+def row_kind(cells: list[Cell]) -> str:
+    if any(has_fault(c) for c in cells):
+        return "faults"
+    metrics = [_metrics(c) for c in cells if c.get("status") == "ok"]
+    if shape_of(cells[0].get("workload", "")) == "streams":
+        return "rate" if any("max_sustained_rate" in m for m in metrics) else "p99"
+    if any("engine_share_ms" in m for m in metrics):
+        return "overhead"
+    return "time"
+
+
+def value_of(cell: Cell, kind: str) -> float | None:
+    if kind == "time":
+        return full_median(cell)
+    if kind == "overhead":
+        return _number((_metrics(cell).get("engine_share_ms") or {}).get("p50"))
+    if kind == "rate":
+        return max_sustained_rate(cell)
+    if kind == "p99":
+        return _number(latency_ms(cell).get("p99"))
+    record = fault(cell)
+    return float((cell.get("lost") or 0) + (cell.get("duplicates") or 0)) if record else None
+
+
+def text_of(value: float | None, kind: str) -> str:
+    if value is None:
+        return "none" if kind == "rate" else "-"
+    if kind == "rate":
+        return f"{value / 1e3:.0f}k/s" if value >= 1e4 else f"{value:,.0f}/s"
+    if kind == "faults":
+        return f"{value:.0f}"
+    seconds = value / 1e3 if kind in ("overhead", "p99") else value
+    if seconds >= 100:
+        return f"{seconds:.0f}s"
+    if seconds >= 1:
+        return f"{seconds:.2f}s"
+    ms = seconds * 1e3
+    return f"{ms:.0f}ms" if ms >= 10 else f"{ms:.1f}ms"
+
+
+def _overhead_samples(cell: Cell) -> list[float]:
+    metrics = _metrics(cell)
+    job_ms = _number(metrics.get("job_ms"))
+    samples = metrics.get("latency_samples_ms") or []
+    if job_ms is None:
+        return []
+    return [x - job_ms for x in samples if isinstance(x, int | float)]
+
+
+def separated(best: Cell, runner_up: Cell, kind: str) -> bool:
+    """Whether the spread separates the best cell from the runner-up."""
+    if kind == "time":
+        from distlab.report.recommend import separate
+
+        return separate(best, runner_up)[0] in ("clear", "tentative")
+    if kind == "overhead":
+        a, b = _overhead_samples(best), _overhead_samples(runner_up)
+        return len(a) >= 5 and len(b) >= 5 and mann_whitney_p(a, b) <= SIGNIFICANCE
+    if kind == "rate":
+        precision = float((_metrics(best).get("plan") or {}).get("precision") or 0.10)
+        high, low = value_of(best, kind), value_of(runner_up, kind) or 0.0
+        return high is not None and high > low * (1 + precision)
+    return False
+
+
+def _status(cell: Cell) -> str:
+    status = cell.get("status")
+    if status == "ok":
+        return "ok" if cell.get("verified") else "unverified"
+    return "failed" if status == "failed" else "n/a"
+
+
+def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> GlanceRow:
+    kind = row_kind(cells)
+    row = GlanceRow(workload, variant, label(cells[0]), kind, shape_of(workload))
+    # work that ranks nothing (a cached re-run, a refused request) shows its figures
+    # without colours
+    row.race = kind != "time" or any(is_race(c) for c in cells if c.get("status") == "ok")
+    higher = row.higher_is_better
+    ranked: list[tuple[float, Cell]] = []
+    for c in cells:
+        status = _status(c)
+        gc = GlanceCell(c["engine"], status, css=status if status != "ok" else "none")
+        if status == "ok":
+            gc.value = value_of(c, kind)
+            gc.text = text_of(gc.value, kind)
+            if gc.value is not None and row.race:
+                ranked.append((gc.value, c))
+            elif kind == "rate" and gc.value is None:  # the search sustained no rate
+                gc.ratio, gc.css = math.inf, ratio_class(math.inf)
+        else:
+            gc.text = {"failed": "failed", "unverified": "wrong"}.get(status, "n/a")
+            gc.note = c.get("error") or c.get("reason") or c.get("verify_detail") or ""
+        row.cells[c["engine"]] = gc
+    ranked.sort(key=lambda vc: -vc[0] if higher else vc[0])
+    if ranked:
+        best = ranked[0][0]
+        for value, c in ranked:
+            gc = row.cells[c["engine"]]
+            if kind == "faults":
+                gc.ratio = 1.0 if value == 0 else math.inf
+            elif best == value:
+                gc.ratio = 1.0
+            elif best <= 0 or value <= 0:
+                gc.ratio = math.inf
+            else:
+                gc.ratio = value / best if not higher else best / value
+            gc.css = ratio_class(gc.ratio)
+        if len(ranked) > 1 and ranked[0][0] != ranked[1][0]:
+            row.cells[ranked[0][1]["engine"]].winner = separated(ranked[0][1], ranked[1][1], kind)
+    for name in engines:  # an engine with no cell for this work
+        row.cells.setdefault(name, GlanceCell(name, "n/a", text="n/a", css="n/a"))
+    row.cells = {name: row.cells[name] for name in engines}
+    return row
+
+
+def engines_of(doc: Doc) -> list[str]:
+    names: list[str] = []
+    for c in doc.get("cells") or []:
+        if c.get("engine") not in names:
+            names.append(c.get("engine"))
+    return names
+
+
+def glance(doc: Doc) -> tuple[list[str], list[GlanceRow]]:
+    """The engines (columns) and one row per workload/variant, in the run's order. A
+    workload's cells without a variant (it never reached its variants: failed to start,
+    unsupported) stand in every variant row of that workload."""
+    cells = doc.get("cells") or []
+    engines = engines_of(doc)
+    keys: list[tuple[str, str]] = []
+    for c in cells:
+        key = (c.get("workload"), c.get("variant") or "-")
+        if key not in keys:
+            keys.append(key)
+    with_variants = {w for w, v in keys if v != "-"}
+    keys = [(w, v) for w, v in keys if v != "-" or w not in with_variants]
+    order = list(dict.fromkeys(w for w, _ in keys))  # a workload's variants stay together
+    keys.sort(key=lambda k: order.index(k[0]))
+    rows = []
+    for w, v in keys:
+        mine = [c for c in cells if c.get("workload") == w and (c.get("variant") or "-") == v]
+        whole = [
+            c
+            for c in cells
+            if c.get("workload") == w
+            and (c.get("variant") or "-") == "-"
+            and c.get("engine") not in {m.get("engine") for m in mine}
+        ]
+        rows.append(_row(w, v, mine + whole, engines))
+    return engines, rows
+
+
+def _geomean(xs: list[float]) -> float:
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def shape_sentences(rows: list[GlanceRow]) -> list[tuple[str, str, str | None]]:
+    """One sentence per shape of work: (shape, sentence, the engine to pick). The pick is
+    the engine best on most rows of that shape; a tie goes to the lower geometric mean of
+    the figures relative to each row's best, taken over the rows every such engine has.
+    Rows that rank nothing (a cached re-run, a refused request) are left out."""
+    out = []
+    shapes: dict[str, list[GlanceRow]] = {}
+    for row in rows:
+        if row.kind != "faults" and row.shape and row.race:
+            shapes.setdefault(row.shape, []).append(row)
+    for shape, group in shapes.items():
+        ratios: dict[str, list[float]] = {}
+        best_on: dict[str, int] = {}
+        for row in group:
+            for name, gc in row.cells.items():
+                if gc.ratio is not None and math.isfinite(gc.ratio):
+                    ratios.setdefault(name, []).append(gc.ratio)
+                    best_on[name] = best_on.get(name, 0) + (gc.ratio == 1.0)
+        works = ", ".join(dict.fromkeys(r.workload for r in group))
+        if not ratios:
+            out.append((shape, f"{shape.capitalize()} ({works}): nothing verified.", None))
+            continue
+        complete = {n: _geomean(r) for n, r in ratios.items() if len(r) == len(group)}
+        pick = max(ratios, key=lambda n: (best_on[n], -complete.get(n, math.inf)))
+        text = (
+            f"{shape.capitalize()} ({works}): {pick} is best on {best_on[pick]} of "
+            f"{len(group)} rows"
+        )
+        if len(complete) > 1:
+            order = sorted(complete, key=complete.get)
+            listing = ", ".join(f"{n} {complete[n]:.1f}x" for n in order)
+            text += f"; on every row, relative to the best (geometric mean): {listing}"
+        out.append((shape, text + ".", pick))
+    return out
+
+
+def headline(rows: list[GlanceRow]) -> str:
+    """The recommendation in one sentence: the engine best overall per shape of work."""
+    picks = [(shape, best) for shape, _text, best in shape_sentences(rows) if best]
+    if not picks:
+        return "No engine has a verified figure on every row of any shape of work."
+    parts = [f"{best} for {shape}" for shape, best in picks]
+    return "On this machine: " + "; ".join(parts) + "."
+
+
+def summary_figures(rows: list[GlanceRow]) -> dict[str, Any]:
+    """The glance as plain data (tests compare it with the page)."""
+    return {
+        f"{r.workload}/{r.variant}": {
+            name: {"value": gc.value, "ratio": gc.ratio, "css": gc.css, "winner": gc.winner}
+            for name, gc in r.cells.items()
+        }
+        for r in rows
+    }
