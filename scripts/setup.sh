@@ -2,7 +2,7 @@
 # Installs everything distlab needs on a fresh Debian machine with Python 3.11:
 # uv, the locked virtual environment (.venv, every engine extra), Java and Maven with the
 # pinned JVM parts (Kafka broker, Hadoop, Spark's and Flink's Kafka connectors),
-# and with --test Chromium for the report's browser test. Safe to run again.
+# Flink's own environment, and with --test Chromium for the report's browser test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,9 @@ if ! command -v mvn >/dev/null 2>&1; then
   apt_install maven
 fi
 .venv/bin/python -m distlab.jvm fetch >/dev/null
+# Flink's own environment (its pins clash with the main one): built once here, so that no
+# run spends its first minutes on it
+.venv/bin/python -c "from distlab.engines.flink import env; env.ensure()" >/dev/null
 
 if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium

@@ -17,8 +17,8 @@ import distlab
 from distlab.contracts import DistlabError
 from distlab.contracts.tasklog import TaskLog, run_recorded
 from distlab.report import figures
+from distlab.report.glance import glance
 from distlab.report.html import faults_table
-from distlab.report.terminal import matrix_table
 from distlab.run import matrix
 from distlab.run.cell import EngineKeeper, Events, run_engine
 from distlab.run.measure import run_cell
@@ -282,5 +282,9 @@ def test_reports_show_the_faulted_repetition():
     assert 'id="faults"' in html and "4242" in html and "failed after 40.0 ms" in html
     assert "the run finished first" in html
     assert faults_table(_doc({**killed, "fault": None})) == ""
-    table = matrix_table(_doc(killed))
-    assert any("pid 4242" in str(cell) for col in table.columns for cell in col._cells)
+    # the report's first screen: a faulted row shows what was lost and duplicated
+    _engines, rows = glance(_doc(killed))
+    (row,) = rows
+    assert row.kind == "faults"
+    cell = next(iter(row.cells.values()))
+    assert cell.value == 1 and cell.text == "1"  # lost 0 + 1 duplicate

@@ -64,6 +64,12 @@ def test_repetitions_stop_when_the_median_is_known():
     assert not repetitions.enough(noisy, minimum=3)
     assert repetitions.enough([0.5, 1.0, 1.6] * 5, minimum=3)  # MAX_REPEATS reached
     assert repetitions.enough([2.0, 4.0, 7.0, 5.0, 6.0], minimum=3)  # past the budget
+    # two steady runs are enough by default; a long run is measured once, unless the
+    # user asked for more repetitions than the default
+    assert repetitions.enough([1.0, 1.01], minimum=repetitions.DEFAULT_REPEATS)
+    assert repetitions.enough([12.0], minimum=2, longest_run_s=12.5)
+    assert not repetitions.enough([12.0], minimum=3, longest_run_s=12.5)
+    assert not repetitions.enough([], minimum=2, longest_run_s=12.5)
     lo, hi = repetitions.median_ci(list(range(1, 101)))
     assert lo < 50 < hi and hi - lo < 30
 

@@ -69,7 +69,14 @@ def run(
     size: Annotated[
         str, typer.Option(help="tiny (seconds), default, or seed (the originals).")
     ] = "default",
-    repeats: Annotated[int, typer.Option(help="Measured repetitions per cell.")] = 3,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="Least measured repetitions per cell (more until its median is stable, "
+            "within a small time budget; a run of 10 s or more is measured once unless "
+            "more than 2 are asked for)."
+        ),
+    ] = 2,
     warmup: Annotated[int, typer.Option(help="Unmeasured warm-up runs per cell.")] = 1,
     workers: Annotated[
         int | None, typer.Option(help="Workers per engine (default: CPU count).")
@@ -149,6 +156,15 @@ def run(
         cell_timeout=cell_timeout,
     )
     matrix.validate(spec)
+    if size == "seed":
+        from distlab.run.estimate import waits_floor_s
+
+        minutes = waits_floor_s(spec) / 60
+        print_plain(
+            f"size seed: the originals' sizes and sleeps; at least {minutes:,.0f} minutes "
+            "(what the workloads wait on, with warm-ups and repetitions, and each engine's "
+            "start-up; compute comes on top). Ctrl-C stops it and keeps what finished."
+        )
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results.writable_dir(out, "--out")  # before anything starts: a file, no permission
     with RunProgress(engine_names, workload_names, verbose=verbose) as progress:

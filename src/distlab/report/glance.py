@@ -64,6 +64,8 @@ class GlanceCell:
     #: the colour class: r1 (best) .. r5, or the status
     css: str = ""
     winner: bool = False
+    #: a time from one run (no spread) or with a spread over 10%: shown with "~"
+    rough: bool = False
     #: why there is no figure (an error, the reason it is not supported)
     note: str = ""
 
@@ -187,6 +189,10 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
         if status == "ok":
             gc.value = value_of(c, kind)
             gc.text = text_of(gc.value, kind)
+            if kind == "time":
+                wall = c.get("wall") or {}
+                gc.rough = (wall.get("n") or 0) < 2 or bool(wall.get("unstable"))
+                gc.text = ("~" if gc.rough else "") + gc.text
             if gc.value is not None and row.race:
                 ranked.append((gc.value, c))
             elif kind == "rate" and gc.value is None:  # the search sustained no rate

@@ -61,7 +61,8 @@ def _legend() -> str:
         for i in range(len(RATIO_BOUNDS) + 1)
     ]
     return (
-        '<p class="legend small">Figures: median time unless the row says otherwise. '
+        '<p class="legend small">Figures: median time unless the row says otherwise '
+        "(~: one run, or a spread over 10%). "
         "Colour: the figure relative to the best in its row "
         f"{''.join(spans)} · ★ the best, where the spread separates it from the runner-up · "
         '<span style="background:#d73027;color:#fff">failed / wrong</span> · '

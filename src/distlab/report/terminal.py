@@ -75,7 +75,8 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
     console.print(
         "[dim]rows: time = median time; +rt = round trip beyond the job (p50); p99 = p99 "
         "latency at the offered rate; max = highest sustained events/s; lost = lost + "
-        "duplicated under the fault. Colour: distance from the row's best.[/]",
+        "duplicated under the fault; ~ = one run or a spread over 10%. Colour: distance "
+        "from the row's best.[/]",
         width=width,
     )
     _engines, rows = glance(doc)

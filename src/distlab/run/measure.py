@@ -77,6 +77,11 @@ def _run_cell(
     dup_before = engine.duplicates  # the engine's count runs over all cells
     extra_dup = 0  # duplicate executions the fault's task log saw beyond those
     warmup, repeats = wl.repetitions(variant, job.warmup, job.repeats)
+    if fault is not None:
+        # the fault lands mid-run: it needs the engine's workers up and a run's length
+        # to aim at, which a warm-up run gives
+        warmup = max(warmup, 1)
+    longest = 0.0  # the longest run so far, the warm-up included
     with PeakMemory(roots=engine.process_roots) as mem:
         i = 0
         while True:
@@ -153,7 +158,8 @@ def _run_cell(
             if measured and not faulted:  # the faulted run is reported on its own
                 samples.append(wall)
             i += 1
-            if measured and repetitions.enough(samples, repeats):
+            longest = max(longest, time.perf_counter() - run_started)
+            if measured and repetitions.enough(samples, repeats, longest):
                 break
     last = outputs[-1]
     cell.verified, cell.verify_detail = True, detail

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from distlab.results import jsonable
+from distlab.run.repetitions import DEFAULT_REPEATS
 
 
 def to_json(obj: Any) -> str:
@@ -28,7 +29,7 @@ class RunSpec:
     engines: list[str]
     workloads: list[str]
     size: str = "default"
-    repeats: int = 3
+    repeats: int = DEFAULT_REPEATS
     warmup: int = 1
     workers: int | None = None
     addresses: dict[str, str] = field(default_factory=dict)

@@ -270,6 +270,12 @@ class Workload:
     def variants(self, engine: Engine) -> list[str]:
         return ["default"]
 
+    def waits_s(self, workers: int) -> dict[str, float]:
+        """Per variant, the least one run spends waiting on sleeps and paced sends with
+        ``workers`` workers (none listed: compute-bound, no floor known): how long a size
+        will take is said from it before a run starts."""
+        return {}
+
     def references(self) -> dict[str, Any]:
         """Named single-process reference computations (callables returning a result).
 

@@ -72,7 +72,7 @@ class GpuQueue(Workload):
     needs = ("supports_resources",)
     sizes = {
         "tiny": {"n": 4, "seconds": 0.3, "per_task": 1, "resource": "GPU"},
-        "default": {"n": 4, "seconds": 1.0, "per_task": 1, "resource": "GPU"},
+        "default": {"n": 4, "seconds": 0.5, "per_task": 1, "resource": "GPU"},
         "seed": {"n": 4, "seconds": 3.0, "per_task": 1, "resource": "GPU"},
     }
     params_declared = {
@@ -85,6 +85,11 @@ class GpuQueue(Workload):
 
     def variants(self, engine: Engine) -> list[str]:
         return ["queue", "impossible"]
+
+    def waits_s(self, workers: int) -> dict[str, float]:
+        # R units (2 by default) and each task holds per_task of them
+        slots = max(1, 2 // self.params["per_task"])
+        return {"queue": math.ceil(self.params["n"] / slots) * self.params["seconds"]}
 
     def reference(self) -> list[str]:
         # one process, one device: the tasks one after another

@@ -24,11 +24,14 @@ class Squares(Workload):
     description = "10 tasks sleeping then returning x*x (seed 002 task 1)"
     sizes = {
         "tiny": {"n": 10, "sleep_s": 0.05},
-        "default": {"n": 10, "sleep_s": 0.2},
+        "default": {"n": 10, "sleep_s": 0.1},
         "seed": {"n": 10, "sleep_s": 0.5},
     }
     params_declared = {"n": Param(int, minimum=1), "sleep_s": Param(float, minimum=0)}
     reference_repeats = 1
+
+    def waits_s(self, workers: int) -> dict[str, float]:
+        return {"default": math.ceil(self.params["n"] / workers) * self.params["sleep_s"]}
 
     def reference(self) -> list[int]:
         return [calculate_square(x, self.params["sleep_s"]) for x in range(self.params["n"])]
