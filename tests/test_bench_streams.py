@@ -52,6 +52,16 @@ def test_search_doubles_then_bisects_to_within_ten_percent():
     assert got["best_rate"] >= 10_000
 
 
+def test_search_in_bigger_steps_to_within_a_factor():
+    """The main job's shorter search: x4 steps, then bisection to within 100%."""
+    measure, tried = _fake(limit=50_000)
+    got = search(measure, SearchPlan(start_rate=8000, max_rate=128_000, growth=4, precision=1.0))
+    assert tried[:4] == [8000, 8000, 32_000, 128_000]
+    assert got["best_rate"] <= 50_000 < got["first_failed_rate"]
+    assert got["first_failed_rate"] <= 2 * got["best_rate"]
+    assert len(got["points"]) <= 5  # 8k, 32k, 128k, then 80k and 56k
+
+
 def test_search_looks_lower_and_marks_the_sender_limit():
     measure, tried = _fake(limit=300)
     got = search(measure, SearchPlan(start_rate=2000))

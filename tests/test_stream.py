@@ -176,7 +176,7 @@ def test_kafka_sweep_searches_the_highest_sustained_rate():
     sustained = [p["offered_rate"] for p in points if p["sustained"]]
     assert m["max_sustained_rate"] == max(sustained) == 1000.0
     assert m["at_best"]["offered_rate"] == 1000.0
-    assert "doubling from 500 events/s" in m["search"]
+    assert "x4 steps from 500 events/s" in m["search"]
     assert m["windows_checked"] == sum(p["windows_checked"] for p in points)
     assert len(out.result) == len(set(rates))  # every point's sinks kept for the check
 
@@ -295,3 +295,26 @@ def test_flink_stream_tiny_exact_windows_and_percentiles():
     assert top["window_updates"] == FINAL and top["lost"] == 0
     fast = got["fast"]  # 20,000 events/s through 2 ms windows
     assert fast["problem"] is None and fast["lost"] == 0 and fast["windows"] > 5000, fast
+
+
+def test_stream_cells_of_an_engine_without_kafka_share_one_warmed_broker():
+    """Ray and Dask stream through a broker distlab starts: one for all of the stream
+    workload's cells on that engine (started and warmed by the first), stopped by close()."""
+    import psutil
+
+    import distlab
+    from distlab.workloads import create
+
+    wl = create("stream", "tiny", n_events=400, rate=1000)
+    with distlab.engine("dask", workers=2) as eng:
+        try:
+            for variant in ("fixed_rate", "top_n"):
+                out = wl.run(eng, variant)
+                assert wl.verify(out, variant)[0]
+            broker = wl._broker
+            assert broker is not None and psutil.pid_exists(broker.pid)
+            bootstrap = broker.bootstrap
+            assert wl.spec_for(eng).bootstrap == bootstrap  # the same broker again
+        finally:
+            wl.close()
+        assert wl._broker is None and not psutil.pid_exists(broker.pid)

@@ -117,36 +117,44 @@ def run_engine(job: EngineJob, events: Events) -> None:
                 events.emit(CellFinished(failed))
                 continue
             wl.monitor = _monitor(events, name, wname)
-            for variant in wl.variants(engine):
-                events.emit(CellStarted(name, wname, variant))
-                keeper.ensure()  # an engine that cannot go on is restarted first
-                if keeper.dead:
-                    cell = CellRecord(name, wname, variant, status="failed", error=keeper.dead)
-                else:
-                    try:
-                        cell = run_cell(engine, wl, variant, job)
-                    except Exception as exc:
-                        cell = CellRecord(
-                            name,
-                            wname,
-                            variant,
-                            status="failed",
-                            error=error_line(exc),
-                            traceback=traceback.format_exc(limit=8),
-                        )
-                    if cell.fault is not None:
-                        # the fault may have taken the engine down: restart it now, and
-                        # say so in the record of the cell that broke it
-                        restart = keeper.ensure()
-                        if restart:
-                            key = "engine_restart"
-                            cell.fault[
-                                "engine_restart_after_cell" if key in cell.fault else key
-                            ] = restart
-                cell.startup_s = startup
-                events.emit(CellFinished(cell))
+            try:
+                for variant in wl.variants(engine):
+                    events.emit(CellStarted(name, wname, variant))
+                    cell = _cell(engine, wl, variant, job, keeper)
+                    cell.startup_s = startup
+                    events.emit(CellFinished(cell))
+            finally:
+                wl.close()  # e.g. the broker its stream cells shared
     finally:
         close_engine(engine, events)
+
+
+def _cell(engine: Engine, wl, variant: str, job: EngineJob, keeper: EngineKeeper) -> CellRecord:
+    """One cell on an engine that can go on (restarted first if it cannot); a failure is
+    the cell's record."""
+    name, wname = engine.name, wl.name
+    keeper.ensure()  # an engine that cannot go on is restarted first
+    if keeper.dead:
+        return CellRecord(name, wname, variant, status="failed", error=keeper.dead)
+    try:
+        cell = run_cell(engine, wl, variant, job)
+    except Exception as exc:
+        cell = CellRecord(
+            name,
+            wname,
+            variant,
+            status="failed",
+            error=error_line(exc),
+            traceback=traceback.format_exc(limit=8),
+        )
+    if cell.fault is not None:
+        # the fault may have taken the engine down: restart it now, and say so in the
+        # record of the cell that broke it
+        restart = keeper.ensure()
+        if restart:
+            key = "engine_restart"
+            cell.fault["engine_restart_after_cell" if key in cell.fault else key] = restart
+    return cell
 
 
 def _monitor(events: Events, engine: str, workload: str):

@@ -270,6 +270,10 @@ class Workload:
     def variants(self, engine: Engine) -> list[str]:
         return ["default"]
 
+    def close(self) -> None:
+        """Release what the workload kept between its runs (a server it started); called
+        once the engine process is done with it."""
+
     def waits_s(self, workers: int) -> dict[str, float]:
         """Per variant, the least one run spends waiting on sleeps and paced sends with
         ``workers`` workers (none listed: compute-bound, no floor known): how long a size

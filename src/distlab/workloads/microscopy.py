@@ -98,7 +98,7 @@ class Microscopy(Workload):
     }
     sizes = {
         "tiny": {**_base, "time_scale": 0.01},
-        "default": {**_base, "time_scale": 0.015},
+        "default": {**_base, "time_scale": 0.01},
         "seed": {**_base, "time_scale": 1.0},
     }
     params_declared = {

@@ -17,9 +17,10 @@ engine's latency, and the worst lag is shown).
 Before the search, a throw-away stream at the first rate warms the engine up (its first
 job, JIT compilation, connections): without it the first point measures start-up.
 
-The search doubles the rate from ``start_rate`` until a point is not sustained (or the
-sender cannot keep up, twice in a row at that rate, or ``max_rate``), then bisects between the last sustained rate and
-the first failed one until they are within ``precision`` of each other.
+The search multiplies the rate by ``growth`` (2: doubling) from ``start_rate`` until a
+point is not sustained (or the sender cannot keep up, twice in a row at that rate, or
+``max_rate``), then bisects between the last sustained rate and the first failed one until
+they are within ``precision`` of each other.
 """
 
 from __future__ import annotations
@@ -53,13 +54,17 @@ class SearchPlan:
     max_rate: float = 512_000.0
     precision: float = 0.10
     p99_bound_ms: float = 1000.0
+    #: the factor between the first points (2: doubling; the main job's shorter search
+    #: takes bigger steps)
+    growth: float = 2.0
 
     def n_events(self, rate: float) -> int:
         return max(1, int(rate * (self.seconds + self.warmup_s)))
 
     def describe(self) -> str:
+        steps = "doubling" if self.growth == 2 else f"x{self.growth:g} steps"
         return (
-            f"search: doubling from {self.start_rate:,.0f} events/s (at most "
+            f"search: {steps} from {self.start_rate:,.0f} events/s (at most "
             f"{self.max_rate:,.0f}), then bisection to within {self.precision:.0%}; "
             f"{self.seconds:g} s per point after {self.warmup_s:g} s warm-up"
         )
@@ -104,7 +109,7 @@ def measure_point(
 
 
 def search(measure: Callable[[float], dict[str, Any]], plan: SearchPlan) -> dict[str, Any]:
-    """The highest sustained rate (doubling, then bisection to ``precision``)."""
+    """The highest sustained rate (steps of ``growth``, then bisection to ``precision``)."""
     points: list[dict[str, Any]] = []
 
     def at(rate: float) -> dict[str, Any]:
@@ -122,11 +127,11 @@ def search(measure: Callable[[float], dict[str, Any]], plan: SearchPlan) -> dict
         point = at(rate)
         if point["sustained"]:
             good = rate
-            if rate * 2 > plan.max_rate:
+            if rate >= plan.max_rate:
                 break
-            rate *= 2
-        elif good is None and point["valid"] and rate / 2 >= LOWEST_RATE:
-            rate /= 2  # not even the first rate: look lower
+            rate = min(rate * plan.growth, plan.max_rate)  # the last step ends at the max
+        elif good is None and point["valid"] and rate / plan.growth >= LOWEST_RATE:
+            rate /= plan.growth  # not even the first rate: look lower
         else:
             bad = rate
             break

@@ -76,7 +76,7 @@ class Wordcount(Workload):
     shape = BATCH
     sizes = {
         "tiny": {"megabytes": 0.5, "files": 4},
-        "default": {"megabytes": 5, "files": 8},
+        "default": {"megabytes": 1, "files": 4},
         "seed": {"megabytes": 50, "files": 16},
     }
     params_declared = {

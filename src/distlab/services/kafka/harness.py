@@ -105,6 +105,21 @@ class StreamTopics:
 BROKER_WARM_UP = (20_000, 3.0)
 
 
+def warmed_broker() -> KafkaBroker:
+    """A broker of distlab's own, started and warmed up (warm_up_broker), for streams
+    that share it; the caller stops it."""
+    broker = KafkaBroker().start()
+    try:
+        topic = f"distlab-warm-up-{uuid.uuid4().hex[:10]}"
+        create_topics(broker.bootstrap, {topic: 1})
+        warm_up_broker(broker.bootstrap, topic)
+        delete_topics(broker.bootstrap, [topic])
+    except BaseException:
+        broker.stop()
+        raise
+    return broker
+
+
 def warm_up_broker(bootstrap: str, topic: str) -> None:
     """Produce and fetch paced small messages through a fresh broker (many small produce
     and fetch requests, as a stream makes), so the stream does not measure its JIT."""
