@@ -152,6 +152,18 @@ def _overhead_samples(cell: Cell) -> list[float]:
     return [x - job_ms for x in samples if isinstance(x, int | float)]
 
 
+def _at_ceiling_of_plan(cell: Cell) -> bool:
+    """A search that sustained its plan's highest rate and never failed: the engine's
+    limit is above it."""
+    metrics = _metrics(cell)
+    top = (metrics.get("plan") or {}).get("max_rate")
+    return (
+        metrics.get("first_failed_rate") is None
+        and top is not None
+        and (max_sustained_rate(cell) or 0) >= float(top)
+    )
+
+
 def separated(best: Cell, runner_up: Cell, kind: str) -> bool:
     """Whether the spread separates the best cell from the runner-up."""
     if kind == "time":
@@ -189,6 +201,8 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
         if status == "ok":
             gc.value = value_of(c, kind)
             gc.text = text_of(gc.value, kind)
+            if kind == "rate" and gc.value is not None and _at_ceiling_of_plan(c):
+                gc.text = "≥" + gc.text  # sustained the search's highest rate
             if kind == "time":
                 wall = c.get("wall") or {}
                 gc.rough = (wall.get("n") or 0) < 2 or bool(wall.get("unstable"))
@@ -267,8 +281,10 @@ def _geomean(xs: list[float]) -> float:
 def shape_sentences(rows: list[GlanceRow]) -> list[tuple[str, str, str | None]]:
     """One sentence per shape of work: (shape, sentence, the engine to pick). The pick is
     the engine best on most rows of that shape; a tie goes to the lower geometric mean of
-    the figures relative to each row's best, taken over the rows every such engine has.
-    Rows that rank nothing (a cached re-run, a refused request) are left out."""
+    its figures relative to each row's best, over the rows it has a figure on. The
+    sentence also names the other engines best on some row, and ranks the engines that
+    have a figure on every row. Rows that rank nothing (a cached re-run, a refused
+    request) are left out."""
     out = []
     shapes: dict[str, list[GlanceRow]] = {}
     for row in rows:
@@ -287,11 +303,14 @@ def shape_sentences(rows: list[GlanceRow]) -> list[tuple[str, str, str | None]]:
             out.append((shape, f"{shape.capitalize()} ({works}): nothing verified.", None))
             continue
         complete = {n: _geomean(r) for n, r in ratios.items() if len(r) == len(group)}
-        pick = max(ratios, key=lambda n: (best_on[n], -complete.get(n, math.inf)))
+        pick = max(ratios, key=lambda n: (best_on[n], -_geomean(ratios[n])))
         text = (
             f"{shape.capitalize()} ({works}): {pick} is best on {best_on[pick]} of "
             f"{len(group)} rows"
         )
+        others = sorted((n for n in best_on if best_on[n] and n != pick), key=best_on.get)
+        if others:
+            text += " (also best: " + ", ".join(f"{n} on {best_on[n]}" for n in others[::-1]) + ")"
         if len(complete) > 1:
             order = sorted(complete, key=complete.get)
             listing = ", ".join(f"{n} {complete[n]:.1f}x" for n in order)

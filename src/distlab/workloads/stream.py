@@ -284,6 +284,7 @@ class Stream(Workload):
                 "at_best": found["at_best"],
                 "sender_limited": found["sender_limited"],
                 "search": plan.describe(),
+                "plan": plan.to_dict(),
                 "sustained_rule": (
                     f"throughput >= {SUSTAINED_SHARE:.0%} of offered, "
                     f"p99 < {plan.p99_bound_ms:g} ms, nothing lost, windows exact, "
