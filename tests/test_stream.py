@@ -222,6 +222,7 @@ def main():
             fast_spec.events(), fast_spec.filter_min))
         fast_problem = check_sink(fast.pop("sink"), golden(fast_spec))
         fast_windows = fast["windows_checked"]
+    wl.close()  # the broker the workload started for its streams
     seconds = time.perf_counter() - began
     deadline = time.monotonic() + 20
     while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
@@ -312,9 +313,12 @@ def test_stream_cells_of_an_engine_without_kafka_share_one_warmed_broker():
                 out = wl.run(eng, variant)
                 assert wl.verify(out, variant)[0]
             broker = wl._broker
-            assert broker is not None and psutil.pid_exists(broker.pid)
+            pid = broker.pid
+            assert pid and psutil.pid_exists(pid)
             bootstrap = broker.bootstrap
             assert wl.spec_for(eng).bootstrap == bootstrap  # the same broker again
+            # recorded as distlab's own broker, not a user's cluster
+            assert out.metrics["engine_settings"]["broker"]["server"].startswith("Apache Kafka")
         finally:
             wl.close()
-        assert wl._broker is None and not psutil.pid_exists(broker.pid)
+        assert wl._broker is None and not psutil.pid_exists(pid)

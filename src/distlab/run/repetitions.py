@@ -21,7 +21,7 @@ DEFAULT_REPEATS = 2
 #: the median's CI half-width must be within this share of the median
 REL_PRECISION = 0.05
 #: never more measured repetitions than this in one cell
-MAX_REPEATS = 15
+MAX_REPEATS = 10
 #: extra repetitions (beyond the minimum) stop once measured time passes this
 EXTRA_BUDGET_S = 4.0
 #: a run this long is measured once: its one-time costs were paid by the warm-up, and a

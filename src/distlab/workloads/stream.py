@@ -27,6 +27,7 @@ copy loop between, the ceiling every engine's stream figures are shown against.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import math
 from typing import Any
@@ -230,12 +231,15 @@ class Stream(Workload):
             from distlab.services.kafka.harness import warmed_broker
 
             self._broker = warmed_broker()
+            atexit.register(self.close)  # a caller that never closes leaves nothing running
         return self._broker.bootstrap
 
     def close(self) -> None:
         if self._broker is not None:
+            from distlab.services.kafka.harness import stop_shared
+
             broker, self._broker = self._broker, None
-            broker.stop()
+            stop_shared(broker)
 
     def spec_for(self, engine: Engine, **kwargs: Any) -> StreamSpec:
         spec = self.spec(**kwargs)

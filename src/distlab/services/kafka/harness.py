@@ -35,10 +35,14 @@ from distlab.services.kafka.clients import consumer, producer, take
 from distlab.services.kafka.processor import ERROR_ID, READY_ID
 from distlab.services.kafka.sender import SenderProcess
 
+#: brokers this process started to share between streams (warmed_broker), by bootstrap
+_SHARED: dict[str, KafkaBroker] = {}
+
 
 def broker_settings(broker: KafkaBroker | None, bootstrap: str) -> dict[str, str]:
-    """What a run records of its broker: an embedded one's version and settings, or the
-    user's bootstrap servers."""
+    """What a run records of its broker: an embedded one's version and settings (also one
+    shared between streams), or the user's bootstrap servers."""
+    broker = broker or _SHARED.get(bootstrap)
     if broker is not None:
         return broker.settings()
     return {"server": "user cluster", "bootstrap": bootstrap}
@@ -107,7 +111,8 @@ BROKER_WARM_UP = (20_000, 3.0)
 
 def warmed_broker() -> KafkaBroker:
     """A broker of distlab's own, started and warmed up (warm_up_broker), for streams
-    that share it; the caller stops it."""
+    that share it (their records name it as distlab's); the caller stops it with
+    stop_shared()."""
     broker = KafkaBroker().start()
     try:
         topic = f"distlab-warm-up-{uuid.uuid4().hex[:10]}"
@@ -117,7 +122,13 @@ def warmed_broker() -> KafkaBroker:
     except BaseException:
         broker.stop()
         raise
+    _SHARED[broker.bootstrap] = broker
     return broker
+
+
+def stop_shared(broker: KafkaBroker) -> None:
+    _SHARED.pop(broker.bootstrap, None)
+    broker.stop()
 
 
 def warm_up_broker(bootstrap: str, topic: str) -> None:
@@ -272,14 +283,15 @@ def drive(
     n_passing, n_windows = (spec.n_events, 0) if expect_all else expected_counts(spec)
     deadline = time.monotonic() + spec.timeout_s
     reader = SinkReader(bootstrap, topics, sink_partitions or partitions)
+    # the sender gets ready (events, producer) while the engine's processors start
     try:
-        if warm_up is not None:
-            warm_up(reader, deadline)
-        elif announced:
-            reader.wait_ready(partitions, deadline)
-
         sender = SenderProcess(bootstrap, topics["source"], spec, partitions, topics["control"])
         try:
+            if warm_up is not None:
+                warm_up(reader, deadline)
+            elif announced:
+                reader.wait_ready(partitions, deadline)
+            sender.go()
             t0 = sender.wait_started(max(1.0, deadline - time.monotonic()))
             pacer = sender.finish(max(1.0, deadline - time.monotonic()))
         finally:

@@ -3,10 +3,12 @@
 It never shares an interpreter with the sink reader (whose thread parses every sink
 message and would otherwise hold the GIL while an event is due) nor with an engine that
 runs in the driver. ``python -m distlab.services.kafka.sender`` takes the spec as JSON,
-prints ``t0 <perf_counter>`` on its first line just before the first send (perf_counter
-is CLOCK_MONOTONIC on Linux, one clock for every process of the machine), and once done
-a last line of JSON with the pacer's figures. :class:`SenderProcess` is the driver's
-handle on it.
+gets everything ready (its events, a producer that has delivered once), prints ``ready``
+and waits for a line on its standard input before it starts the clock: the driver starts
+it while the engine's processors start, and says go once they read. It prints ``t0
+<perf_counter>`` just before the first send (perf_counter is CLOCK_MONOTONIC on Linux,
+one clock for every process of the machine), and once done a last line of JSON with the
+pacer's figures. :class:`SenderProcess` is the driver's handle on it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def send_stream(
     partitions: int,
     on_start: Callable[[float], None],
     control_topic: str | None = None,
+    when_ready: Callable[[], None] | None = None,
 ) -> Pacer:
     """Send every event to partition ``key % partitions`` of ``topic`` at its intended
     time (contracts.streams.send_paced, which hands the stream's t0 to ``on_start``
@@ -59,6 +62,8 @@ def send_stream(
         except BufferError:
             producer.send(topic, line.encode(), event[1] % partitions)  # waits for room
 
+    if when_ready is not None:
+        when_ready()  # e.g. wait for the driver's go
     # idle: serve delivery reports while waiting for the next event's time
     pacer = send_paced(spec, send, on_start=on_start, idle=producer.poll)
     producer.poll(0)
@@ -70,8 +75,9 @@ def send_stream(
 
 
 class SenderProcess:
-    """The sender of one stream, started at once: ``t0`` once its clock started,
-    ``finish()`` for its pacer's figures (raises DistlabError if it failed)."""
+    """The sender of one stream, started at once and made ready; ``go()`` starts its
+    clock, ``wait_started`` gives ``t0``, ``finish()`` its pacer's figures (raises
+    DistlabError if it failed)."""
 
     def __init__(
         self,
@@ -87,7 +93,7 @@ class SenderProcess:
         self.figures: dict | None = None
         self._started = threading.Event()
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         self._reader = threading.Thread(target=self._read, name="distlab-sender", daemon=True)
         self._reader.start()
@@ -100,6 +106,12 @@ class SenderProcess:
             elif line.startswith(b"{"):
                 self.figures = json.loads(line)
         self._started.set()  # the process ended (with or without starting)
+
+    def go(self) -> None:
+        """Start the stream's clock (the sender sends as soon as it is ready)."""
+        with contextlib.suppress(OSError):  # it died: finish() says why
+            self._process.stdin.write(b"go\n")
+            self._process.stdin.close()
 
     def wait_started(self, timeout: float) -> float:
         """The stream's t0 (perf_counter), once the sender's clock started."""
@@ -128,8 +140,9 @@ class SenderProcess:
 
     def close(self) -> None:
         self.kill()
-        for stream in (self._process.stdout, self._process.stderr):
-            stream.close()
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,9 +159,19 @@ def main(argv: list[str] | None = None) -> None:
     def on_start(t0: float) -> None:
         print(f"t0 {t0!r}", flush=True)
 
+    def when_ready() -> None:
+        print("ready", flush=True)
+        sys.stdin.readline()  # the driver's go (or its end: then the stream runs anyway)
+
     try:
         pacer = send_stream(
-            args.bootstrap, args.topic, spec, args.partitions, on_start, args.control_topic or None
+            args.bootstrap,
+            args.topic,
+            spec,
+            args.partitions,
+            on_start,
+            args.control_topic or None,
+            when_ready,
         )
     except DistlabError as exc:
         sys.exit(f"{exc}")
