@@ -28,13 +28,13 @@ CLASS_STYLES = {
     "unverified": "bold white on red",
     "n/a": "dim",
 }
-#: the widest the end-of-run summary may be (a 100-column terminal)
-SUMMARY_WIDTH = 100
+#: the widest the end-of-run summary may be (within a 100-column terminal)
+SUMMARY_WIDTH = 99
 
 
 def _short_row_label(row: GlanceRow) -> str:
     unit = {"overhead": " +rt", "p99": " p99", "rate": " max", "faults": " lost"}.get(row.kind, "")
-    variant = "" if row.variant in ("-", "default") else f" {_cut(row.variant, 9)}"
+    variant = "" if row.variant in ("-", "default") else f" {_cut(row.variant, 8)}"
     return f"{_cut(row.workload, 10)}{variant}{unit}"
 
 
@@ -49,11 +49,11 @@ def glance_table(doc: dict) -> Table:
     t = Table(
         title="distlab: the figure that matters per row (* = best, separated by the spread)",
         box=box.SIMPLE_HEAD,
-        padding=(0, 1),
+        padding=(0, 0, 0, 1),  # one space between columns: nine engines fit in 99
         pad_edge=False,
-        collapse_padding=True,
+        show_edge=False,
     )
-    t.add_column("work", no_wrap=True, max_width=24)
+    t.add_column("work", no_wrap=True, max_width=20)
     for name in engines:
         t.add_column(_cut(name, 9), justify="right", no_wrap=True, max_width=9)
     for row in rows:
