@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from distlab.report.figures import (
     Cell,
@@ -326,14 +325,3 @@ def headline(rows: list[GlanceRow]) -> str:
         return "No engine has a verified figure on every row of any shape of work."
     parts = [f"{best} for {shape}" for shape, best in picks]
     return "On this machine: " + "; ".join(parts) + "."
-
-
-def summary_figures(rows: list[GlanceRow]) -> dict[str, Any]:
-    """The glance as plain data (tests compare it with the page)."""
-    return {
-        f"{r.workload}/{r.variant}": {
-            name: {"value": gc.value, "ratio": gc.ratio, "css": gc.css, "winner": gc.winner}
-            for name, gc in r.cells.items()
-        }
-        for r in rows
-    }

@@ -80,7 +80,7 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
         width=width,
     )
     _engines, rows = glance(doc)
-    print_plain_wrapped(console, headline(rows), width)
+    console.print(headline(rows), markup=False, highlight=False, width=width)
     failed = [c for c in doc.get("cells") or [] if c.get("status") == "failed"]
     if failed:
         first = failed[0]
@@ -91,10 +91,6 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
         )
     if doc.get("interrupted"):
         console.print("[yellow]interrupted: these are the cells that finished[/]", width=width)
-
-
-def print_plain_wrapped(console: Console, text: str, width: int) -> None:
-    console.print(text, markup=False, highlight=False, width=width)
 
 
 def finding_lines(doc: dict) -> list[str]:
