@@ -60,10 +60,13 @@ def _check_top_n(wl, eng) -> RunOutput:
 
 def _check_run(engine_name: str, top_n: bool = False):
     wl = create("stream", "tiny")
-    with distlab.engine(engine_name, workers=2) as eng:
-        out = wl.run(eng, "fixed_rate")
-        if top_n:
-            _check_top_n(wl, eng)
+    try:
+        with distlab.engine(engine_name, workers=2) as eng:
+            out = wl.run(eng, "fixed_rate")
+            if top_n:
+                _check_top_n(wl, eng)
+    finally:
+        wl.close()  # the broker it started for an engine without a Kafka of its own
     ok, detail = wl.verify(out, "fixed_rate")
     assert ok, detail
     m = out.metrics
