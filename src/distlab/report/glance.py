@@ -244,23 +244,28 @@ def engines_of(doc: Doc) -> list[str]:
     return names
 
 
-def glance(doc: Doc) -> tuple[list[str], list[GlanceRow]]:
-    """The engines (columns) and one row per workload/variant, in the run's order. A
-    workload's cells without a variant (it never reached its variants: failed to start,
-    unsupported) stand in every variant row of that workload."""
-    cells = doc.get("cells") or []
-    engines = engines_of(doc)
+def work_keys(cells: list[Cell]) -> list[tuple[str, str]]:
+    """(workload, variant) in the run's order, a workload's variants together; a
+    workload's '-' (no variant) only when none of its cells reached a variant."""
     keys: list[tuple[str, str]] = []
     for c in cells:
         key = (c.get("workload"), c.get("variant") or "-")
         if key not in keys:
             keys.append(key)
     with_variants = {w for w, v in keys if v != "-"}
-    keys = [(w, v) for w, v in keys if v != "-" or w not in with_variants]
-    order = list(dict.fromkeys(w for w, _ in keys))  # a workload's variants stay together
-    keys.sort(key=lambda k: order.index(k[0]))
+    kept = [(w, v) for w, v in keys if v != "-" or w not in with_variants]
+    order = list(dict.fromkeys(w for w, _ in kept))
+    return sorted(kept, key=lambda k: order.index(k[0]))
+
+
+def glance(doc: Doc) -> tuple[list[str], list[GlanceRow]]:
+    """The engines (columns) and one row per workload/variant, in the run's order. A
+    workload's cells without a variant (it never reached its variants: failed to start,
+    unsupported) stand in every variant row of that workload."""
+    cells = doc.get("cells") or []
+    engines = engines_of(doc)
     rows = []
-    for w, v in keys:
+    for w, v in work_keys(cells):
         mine = [c for c in cells if c.get("workload") == w and (c.get("variant") or "-") == v]
         whole = [
             c

@@ -13,6 +13,7 @@ from pathlib import Path
 from distlab import results
 from distlab.report import recommend
 from distlab.report.figures import fmt_s, fmt_x, label
+from distlab.report.glance import work_keys
 from distlab.report.html_glance import GLANCE_CSS, glance_html, time_spent_html
 from distlab.report.html_tables import (
     details_table,
@@ -54,18 +55,6 @@ pre { background: #f7f7f7; padding: 0.5rem; white-space: pre-wrap; word-break: b
 """
 
 
-def _columns(cells: list[dict]) -> list[tuple[str, str]]:
-    """Workload/variant columns; a workload's '-' column only when it has no variants."""
-    columns: list[tuple[str, str]] = []
-    for c in cells:
-        key = (c.get("workload"), c.get("variant") or "-")
-        if key not in columns:
-            columns.append(key)
-    with_variants = {w for w, v in columns if v != "-"}
-    kept = [(w, v) for w, v in columns if v != "-" or w not in with_variants]
-    return sorted(kept, key=lambda k: [w for w, _ in kept].index(k[0]))
-
-
 def _matrix_cell(c: dict, rowspan: int = 1) -> str:
     span = f' rowspan="{rowspan}"' if rowspan > 1 else ""
     status = c.get("status") or "?"
@@ -96,7 +85,7 @@ def matrix(doc: dict) -> str:
     the page stays within a screen's width.
     """
     cells = doc.get("cells") or []
-    rows_keys = _columns(cells)
+    rows_keys = work_keys(cells)
     engines: list[str] = []
     for c in cells:
         if c.get("engine") not in engines:
