@@ -158,6 +158,36 @@ def check_exception_type_and_remote_traceback(engine) -> None:
     raises(probes.ProbeError, lambda: engine.gather(futs))
 
 
+def check_user_exception_class(engine) -> None:
+    """A class no worker can import (defined in this function, as a notebook or a script's
+    ``__main__`` defines it: it travels by value) raised by a task that travelled by value
+    reaches the caller as that very class, with the worker's traceback as its cause."""
+
+    class UserError(ValueError):
+        pass
+
+    def fail_on(x: int, bad: int) -> int:
+        if x == bad:
+            raise UserError(f"user-error-{x}")
+        return x
+
+    fut = engine.submit(fail_on, 7, 7)
+    exc = raises(UserError, lambda: fut.result(timeout=60))
+    assert type(exc) is UserError, type(exc)  # the caller's own class, not a copy or a base
+    assert str(exc) == "user-error-7"
+    assert isinstance(exc.__cause__, RemoteTraceback), repr(exc.__cause__)
+    assert "fail_on" in str(exc.__cause__) and "user-error-7" in str(exc.__cause__)
+    assert engine.submit(fail_on, 1, 7).result(timeout=60) == 1
+    # map's paths too, one task per item and chunks (engines may map natively)
+    for chunksize in (None, 2):
+        exc = raises(
+            UserError,
+            lambda c=chunksize: engine.map(lambda x: fail_on(x, 3), range(6), chunksize=c),
+        )
+        assert type(exc) is UserError and str(exc) == "user-error-3", (chunksize, exc)
+        assert isinstance(exc.__cause__, RemoteTraceback), (chunksize, repr(exc.__cause__))
+
+
 def check_share_round_trip(engine, elements: int) -> None:
     arr = np.arange(elements, dtype=np.float64)
     handle = engine.share(arr)

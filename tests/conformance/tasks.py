@@ -22,6 +22,9 @@ class TaskConformance(EngineSuite):
     def test_exception_type_and_remote_traceback(self, engine):
         checks.check_exception_type_and_remote_traceback(engine)
 
+    def test_user_exception_class_arrives_as_itself(self, engine):
+        checks.check_user_exception_class(engine)
+
     def test_share_round_trip(self, engine):
         checks.check_share_round_trip(engine, self.share_elements)
 

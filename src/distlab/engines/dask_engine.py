@@ -39,6 +39,7 @@ from distlab.contracts import (
     units_environment,
 )
 from distlab.engines.addressing import endpoint, require_answer
+from distlab.engines.mainmodule import main_file_hidden
 from distlab.engines.units import split_units
 from distlab.procs import stop_pids
 
@@ -169,7 +170,10 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
         # Unlimited saturation: the scheduler sends every ready task to the workers at
         # once instead of holding back a queue; many tiny tasks run ~2x faster so.
         # The scheduler runs in this process, so the setting applies at its creation.
-        with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+        # Hiding a __file__ that names no file (`python -`) lets the nannies start their
+        # workers (engines.mainmodule); a nanny's later restart of one is not covered.
+        saturation = {"distributed.scheduler.worker-saturation": float("inf")}
+        with dask.config.set(saturation), main_file_hidden():
             self.cluster = LocalCluster(
                 n_workers=0,
                 threads_per_worker=threads,

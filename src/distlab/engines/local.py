@@ -13,7 +13,7 @@ for GPUs, set around the call: distlab.engines.units).
 
 from __future__ import annotations
 
-import multiprocessing
+import io
 import os
 import pickle
 import threading
@@ -29,21 +29,84 @@ from distlab.contracts import (
     DistlabError,
     EngineStartError,
     Future,
+    RemoteTraceback,
     TaskEngine,
     TaskLost,
     UnsatisfiableResources,
 )
-from distlab.contracts.tasklog import recorded_target
+from distlab.contracts.errors import call_capturing, with_remote_traceback
+from distlab.engines.mainmodule import ForkServerContext
 from distlab.engines.units import published_units
 
-# Functions the standard pickler cannot send (lambdas, closures) go through cloudpickle,
-# so the pool accepts what Ray and Dask accept. The check is cached per function.
-_needs_cloudpickle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# A task goes by value (cloudpickle) when the standard pickler cannot send its function
+# (lambdas, closures), so the pool accepts what Ray and Dask accept, and when it would
+# send something by name from __main__: a pool worker's __main__ is not the caller's
+# (nothing at all for `python -c`, a notebook or `python -`), so the name would not be
+# found there. The check is cached per callable.
+_by_value_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _run_cloudpickled(payload: bytes) -> Any:
+class _MainSpotter(pickle.Pickler):
+    """Pickles into a scratch buffer, noting whether anything would go by name from
+    __main__ (a function or class defined there, or an instance of such a class)."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.from_main = False
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) or callable(obj):
+            if getattr(obj, "__module__", None) == "__main__":
+                self.from_main = True
+        return NotImplemented  # pickle as usual
+
+
+def _callable_by_value(fn: Any) -> bool:
+    try:
+        return _by_value_cache[fn]
+    except (KeyError, TypeError):
+        pass
+    spotter = _MainSpotter()
+    try:
+        spotter.dump(fn)
+        needs = spotter.from_main
+    except Exception:
+        needs = True
+    try:
+        _by_value_cache[fn] = needs
+    except TypeError:  # not weak-referenceable (e.g. a builtin): checked each time
+        pass
+    return needs
+
+
+def _by_value(fn: Any, args: tuple, kwargs: dict) -> bool:
+    """Whether a call must go by value: its function, or a function among its arguments
+    (map's chunks and recorded tasks of fault injection carry the user's function as an
+    argument), or an argument that is an instance of a __main__ class."""
+    for obj in (fn, *args, *kwargs.values()):
+        if callable(obj):
+            if _callable_by_value(obj):
+                return True
+        elif type(obj).__module__ == "__main__":
+            return True
+    return False
+
+
+def _call_by_value(fn: Any, args: tuple, kwargs: dict) -> bytes:
+    """On a worker: the call's outcome, cloudpickled. A value or exception whose class
+    came by value (defined in the caller's __main__) cannot be sent by the standard
+    pickler, and cloudpickle sends it back as the caller's own class (it tracks such
+    classes by id), so the caller's ``except MyError`` still matches."""
+    try:
+        value = call_capturing(fn, args, kwargs)
+    except BaseException as exc:  # the pool hands back BaseExceptions too
+        return cloudpickle.dumps((False, exc))
+    return cloudpickle.dumps((True, value))
+
+
+def _run_cloudpickled(payload: bytes) -> bytes:
     fn, args, kwargs = cloudpickle.loads(payload)
-    return fn(*args, **kwargs)
+    return _call_by_value(fn, args, kwargs)
 
 
 def _warm() -> int:
@@ -56,30 +119,55 @@ def _lost(exc: BrokenProcessPool) -> TaskLost:
     return lost
 
 
+def _with_pool_traceback(exc: BaseException) -> BaseException:
+    """The pool's own remote traceback (its ``_RemoteTraceback`` cause) as distlab's."""
+    cause = exc.__cause__
+    if not isinstance(cause, RemoteTraceback) and isinstance(getattr(cause, "tb", None), str):
+        exc.__cause__ = RemoteTraceback(cause.tb)
+    return exc
+
+
+_PENDING = object()
+
+
 class LocalFuture:
     """A pool future whose loss (BrokenProcessPool: a worker died and the pool failed
-    every task it held) is raised as TaskLost; a task's own exception is unchanged."""
+    every task it held) is raised as TaskLost; a task's own exception is raised as its
+    type with the worker's traceback as ``__cause__``. ``by_value``: the pool's result
+    is a cloudpickled outcome (_call_by_value), decoded once."""
 
-    __slots__ = ("inner",)
+    __slots__ = ("by_value", "inner", "_outcome")
 
-    def __init__(self, inner: PoolFuture):
+    def __init__(self, inner: PoolFuture, by_value: bool = False):
         self.inner = inner
+        self.by_value = by_value
+        self._outcome: Any = _PENDING
 
     def result(self, timeout: float | None = None) -> Any:
         try:
-            return self.inner.result(timeout)
+            value = self.inner.result(timeout)
         except BrokenProcessPool as exc:
             raise _lost(exc) from exc
+        except Exception as exc:
+            _with_pool_traceback(exc)
+            raise
+        if not self.by_value:
+            return value
+        if self._outcome is _PENDING:
+            self._outcome = cloudpickle.loads(value)
+        ok, value = self._outcome
+        if ok:
+            return value
+        raise with_remote_traceback(value) from value.__cause__
 
     def done(self) -> bool:
         return self.inner.done()
 
 
-def _run_with_units(payload: bytes, units: dict[str, list[int]]) -> Any:
+def _run_with_units(payload: bytes, units: dict[str, list[int]]) -> bytes:
     """Run a task with its granted unit ids published in its environment."""
     with published_units(units):
-        fn, args, kwargs = cloudpickle.loads(payload)
-        return fn(*args, **kwargs)
+        return _run_cloudpickled(payload)
 
 
 class _UnitScheduler:
@@ -87,9 +175,7 @@ class _UnitScheduler:
 
     def __init__(self, totals: dict[str, int]):
         self.totals = totals
-        self.pool = ProcessPoolExecutor(
-            max(totals.values()), mp_context=multiprocessing.get_context("forkserver")
-        )
+        self.pool = ProcessPoolExecutor(max(totals.values()), mp_context=ForkServerContext())
         for f in [self.pool.submit(_warm) for _ in range(max(totals.values()))]:
             f.result()
         self._free = {name: list(range(total)) for name, total in totals.items()}
@@ -175,6 +261,11 @@ class LocalEngine(TaskEngine):
     name = "local"
     supports_resources = True
     address_help = "(none: the process pool runs on this machine only)"
+    data_path = {
+        "argument": "pickled through the pool's call queue (a pipe) to the worker",
+        "result": "pickled back through the pool's result pipe",
+        "shared": "by value: pickled into every task that uses it",
+    }
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
@@ -196,10 +287,9 @@ class LocalEngine(TaskEngine):
         self._units = _UnitScheduler(totals) if totals else None
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # forkserver: safe with the driver's threads (progress, memory sampler), fast to fork.
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("forkserver")
-        )
+        # forkserver: safe with the driver's threads (progress, memory sampler), fast to
+        # fork; ours starts every process so that `python -` works (engines.mainmodule).
+        pool = ProcessPoolExecutor(self.workers, mp_context=ForkServerContext())
         # Start every worker now, so start-up is measured apart from the work.
         for f in [pool.submit(_warm) for _ in range(self.workers)]:
             f.result()
@@ -242,26 +332,13 @@ class LocalEngine(TaskEngine):
                     "(start it with gpus=N or resources={...})"
                 )
             wanted = units.check(resources)
-            return units.submit(cloudpickle.dumps((fn, args, kwargs)), wanted)
-        # a recorded task (fault injection) carries the user's function as an argument
-        target = recorded_target(fn, args)
-        try:
-            needs = _needs_cloudpickle[target]
-        except KeyError:
-            try:
-                pickle.dumps(target)
-                needs = False
-            except Exception:
-                needs = True
-            try:
-                _needs_cloudpickle[target] = needs
-            except TypeError:  # not weak-referenceable (e.g. a builtin): picklable anyway
-                pass
+            payload = cloudpickle.dumps((fn, args, kwargs))
+            return LocalFuture(units.submit(payload, wanted), by_value=True)
         pool = self._healthy_pool()
-        if needs:
-            return LocalFuture(
-                pool.submit(_run_cloudpickled, cloudpickle.dumps((fn, args, kwargs)))
-            )
+        if _by_value(fn, args, kwargs):
+            payload = cloudpickle.dumps((fn, args, kwargs))
+            return LocalFuture(pool.submit(_run_cloudpickled, payload), by_value=True)
+        # importable functions go by name: the standard pickler, fastest
         return LocalFuture(pool.submit(fn, *args, **kwargs))
 
     def native_noop_tasks(self, n: int) -> list[Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import threading
 import time
@@ -35,6 +36,44 @@ RUN_CHUNK_TASK = "distlab.run_chunk"
 PID_TASK = "distlab.pid"
 #: a plain registered task, called through Celery's own API by `distlab bench tiny-tasks`
 NOOP_TASK = "distlab.noop"
+
+
+class CarriedException(Exception):
+    """A task's exception that plain pickle cannot send (its class came by value, defined
+    in the caller's ``__main__``), carried as cloudpickle bytes. Celery's result backend
+    would otherwise store the nearest picklable base class in its place (a ValueError for
+    ``class MyError(ValueError)``). cloudpickle, the same one that sent the task's function,
+    brings it back as the caller's own class (it tracks such classes by id); the driver
+    unwraps it (results.py). args: (the bytes, the class's name, its message), the last two
+    so that Celery's own tools still show what failed."""
+
+    def __init__(self, blob: bytes, type_name: str, message: str):
+        super().__init__(blob, type_name, message)
+
+    def __str__(self) -> str:
+        return f"{self.args[1]}: {self.args[2]}"
+
+    def original(self) -> BaseException:
+        return cloudpickle.loads(self.args[0])
+
+
+def _call(fn: Any, args: tuple, kwargs: dict) -> Any:
+    """``call_capturing`` on a worker; an exception plain pickle cannot send is raised as
+    a CarriedException (Celery's own handling for every other exception)."""
+    try:
+        return call_capturing(fn, args, kwargs)
+    except Exception as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            try:
+                blob = cloudpickle.dumps(exc)
+            except Exception:  # not even cloudpickle can: Celery's fallback stands
+                raise exc from None
+            name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            # chained, so the worker's log and Celery's stored traceback show the original
+            raise CarriedException(blob, name, str(exc)) from exc
+        raise
 
 
 def make_app(config: dict[str, Any]) -> Celery:
@@ -66,12 +105,12 @@ def make_app(config: dict[str, Any]) -> Celery:
     @app.task(name=RUN_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
     def run(payload: bytes) -> Any:
         fn, args, kwargs = cloudpickle.loads(payload)
-        return call_capturing(fn, args, kwargs)
+        return _call(fn, args, kwargs)
 
     @app.task(name=RUN_CHUNK_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
     def run_chunk(fn_blob: bytes, items_blob: bytes) -> list[Any]:
         fn = cloudpickle.loads(fn_blob)
-        return [call_capturing(fn, (item,), {}) for item in cloudpickle.loads(items_blob)]
+        return [_call(fn, (item,), {}) for item in cloudpickle.loads(items_blob)]
 
     @app.task(name=PID_TASK, shared=False)
     def pid() -> int:

@@ -25,16 +25,23 @@ from distlab.contracts import (
     remote_traceback_text,
     with_remote_traceback,
 )
+from distlab.engines.celery.app import CarriedException
 
 # How often a waiting caller checks that the worker processes are still alive.
 LIVENESS_INTERVAL = 1.0
 
 
 def _raise_as_task_error(exc: Exception) -> None:
-    """A task's own exception as its type with its remote traceback; Celery's
-    WorkerLostError (the pool process running the task died) as TaskLost."""
+    """A task's own exception as its type with its remote traceback (unwrapped if the
+    worker had to carry it: app.CarriedException); Celery's WorkerLostError (the pool
+    process running the task died) as TaskLost."""
     if isinstance(exc, celery.exceptions.WorkerLostError):
         raise TaskLost(f"the celery worker running the task died ({exc})") from exc
+    if isinstance(exc, CarriedException):
+        try:
+            exc = exc.original()
+        except Exception as undecodable:  # its class cannot be rebuilt here: say what it was
+            raise exc from undecodable
     raise with_remote_traceback(exc) from exc.__cause__
 
 

@@ -9,6 +9,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from pyspark import cloudpickle as spark_cloudpickle
 from pyspark.broadcast import Broadcast
 
 from distlab.contracts import DistlabError, TaskLost
@@ -17,15 +18,29 @@ from distlab.contracts.errors import call_capturing, with_remote_traceback
 
 class Failed:
     """A task's exception carried back as a value, so Spark does not wrap it in a
-    Py4JJavaError; the driver re-raises it with its remote traceback."""
+    Py4JJavaError; the driver re-raises it with its remote traceback.
+
+    An exception plain pickle cannot send (its class came by value: defined in the
+    caller's ``__main__``) travels as bytes of pyspark's own cloudpickle, the copy that
+    sent the task's function: it tracks such classes by id, so the driver gets its own
+    class back and ``except MyError`` matches."""
 
     def __init__(self, exc: BaseException):
+        self.exc: BaseException | None = exc
+        self.blob: bytes | None = None
         try:
             pickle.dumps(exc)
-            self.exc = exc
-        except Exception:  # an unpicklable exception: keep its type name and text
+            return
+        except Exception:
+            pass
+        try:
+            self.blob, self.exc = spark_cloudpickle.dumps(exc), None
+        except Exception:  # not even cloudpickle can: keep its type name and text
             self.exc = RuntimeError(f"{type(exc).__name__}: {exc}")
             self.exc._distlab_remote_tb = getattr(exc, "_distlab_remote_tb", None)
+
+    def exception(self) -> BaseException:
+        return self.exc if self.blob is None else spark_cloudpickle.loads(self.blob)
 
 
 def _unwrap(value: Any) -> Any:
@@ -44,7 +59,7 @@ def run_task(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
 
 def raise_if_failed(value: Any) -> Any:
     if isinstance(value, Failed):
-        raise with_remote_traceback(value.exc)
+        raise with_remote_traceback(value.exception())
     return value
 
 
