@@ -15,7 +15,7 @@ from present import require_module
 
 require_module("scoop")  # skipped locally, failed in CI (tests/present.py)
 
-from distlab.engines.scoop.engine import ScoopBridgeLost, ScoopTaskLost  # noqa: E402
+from distlab.engines.scoop.origin import ScoopBridgeLost, ScoopTaskLost  # noqa: E402
 
 
 class TestScoopEngine(LifecycleConformance, TaskConformance):

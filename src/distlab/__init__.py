@@ -10,7 +10,7 @@ from __future__ import annotations
 from distlab.contracts import DistlabError, Engine, RemoteTraceback
 
 __version__ = "0.1.0"
-__all__ = ["DistlabError", "Engine", "RemoteTraceback", "engine", "__version__"]
+__all__ = ["DistlabError", "Engine", "RemoteTraceback", "compare", "engine", "__version__"]
 
 
 def engine(
@@ -20,3 +20,11 @@ def engine(
     from distlab.registry import create
 
     return create(name, address=address, workers=workers, **options)
+
+
+def compare(fn, items, engines: list[str] | None = None, **options):
+    """Your function over ``items`` on each engine: verified against its sequential run,
+    measured, ranked; writes results.json and report.html (see distlab.run.yours)."""
+    from distlab.run.yours import compare as run_compare
+
+    return run_compare(fn, items, engines, **options)

@@ -241,12 +241,17 @@ def _measure(kind: str, job: EngineJob) -> dict[str, Any]:
         return {"engine": job.engine, "error": ep.log_tail() or "no output"}
 
 
-def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> None:
+def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> Path:
+    """Write the figures to ``path``, or into the directory ``path`` as
+    ``bench-<benchmark>.json`` (where `distlab report` of that directory finds them)."""
     from distlab.results import environment
 
+    if path.is_dir():
+        path = path / f"bench-{benchmark}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"benchmark": benchmark, "environment": environment(), "rows": rows}
     path.write_text(json.dumps(doc, indent=1))
+    return path
 
 
 def _streams_cell(job: EngineJob) -> dict[str, Any]:
@@ -255,5 +260,23 @@ def _streams_cell(job: EngineJob) -> dict[str, Any]:
     return streams_cell(job)
 
 
+def _break_even_cell(job: EngineJob) -> dict[str, Any]:
+    from distlab.bench_break_even import break_even_cell
+
+    return break_even_cell(job)
+
+
+def _data_size_cell(job: EngineJob) -> dict[str, Any]:
+    from distlab.bench_data import data_size_cell
+
+    return data_size_cell(job)
+
+
 #: bench kind -> the function an engine process runs for it
-CELLS = {"granularity": granularity_cell, "tiny-tasks": tiny_tasks_cell, "streams": _streams_cell}
+CELLS = {
+    "granularity": granularity_cell,
+    "tiny-tasks": tiny_tasks_cell,
+    "streams": _streams_cell,
+    "break-even": _break_even_cell,
+    "data-size": _data_size_cell,
+}

@@ -9,12 +9,12 @@ Heavy imports (engines, matplotlib) happen inside the commands that need them, s
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from distlab.cli_options import pairs, params_of, split
 from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
@@ -24,38 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Run the same workloads on many distributed engines; verify, measure, report.",
 )
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
-app.add_typer(bench_app, name="bench")
-
-
-def _split(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
-
-
-def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
-    out = {}
-    for v in values or []:
-        name, sep, rest = v.partition("=")
-        if not sep or not name or not rest:
-            raise DistlabError(f"{flag} expects ENGINE=VALUE, got {v!r}")
-        out[name.strip()] = rest.strip()
-    return out
-
-
-def _params(values: list[str] | None) -> dict[str, dict]:
-    """--param WORKLOAD.KEY=VALUE (VALUE read as JSON, else kept as a string)."""
-    out: dict[str, dict] = {}
-    for v in values or []:
-        target, sep, raw = v.partition("=")
-        workload, dot, key = target.partition(".")
-        if not (sep and dot and workload and key):
-            raise DistlabError(f"--param expects WORKLOAD.KEY=VALUE, got {v!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(workload.strip(), {})[key.strip()] = value
-    return out
 
 
 @app.command()
@@ -79,7 +47,11 @@ def run(
     ] = 2,
     warmup: Annotated[int, typer.Option(help="Unmeasured warm-up runs per cell.")] = 1,
     workers: Annotated[
-        int | None, typer.Option(help="Workers per engine (default: CPU count).")
+        str | None,
+        typer.Option(
+            help="Workers per engine (default: CPU count); several, e.g. 1,2,4, run every "
+            "engine at each count and add the scaling curve to the report."
+        ),
     ] = None,
     address: Annotated[
         list[str] | None,
@@ -127,6 +99,27 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Also print every workflow step as it ends.")
     ] = False,
+    function: Annotated[
+        str | None,
+        typer.Option(
+            help="Your function in the matrix: MODULE:NAME or FILE.py:NAME, run over --items "
+            "(golden answer: its sequential run); with it, --workloads defaults to none."
+        ),
+    ] = None,
+    items: Annotated[
+        str | None,
+        typer.Option(
+            help="The items for --function: MODULE:NAME of a callable (or a list), or a "
+            ".json (a list), .txt (one item per line) or .npy file."
+        ),
+    ] = None,
+    verify: Annotated[
+        str | None,
+        typer.Option(
+            help="MODULE:NAME of check(result, golden) -> bool for results that are not "
+            "compared by equality (floating point, unordered)."
+        ),
+    ] = None,
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
     from distlab import results
@@ -134,26 +127,31 @@ def run(
     from distlab.report.terminal import print_summary
     from distlab.run import matrix
 
-    engine_names = _split(engines) or matrix.default_engines()
-    workload_names = _split(workloads) or matrix.known_workloads()
+    engine_names = split(engines) or matrix.default_engines()
+    functions = matrix.function_workloads(function, items, verify)
+    workload_names = split(workloads) or ([] if functions else matrix.known_workloads())
+    workload_names += list(functions)
     if gpus is None and "gpu_queue" in workload_names:
         from distlab.workloads.gpu_queue import default_gpu_count
 
         gpus = default_gpu_count()
         console.print(f"[dim]gpu_queue: declaring {gpus} GPUs on each engine (--gpus to change)[/]")
+    counts = _worker_counts(workers)
     spec = matrix.RunSpec(
         engines=engine_names,
         workloads=workload_names,
-        params=_params(param),
+        params=params_of(param),
         size=size,
         repeats=repeats,
         warmup=warmup,
-        workers=workers,
-        addresses=_pairs(address, "--address"),
+        workers=counts[0] if len(counts) == 1 else None,
+        worker_counts=counts if len(counts) > 1 else [],
+        addresses=pairs(address, "--address"),
         options={n: {"gpus": gpus} for n in engine_names} if gpus is not None else {},
         kill_worker=kill_worker,
         kill_broker=kill_broker,
         cell_timeout=cell_timeout,
+        functions=functions,
     )
     matrix.validate(spec)
     if size == "seed":
@@ -186,124 +184,13 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_bench(
-    kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
-) -> list[dict]:
-    """Validate engines and addresses, measure each engine in its own process, save."""
-    from distlab import bench
-    from distlab.run import matrix
-
-    addresses = _pairs(address, "--address")
-    matrix.validate(matrix.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
-    rows = bench.run_cells(
-        kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
-    )
-    if out:
-        bench.save(kind, rows, out)
-    return rows
-
-
-@bench_app.command("granularity")
-def bench_granularity(
-    engines: Annotated[str, typer.Option(help="Comma-separated engines.")] = "local,ray,dask",
-    n: Annotated[int, typer.Option(help="How many numbers (the seed: 1,000,000).")] = 1_000_000,
-    cap: Annotated[
-        int, typer.Option(help="Per-element tasks actually run (extrapolated).")
-    ] = 5_000,
-    repeats: Annotated[
-        int, typer.Option(help="Interleaved rounds; each figure is a median over them.")
-    ] = 7,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
-) -> None:
-    """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
-    from distlab.report.bench_tables import granularity_sweeps, granularity_table
-
-    if n < 1 or cap < 1 or repeats < 1:
-        raise DistlabError("--n, --cap and --repeats must be >= 1")
-    params = {"n": n, "cap": cap, "repeats": repeats, "workers": workers}
-    rows = _run_bench("granularity", _split(engines), params, address, out)
-    console.print(granularity_table(rows, n, repeats))
-    for line in granularity_sweeps(rows):
-        console.print(line)
-
-
-@bench_app.command("tiny-tasks")
-def bench_tiny_tasks(
-    engines: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
-    ] = None,
-    n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 1000,
-    round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 200,
-    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 5,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
-) -> None:
-    """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
-    from distlab import registry
-    from distlab.contracts import TASKS
-    from distlab.report.bench_tables import tiny_tasks_table
-    from distlab.run import matrix
-
-    names = _split(engines) or [
-        e for e in matrix.default_engines() if TASKS in registry.engine_class(e).shapes
-    ]
-    if n < 1 or round_trips < 1 or repeats < 1:
-        raise DistlabError("--n, --round-trips and --repeats must be >= 1")
-    params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
-    rows = _run_bench("tiny-tasks", names, params, address, out)
-    console.print(tiny_tasks_table(rows, n, round_trips, repeats))
-
-
-@bench_app.command("streams")
-def bench_streams(
-    engines: Annotated[
-        str, typer.Option(help="Comma-separated stream engines.")
-    ] = "kafka,flink,spark,ray,dask",
-    seconds: Annotated[float, typer.Option(help="Steady seconds per point.")] = 5.0,
-    warmup: Annotated[float, typer.Option(help="Warm-up seconds per point (left out).")] = 1.0,
-    start_rate: Annotated[float, typer.Option(help="First offered rate (events/s).")] = 2000.0,
-    max_rate: Annotated[float, typer.Option(help="Highest rate tried.")] = 512_000.0,
-    p99_bound_ms: Annotated[float, typer.Option(help="p99 a sustained rate stays under.")] = 1000.0,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    query: Annotated[
-        str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
-    ] = "windows",
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
-) -> None:
-    """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
-    from distlab import bench, bench_streams
-    from distlab.contracts.streams import QUERIES
-    from distlab.report.bench_tables import streams_table
-
-    if seconds <= 0 or warmup < 0 or start_rate <= 0 or max_rate < start_rate:
-        raise DistlabError("--seconds and --start-rate must be > 0, --max-rate >= --start-rate")
-    if query not in QUERIES:
-        raise DistlabError(f"--query must be one of {', '.join(QUERIES)}, not {query!r}")
-    params = {
-        "query": query,
-        "seconds": seconds,
-        "warmup_s": warmup,
-        "start_rate": start_rate,
-        "max_rate": max_rate,
-        "p99_bound_ms": p99_bound_ms,
-        "workers": workers,
-    }
-    console.print("[dim]measuring the raw pipe ...[/]")
-    rows = [bench_streams.pipe_row(params)]
-    rows += _run_bench("streams", _split(engines), params, None, None)
-    if out:
-        bench.save("streams", rows, out)
-    console.print(streams_table(rows, {**bench_streams.DEFAULTS, **params}))
+def _worker_counts(text: str | None) -> list[int]:
+    try:
+        return [int(x) for x in split(text)]
+    except ValueError:
+        raise DistlabError(
+            f"--workers must be a count or counts like 1,2,4, not {text!r}"
+        ) from None
 
 
 @app.command("engines")
@@ -381,6 +268,15 @@ def compare_cmd(
         print_plain(f"html: {cmp.write_html(result, html)}")
     if fail_on_regression and result.regressions:
         raise typer.Exit(1)
+
+
+def _add_bench() -> None:
+    from distlab.cli_bench import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+_add_bench()
 
 
 def main() -> None:

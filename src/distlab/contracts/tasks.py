@@ -78,6 +78,13 @@ class TaskEngine(Engine):
     """An engine that runs tasks: implement ``submit_with``."""
 
     contract_shape: ClassVar[str] = TASKS
+    #: where data is copied when it is a task's argument, a task's result, or shared
+    #: once (``share``) and read by many tasks: said in the data-size benchmark's table
+    data_path: ClassVar[dict[str, str]] = {
+        "argument": "pickled into the task's message",
+        "result": "pickled into the result's message",
+        "shared": "by value: pickled into every task that uses it",
+    }
     #: set by the engine process while a fault is injected: every task sent through
     #: ``submit`` records its start and end (distlab.contracts.tasklog); None otherwise
     task_log: TaskLog | None = None

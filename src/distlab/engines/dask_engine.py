@@ -133,6 +133,9 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     supports_actors = True
     supports_shared_objects = True
     address_help = "tcp://host:port of a dask scheduler (dask scheduler --port P)"
+    data_path = {"argument": "pickled into the task graph: client -> scheduler -> worker (TCP)",
+                 "result": "kept in the worker's memory; the client fetches it over TCP",
+                 "shared": "scatter(broadcast=True): one copy sent to every worker, once"}  # fmt: skip
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)

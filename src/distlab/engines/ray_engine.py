@@ -144,6 +144,13 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
     supports_actors = True
     supports_shared_objects = True
     address_help = "host:port of a Ray head's GCS (ray start --head --port P), or ray://host:port"
+    data_path = {
+        "argument": "above 100 KB put in Ray's object store (shared memory) by the driver; "
+        "the worker maps NumPy arrays from it without a copy",
+        "result": "above 100 KB kept in the worker node's object store; the driver reads it "
+        "from shared memory",
+        "shared": "ray.put once: every task maps the same shared-memory copy (zero-copy NumPy)",
+    }
     #: map_reduce runs on distlab's tasks (contracts.batch.task_map_reduce)
     map_reduce_native = False
 

@@ -8,7 +8,7 @@ from rich.table import Table
 from distlab import registry
 from distlab.contracts import DistlabError
 from distlab.results import library_versions
-from distlab.workloads import WORKLOADS, workload_class
+from distlab.workloads import WORKLOADS, entry_point_names, workload_class
 
 ENGINE_COLUMNS = (
     "engine",
@@ -71,8 +71,12 @@ def workloads_table() -> Table:
     t = Table(title="workloads")
     for col in ("workload", "shape", "needs", "sizes", "description"):
         t.add_column(col, overflow="fold")
-    for name in WORKLOADS:
-        cls = workload_class(name)
+    for name in [*WORKLOADS, *entry_point_names()]:
+        try:
+            cls = workload_class(name)
+        except DistlabError as exc:  # another package's entry point that does not load
+            t.add_row(name, "-", "-", "-", f"[red]{exc}[/]")
+            continue
         t.add_row(
             name, cls.shape, ", ".join(cls.needs) or "-", ", ".join(cls.sizes), cls.description
         )

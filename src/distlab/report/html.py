@@ -12,8 +12,10 @@ from pathlib import Path
 
 from distlab import results
 from distlab.report import recommend
+from distlab.report.choose import attach_benches
 from distlab.report.figures import fmt_s, fmt_x, label
 from distlab.report.glance import work_keys
+from distlab.report.html_choose import choose_html
 from distlab.report.html_glance import GLANCE_CSS, glance_html, time_spent_html
 from distlab.report.html_tables import (
     details_table,
@@ -236,6 +238,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 · <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
 · <a href="#environment-section">environment</a></p>
 {partial}<section id="glance-section">{glance_html(doc)}</section>
+{choose_html(doc)}
 <section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
 <section id="time-section"><h2>Where the run's time went</h2>{time_spent_html(doc)}</section>
 <details id="details"><summary><h2 style="display:inline">Every cell, findings and
@@ -274,6 +277,7 @@ def build_report(results_path_or_doc: str | Path | dict, out_dir: str | Path | N
             out_dir = p if p.is_dir() else p.parent
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    doc = attach_benches(doc, out)  # `distlab bench ... --out DIR` files beside the results
     plot_note = None
     # matplotlib is an optional extra: its absence is a note on the page, while any other
     # ImportError (a bug in the plots) fails loudly instead of hiding the plots

@@ -42,7 +42,7 @@ from distlab.run.model import (
 from distlab.run.recovery import EngineKeeper
 from distlab.run.references import run_references
 from distlab.workloads import create as create_workload
-from distlab.workloads import workload_class
+from distlab.workloads import register_functions, workload_class
 
 
 class Events:
@@ -212,6 +212,7 @@ def main(argv: list[str]) -> int:
     mode, job_path, events_path = argv
     job = EngineJob.from_json(Path(job_path).read_text())
     events = Events(events_path)
+    register_functions(job.functions)  # the user's functions, known by their names
 
     # The parent asks us to stop with SIGTERM: unwind through the finally blocks so the
     # engine's close() stops what it started.

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from distlab.run.model import (
     ReferenceMeasured,
     RunSpec,
 )
-from distlab.workloads import WORKLOADS, workload_class
+from distlab.workloads import WORKLOADS, register_functions, workload_class
 from distlab.workloads.base import SIZES
 
 __all__ = ["RunSpec", "default_engines", "known_workloads", "run", "validate"]
@@ -49,12 +50,37 @@ def known_workloads() -> list[str]:
     return list(WORKLOADS)
 
 
+def function_workloads(
+    function: str | None, items: str | None, verify: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """RunSpec.functions for ``--function`` (empty without it): the workload is named
+    after the function (its full MODULE:NAME when that name is a built-in workload's)."""
+    if function is None:
+        if items or verify:
+            raise DistlabError("--items and --verify go with --function")
+        return {}
+    from distlab.workloads.user import FunctionSpec
+
+    if items is None:
+        raise DistlabError(f"--function {function} needs --items (a callable or a file)")
+    name = function.rpartition(":")[2] or function
+    if name in WORKLOADS or not name.isidentifier():
+        name = function
+    return {name: FunctionSpec(function, items, verify).to_dict()}
+
+
 def validate(spec: RunSpec) -> None:
     """Fail fast, with one line, on anything that cannot work."""
     for name in spec.engines:
         registry.entry(name)
+    register_functions(spec.functions)
     for name in spec.workloads:
         workload_class(name)
+    if spec.functions:
+        from distlab.workloads.user import FunctionSpec, resolve
+
+        for name, fields in spec.functions.items():
+            resolve(FunctionSpec(**fields), name)  # imports, items, shippable: now
     for name, params in spec.params.items():
         if name not in spec.workloads:
             raise DistlabError(f"--param given for {name!r}, which is not among --workloads")
@@ -66,6 +92,9 @@ def validate(spec: RunSpec) -> None:
         raise DistlabError("--repeats must be >= 1 and --warmup >= 0")
     if spec.workers is not None and spec.workers < 1:
         raise DistlabError("--workers must be >= 1")
+    counts = spec.worker_counts
+    if counts and (min(counts) < 1 or len(set(counts)) != len(counts)):
+        raise DistlabError(f"--workers must list distinct counts >= 1, not {counts}")
     if spec.kill_worker and spec.kill_broker:
         raise DistlabError("--kill-worker and --kill-broker: choose one fault per run")
     if not spec.cell_timeout > 0:
@@ -90,6 +119,8 @@ class _Matrix:
         self.cells: list[CellRecord] = []
         #: engine -> the cell it started and has not reported yet
         self.open: dict[str, CellStarted] = {}
+        #: with several worker counts: the cells of the smaller ones (the scaling curve)
+        self.smaller: list[CellRecord] = []
 
     def absorb(self, ev: Event, name: str) -> None:
         doc = self.doc
@@ -150,9 +181,14 @@ class _Matrix:
     def finish(self) -> dict[str, Any]:
         """Derived figures (speed-up against the sequential reference, overhead per task),
         then the document with every cell serialised."""
-        for cell in self.cells:
+        for cell in self.cells + self.smaller:
             _derive(cell, self.doc)
         self.doc["cells"] = [c.to_dict() for c in self.cells]
+        if self.spec.worker_counts:
+            self.doc["scaling"] = {
+                "worker_counts": sorted(self.spec.worker_counts),
+                "cells": [c.to_dict() for c in self.smaller + self.cells],
+            }
         return self.doc
 
 
@@ -168,7 +204,9 @@ def _derive(cell: CellRecord, doc: dict[str, Any]) -> None:
     numpy_ref = (ref.get("numpy") or {}).get("wall", {}).get("median")
     if numpy_ref:
         cell.speedup_vs_numpy = numpy_ref * share / wall
-    workers = (doc["engines"].get(cell.engine, {}).get("describe") or {}).get("workers")
+    workers = cell.workers or (doc["engines"].get(cell.engine, {}).get("describe") or {}).get(
+        "workers"
+    )
     if cell.n_tasks and workers:
         # worker-time per task beyond the work itself
         cell.per_task_overhead_ms = (wall * workers - work) / cell.n_tasks * 1e3
@@ -190,7 +228,14 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
             for name in ["reference", *spec.engines]:
                 t0 = time.perf_counter()
                 try:
-                    _run_engine(name, spec, matrix, progress, logs, Path(tmp))
+                    for count in _counts(spec, name):
+                        # the smaller counts first: the largest leaves the engine's record
+                        before = len(matrix.cells)
+                        _run_engine(name, replace(spec, workers=count), matrix, progress, logs,
+                                    Path(tmp))  # fmt: skip
+                        if count != max(spec.worker_counts or [count]):
+                            matrix.smaller += matrix.cells[before:]
+                            del matrix.cells[before:]
                 finally:
                     timing["engines"][name] = round(time.perf_counter() - t0, 3)
                     timing["total_s"] = round(time.perf_counter() - started, 3)
@@ -202,6 +247,13 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     doc = matrix.finish()
     results.save(doc, path)
     return doc
+
+
+def _counts(spec: RunSpec, name: str) -> list[int | None]:
+    """The worker counts an engine runs at (the reference runs once: it has no workers)."""
+    if not spec.worker_counts or name == "reference":
+        return [spec.workers]
+    return sorted(spec.worker_counts)
 
 
 def _run_engine(
@@ -223,6 +275,7 @@ def _run_engine(
         address=spec.addresses.get(name),
         workers=spec.workers,
         options=spec.options.get(name, {}),
+        functions=spec.functions,
     )
     try:
         python = interpreter_for(name)

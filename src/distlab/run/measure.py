@@ -65,7 +65,7 @@ class _CellClock:
 def _run_cell(
     engine: Engine, wl: Workload, variant: str, job: EngineJob, clock: _CellClock
 ) -> CellRecord:
-    cell = CellRecord(engine.name, wl.name, variant)
+    cell = CellRecord(engine.name, wl.name, variant, workers=engine.workers)
     wl.golden()  # the trusted answer is computed before the memory window opens
     fault = make_fault(engine, job.kill_worker, job.kill_broker)
     if fault is not None and "error" in fault.record:

@@ -39,6 +39,11 @@ class RunSpec:
     #: kill the engine's broker part-way through each cell's first measured repetition
     kill_broker: bool = False
     cell_timeout: float = 900.0
+    #: the user's functions in the matrix: workload name -> FunctionSpec fields
+    functions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: --workers 1,2,4: every engine runs the matrix at each count (a scaling curve);
+    #: the cells of the largest count are the run's cells, all of them its scaling
+    worker_counts: list[int] = field(default_factory=list)
 
     def settings(self) -> dict[str, Any]:
         """What the results file records of the run's settings."""
@@ -61,6 +66,8 @@ class EngineJob:
     address: str | None = None
     workers: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: the user's functions in the matrix (RunSpec.functions)
+    functions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -110,6 +117,8 @@ class CellRecord:
     time_spent: dict[str, Any] | None = None
     # derived by the parent against the references
     speedup: float | None = None
+    #: the engine's workers when the cell ran
+    workers: int | None = None
     speedup_vs_numpy: float | None = None
     per_task_overhead_ms: float | None = None
 

@@ -101,6 +101,11 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         "redis://host:port/db (broker and result backend) or amqp://user:pass@host:port// "
         "(RabbitMQ; results via rpc://)"
     )
+    data_path = {
+        "argument": "cloudpickled into the task message, held whole in the broker (Redis)",
+        "result": "pickled into the result backend (Redis); the driver reads it from there",
+        "shared": "by value: pickled into every task message that uses it",
+    }
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address=address, workers=workers, **options)

@@ -11,9 +11,8 @@ flushed, so a killed worker's unfinished tasks are re-run by the group member th
 over its partitions. The driver keeps the first result per task and counts the rest in
 ``duplicates``. A killed worker is not replaced: the survivors take over its partitions
 after ``session.timeout.ms`` (3 s by default, 6 s on a user's cluster); if every worker
-has died, pending futures fail with EngineStartError instead of waiting forever. The results side (the futures and
-the thread that reads the results topic) is distlab.engines.kafka.results; the stream
-processors are distlab.engines.kafka.stream.
+has died, pending futures fail instead of waiting forever. The futures and the results
+reader are distlab.engines.kafka.results; the stream processors distlab.engines.kafka.stream.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from distlab.contracts import (
     chunked,
 )
 from distlab.engines.addressing import endpoint, unreachable
-from distlab.engines.kafka.group import WorkerProcesses
+from distlab.engines.kafka.group import WorkerProcesses, wait_for_assignment
 from distlab.engines.kafka.results import TaskResults
 from distlab.procs import port_open
 from distlab.services.kafka.broker import (
@@ -53,8 +52,6 @@ from distlab.services.kafka.broker import (
 )
 from distlab.services.kafka.clients import FETCH_WAIT_MS
 
-#: how long start() waits for the consumer group to cover every task partition
-GROUP_READY_TIMEOUT = 60.0
 #: how long an unreachable user cluster may take to fail
 CONNECT_TIMEOUT = 8.0
 #: Kafka's own default port, for bootstrap servers given without one
@@ -71,6 +68,12 @@ class KafkaEngine(TaskEngine, StreamEngine):
     address_help = (
         "Kafka bootstrap servers, host:port[,host:port] (default: an embedded Apache Kafka broker)"
     )
+    data_path = {
+        "argument": "cloudpickled into a record on the tasks topic, written to the broker's "
+        "log (at most max_message_bytes, 64 MiB by default)",
+        "result": "pickled into a record on the results topic (the same limit)",
+        "shared": "by value: pickled into every task record that uses it",
+    }
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         """Options: ``partitions`` (task topic, default 2 x workers),
@@ -192,30 +195,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             fetch_wait_ms=self.fetch_wait_ms,
         )
         self._group.start()
-        self._wait_for_group()
-
-    def _group_ready(self) -> bool:
-        assignments = self._results.assignments
-        owned = [p for parts in assignments.values() for p in parts]
-        return (
-            sum(1 for parts in assignments.values() if parts) == self.workers
-            and len(owned) == len(set(owned)) == self.partitions
-        )
-
-    def _wait_for_group(self) -> None:
-        deadline = time.monotonic() + GROUP_READY_TIMEOUT
-        with self._results.assigned:
-            while not self._group_ready():
-                dead = self._group.first_dead()
-                if dead:
-                    raise EngineStartError(f"a kafka worker {dead} (at start-up)")
-                if time.monotonic() > deadline:
-                    raise EngineStartError(
-                        f"the kafka worker group did not take all {self.partitions} partitions "
-                        f"within {GROUP_READY_TIMEOUT:.0f}s "
-                        f"(assigned: {self._results.assignments})"
-                    )
-                self._results.assigned.wait(0.1)
+        wait_for_assignment(self._results, self._group, self.workers, self.partitions)
 
     def close(self) -> None:
         # The results thread first: it supervises the workers stopped next.

@@ -7,9 +7,15 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from typing import Any
 
+from distlab.contracts import EngineStartError
 from distlab.engines.kafka.worker import worker_command
 from distlab.procs import stop_pids
+
+#: how long start() waits for the consumer group to cover every task partition
+GROUP_READY_TIMEOUT = 60.0
 
 
 class WorkerProcesses:
@@ -75,3 +81,31 @@ class WorkerProcesses:
             for p in procs:
                 p.wait(timeout=5)
         self._logdir.cleanup()
+
+
+def wait_for_assignment(
+    results: Any, group: WorkerProcesses, workers: int, partitions: int
+) -> None:
+    """Until every worker owns task partitions and together they own each exactly once
+    (``results``: the engine's TaskResults, which sees the group's assignments); a worker
+    that dies meanwhile, or GROUP_READY_TIMEOUT, fails the start."""
+
+    def ready() -> bool:
+        owned = [p for parts in results.assignments.values() for p in parts]
+        return (
+            sum(1 for parts in results.assignments.values() if parts) == workers
+            and len(owned) == len(set(owned)) == partitions
+        )
+
+    deadline = time.monotonic() + GROUP_READY_TIMEOUT
+    with results.assigned:
+        while not ready():
+            dead = group.first_dead()
+            if dead:
+                raise EngineStartError(f"a kafka worker {dead} (at start-up)")
+            if time.monotonic() > deadline:
+                raise EngineStartError(
+                    f"the kafka worker group did not take all {partitions} partitions "
+                    f"within {GROUP_READY_TIMEOUT:.0f}s (assigned: {results.assignments})"
+                )
+            results.assigned.wait(0.1)

@@ -10,21 +10,19 @@ objects in a reader thread of the driver.
 
 Facts that shaped it:
 
-* ``-n`` counts the origin: ``-n workers+1`` gives ``workers`` worker processes; the
-  origin only relays, so tasks run on the workers, never in the origin.
-* The launcher's exit code is always 0, even when the program fails, so failure is
-  detected here: the launcher exiting, the socket closing, or no "ready" in time.
+* ``-n workers+1`` gives ``workers`` worker processes (the origin only relays).
+* The launcher exits 0 even when the program fails: failure is detected here (the
+  launcher exiting, the socket closing, or no "ready" in time).
 * SCOOP's broker binds its ZeroMQ sockets on all interfaces (``tcp://*``); there is no
   option to confine it to loopback. The driver<->origin socket is on 127.0.0.1 only.
-* Large arguments are slow (they are pickled through the broker): share() is by value.
 * SCOOP does not re-run a dead worker's tasks: a worker death fails the pending tasks
   and the engine (see _watch_workers) rather than letting futures wait forever.
 * An address is a comma-separated host list for ``--hosts``: SCOOP starts the remote
   workers over passwordless SSH with the same python and file paths; the origin stays
   here (it must reach the driver on loopback). Hosts are checked on port 22 first.
 
-Tasks are sent cloudpickled (closures and lambdas work) and results come back
-cloudpickled; a task's exception keeps its type and carries the remote traceback.
+Tasks and results travel cloudpickled (closures work; an exception keeps its type and
+carries the remote traceback); large arguments go through the broker: share() is by value.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ import cloudpickle
 import psutil
 import scoop
 
-from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine, TaskLost
+from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine
 from distlab.engines.addressing import unreachable
 from distlab.engines.scoop.origin import (
     AUTHKEY_ENV,
@@ -55,6 +53,8 @@ from distlab.engines.scoop.origin import (
     RESULT,
     STOP,
     TASK,
+    ScoopBridgeLost,
+    ScoopTaskLost,
     greet_origin,
     settle,
 )
@@ -65,17 +65,11 @@ BRIDGE_SCRIPT = str(Path(__file__).with_name("bridge.py"))
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
-class ScoopTaskLost(TaskLost):
-    """A task's result will never come: a SCOOP worker died (SCOOP does not re-run
-    its tasks, or only after its 60 s status pruning), or the origin went away."""
-
-
-class ScoopBridgeLost(ScoopTaskLost):
-    """The SCOOP origin (the bridge) went away: the engine cannot run tasks any more."""
-
-
 class ScoopEngine(TaskEngine):
     name = "scoop"
+    data_path = {"argument": "cloudpickled to SCOOP's origin, then via its ZeroMQ broker",
+                 "result": "the same way back: worker -> broker -> origin -> driver",
+                 "shared": "by value: pickled into every task that uses it"}  # fmt: skip
     address_help = (
         "host1,host2: extra hosts for SCOOP workers, started over passwordless SSH with the "
         "same python and distlab paths; the origin runs here"

@@ -29,9 +29,20 @@ from distlab.contracts.errors import (
     DistlabError,
     EngineStartError,
     RemoteTraceback,
+    TaskLost,
     call_capturing,
     with_remote_traceback,
 )
+
+
+class ScoopTaskLost(TaskLost):
+    """A task's result will never come: a SCOOP worker died (SCOOP does not re-run
+    its tasks, or only after its 60 s status pruning), or the origin went away."""
+
+
+class ScoopBridgeLost(ScoopTaskLost):
+    """The SCOOP origin (the bridge) went away: the engine cannot run tasks any more."""
+
 
 #: the hex key both ends of the socket authenticate with, handed to the origin here
 AUTHKEY_ENV = "DISTLAB_SCOOP_AUTHKEY"

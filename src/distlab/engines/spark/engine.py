@@ -71,6 +71,13 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
     supports_shared_objects = True
     address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
     server = "local mode: driver and executors in one JVM"
+    data_path = {
+        "argument": "cloudpickled into the task by the driver; the JVM hands it to the "
+        "executor's Python worker over a local socket",
+        "result": "pickled by the Python worker, collected through the JVM driver",
+        "shared": "sc.broadcast: written once by the driver; executors fetch it and Python "
+        "workers read it from a file",
+    }
 
     @classmethod
     def server_version(cls) -> str:

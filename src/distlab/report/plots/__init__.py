@@ -16,6 +16,7 @@ from pathlib import Path
 
 from distlab.report.figures import Doc
 from distlab.report.plots.canvas import pyplot
+from distlab.report.plots.choose import break_even_plot, data_size_plot, scaling_plot
 from distlab.report.plots.latency import latency_plot
 from distlab.report.plots.resources import memory_plot, startup_plot
 from distlab.report.plots.speed import breakdown_plot, overhead_plot
@@ -36,6 +37,9 @@ class Plot:
 # the order of the plots on the page
 PLOTS = [
     ("overhead", "Per-task overhead and granularity", overhead_plot),
+    ("break_even", "How small can a task be", break_even_plot),
+    ("data_size", "How big can the data be", data_size_plot),
+    ("scaling", "How far does it scale", scaling_plot),
     ("breakdown", "Time breakdown", breakdown_plot),
     ("latency", "Latency distributions", latency_plot),
     ("streams", "Streams against the offered rate", streams_plot),
@@ -47,6 +51,13 @@ PLOTS = [
 CAPTIONS = {
     "overhead": "Left: worker time per task beyond the work itself. Right: wall time per "
     "element, including any batch-size sweep.",
+    "break_even": "Efficiency of CPU-bound tasks against their duration, every worker busy "
+    "(band: the fastest and slowest repetitions); where a curve crosses 90%, tasks are big "
+    "enough for that engine.",
+    "data_size": "Round trip of one task against the size of the NumPy array it carries, "
+    "returns, or reads after one share (checksums verified).",
+    "scaling": "Speed-up against the same engine with one worker (bars: the fastest and "
+    "slowest repetitions); the dashed line is ideal scaling.",
     "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "
     "workload measures them.",
     "latency": "End-to-end latency percentiles (against intended send times).",

@@ -1,0 +1,245 @@
+"""`distlab bench ...`: benchmarks that print figures and ratios measured in one run.
+
+Each command checks its options, measures every engine in an engine process of its own
+(:mod:`distlab.bench`), prints its table (:mod:`distlab.report.bench_tables`) and, with
+``--out``, writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from distlab.cli_options import pairs, split
+from distlab.console import console
+from distlab.contracts import DistlabError
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
+
+
+def _run_bench(
+    kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
+) -> list[dict]:
+    """Validate engines and addresses, measure each engine in its own process, save."""
+    from distlab import bench
+    from distlab.run import matrix
+
+    addresses = pairs(address, "--address")
+    matrix.validate(matrix.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
+    rows = bench.run_cells(
+        kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
+    )
+    if out:
+        bench.save(kind, rows, out)
+    return rows
+
+
+def _task_engines(engines: str | None) -> list[str]:
+    """The engines asked for, or every installed engine that runs tasks."""
+    from distlab import registry
+    from distlab.contracts import TASKS
+    from distlab.run import matrix
+
+    return split(engines) or [
+        e for e in matrix.default_engines() if TASKS in registry.engine_class(e).shapes
+    ]
+
+
+@bench_app.command("granularity")
+def bench_granularity(
+    engines: Annotated[str, typer.Option(help="Comma-separated engines.")] = "local,ray,dask",
+    n: Annotated[int, typer.Option(help="How many numbers (the seed: 1,000,000).")] = 1_000_000,
+    cap: Annotated[
+        int, typer.Option(help="Per-element tasks actually run (extrapolated).")
+    ] = 5_000,
+    repeats: Annotated[
+        int, typer.Option(help="Interleaved rounds; each figure is a median over them.")
+    ] = 7,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
+    from distlab.report.bench_tables import granularity_sweeps, granularity_table
+
+    if n < 1 or cap < 1 or repeats < 1:
+        raise DistlabError("--n, --cap and --repeats must be >= 1")
+    params = {"n": n, "cap": cap, "repeats": repeats, "workers": workers}
+    rows = _run_bench("granularity", split(engines), params, address, out)
+    console.print(granularity_table(rows, n, repeats))
+    for line in granularity_sweeps(rows):
+        console.print(line)
+
+
+@bench_app.command("tiny-tasks")
+def bench_tiny_tasks(
+    engines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
+    ] = None,
+    n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 1000,
+    round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 200,
+    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 5,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
+    from distlab.report.bench_tables import tiny_tasks_table
+
+    names = _task_engines(engines)
+    if n < 1 or round_trips < 1 or repeats < 1:
+        raise DistlabError("--n, --round-trips and --repeats must be >= 1")
+    params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
+    rows = _run_bench("tiny-tasks", names, params, address, out)
+    console.print(tiny_tasks_table(rows, n, round_trips, repeats))
+
+
+@bench_app.command("streams")
+def bench_streams(
+    engines: Annotated[
+        str, typer.Option(help="Comma-separated stream engines.")
+    ] = "kafka,flink,spark,ray,dask",
+    seconds: Annotated[float, typer.Option(help="Steady seconds per point.")] = 5.0,
+    warmup: Annotated[float, typer.Option(help="Warm-up seconds per point (left out).")] = 1.0,
+    start_rate: Annotated[float, typer.Option(help="First offered rate (events/s).")] = 2000.0,
+    max_rate: Annotated[float, typer.Option(help="Highest rate tried.")] = 512_000.0,
+    p99_bound_ms: Annotated[float, typer.Option(help="p99 a sustained rate stays under.")] = 1000.0,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    query: Annotated[
+        str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
+    ] = "windows",
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
+    from distlab import bench, bench_streams
+    from distlab.contracts.streams import QUERIES
+    from distlab.report.bench_tables import streams_table
+
+    if seconds <= 0 or warmup < 0 or start_rate <= 0 or max_rate < start_rate:
+        raise DistlabError("--seconds and --start-rate must be > 0, --max-rate >= --start-rate")
+    if query not in QUERIES:
+        raise DistlabError(f"--query must be one of {', '.join(QUERIES)}, not {query!r}")
+    params = {
+        "query": query,
+        "seconds": seconds,
+        "warmup_s": warmup,
+        "start_rate": start_rate,
+        "max_rate": max_rate,
+        "p99_bound_ms": p99_bound_ms,
+        "workers": workers,
+    }
+    console.print("[dim]measuring the raw pipe ...[/]")
+    rows = [bench_streams.pipe_row(params)]
+    rows += _run_bench("streams", split(engines), params, None, None)
+    if out:
+        bench.save("streams", rows, out)
+    console.print(streams_table(rows, {**bench_streams.DEFAULTS, **params}))
+
+
+@bench_app.command("break-even")
+def bench_break_even(
+    engines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
+    ] = None,
+    durations: Annotated[
+        str, typer.Option(help="Task durations in ms of CPU work, comma-separated.")
+    ] = "0.1,0.3,1,3,10,30,100,300,1000",
+    point_s: Annotated[float, typer.Option(help="About how long one measured run lasts.")] = 1.0,
+    repeats: Annotated[int, typer.Option(help="Measured runs per duration (median).")] = 3,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the figures as JSON: a file, or a directory (its "
+            "bench-break-even.json, which `distlab report` of that directory shows)."
+        ),
+    ] = None,
+) -> None:
+    """How small can a task be: efficiency against task duration, per-task overhead, and
+    the duration at which each engine reaches 90% efficiency."""
+    from distlab.report.choose_tables import break_even_sentence, break_even_table
+
+    try:
+        ms = [float(x) for x in split(durations)]
+    except ValueError:
+        raise DistlabError(f"--durations must be numbers of ms, not {durations!r}") from None
+    if not ms or min(ms) <= 0 or point_s <= 0 or repeats < 1:
+        raise DistlabError("--durations and --point-s must be > 0, --repeats >= 1")
+    params = {"durations_ms": sorted(ms), "point_s": point_s, "repeats": repeats}
+    params["workers"] = workers
+    rows = _run_bench("break-even", _task_engines(engines), params, address, out)
+    console.print(break_even_table(rows))
+    for r in rows:
+        console.print(break_even_sentence(r))
+
+
+@bench_app.command("data-size")
+def bench_data_size(
+    engines: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
+    ] = None,
+    sizes: Annotated[
+        str, typer.Option(help="NumPy payload sizes, comma-separated (KB, MB, GB suffixes).")
+    ] = "1KB,1MB,16MB,256MB",
+    frame: Annotated[
+        str, typer.Option(help="Size of the pandas DataFrame payload (0: none).")
+    ] = "16MB",
+    repeats: Annotated[int, typer.Option(help="Measured round trips per way and size.")] = 3,
+    timeout: Annotated[float, typer.Option(help="Seconds one round trip may take.")] = 120.0,
+    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the figures as JSON: a file, or a directory (its "
+            "bench-data-size.json, which `distlab report` of that directory shows)."
+        ),
+    ] = None,
+) -> None:
+    """What moving data costs: payloads as argument, as result, and shared once, per size;
+    where each engine's copy happens and where it stops."""
+    from distlab.report.choose_tables import data_size_sentences, data_size_table
+
+    byte_sizes = [_bytes(s) for s in split(sizes)]
+    frame_bytes = _bytes(frame)
+    if not byte_sizes or min(byte_sizes) < 1 or repeats < 1 or timeout <= 0:
+        raise DistlabError("--sizes must be >= 1 byte, --repeats >= 1, --timeout > 0")
+    params = {
+        "sizes": sorted(byte_sizes),
+        "frame_bytes": frame_bytes,
+        "repeats": repeats,
+        "timeout_s": timeout,
+        "workers": workers,
+    }
+    rows = _run_bench("data-size", _task_engines(engines), params, address, out)
+    console.print(data_size_table(rows))
+    for line in data_size_sentences(rows):
+        console.print(line, highlight=False)
+
+
+def _bytes(text: str) -> int:
+    """'16MB' -> 16 MiB; plain numbers are bytes."""
+    units = {"GB": 1024**3, "MB": 1024**2, "KB": 1024, "B": 1}
+    raw = text.strip().upper()
+    number, factor = raw, 1
+    for unit, size in units.items():
+        if raw.endswith(unit):
+            number, factor = raw.removesuffix(unit).strip(), size
+            break
+    try:
+        value = float(number)
+    except ValueError:
+        raise DistlabError(f"not a size: {text!r} (use e.g. 1KB, 16MB, 1GB)") from None
+    return int(value * factor)

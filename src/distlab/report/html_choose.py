@@ -1,0 +1,189 @@
+"""The report's "Choose by numbers" section: the smallest efficient task, the largest
+practical payload and scaling with workers per engine, each with its spread, and the
+user's own functions read against the break-even curve (figures: report.choose)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distlab.bench_data import size_text
+from distlab.report.choose import bench_rows, function_rows, has_choose, scaling_rows
+from distlab.report.choose_tables import break_even_sentence, ms_text
+from distlab.report.html_tables import e, spread_text
+
+
+def _table(head: list[str], rows: list[list[str]], table_id: str) -> str:
+    th = "".join(f"<th>{e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
+    return f'<div class="scroll"><table id="{table_id}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _td(text: Any, num: bool = False) -> str:
+    return f'<td class="num">{e(text)}</td>' if num else f"<td>{e(text)}</td>"
+
+
+def break_even_html(doc: dict) -> str:
+    rows = bench_rows(doc, "break-even")
+    if not rows:
+        return ""
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append([_td(r["engine"]), f'<td class="failed" colspan="4">{e(r["error"])}</td>'])
+            continue
+        lo, hi = r.get("break_even_range_ms") or [None, None]
+        at = r.get("break_even_ms")
+        at_text = (
+            f"{ms_text(at)} [{ms_text(lo)}–{ms_text(hi) if hi else '> longest'}]"
+            if at
+            else "> longest"
+        )
+        out.append(
+            [
+                _td(r["engine"]),
+                _td(r["workers"], True),
+                _td(ms_text(r.get("overhead_ms")), True),
+                _td(at_text, True),
+                _td(ms_text(r.get("fit_break_even_ms")), True),
+            ]
+        )
+    sentences = "".join(f"<li>{e(break_even_sentence(r))}</li>" for r in rows)
+    return (
+        "<h3>How small can a task be</h3>"
+        + _table(
+            [
+                "engine",
+                "workers",
+                "overhead per task (fit)",
+                "90% efficiency at [spread]",
+                "90% (fit)",
+            ],
+            out,
+            "break-even",
+        )
+        + f"<ul>{sentences}</ul>"
+        + '<p class="small">CPU-bound tasks through <code>map</code>, every worker busy; efficiency '
+        "= n × task time / workers over the measured time; [spread] = the same reading on the "
+        "fastest and the slowest repetitions (<code>distlab bench break-even</code>).</p>"
+    )
+
+
+def data_size_html(doc: dict) -> str:
+    rows = bench_rows(doc, "data-size")
+    if not rows:
+        return ""
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append([_td(r["engine"]), f'<td class="failed" colspan="4">{e(r["error"])}</td>'])
+            continue
+        cells = [_td(r["engine"])]
+        for way in ("argument", "result", "shared"):
+            cells.append(f"<td>{_largest(r, way)}</td>")
+        copies = r.get("copies") or {}
+        cells.append(_td("; ".join(f"{k}: {v}" for k, v in copies.items())))
+        out.append(cells)
+    return (
+        "<h3>How big can the data be</h3>"
+        + _table(
+            ["engine", "as argument", "as result", "shared once", "where the copies happen"],
+            out,
+            "data-size",
+        )
+        + '<p class="small">The largest NumPy array each way carried, with its round trip median '
+        "[min–max]; the first failure and its reason; checksums verified "
+        "(<code>distlab bench data-size</code>).</p>"
+    )
+
+
+def _largest(row: dict, way: str) -> str:
+    """'16 MB: 62 ms [60 ms–70 ms]', then the first failure and its reason (HTML)."""
+    ok = [p for p in row["points"] if p["payload"] == "array" and "wall" in (p.get(way) or {})]
+    text = "none"
+    if ok:
+        best = max(ok, key=lambda p: p["bytes"])
+        text = f"{size_text(best['bytes'])}: {spread_text(best[way])}"
+    html = e(text)
+    failed = next((p for p in row["points"] if "error" in (p.get(way) or {})), None)
+    if failed:
+        html += (
+            f'<br><span class="bad">{e(size_text(failed["bytes"]))} failed</span>: '
+            f'<span class="small">{e(failed[way]["error"])}</span>'
+        )
+    return html
+
+
+def scaling_html(doc: dict) -> str:
+    rows = scaling_rows(doc)
+    if not rows:
+        return ""
+    counts = sorted({p["workers"] for r in rows for p in r["points"]})
+    out = []
+    for r in rows:
+        by_n = {p["workers"]: p for p in r["points"]}
+        cells = [
+            _td(r["engine"]),
+            _td(f"{r['workload']} {r['variant']}" if r["variant"] != "-" else r["workload"]),
+        ]
+        for n in counts:
+            p = by_n.get(n)
+            if p is None:
+                cells.append(_td("-"))
+                continue
+            lo, hi = p["speedup_range"]
+            cells.append(
+                _td(
+                    f"{spread_text({'wall': p['wall']})}; ×{p['speedup']:.2f} [{lo:.2f}–{hi:.2f}], "
+                    f"{p['efficiency']:.0%}"
+                )
+            )
+        f = r.get("serial_fraction")
+        cells.append(_td(f"{f:.2f}" if f is not None else "-", True))
+        out.append(cells)
+    head = [
+        "engine",
+        "work",
+        *[f"{n} worker{'s' if n > 1 else ''}" for n in counts],
+        "serial fraction (Amdahl fit)",
+    ]
+    return (
+        "<h3>How far does it scale</h3>"
+        + _table(head, out, "scaling")
+        + '<p class="small">Median time [min–max]; speed-up against the same engine with one '
+        "worker [from the slowest and fastest repetitions]; efficiency = speed-up / workers "
+        "(<code>distlab run --workers 1,2,...</code>).</p>"
+    )
+
+
+def functions_html(doc: dict) -> str:
+    rows = function_rows(doc)
+    if not rows:
+        return ""
+    parts = ["<h3>Your functions</h3>"]
+    for r in rows:
+        items = []
+        for x in r["engines"]:
+            eff = f"{x['efficiency']:.0%}" if x["efficiency"] is not None else "-"
+            be = x["break_even_ms"]
+            verdict = ""
+            if be is not None:
+                enough = r["item_ms"] >= be
+                verdict = f"; it needs tasks of ≥ {ms_text(be)} for 90%: " + (
+                    "one task per item is efficient" if enough else "batch the items"
+                )
+            items.append(
+                f"<li>{e(x['engine'])}: one task per item ran at {e(eff)} efficiency{e(verdict)}</li>"
+            )
+        parts.append(
+            f"<p><b>{e(r['workload'])}</b>: {e(r['items'])} items of about "
+            f"{e(ms_text(r['item_ms']))} each (its sequential run).</p><ul>{''.join(items)}</ul>"
+        )
+    return "".join(parts)
+
+
+def choose_html(doc: dict) -> str:
+    """The whole section, or '' when the document holds none of its figures."""
+    if not has_choose(doc):
+        return ""
+    body = functions_html(doc) + break_even_html(doc) + data_size_html(doc) + scaling_html(doc)
+    return f'<section id="choose-section"><h2>Choose by numbers</h2>{body}</section>'

@@ -1,0 +1,115 @@
+"""Choose by numbers: the break-even and data-size benchmarks on a real engine, scaling
+with --workers, the fits behind them, and the report's section built from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from commands import distlab
+from distlab.bench_break_even import break_even_ms, fit_overhead_ms
+from distlab.report.choose import serial_fraction
+
+
+def test_the_overhead_fit_recovers_a_known_overhead():
+    o = 0.5
+    points = [{"task_ms": d, "efficiency": d / (d + o)} for d in (0.1, 1, 10, 100)]
+    assert fit_overhead_ms(points) == pytest.approx(o, rel=0.05)
+    assert fit_overhead_ms(points[:1]) is None
+
+
+def test_break_even_is_interpolated_on_the_log_scale():
+    points = [
+        {"task_ms": 1.0, "efficiency": 0.5},
+        {"task_ms": 10.0, "efficiency": 0.8},
+        {"task_ms": 100.0, "efficiency": 1.0},
+    ]
+    # halfway from 0.8 to 1.0 lies 0.9: halfway from 10 to 100 on a log scale
+    assert break_even_ms(points) == pytest.approx(10**1.5)
+    assert break_even_ms(points[:2]) is None  # never reached
+    assert break_even_ms(points[2:]) == 100.0  # reached at the first point
+
+
+def test_serial_fraction_follows_amdahl():
+    # S(2) = 1 / (f + (1 - f) / 2) = 1.6  <=>  f = 0.25
+    assert serial_fraction([(1, 1.0), (2, 1.6)]) == pytest.approx(0.25, abs=0.002)
+    assert serial_fraction([(1, 1.0), (2, 2.0), (4, 4.0)]) == pytest.approx(0.0, abs=0.002)
+    assert serial_fraction([(1, 1.0)]) is None
+
+
+def test_break_even_bench_on_the_process_pool(tmp_path):
+    res = distlab(
+        "bench", "break-even", "--engines", "local", "--durations", "0.3,3,30",
+        "--point-s", "0.3", "--repeats", "2", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = json.loads((tmp_path / "bench-break-even.json").read_text())
+    (row,) = doc["rows"]
+    assert "error" not in row, row
+    assert [p["duration_ms"] for p in row["points"]] == [0.3, 3.0, 30.0]
+    for p in row["points"]:
+        assert 0 < p["efficiency"] < 1.5 and p["tasks"] % row["workers"] == 0
+        assert p["efficiency_range"][0] <= p["efficiency"] <= p["efficiency_range"][1]
+        # the task's measured duration is near what was asked for
+        assert p["task_ms"] == pytest.approx(p["duration_ms"], rel=0.5)
+    assert row["overhead_ms"] > 0
+    assert "local" in res.stdout and "90%" in res.stdout
+
+
+def test_data_size_bench_verifies_and_says_where_it_stops(tmp_path):
+    res = distlab(
+        "bench", "data-size", "--engines", "local", "--sizes", "1KB,1MB", "--frame", "64KB",
+        "--repeats", "2", "--out", str(tmp_path / "ok.json"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    (row,) = json.loads((tmp_path / "ok.json").read_text())["rows"]
+    assert [(p["payload"], p["bytes"]) for p in row["points"]] == [
+        ("array", 1024),
+        ("array", 1024 * 1024),
+        ("DataFrame", 65536),
+    ]
+    for p in row["points"]:
+        for way in ("argument", "result", "shared"):
+            assert p[way]["wall"]["n"] == 2 and p[way]["mb_per_s"] > 0, p
+    assert set(row["copies"]) == {"argument", "result", "shared"}
+    # a round trip that cannot finish in time: that size fails with its reason, and
+    # the larger sizes of that way are not tried
+    res = distlab(
+        "bench", "data-size", "--engines", "local", "--sizes", "1MB,4MB", "--frame", "0",
+        "--repeats", "1", "--timeout", "0.000001", "--out", str(tmp_path / "stop.json"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    (row,) = json.loads((tmp_path / "stop.json").read_text())["rows"]
+    first, second = row["points"]
+    assert "error" in first["argument"] and "not tried" in second["argument"]["skipped"]
+    assert "failed" in res.stdout
+
+
+def test_scaling_with_several_worker_counts_and_the_report(tmp_path):
+    out = tmp_path / "run"
+    res = distlab(
+        "run", "--engines", "local", "--workloads", "squares", "--size", "tiny",
+        "--workers", "1,2", "--repeats", "1", "--out", str(out),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["scaling"]["worker_counts"] == [1, 2]
+    assert sorted(c["workers"] for c in doc["scaling"]["cells"]) == [1, 2]
+    assert [c["workers"] for c in doc["cells"]] == [2]  # the run's cells: the largest count
+    one, two = sorted(doc["scaling"]["cells"], key=lambda c: c["workers"])
+    # squares sleeps: two workers take about half as long as one
+    assert one["wall"]["median"] / two["wall"]["median"] > 1.4
+    # benches written into the same directory join the report's section
+    bench = distlab(
+        "bench", "break-even", "--engines", "local", "--durations", "1,10",
+        "--point-s", "0.2", "--repeats", "1", "--out", str(out),
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    rebuilt = distlab("report", str(out))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    page = (out / "report.html").read_text()
+    assert 'id="choose-section"' in page and 'id="scaling"' in page
+    assert 'id="break-even"' in page and "How small can a task be" in page
+    assert (out / "plots" / "scaling.png").is_file()
+    assert (out / "plots" / "break_even.png").is_file()
