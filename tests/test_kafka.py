@@ -130,3 +130,22 @@ def test_a_result_sent_twice_is_kept_once_and_counted():
         assert eng.duplicates == 1
         assert fut.result() == 36  # the first result stands
         assert eng.submit(probes.square, 7).result(timeout=30) == 49
+
+
+def test_an_oversized_task_or_result_fails_with_the_limit_and_the_engine_goes_on():
+    """Over max_message_bytes the argument is refused in the driver and the result in the
+    worker, each with the limit in the message; before, the worker crashed on the result
+    and, its offset uncommitted, ran the task again forever."""
+    from distlab.contracts import DistlabError
+
+    with distlab.engine("kafka", workers=1, max_message_bytes=1_000_000) as eng:
+        with pytest.raises(
+            DistlabError, match="arguments is .* over the Kafka engine's message limit"
+        ):
+            eng.submit(len, b"x" * 2_000_000)
+        with pytest.raises(
+            DistlabError, match="result is .* over the Kafka engine's message limit"
+        ):
+            eng.submit(bytes, 2_000_000).result(timeout=30)
+        assert eng.worker_restarts == 0
+        assert eng.submit(probes.square, 7).result(timeout=30) == 49

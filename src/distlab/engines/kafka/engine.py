@@ -41,6 +41,7 @@ from distlab.contracts import (
 from distlab.engines.addressing import endpoint, unreachable
 from distlab.engines.kafka.group import WorkerProcesses, wait_for_assignment
 from distlab.engines.kafka.results import TaskResults
+from distlab.engines.kafka.worker import RECORD_OVERHEAD, too_large
 from distlab.procs import port_open
 from distlab.services.kafka.broker import (
     KafkaBroker,
@@ -280,6 +281,8 @@ class KafkaEngine(TaskEngine, StreamEngine):
         if self._broker_lost:
             raise BrokerLost(self._broker_lost)
         value = cloudpickle.dumps((fn_blob, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        if len(value) > self.max_message_bytes - RECORD_OVERHEAD:
+            raise too_large("arguments", len(value), self.max_message_bytes - RECORD_OVERHEAD)
         task_id, seq, fut = results.track()
         if partition is None:
             partition = seq % self.partitions  # spread evenly over the workers

@@ -25,7 +25,7 @@ from typing import Any
 import cloudpickle
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from distlab.contracts.errors import call_capturing
+from distlab.contracts.errors import DistlabError, call_capturing
 
 CONTROL_KEY = b"\x00distlab-assignment"
 #: uncommitted finished tasks are committed at least this often (seconds)
@@ -51,6 +51,17 @@ class _FunctionCache:
         else:
             self._items.move_to_end(blob)
         return fn
+
+
+#: bytes a record needs besides its value (key, headers, batch framing): kept free
+RECORD_OVERHEAD = 4096
+
+
+def too_large(what: str, size: int, limit: int) -> DistlabError:
+    return DistlabError(
+        f"the task's {what} is {size:,} bytes pickled, over the Kafka engine's message "
+        f"limit of {limit:,} (option max_message_bytes; or pass a path, not the data)"
+    )
 
 
 def encode_outcome(ok: bool, value: Any) -> bytes:
@@ -143,6 +154,11 @@ class Worker:
             if isinstance(exc, KeyboardInterrupt | SystemExit) and self.stopping:
                 raise
             outcome = encode_outcome(False, exc)
+        # A record over the size limit would be refused by the producer: the task fails
+        # with the reason instead (a crash here would re-run it forever, uncommitted).
+        limit = self.args.max_message_bytes - RECORD_OVERHEAD
+        if len(outcome) > limit:
+            outcome = encode_outcome(False, too_large("result", len(outcome), limit))
         while True:
             try:
                 # partitioned by task id: any worker may write any results partition
