@@ -33,6 +33,12 @@ if ! command -v mvn >/dev/null 2>&1; then
   apt_install maven
 fi
 .venv/bin/python -m distlab.jvm fetch >/dev/null
+# Toxiproxy (delay on the test hosts' links where the kernel has no netem): built once
+# with Go from the Go module proxy, at the version pinned in src/distlab/hosts/toxiproxy.py
+if ! command -v go >/dev/null 2>&1; then
+  apt_install golang-go
+fi
+.venv/bin/python -m distlab.hosts.toxiproxy fetch >/dev/null
 # Flink's own environment (its pins clash with the main one): built once here, so that no
 # run spends its first minutes on it
 .venv/bin/python -c "from distlab.engines.flink import env; env.ensure()" >/dev/null

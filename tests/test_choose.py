@@ -8,15 +8,29 @@ import json
 import pytest
 
 from commands import distlab
-from distlab.bench_break_even import break_even_ms, fit_overhead_ms
+from distlab.bench_break_even import (
+    break_even_ms,
+    fit_model,
+    fit_overhead_ms,
+    fitted_break_even_ms,
+)
 from distlab.report.choose import serial_fraction
 
 
 def test_the_overhead_fit_recovers_a_known_overhead():
     o = 0.5
     points = [{"task_ms": d, "efficiency": d / (d + o)} for d in (0.1, 1, 10, 100)]
-    assert fit_overhead_ms(points) == pytest.approx(o, rel=0.05)
+    assert fit_overhead_ms(points) == pytest.approx(o, rel=0.07)
     assert fit_overhead_ms(points[:1]) is None
+
+
+def test_the_fit_sees_a_ceiling_that_never_reaches_90_percent():
+    # an engine whose own processes take a fifth of the cores, 2 ms per task besides
+    points = [{"task_ms": d, "efficiency": 0.8 * d / (d + 2.0)} for d in (0.3, 3, 30, 300)]
+    o, share = fit_model(points)
+    assert o == pytest.approx(2.0, rel=0.07) and share == pytest.approx(0.8, abs=0.01)
+    assert fitted_break_even_ms(o, share) is None
+    assert fitted_break_even_ms(1.0, 1.0) == pytest.approx(9.0)  # d / (d + 1) = 0.9
 
 
 def test_break_even_is_interpolated_on_the_log_scale():

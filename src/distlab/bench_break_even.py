@@ -3,9 +3,10 @@
 Tasks of CPU work (not sleep) from 0.1 ms to 1 s, with every worker busy: at each task
 duration d, n tasks go through ``map`` (one task per item, as a user sends them) and the
 efficiency is the ideal time (n x d / workers, d measured by running one task in the
-driver) over the measured time. A fitted per-task overhead o (efficiency = d / (d + o))
-and the duration where the measured efficiency first reaches 90% (interpolated on the log
-scale) say "on this machine, engine E needs tasks of at least X ms".
+driver) over the measured time. A fitted per-task overhead o, with the share s of the workers' time left to tasks (efficiency = s x d / (d + o): on a
+small machine the engine's own processes take CPU whatever the task size), and the
+duration where the measured efficiency first reaches 90% (interpolated on the log scale)
+say "on this machine, engine E needs tasks of at least X ms".
 
 The number of tasks at each point is chosen from a first, unmeasured run of a few tasks,
 so that each measured run lasts about ``point_s`` (at least 4 tasks per worker): an
@@ -55,18 +56,35 @@ def _timed(fn, *args) -> float:
     return time.perf_counter() - t
 
 
-def fit_overhead_ms(points: list[dict[str, Any]]) -> float | None:
-    """The per-task overhead o (ms) that best explains the measured efficiencies as
-    d / (d + o), least squares on log efficiency over a log-spaced grid of o."""
+def fit_model(points: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """(o, s): the per-task overhead o (ms) and the share s of the workers' time left to
+    tasks that best explain the measured efficiencies as s x d / (d + o), least squares
+    on log efficiency over a grid. s < 1 is CPU the engine's own processes (a driver, a
+    scheduler, a broker on the same cores) take whatever the task size: with s <= 0.9 an
+    engine never reaches 90%. None with fewer than two points."""
     usable = [(p["task_ms"], p["efficiency"]) for p in points if p.get("efficiency")]
     if len(usable) < 2:
         return None
-    grid = [10 ** (k / 50) for k in range(-250, 201)]  # 1e-5 ms .. 1e4 ms
+    overheads = [10 ** (k / 40) for k in range(-200, 161)]  # 1e-5 ms .. 1e4 ms
+    shares = [k / 200 for k in range(100, 211)]  # 0.5 .. 1.05
 
-    def loss(o: float) -> float:
-        return sum((math.log(min(e, 1.0)) - math.log(d / (d + o))) ** 2 for d, e in usable)
+    def loss(o: float, share: float) -> float:
+        return sum((math.log(e) - math.log(share * d / (d + o))) ** 2 for d, e in usable)
 
-    return min(grid, key=loss)
+    return min(((o, sh) for o in overheads for sh in shares), key=lambda m: loss(*m))
+
+
+def fit_overhead_ms(points: list[dict[str, Any]]) -> float | None:
+    """The fitted per-task overhead of :func:`fit_model` (ms)."""
+    model = fit_model(points)
+    return model[0] if model else None
+
+
+def fitted_break_even_ms(o: float, share: float, target: float = TARGET) -> float | None:
+    """The task duration where share x d / (d + o) reaches ``target`` (None: never)."""
+    if share <= target:
+        return None
+    return target * o / (share - target)
 
 
 def break_even_ms(points: list[dict[str, Any]], target: float = TARGET) -> float | None:
@@ -103,10 +121,10 @@ def break_even_cell(job: EngineJob) -> dict[str, Any]:
             out["points"].append(_point(eng, duration, speed, workers, p))
     finally:
         eng.close()
-    out["overhead_ms"] = fit_overhead_ms(out["points"])
-    o = out["overhead_ms"]
-    # d / (d + o) = 0.9  <=>  d = 9 o
-    out["fit_break_even_ms"] = o * TARGET / (1 - TARGET) if o is not None else None
+    model = fit_model(out["points"])
+    if model is not None:
+        out["overhead_ms"], out["time_share"] = model
+        out["fit_break_even_ms"] = fitted_break_even_ms(*model)
     out["break_even_ms"] = break_even_ms(out["points"])
     # its spread: the same reading on the fastest and on the slowest repetitions
     fast = [{**pt, "efficiency": pt["efficiency_range"][1]} for pt in out["points"]]

@@ -99,6 +99,20 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Also print every workflow step as it ends.")
     ] = False,
+    hosts: Annotated[
+        int,
+        typer.Option(
+            help="Deploy each engine across N test hosts on this machine (network "
+            "namespaces: driver, server, workers; needs root); 0: one machine."
+        ),
+    ] = 0,
+    rtt: Annotated[
+        str | None, typer.Option(help="With --hosts: round-trip time between hosts, e.g. 2ms.")
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="With --hosts: packet loss, e.g. 0.1%.")] = None,
+    rate: Annotated[
+        str | None, typer.Option(help="With --hosts: rate per link, e.g. 1gbit.")
+    ] = None,
     function: Annotated[
         str | None,
         typer.Option(
@@ -152,6 +166,8 @@ def run(
         kill_broker=kill_broker,
         cell_timeout=cell_timeout,
         functions=functions,
+        hosts=hosts,
+        links=_links(hosts, rtt, loss, rate),
     )
     matrix.validate(spec)
     if size == "seed":
@@ -182,6 +198,14 @@ def run(
     bad = [c for c in doc["cells"] if c["status"] == "failed"]
     if bad:
         raise typer.Exit(1)
+
+
+def _links(hosts: int, rtt: str | None, loss: str | None, rate: str | None) -> dict:
+    from distlab.cli_cluster import parse_ms, parse_pct
+
+    if not hosts and (rtt or loss or rate):
+        raise DistlabError("--rtt, --loss and --rate go with --hosts")
+    return {"rtt_ms": parse_ms(rtt, "--rtt"), "loss_pct": parse_pct(loss, "--loss"), "rate": rate}
 
 
 def _worker_counts(text: str | None) -> list[int]:
@@ -270,13 +294,15 @@ def compare_cmd(
         raise typer.Exit(1)
 
 
-def _add_bench() -> None:
+def _add_groups() -> None:
     from distlab.cli_bench import bench_app
+    from distlab.cli_cluster import cluster_app
 
     app.add_typer(bench_app, name="bench")
+    app.add_typer(cluster_app, name="cluster")
 
 
-_add_bench()
+_add_groups()
 
 
 def main() -> None:

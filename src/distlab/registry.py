@@ -23,6 +23,10 @@ class EngineEntry:
     libraries: tuple[str, ...] = ()
     #: "module:function" returning the Python that must run this engine (own environment)
     interpreter: str | None = None
+    #: "module:function" deploying the engine across test hosts (distlab.hosts), or
+    #: why it cannot be
+    deploy: str | None = None
+    deploy_why: str | None = None
 
     @property
     def install_hint(self) -> str:
@@ -35,10 +39,31 @@ class EngineEntry:
 ENGINES: dict[str, EngineEntry] = {
     e.name: e
     for e in [
-        EngineEntry("local", "local", "LocalEngine", (), "all"),
-        EngineEntry("ray", "ray_engine", "RayEngine", ("ray",), "ray", ("ray",)),
         EngineEntry(
-            "dask", "dask_engine", "DaskEngine", ("distributed",), "dask", ("distributed", "dask")
+            "local",
+            "local",
+            "LocalEngine",
+            (),
+            "all",
+            deploy_why="a process pool lives on one machine",
+        ),
+        EngineEntry(
+            "ray",
+            "ray_engine",
+            "RayEngine",
+            ("ray",),
+            "ray",
+            ("ray",),
+            deploy="distlab.hosts.ray:deploy",
+        ),
+        EngineEntry(
+            "dask",
+            "dask_engine",
+            "DaskEngine",
+            ("distributed",),
+            "dask",
+            ("distributed", "dask"),
+            deploy="distlab.hosts.dask:deploy",
         ),
         EngineEntry(
             "celery",

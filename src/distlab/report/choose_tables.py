@@ -25,10 +25,12 @@ def break_even_sentence(row: dict[str, Any]) -> str:
     if at is None:
         longest = ms_text(row["points"][-1]["task_ms"]) if row.get("points") else "?"
         return f"{name} did not reach 90% efficiency even with tasks of {longest}"
+    share = row.get("time_share")
+    left = f", {share:.0%} of the workers' time left to tasks" if share else ""
     return (
         f"on this machine {name} needs tasks of at least {ms_text(at)} to use "
-        f"{row['workers']} workers at 90% (fitted overhead {ms_text(row.get('overhead_ms'))}"
-        " per task)"
+        f"{row['workers']} workers at 90% (fitted: {ms_text(row.get('overhead_ms'))} per "
+        f"task{left})"
     )
 
 
@@ -41,21 +43,23 @@ def break_even_table(rows: list[dict[str, Any]]) -> Table:
                 durations.append(p["duration_ms"])
     t = Table(
         title="break-even task size: CPU-bound tasks through map, every worker busy; "
-        "efficiency = ideal / measured (median of the repetitions)"
+        "efficiency = ideal / measured (median of the repetitions); fitted: efficiency = "
+        "time share x d / (d + overhead)"
     )
-    for col in ["engine", "workers", "overhead/task", "90% at", "90% (fit)"]:
+    for col in ["engine", "workers", "overhead/task", "time share", "90% at", "90% (fit)"]:
         t.add_column(col)
     for d in durations:
         t.add_column(f"{ms_text(d)}", justify="right")
     for r in rows:
         if "error" in r:
-            t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * (3 + len(durations)))
+            t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * (4 + len(durations)))
             continue
         eff = {p["duration_ms"]: p for p in r["points"]}
         t.add_row(
             r["engine"],
             str(r["workers"]),
             ms_text(r.get("overhead_ms")),
+            f"{r['time_share']:.0%}" if r.get("time_share") else "-",
             ms_text(r.get("break_even_ms")) if r.get("break_even_ms") else "> longest",
             ms_text(r.get("fit_break_even_ms")),
             *[_eff_text(eff.get(d)) for d in durations],

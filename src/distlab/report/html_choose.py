@@ -29,7 +29,7 @@ def break_even_html(doc: dict) -> str:
     out = []
     for r in rows:
         if "error" in r:
-            out.append([_td(r["engine"]), f'<td class="failed" colspan="4">{e(r["error"])}</td>'])
+            out.append([_td(r["engine"]), f'<td class="failed" colspan="5">{e(r["error"])}</td>'])
             continue
         lo, hi = r.get("break_even_range_ms") or [None, None]
         at = r.get("break_even_ms")
@@ -43,6 +43,7 @@ def break_even_html(doc: dict) -> str:
                 _td(r["engine"]),
                 _td(r["workers"], True),
                 _td(ms_text(r.get("overhead_ms")), True),
+                _td(f"{r['time_share']:.0%}" if r.get("time_share") else "-", True),
                 _td(at_text, True),
                 _td(ms_text(r.get("fit_break_even_ms")), True),
             ]
@@ -63,7 +64,9 @@ def break_even_html(doc: dict) -> str:
         )
         + f"<ul>{sentences}</ul>"
         + '<p class="small">CPU-bound tasks through <code>map</code>, every worker busy; efficiency '
-        "= n × task time / workers over the measured time; [spread] = the same reading on the "
+        "= n × task time / workers over the measured time; fitted: efficiency = time share × "
+        "d / (d + overhead), the share being what the engine's own processes leave to the "
+        "tasks on these cores; [spread] = the same reading on the "
         "fastest and the slowest repetitions (<code>distlab bench break-even</code>).</p>"
     )
 

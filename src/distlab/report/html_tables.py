@@ -171,3 +171,31 @@ def references_table(doc: dict) -> str:
         '<table id="references"><thead><tr><th>workload</th><th>reference</th><th>time</th>'
         f"<th>verified</th><th>detail</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def hosts_html(doc: dict) -> str:
+    """Where each engine ran when it was deployed across test hosts (``--hosts``), and
+    which of its links carried the asked delay; '' for a one-machine run."""
+    rows = []
+    for name, info in (doc.get("engines") or {}).items():
+        placed = info.get("hosts") if isinstance(info, dict) else None
+        if not placed:
+            continue
+        where = ", ".join(f"{role}: {host}" for role, host in placed.get("placement", {}).items())
+        links = "; ".join(f"{k}: {v}" for k, v in placed.get("links", {}).items())
+        rows.append(
+            f"<tr><td>{e(name)}</td><td>{e(placed.get('address'))}</td><td>{e(where)}</td>"
+            f"<td>{e(links)}</td></tr>"
+        )
+    if not rows:
+        return ""
+    settings = doc.get("settings") or {}
+    links = settings.get("links") or {}
+    return (
+        f'<section id="hosts-section"><h2>Across {e(settings.get("hosts"))} test hosts</h2>'
+        f'<p class="small">driver on h0; round trip asked {e(links.get("rtt_ms", 0))} ms, loss '
+        f"{e(links.get('loss_pct', 0))}%, rate {e(links.get('rate') or 'unlimited')}</p>"
+        '<table id="hosts"><thead><tr><th>engine</th><th>driver connects to</th>'
+        f"<th>placement</th><th>links</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</section>"
+    )

@@ -41,7 +41,9 @@ class EngineProcess:
         python: str | None = None,
         mode: str = "run",
         label: str | None = None,
+        wrap: list[str] | None = None,
     ):
+        """``wrap``: a command prefix, e.g. ``ip netns exec HOST`` (the driver's host)."""
         self.name = label or job.engine
         self.job_path = workdir / f"{self.name}.job.json"
         self.events_path = workdir / f"{self.name}.events.jsonl"
@@ -51,7 +53,8 @@ class EngineProcess:
         self._offset = 0
         self._known: set[int] = set()
         python = python or interpreter_for(job.engine)
-        cmd = [python, "-m", "distlab.run.cell", mode, str(self.job_path), str(self.events_path)]
+        cmd = [*(wrap or []), python, "-m", "distlab.run.cell", mode, str(self.job_path),
+               str(self.events_path)]  # fmt: skip
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,

@@ -21,6 +21,7 @@ from typing import Any
 
 from distlab import registry, results
 from distlab.contracts import DistlabError
+from distlab.run import on_hosts
 from distlab.run.launcher import EngineProcess, interpreter_for
 from distlab.run.model import (
     CellFinished,
@@ -92,6 +93,12 @@ def validate(spec: RunSpec) -> None:
         raise DistlabError("--repeats must be >= 1 and --warmup >= 0")
     if spec.workers is not None and spec.workers < 1:
         raise DistlabError("--workers must be >= 1")
+    if spec.hosts:
+        from distlab.hosts.netns import require_privileges
+
+        require_privileges()
+        if spec.hosts < 2 or spec.addresses:
+            raise DistlabError("--hosts needs at least 2 hosts, and no --address")
     counts = spec.worker_counts
     if counts and (min(counts) < 1 or len(set(counts)) != len(counts)):
         raise DistlabError(f"--workers must list distinct counts >= 1, not {counts}")
@@ -224,7 +231,7 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     timing: dict[str, Any] = {"engines": {}}
     matrix.doc["timing"] = timing
     try:
-        with tempfile.TemporaryDirectory(prefix="distlab-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="distlab-") as tmp, on_hosts.test_hosts(spec):
             for name in ["reference", *spec.engines]:
                 t0 = time.perf_counter()
                 try:
@@ -284,7 +291,16 @@ def _run_engine(
         if name != "reference":
             matrix.missing_cells_failed(name)
         return
-    _follow(EngineProcess(job, tmp, python), matrix, progress, logs)
+    if not spec.hosts or name == "reference":
+        _follow(EngineProcess(job, tmp, python), matrix, progress, logs)
+        return
+    with on_hosts.deployed(name, spec, matrix.cells) as dep:
+        if dep is None:
+            return
+        job.address = dep.address
+        _follow(EngineProcess(job, tmp, python, wrap=dep.driver.command([])), matrix,
+                progress, logs)  # fmt: skip
+        matrix.doc["engines"].setdefault(name, {})["hosts"] = dep.record()
 
 
 def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path) -> None:

@@ -44,6 +44,10 @@ class RunSpec:
     #: --workers 1,2,4: every engine runs the matrix at each count (a scaling curve);
     #: the cells of the largest count are the run's cells, all of them its scaling
     worker_counts: list[int] = field(default_factory=list)
+    #: --hosts N: test hosts (network namespaces) the engines are deployed across, and
+    #: their links: rtt_ms, loss_pct, rate
+    hosts: int = 0
+    links: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
         """What the results file records of the run's settings."""

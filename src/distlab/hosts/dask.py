@@ -1,0 +1,37 @@
+"""Dask across the test hosts with its own command-line tools: ``dask scheduler`` on the
+server host, ``dask worker`` processes (one thread each, as distlab's embedded cluster)
+on the worker hosts; the driver's Client connects from h0."""
+
+from __future__ import annotations
+
+import sys
+
+from distlab.hosts.deploy import Deployment, carried, wait_for_port
+from distlab.hosts.netns import TestHosts
+
+PORT = 8786
+
+
+def deploy(hosts: TestHosts, workers: int) -> Deployment:
+    dep = Deployment("dask", hosts)
+    server = dep.server
+    scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    dep.start("scheduler", server, [*scheduler, "--host", server.address, "--port", str(PORT),
+                                    "--no-dashboard"])  # fmt: skip
+    wait_for_port(dep, server, PORT)
+    dep.address = "tcp://" + dep.via(dep.driver, server, PORT, "driver -> scheduler")
+    for i, (host, count) in enumerate(dep.spread(workers)):
+        # each worker host reaches the scheduler through its own proxy when delayed
+        address = "tcp://" + dep.via(host, server, PORT, "workers -> scheduler")
+        worker = [sys.executable, "-m", "distributed.cli.dask_worker", address]
+        options = ["--host", host.address, "--nworkers", str(count), "--nthreads", "1",
+                   "--no-dashboard", "--death-timeout", "60"]  # fmt: skip
+        dep.start(f"workers {i + 1}", host, [*worker, *options])
+    dep.run_on_driver(
+        "from distributed import Client\n"
+        f"with Client({dep.address!r}, timeout=30) as c:\n"
+        f"    c.wait_for_workers({workers}, timeout=90)\n",
+        timeout=120,
+    )
+    dep.links["client, workers <-> workers (data)"] = carried(hosts, peer_to_peer=True)
+    return dep

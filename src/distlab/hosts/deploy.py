@@ -1,0 +1,180 @@
+"""An engine deployed across the test hosts by its own multi-node tooling: what runs
+where, the address its driver connects to, and how it is taken down.
+
+The layout is the same for every engine: the driver (the engine process distlab runs
+its cells in) on h0, the engine's server (scheduler, head, broker) on h1, its workers
+spread over the remaining hosts (h1 as well when there are only two hosts). Each
+engine's deploy function lives in distlab.hosts.<engine> and is named by the registry
+(``EngineEntry.deploy``); it starts processes with :meth:`Deployment.start` and waits
+until its workers have joined, so the driver's first figure is not a join in progress.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distlab.contracts import DistlabError
+from distlab.hosts.netns import Host, TestHosts, namespace_pids
+from distlab.procs import stop_pids
+
+
+@dataclass
+class Deployment:
+    engine: str
+    hosts: TestHosts
+    #: what the driver passes as --address
+    address: str = ""
+    #: role -> host name, e.g. {"scheduler": "h1", "worker 1": "h2"}
+    placement: dict[str, str] = field(default_factory=dict)
+    #: link -> what carries its delay ("netem", "proxy", or why nothing can)
+    links: dict[str, str] = field(default_factory=dict)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    #: directories the deployment made, removed when it stops (its logs stay)
+    scratch: list[str] = field(default_factory=list)
+    #: host name -> the toxiproxy server running there (delay without netem)
+    toxiproxies: dict[str, Any] = field(default_factory=dict)
+    logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="distlab-hosts-")))
+
+    @property
+    def driver(self) -> Host:
+        return self.hosts.hosts[0]
+
+    @property
+    def server(self) -> Host:
+        return self.hosts.hosts[1]
+
+    @property
+    def worker_hosts(self) -> list[Host]:
+        return self.hosts.hosts[2:] or [self.server]
+
+    def spread(self, workers: int) -> list[tuple[Host, int]]:
+        """``workers`` spread round-robin over the worker hosts: (host, count) pairs."""
+        counts = [0] * len(self.worker_hosts)
+        for i in range(workers):
+            counts[i % len(counts)] += 1
+        return [(h, c) for h, c in zip(self.worker_hosts, counts, strict=True) if c]
+
+    def start(self, role: str, host: Host, argv: list[str], env: dict | None = None) -> None:
+        """Start ``argv`` on ``host`` (its log in the deployment's log directory)."""
+        log = open(self.logdir / f"{role.replace(' ', '-')}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            host.command(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+        log.close()
+        self.procs.append(proc)
+        self.placement[role] = host.name
+
+    def check_alive(self) -> None:
+        for role, proc in zip(self.placement, self.procs, strict=False):
+            if proc.poll() is not None:
+                raise DistlabError(
+                    f"{self.engine} on the test hosts: {role} exited with {proc.returncode} "
+                    f"({self.log_tail(role)})"
+                )
+
+    def log_tail(self, role: str) -> str:
+        try:
+            lines = (self.logdir / f"{role.replace(' ', '-')}.log").read_text().splitlines()
+        except OSError:
+            return "no log"
+        return next((ln.strip() for ln in reversed(lines) if ln.strip()), "empty log")
+
+    def run_on_driver(self, code: str, timeout: float) -> str:
+        """Run Python ``code`` on the driver's host (e.g. a readiness check) and return
+        its output; one line on failure."""
+        res = subprocess.run(
+            self.driver.command([sys.executable, "-c", code]),
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if res.returncode != 0:
+            last = (res.stderr.strip().splitlines() or ["?"])[-1]
+            raise DistlabError(f"{self.engine} on the test hosts did not come up: {last}")
+        return res.stdout
+
+    def via(self, client: Host, server: Host, port: int, link: str) -> str:
+        """The address a client on ``client`` uses to reach ``server:port``: the server
+        itself, or, when a delay is asked and the kernel has no netem, a Toxiproxy on
+        the client's host that adds it (the link recorded in ``links`` either way)."""
+        upstream = f"{server.address}:{port}"
+        if not self.hosts.rtt_ms or self.hosts.netem:
+            self.links[link] = carried(self.hosts)
+            return upstream
+        from distlab.hosts import toxiproxy
+
+        tp = self.toxiproxies.get(client.name)
+        if tp is None:
+            tp = self.toxiproxies[client.name] = toxiproxy.start(client, self.logdir)
+            self.procs.append(tp.proc)
+            self.placement[f"toxiproxy {client.name}"] = client.name
+        listen = 20000 + port % 10000  # the client's own loopback: no clash across hosts
+        address = tp.proxy(f"{link}-{port}".replace(" ", "_"), listen, upstream, self.hosts.rtt_ms)
+        self.links[link] = f"Toxiproxy on {client.name} ({self.hosts.rtt_ms:g} ms round trip)"
+        return address
+
+    def stop(self) -> None:
+        """Stop every process of this deployment, and anything they left inside the
+        worker and server hosts' namespaces, by PID."""
+        pids = [p.pid for p in self.procs]
+        for h in self.hosts.hosts[1:]:
+            pids += namespace_pids(h.netns)
+        stop_pids(sorted(set(pids)), grace=5.0)
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        for path in self.scratch:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "placement": self.placement,
+            "links": self.links,
+            "hosts": {h.name: h.address for h in self.hosts.hosts},
+        }
+
+
+def wait_for_port(dep: Deployment, host: Host, port: int, timeout: float = 60.0) -> None:
+    """Until ``host:port`` accepts a connection from the driver's host."""
+    code = (
+        "import socket, time, sys\n"
+        f"end = time.time() + {timeout}\n"
+        "while time.time() < end:\n"
+        "    try:\n"
+        f"        socket.create_connection(({host.address!r}, {port}), timeout=1).close()\n"
+        "        sys.exit(0)\n"
+        "    except OSError:\n"
+        "        time.sleep(0.2)\n"
+        f"sys.exit('nothing answers on {host.address}:{port} after {timeout:g} s')\n"
+    )
+    try:
+        dep.run_on_driver(code, timeout + 10)
+    except DistlabError:
+        dep.check_alive()  # a server that died says why
+        raise
+
+
+def carried(hosts: TestHosts, peer_to_peer: bool = False) -> str:
+    """What carries a link's delay: netem on every link where the kernel has it; else
+    nothing yet (a proxy can only sit on client -> server links, never on peer-to-peer
+    ones such as object transfers)."""
+    if not (hosts.rtt_ms or hosts.loss_pct):
+        return "no delay asked"
+    if hosts.netem:
+        return "netem on the link"
+    if peer_to_peer:
+        return "not delayed: no netem here, and no proxy can sit on peer-to-peer links"
+    return "not delayed: no netem here, and distlab puts no proxy on this link"

@@ -1,0 +1,88 @@
+"""Ray across the test hosts with its own command-line tool: ``ray start --head`` on the
+server host (no CPUs of its own when there are worker hosts, so tasks run there), ``ray
+start --address`` on the worker hosts; the driver joins from h0 through Ray Client
+(``ray://``), since h0 runs no raylet of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+from distlab.contracts import DistlabError
+from distlab.hosts.deploy import Deployment, carried, wait_for_port
+from distlab.hosts.netns import TestHosts
+
+GCS_PORT = 6379
+CLIENT_PORT = 10001
+#: each node's object store (shared memory): kept small, several nodes share one machine
+OBJECT_STORE_BYTES = 1_000_000_000
+
+
+def deploy(hosts: TestHosts, workers: int) -> Deployment:
+    ray = shutil.which("ray", path=os.path.dirname(sys.executable))
+    if ray is None:
+        raise DistlabError("the ray command is not installed beside this Python")
+    dep = Deployment("ray", hosts)
+    server = dep.server
+    # one temp dir for the cluster: Ray's nodes on one machine share its session
+    # directory (each node's sockets get names of their own), and nothing mixes with
+    # another Ray on this machine
+    temp = tempfile.mkdtemp(prefix="dlray-")  # short: Ray's socket paths are limited
+    dep.scratch.append(temp)
+    env = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--block", "--disable-usage-stats", f"--object-store-memory={OBJECT_STORE_BYTES}"]
+    head_cpus = 0 if server not in dep.worker_hosts else workers
+    dep.start(
+        "head",
+        server,
+        [
+            ray,
+            "start",
+            "--head",
+            f"--node-ip-address={server.address}",
+            f"--port={GCS_PORT}",
+            f"--ray-client-server-port={CLIENT_PORT}",
+            f"--num-cpus={head_cpus}",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            *common,
+        ],  # fmt: skip
+        env=env,
+    )
+    wait_for_port(dep, server, CLIENT_PORT, timeout=90)
+    for i, (host, count) in enumerate(dep.spread(workers)):
+        if host is server:
+            continue  # the head has the CPUs already
+        dep.start(
+            f"node {i + 1}",
+            host,
+            [
+                ray,
+                "start",
+                f"--address={server.address}:{GCS_PORT}",
+                f"--node-ip-address={host.address}",
+                f"--num-cpus={count}",
+                *common,
+            ],  # fmt: skip
+            env=env,
+        )
+    dep.address = "ray://" + dep.via(dep.driver, server, CLIENT_PORT, "driver -> head (Ray Client)")
+    dep.run_on_driver(
+        "import os, time, ray\n"
+        "os.environ.update(RAY_AUTH_MODE='disabled', RAY_USAGE_STATS_ENABLED='0')\n"
+        f"ray.init({dep.address!r}, logging_level='ERROR')\n"
+        "end = time.time() + 90\n"
+        f"while ray.cluster_resources().get('CPU', 0) < {workers}:\n"
+        "    if time.time() > end:\n"
+        "        raise SystemExit('not every node joined: ' + str(ray.cluster_resources()))\n"
+        "    time.sleep(0.5)\n",
+        timeout=150,
+    )
+    gcs = carried(hosts)
+    if hosts.rtt_ms and not hosts.netem:
+        gcs = "not delayed: nodes and their workers reach the GCS at the addresses it hands out"
+    dep.links["nodes <-> head (GCS)"] = gcs
+    dep.links["node <-> node (object transfers)"] = carried(hosts, peer_to_peer=True)
+    return dep

@@ -1,0 +1,62 @@
+"""`distlab run --hosts N`: each engine deployed across the test hosts by its own
+multi-node tooling (distlab.hosts.<engine>, named by the registry), its cells run by an
+engine process on the driver's host h0 against that deployment's address, then the
+deployment stopped by PID. An engine that cannot span hosts here says why in its cells."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from distlab import registry
+from distlab.contracts import DistlabError
+from distlab.hosts import netns
+from distlab.hosts.deploy import Deployment
+from distlab.run.model import CellRecord, RunSpec
+
+
+@contextmanager
+def test_hosts(spec: RunSpec) -> Iterator[netns.TestHosts | None]:
+    """The run's test hosts: up for the run, down after it (None without --hosts)."""
+    if not spec.hosts:
+        yield None
+        return
+    links = spec.links
+    hosts = netns.up(spec.hosts, links.get("rate"), links.get("rtt_ms", 0.0),
+                     links.get("loss_pct", 0.0))  # fmt: skip
+    try:
+        yield hosts
+    finally:
+        netns.down()
+
+
+@contextmanager
+def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Deployment | None]:
+    """``name`` deployed on the hosts; None (its cells recorded in ``cells`` as
+    unsupported or failed, with the reason) when it cannot be."""
+    hosts = netns.TestHosts.load()
+    hook = registry.entry(name).deploy
+    if hosts is None or not hook:
+        reason = registry.entry(name).deploy_why or "distlab cannot deploy it across hosts yet"
+        cells += [CellRecord(name, w, status="unsupported", reason=f"--hosts: {reason}")
+                  for w in spec.workloads]  # fmt: skip
+        yield None
+        return
+    module, func = hook.split(":")
+    try:
+        dep = getattr(importlib.import_module(module), func)(hosts, spec.workers or 2)
+    except (DistlabError, OSError, TimeoutError) as exc:
+        error = f"--hosts: deploying {name} failed: {exc}"
+        cells += [CellRecord(name, w, status="failed", error=error) for w in spec.workloads]
+        yield None
+        return
+    try:
+        yield dep
+    finally:
+        dep.stop()
+
+
+def record(dep: Deployment) -> dict[str, Any]:
+    return dep.record()

@@ -1,0 +1,171 @@
+"""Test hosts (network namespaces joined by a bridge, distlab.hosts) and engines deployed
+across them: real namespaces, real clusters started by each engine's own tools."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from commands import distlab
+from distlab.hosts import netns
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+
+
+def _namespaces() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith("distlab-")]
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTLAB_STATE_DIR", str(tmp_path / "state"))
+    yield tmp_path / "state"
+    netns.down()
+    assert _namespaces() == []
+
+
+def _in_host(name: str, code: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ip", "netns", "exec", f"distlab-{name}", sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def test_hosts_reach_each_other_and_nothing_else(state_dir):
+    res = distlab("cluster", "up", "--hosts", "3", "--rate", "50mbit")
+    assert res.returncode == 0, res.stderr
+    assert "h2  198.18.0.3" in res.stdout
+    assert sorted(_namespaces()) == ["distlab-h0", "distlab-h1", "distlab-h2", "distlab-sw"]
+    # a server on h2, a client on h0
+    server = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            "distlab-h2",
+            sys.executable,
+            "-c",
+            "import socket; s = socket.create_server(('198.18.0.3', 9999)); c, _ = s.accept(); "
+            "c.sendall(b'hello from h2'); c.close()",
+        ],  # fmt: skip
+    )
+    try:
+        got = _in_host(
+            "h0",
+            "import socket, time\n"
+            "for _ in range(50):\n"
+            "    try:\n"
+            "        c = socket.create_connection(('198.18.0.3', 9999), timeout=1); break\n"
+            "    except OSError: time.sleep(0.1)\n"
+            "print(c.recv(100).decode())",
+        )
+        assert got.stdout.strip() == "hello from h2", got.stderr
+    finally:
+        server.wait(10)
+    # no route out: only the hosts' own subnet
+    routes = subprocess.run(["ip", "-n", "distlab-h0", "route"], capture_output=True, text=True)
+    assert routes.stdout.strip().splitlines() == [
+        "198.18.0.0/24 dev eth0 proto kernel scope link src 198.18.0.1"
+    ]
+    unreachable = _in_host(
+        "h0", "import socket; socket.create_connection(('10.0.0.1', 53), timeout=2)"
+    )
+    assert unreachable.returncode != 0 and "unreachable" in unreachable.stderr.lower()
+    # the rate limit is on each host's link
+    qdisc = subprocess.run(["ip", "netns", "exec", "distlab-h1", "tc", "qdisc", "show", "dev", "eth0"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert "tbf" in qdisc.stdout and "50Mbit" in qdisc.stdout
+    status = distlab("cluster", "status")
+    assert "3 hosts" in status.stdout and "rate 50mbit" in status.stdout
+    res = distlab("cluster", "down")
+    assert res.returncode == 0 and "distlab-h0" in res.stdout
+    assert _namespaces() == [] and not (state_dir / "hosts.json").exists()
+
+
+def test_down_after_a_crash_stops_what_runs_on_the_hosts(state_dir):
+    state = netns.up(2)
+    # a process left running on a host, as after a crash of the run that started it
+    orphan = subprocess.Popen(state.hosts[1].command(["sleep", "300"]), start_new_session=True)
+    assert netns.namespace_pids("distlab-h1") == [orphan.pid]
+    res = distlab("cluster", "down")
+    assert res.returncode == 0, res.stderr
+    assert orphan.wait(10) is not None and _namespaces() == []
+
+
+def test_without_root_it_is_one_line_and_exit_2(state_dir):
+    res = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "distlab.cli",
+            "cluster",
+            "up",
+            "--hosts",
+            "2",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: test hosts need root (network namespaces and veth pairs): run as root"
+    ]
+
+
+@pytest.mark.slow
+def test_dask_and_ray_across_three_hosts_verify(state_dir, tmp_path):
+    out = tmp_path / "run"
+    res = distlab(
+        "run", "--hosts", "3", "--engines", "dask,ray,local", "--workloads", "squares,numbers",
+        "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    for engine in ("dask", "ray"):
+        cells = [c for c in doc["cells"] if c["engine"] == engine]
+        assert cells and all(c["status"] == "ok" and c["verified"] for c in cells), cells
+        placed = doc["engines"][engine]["hosts"]
+        assert placed["address"].split("://")[-1].startswith("198.18.0.2:")
+        assert "h2" in placed["placement"].values()
+    local = [c for c in doc["cells"] if c["engine"] == "local"]
+    assert all(c["status"] == "unsupported" and "one machine" in c["reason"] for c in local)
+    assert _namespaces() == []  # the run took its hosts down
+
+
+@pytest.mark.slow
+def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
+    """No netem here: the delay is a Toxiproxy on the driver's host in front of the
+    scheduler (and on each worker host); a task's round trip then takes at least the RTT."""
+    from distlab.hosts import dask as dask_hosts
+
+    hosts = netns.up(3, rtt_ms=40.0)
+    dep = dask_hosts.deploy(hosts, 2)
+    try:
+        if not hosts.netem:
+            assert dep.links["driver -> scheduler"].startswith("Toxiproxy on h0")
+            assert dep.address.startswith("tcp://127.0.0.1:")
+        out = dep.run_on_driver(
+            "import time\n"
+            "from distributed import Client\n"
+            f"with Client({dep.address!r}, timeout=30) as c:\n"
+            "    c.submit(abs, -1).result()\n"
+            "    best = float('inf')\n"
+            "    for i in range(5):\n"
+            "        t = time.perf_counter(); c.submit(abs, -i, pure=False).result()\n"
+            "        best = min(best, time.perf_counter() - t)\n"
+            "    print(best * 1000)\n",
+            timeout=120,
+        )
+        assert float(out.strip().splitlines()[-1]) >= 40.0
+    finally:
+        dep.stop()
