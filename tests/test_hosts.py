@@ -122,6 +122,14 @@ def test_without_root_it_is_one_line_and_exit_2(state_dir):
     ]
 
 
+def test_loss_without_netem_is_one_line(state_dir):
+    if netns.netem_available_here():
+        pytest.skip("this kernel has netem: loss goes on the links")
+    res = distlab("cluster", "up", "--hosts", "2", "--loss", "1%")
+    assert res.returncode == 2 and "--loss needs netem" in res.stderr, res.stderr
+    assert _namespaces() == []  # nothing half-made is left
+
+
 @pytest.mark.slow
 def test_dask_and_ray_across_three_hosts_verify(state_dir, tmp_path):
     out = tmp_path / "run"

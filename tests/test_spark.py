@@ -132,3 +132,17 @@ def test_builtin_tokeniser_knows_every_python_whitespace():
 
     python_whitespace = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     assert set(PY_WHITESPACE) == python_whitespace
+
+
+def test_a_result_too_big_for_the_jvm_heap_says_so():
+    """Local mode's one JVM holds every result on its way to Python: with a small
+    spark.driver.memory a large one runs it out of heap. The task fails with the JVM's
+    own error and the setting to change (not Py4J's wrapper), and health() says the
+    engine cannot go on."""
+    from distlab import probes
+    from distlab.contracts import DistlabError
+
+    with distlab.engine("spark", workers=1, conf={"spark.driver.memory": "512m"}) as eng:
+        with pytest.raises(DistlabError, match="OutOfMemoryError.*spark.driver.memory 512m"):
+            eng.submit(probes.payload, 400 * 2**20).result(timeout=120)
+        assert "OutOfMemoryError" in eng.health()

@@ -48,9 +48,14 @@ def size_text(nbytes: int) -> str:
 def data_size_cell(job: EngineJob) -> dict[str, Any]:
     """One engine's table (runs inside the engine's own process)."""
     p = {**DEFAULTS, **{k: v for k, v in job.params["bench"].items() if v is not None}}
-    eng = registry.create(job.engine, address=job.address, workers=job.workers)
+
+    def fresh():
+        engine = registry.create(job.engine, address=job.address, workers=job.workers)
+        engine.start()
+        return engine
+
     t0 = time.perf_counter()
-    eng.start()
+    eng = fresh()
     out: dict[str, Any] = {"engine": job.engine, "startup_s": time.perf_counter() - t0}
     payloads = [("array", n) for n in sorted(p["sizes"])]
     if p["frame_bytes"]:
@@ -79,8 +84,14 @@ def data_size_cell(job: EngineJob) -> dict[str, Any]:
                     point[way] = {"skipped": f"not tried: {stopped[kind, way]}"}
                     continue
                 point[way] = _way(eng, way, make, data, nbytes, expected, workers, p)
-                if "error" in point[way]:
-                    stopped[kind, way] = f"failed at {size_text(nbytes)}"
+                if "error" not in point[way]:
+                    continue
+                stopped[kind, way] = f"failed at {size_text(nbytes)}"
+                broken = eng.health()
+                if broken:  # e.g. a JVM out of heap: the next way gets a fresh engine
+                    point[way]["engine_restarted"] = broken
+                    eng.close()
+                    eng = fresh()
             out["points"].append(point)
             del data
     finally:

@@ -53,12 +53,6 @@ def run_recorded(record: tuple[str, int], fn: Callable[..., Any], *args: Any, **
         _append(path, f"E {task_id} {pid} {time.time():.6f}\n")
 
 
-def recorded_target(fn: Callable[..., Any], args: tuple) -> Callable[..., Any]:
-    """The user's function inside a recorded call (``fn`` itself when not recorded): for
-    adapters that decide how to send a task by looking at its function."""
-    return args[1] if fn is run_recorded and len(args) > 1 else fn
-
-
 @dataclass
 class Execution:
     task_id: int

@@ -121,6 +121,16 @@ def netem_available(netns: str) -> bool:
     return True
 
 
+def netem_available_here() -> bool:
+    """Whether this kernel has netem (tried in a scratch namespace)."""
+    scratch = f"{PREFIX}-probe"
+    _ip("netns", "add", scratch)
+    try:
+        return netem_available(scratch)
+    finally:
+        _ip("netns", "del", scratch, check=False)
+
+
 def up(n: int, rate: str | None = None, rtt_ms: float = 0.0, loss_pct: float = 0.0) -> TestHosts:
     """Create ``n`` hosts; any earlier set is taken down first."""
     require_privileges()
@@ -149,6 +159,11 @@ def up(n: int, rate: str | None = None, rtt_ms: float = 0.0, loss_pct: float = 0
             _ip("addr", "add", f"{h.address}/24", "dev", "eth0", netns=h.netns)
             _ip("link", "set", "eth0", "up", netns=h.netns)
         state.netem = netem_available(SWITCH)
+        if loss_pct and not state.netem:
+            raise DistlabError(
+                "--loss needs netem, which this kernel lacks (tc: 'Specified qdisc kind is "
+                "unknown'); a TCP proxy such as Toxiproxy cannot drop packets"
+            )
         for h in hosts:
             _shape(h, state)
         state.save()

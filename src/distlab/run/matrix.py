@@ -231,7 +231,7 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     timing: dict[str, Any] = {"engines": {}}
     matrix.doc["timing"] = timing
     try:
-        with tempfile.TemporaryDirectory(prefix="distlab-") as tmp, on_hosts.test_hosts(spec):
+        with tempfile.TemporaryDirectory(prefix="distlab-") as tmp, on_hosts.hosts_for_run(spec):
             for name in ["reference", *spec.engines]:
                 t0 = time.perf_counter()
                 try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from distlab import registry
 from distlab.contracts import DistlabError
@@ -18,7 +17,7 @@ from distlab.run.model import CellRecord, RunSpec
 
 
 @contextmanager
-def test_hosts(spec: RunSpec) -> Iterator[netns.TestHosts | None]:
+def hosts_for_run(spec: RunSpec) -> Iterator[netns.TestHosts | None]:
     """The run's test hosts: up for the run, down after it (None without --hosts)."""
     if not spec.hosts:
         yield None
@@ -56,7 +55,3 @@ def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Depl
         yield dep
     finally:
         dep.stop()
-
-
-def record(dep: Deployment) -> dict[str, Any]:
-    return dep.record()

@@ -45,7 +45,14 @@ from distlab.contracts import (
 )
 from distlab.engines.addressing import endpoint, require_answer
 from distlab.engines.spark.stream import kafka_connector_jars
-from distlab.engines.spark.tasks import collect, job_error, raise_if_failed, run_task, warm
+from distlab.engines.spark.tasks import (
+    collect,
+    job_error,
+    jvm_fatal,
+    raise_if_failed,
+    run_task,
+    warm,
+)
 from distlab.procs import split_host_port, stop_pids, tree
 
 _LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
@@ -257,6 +264,23 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
                 shutil.rmtree(log_dir, ignore_errors=True)
             self.started = False
 
+    def health(self) -> str | None:
+        """Why the engine cannot go on: its JVM failed (out of heap: local mode's driver,
+        executors included, has spark.driver.memory, 1g by default) or exited."""
+        if not self.started or self._sc is None:
+            return None
+        fatal = jvm_fatal(self._log_path)
+        if fatal:
+            memory = self.options.get("conf", {}).get("spark.driver.memory", "1g")
+            return (
+                f"the Spark JVM failed with {fatal} (spark.driver.memory {memory}; more "
+                "with conf={'spark.driver.memory': '4g'}): the SparkContext is gone"
+            )
+        proc = getattr(self._gateway, "proc", None)
+        if proc is not None and proc.poll() is not None:
+            return f"the Spark JVM exited with {proc.returncode}"
+        return None
+
     # -- tasks -----------------------------------------------------------------------
     def _require(self) -> SparkContext:
         if self._sc is None:
@@ -272,7 +296,8 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         # fn and its arguments travel in the task's closure (not as RDD data), so
         # Broadcast handles among them are resolved by Spark on the executor.
         def one_task() -> Any:
-            [value] = collect(sc.parallelize([0], 1).map(lambda _: run_task(fn, args, kwargs)))
+            rdd = sc.parallelize([0], 1).map(lambda _: run_task(fn, args, kwargs))
+            [value] = collect(rdd, self.health)
             return raise_if_failed(value)
 
         assert self._pool is not None
@@ -293,10 +318,12 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             values = collect(
                 sc.parallelize(chunks, len(chunks)).map(
                     lambda chunk: run_task(apply_chunk, (fn, chunk), {})
-                )
+                ),
+                self.health,
             )
             return [r for part in values for r in raise_if_failed(part)]
-        values = collect(sc.parallelize(items, len(items)).map(lambda x: run_task(fn, (x,), {})))
+        rdd = sc.parallelize(items, len(items)).map(lambda x: run_task(fn, (x,), {}))
+        values = collect(rdd, self.health)
         return [raise_if_failed(v) for v in values]
 
     def share(self, obj: Any) -> Any:

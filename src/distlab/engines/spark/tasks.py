@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -76,17 +77,45 @@ def job_error(exc: BaseException) -> DistlabError:
 _LOSS_SIGNS = ("Python worker exited unexpectedly", "ExecutorLostFailure")
 
 
-def collect(rdd: Any) -> list[Any]:
+def collect(rdd: Any, health: Callable[[], str | None] = lambda: None) -> list[Any]:
     """``rdd.collect()``; a job that failed because its task's process died on every
-    attempt raises TaskLost (a task's own exception comes back as a Failed value)."""
+    attempt raises TaskLost (a task's own exception comes back as a Failed value); one
+    that failed because the engine itself broke (``health()``: the JVM ran out of heap)
+    raises DistlabError saying so, not Py4J's wrapper."""
     try:
         return rdd.collect()
     except Exception as exc:
-        text = str(exc)
+        try:
+            text = str(exc)  # a Py4JJavaError asks the JVM for its text: it may be gone
+        except Exception:
+            text = ""
         sign = next((s for s in _LOSS_SIGNS if s in text), None)
         if sign is not None:
             raise TaskLost(f"Spark lost the task ({sign})") from exc
+        broken = health()
+        if broken:
+            raise DistlabError(f"spark: {broken}") from exc
         raise
+
+
+#: fatal JVM errors worth naming when a job fails
+_FATAL = re.compile(r"java\.lang\.(OutOfMemoryError|StackOverflowError|InternalError)[^\n]*")
+
+
+def jvm_fatal(log_path: str | None) -> str | None:
+    """The last fatal error in the JVM's log (e.g. 'java.lang.OutOfMemoryError: Java
+    heap space'), if any."""
+    if not log_path:
+        return None
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 200_000))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    matches = [m.group(0).strip() for m in _FATAL.finditer(text)]
+    return matches[-1] if matches else None
 
 
 def warm() -> int:
