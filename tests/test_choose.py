@@ -125,5 +125,10 @@ def test_scaling_with_several_worker_counts_and_the_report(tmp_path):
     page = (out / "report.html").read_text()
     assert 'id="choose-section"' in page and 'id="scaling"' in page
     assert 'id="break-even"' in page and "How small can a task be" in page
+    # every row of the table has as many cells as its head
+    table = page[page.index('id="break-even"') :]
+    table = table[: table.index("</table>")]
+    head = table[: table.index("</thead>")].count("<th>")
+    assert all(row.count("<td") == head for row in table.split("<tr>")[2:]), table
     assert (out / "plots" / "scaling.png").is_file()
     assert (out / "plots" / "break_even.png").is_file()

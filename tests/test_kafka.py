@@ -140,11 +140,11 @@ def test_an_oversized_task_or_result_fails_with_the_limit_and_the_engine_goes_on
 
     with distlab.engine("kafka", workers=1, max_message_bytes=1_000_000) as eng:
         with pytest.raises(
-            DistlabError, match="arguments is .* over the Kafka engine's message limit"
+            DistlabError, match="pickled task is .* over the Kafka engine's message limit"
         ):
             eng.submit(len, b"x" * 2_000_000)
         with pytest.raises(
-            DistlabError, match="result is .* over the Kafka engine's message limit"
+            DistlabError, match="pickled result is .* over the Kafka engine's message limit"
         ):
             eng.submit(bytes, 2_000_000).result(timeout=30)
         assert eng.worker_restarts == 0

@@ -14,6 +14,12 @@ PORT = 8786
 
 def deploy(hosts: TestHosts, workers: int) -> Deployment:
     dep = Deployment("dask", hosts)
+    with dep.undone_on_failure():
+        _start(dep, hosts, workers)
+    return dep
+
+
+def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     server = dep.server
     scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     dep.start("scheduler", server, [*scheduler, "--host", server.address, "--port", str(PORT),
@@ -34,4 +40,3 @@ def deploy(hosts: TestHosts, workers: int) -> Deployment:
         timeout=120,
     )
     dep.links["client, workers <-> workers (data)"] = carried(hosts, peer_to_peer=True)
-    return dep

@@ -11,11 +11,13 @@ until its workers have joined, so the driver's first figure is not a join in pro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,15 @@ class Deployment:
         log.close()
         self.procs.append(proc)
         self.placement[role] = host.name
+
+    @contextlib.contextmanager
+    def undone_on_failure(self) -> Iterator[Deployment]:
+        """Inside, a deploy function starts things; if it fails, all of it is stopped."""
+        try:
+            yield self
+        except BaseException:
+            self.stop()
+            raise
 
     def check_alive(self) -> None:
         for role, proc in zip(self.placement, self.procs, strict=False):

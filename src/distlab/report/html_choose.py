@@ -56,6 +56,7 @@ def break_even_html(doc: dict) -> str:
                 "engine",
                 "workers",
                 "overhead per task (fit)",
+                "time share (fit)",
                 "90% efficiency at [spread]",
                 "90% (fit)",
             ],

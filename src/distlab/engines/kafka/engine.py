@@ -282,7 +282,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             raise BrokerLost(self._broker_lost)
         value = cloudpickle.dumps((fn_blob, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
         if len(value) > self.max_message_bytes - RECORD_OVERHEAD:
-            raise too_large("arguments", len(value), self.max_message_bytes - RECORD_OVERHEAD)
+            raise too_large("task", len(value), self.max_message_bytes - RECORD_OVERHEAD)
         task_id, seq, fut = results.track()
         if partition is None:
             partition = seq % self.partitions  # spread evenly over the workers

@@ -59,8 +59,8 @@ RECORD_OVERHEAD = 4096
 
 def too_large(what: str, size: int, limit: int) -> DistlabError:
     return DistlabError(
-        f"the task's {what} is {size:,} bytes pickled, over the Kafka engine's message "
-        f"limit of {limit:,} (option max_message_bytes; or pass a path, not the data)"
+        f"the pickled {what} is {size:,} bytes, over the Kafka engine's message limit of "
+        f"{limit:,} (option max_message_bytes; or pass a path, not the data)"
     )
 
 
