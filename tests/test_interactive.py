@@ -55,11 +55,23 @@ SCRIPT = textwrap.dedent(
         raise MyError(f"bad {x}")
 
 
+    class Point:
+        def __init__(self, x):
+            self.x = x
+
+
+    def make_point(x):
+        return Point(x)
+
+
     def main(name):
         out = {}
         with distlab.engine(name, workers=2) as ex:
             out["map"] = ex.map(double, range(5))
             out["chunks"] = ex.map(double, range(5), chunksize=2)
+            # results that are instances of a class of this __main__ come back as it
+            points = [ex.submit(make_point, 4).result(timeout=60), *ex.map(make_point, [5])]
+            out["points"] = [[type(p) is Point, p.x] for p in points]
             try:
                 ex.submit(fail, 3).result(timeout=60)
                 out["raised"] = None
@@ -82,6 +94,7 @@ SCRIPT = textwrap.dedent(
 EXPECTED = {
     "map": [0, 2, 4, 6, 8],
     "chunks": [0, 2, 4, 6, 8],
+    "points": [[True, 4], [True, 5]],
     "raised": "__main__.MyError",
     "is_my_error": True,
     "message": "bad 3",

@@ -146,3 +146,6 @@ def test_a_result_too_big_for_the_jvm_heap_says_so():
         with pytest.raises(DistlabError, match="OutOfMemoryError.*spark.driver.memory 512m"):
             eng.submit(probes.payload, 400 * 2**20).result(timeout=120)
         assert "OutOfMemoryError" in eng.health()
+    # the dead context is forgotten: this process can start Spark again
+    with distlab.engine("spark", workers=1) as eng:
+        assert eng.submit(probes.square, 3).result(timeout=60) == 9

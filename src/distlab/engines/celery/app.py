@@ -57,6 +57,39 @@ class CarriedException(Exception):
         return cloudpickle.loads(self.args[0])
 
 
+class CarriedValue:
+    """A task's result that plain pickle cannot send (an instance of a class that came by
+    value from the caller's ``__main__``), carried as cloudpickle bytes for the same
+    reason as CarriedException; the driver unwraps it (results.py)."""
+
+    def __init__(self, blob: bytes):
+        self.blob = blob
+
+    def original(self) -> Any:
+        return cloudpickle.loads(self.blob)
+
+
+def _from_main(value: Any, depth: int = 2) -> bool:
+    """Whether ``value`` (or an item of it, two levels down, the first 1,000 of each) is
+    an instance of a class defined in ``__main__``: the standard pickler sends such a
+    class by name, which the caller's __main__ may have but this worker's has not. Cheap
+    on purpose: a large array or frame is judged by its type alone, never pickled."""
+    if type(value).__module__ == "__main__":
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, dict):
+        items = list(value.items())[:1000]
+        return any(_from_main(k, depth - 1) or _from_main(v, depth - 1) for k, v in items)
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_from_main(v, depth - 1) for v in list(value)[:1000])
+    return False
+
+
+def _carried(value: Any) -> Any:
+    return CarriedValue(cloudpickle.dumps(value)) if _from_main(value) else value
+
+
 def _call(fn: Any, args: tuple, kwargs: dict) -> Any:
     """``call_capturing`` on a worker; an exception plain pickle cannot send is raised as
     a CarriedException (Celery's own handling for every other exception)."""
@@ -105,12 +138,12 @@ def make_app(config: dict[str, Any]) -> Celery:
     @app.task(name=RUN_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
     def run(payload: bytes) -> Any:
         fn, args, kwargs = cloudpickle.loads(payload)
-        return _call(fn, args, kwargs)
+        return _carried(_call(fn, args, kwargs))
 
     @app.task(name=RUN_CHUNK_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
     def run_chunk(fn_blob: bytes, items_blob: bytes) -> list[Any]:
         fn = cloudpickle.loads(fn_blob)
-        return [_call(fn, (item,), {}) for item in cloudpickle.loads(items_blob)]
+        return _carried([_call(fn, (item,), {}) for item in cloudpickle.loads(items_blob)])
 
     @app.task(name=PID_TASK, shared=False)
     def pid() -> int:

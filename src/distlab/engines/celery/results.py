@@ -25,7 +25,7 @@ from distlab.contracts import (
     remote_traceback_text,
     with_remote_traceback,
 )
-from distlab.engines.celery.app import CarriedException
+from distlab.engines.celery.app import CarriedException, CarriedValue
 
 # How often a waiting caller checks that the worker processes are still alive.
 LIVENESS_INTERVAL = 1.0
@@ -89,7 +89,8 @@ def wait_for(
         if deadline is not None:
             wait = max(0.0, min(wait, deadline - time.monotonic()))
         try:
-            return result.get(timeout=wait, propagate=True, disable_sync_subtasks=False)
+            value = result.get(timeout=wait, propagate=True, disable_sync_subtasks=False)
+            return value.original() if isinstance(value, CarriedValue) else value
         except celery.exceptions.TimeoutError:
             unreachable_since = None
             _check_alive(lambda: check_alive(None, 0.0))

@@ -226,7 +226,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         with self._lock:
             pool, self._pool = self._pool, None
             spark, self._spark = self._spark, None
-            self._sc = None
+            sc, self._sc = self._sc, None
             jvm_pid, self._jvm_pid = self._jvm_pid, None
             # Only the gateway this engine launched: a start refused because another
             # engine's SparkContext is active must leave that one alone.
@@ -237,6 +237,11 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             if spark is not None:
                 with contextlib.suppress(Exception):
                     spark.stop()
+            # a dead JVM fails stop(): forget the context, or Spark could never start again
+            if sc is not None and SparkContext._active_spark_context is sc:
+                SparkContext._active_spark_context = None
+            if spark is not None and SparkSession._instantiatedSession is spark:
+                SparkSession._instantiatedSession = None
             if gateway is not None:
                 # The gateway JVM exits when its stdin closes. Stop it before closing
                 # py4j: with Python callbacks in use (Structured Streaming's foreachBatch)
