@@ -18,6 +18,13 @@ from distlab.contracts import DistlabError
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
 
+# options every bench takes
+Workers = Annotated[int | None, typer.Option(help="Workers per engine.")]
+Addresses = Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")]
+TaskEngines = Annotated[
+    str | None, typer.Option(help="Comma-separated engines (default: all installed task engines).")
+]
+
 
 def _run_bench(
     kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
@@ -57,8 +64,8 @@ def bench_granularity(
     repeats: Annotated[
         int, typer.Option(help="Interleaved rounds; each figure is a median over them.")
     ] = 7,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    workers: Workers = None,
+    address: Addresses = None,
     out: Annotated[
         Path | None, typer.Option(help="Also write the figures to this JSON file.")
     ] = None,
@@ -77,15 +84,12 @@ def bench_granularity(
 
 @bench_app.command("tiny-tasks")
 def bench_tiny_tasks(
-    engines: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
-    ] = None,
+    engines: TaskEngines = None,
     n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 1000,
     round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 200,
     repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 5,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    workers: Workers = None,
+    address: Addresses = None,
     out: Annotated[
         Path | None, typer.Option(help="Also write the figures to this JSON file.")
     ] = None,
@@ -111,7 +115,7 @@ def bench_streams(
     start_rate: Annotated[float, typer.Option(help="First offered rate (events/s).")] = 2000.0,
     max_rate: Annotated[float, typer.Option(help="Highest rate tried.")] = 512_000.0,
     p99_bound_ms: Annotated[float, typer.Option(help="p99 a sustained rate stays under.")] = 1000.0,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
+    workers: Workers = None,
     query: Annotated[
         str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
     ] = "windows",
@@ -147,17 +151,14 @@ def bench_streams(
 
 @bench_app.command("break-even")
 def bench_break_even(
-    engines: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
-    ] = None,
+    engines: TaskEngines = None,
     durations: Annotated[
         str, typer.Option(help="Task durations in ms of CPU work, comma-separated.")
     ] = "0.1,0.3,1,3,10,30,100,300,1000",
     point_s: Annotated[float, typer.Option(help="About how long one measured run lasts.")] = 1.0,
     repeats: Annotated[int, typer.Option(help="Measured runs per duration (median).")] = 3,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    workers: Workers = None,
+    address: Addresses = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -186,10 +187,7 @@ def bench_break_even(
 
 @bench_app.command("data-size")
 def bench_data_size(
-    engines: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated engines (default: all installed task engines)."),
-    ] = None,
+    engines: TaskEngines = None,
     sizes: Annotated[
         str, typer.Option(help="NumPy payload sizes, comma-separated (KB, MB, GB suffixes).")
     ] = "1KB,1MB,16MB,256MB",
@@ -198,8 +196,8 @@ def bench_data_size(
     ] = "16MB",
     repeats: Annotated[int, typer.Option(help="Measured round trips per way and size.")] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds one round trip may take.")] = 120.0,
-    workers: Annotated[int | None, typer.Option(help="Workers per engine.")] = None,
-    address: Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")] = None,
+    workers: Workers = None,
+    address: Addresses = None,
     out: Annotated[
         Path | None,
         typer.Option(

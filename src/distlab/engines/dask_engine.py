@@ -173,8 +173,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
         # Unlimited saturation: the scheduler sends every ready task to the workers at
         # once instead of holding back a queue; many tiny tasks run ~2x faster so.
         # The scheduler runs in this process, so the setting applies at its creation.
-        # Hiding a __file__ that names no file (`python -`) lets the nannies start their
-        # workers (engines.mainmodule); a nanny's later restart of one is not covered.
+        # main_file_hidden: the nannies can start workers under `python -` (not restart them)
         saturation = {"distributed.scheduler.worker-saturation": float("inf")}
         with dask.config.set(saturation), main_file_hidden():
             self.cluster = LocalCluster(

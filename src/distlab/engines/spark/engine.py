@@ -272,16 +272,14 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
     def health(self) -> str | None:
         """Why the engine cannot go on: its JVM failed (out of heap: local mode's driver,
         executors included, has spark.driver.memory, 1g by default) or exited."""
-        if not self.started or self._sc is None:
-            return None
-        fatal = jvm_fatal(self._log_path)
+        fatal = jvm_fatal(self._log_path) if self.started and self._sc is not None else None
         if fatal:
             memory = self.options.get("conf", {}).get("spark.driver.memory", "1g")
             return (
                 f"the Spark JVM failed with {fatal} (spark.driver.memory {memory}; more "
                 "with conf={'spark.driver.memory': '4g'}): the SparkContext is gone"
             )
-        proc = getattr(self._gateway, "proc", None)
+        proc = getattr(self._gateway, "proc", None) if self.started else None
         if proc is not None and proc.poll() is not None:
             return f"the Spark JVM exited with {proc.returncode}"
         return None
