@@ -110,3 +110,26 @@ def test_pacer_counts_late_items_and_how_far_behind_the_last_one_was():
     for i in range(10):
         on_time.wait(i)
     assert on_time.items == 10 and on_time.last_lag_s < 0.005
+
+
+def test_pacer_runs_send_what_is_due_never_earlier_and_count_late_items():
+    import time
+
+    from distlab.contracts.pacing import Pacer
+
+    # a second behind from the start: the first run is everything due by now, all late
+    behind = Pacer(0.001, t0=time.perf_counter() - 1.0)
+    j = behind.wait_run(0, 5000)
+    assert 995 <= j < 1100 and behind.items == j
+    assert behind.late >= j - 10 and behind.worst_lag_s >= 0.99 and behind.last_lag_s < 0.01
+    # on time: no item starts before it is due, and runs cover every item exactly once
+    pacer = Pacer(0.0001)
+    starts, i = [], 0
+    while i < 2000:
+        j = pacer.wait_run(i, 2000)
+        now = time.perf_counter()
+        starts += [(k, now) for k in range(i, j)]
+        i = j
+    assert [k for k, _ in starts] == list(range(2000)) and pacer.items == 2000
+    assert all(now >= pacer.intended(k) for k, now in starts)
+    assert pacer.late_share < 0.05

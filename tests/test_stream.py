@@ -318,6 +318,7 @@ def test_stream_cells_of_an_engine_without_kafka_share_one_warmed_broker():
             broker = wl._broker
             pid = broker.pid
             assert pid and psutil.pid_exists(pid)
+            assert broker.warmed_up  # before the first stream was measured
             bootstrap = broker.bootstrap
             assert wl.spec_for(eng).bootstrap == bootstrap  # the same broker again
             # recorded as distlab's own broker, not a user's cluster

@@ -9,8 +9,10 @@ a slow engine.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 #: sleeps shorter than this are skipped (the OS cannot honour them precisely anyway)
 MIN_SLEEP_S = 0.0005
@@ -70,7 +72,53 @@ class Pacer:
                 self.late += 1
         return due
 
+    def wait_run(self, i: int, n: int) -> int:
+        """Sleep until item ``i`` is due (return at once when already late), never
+        earlier; return ``j``, the end of the run of items due by now (``i < j <= n``), so
+        that a sender of many small items sends ``i..j-1`` at once instead of waking for
+        each. Every item of the run counts as started now in the lag figures."""
+        interval, t0 = self.interval_s, self.t0
+        due = t0 + i * interval
+        now = time.perf_counter()
+        if now < due:
+            if due - now > MIN_SLEEP_S and self.idle is not None:
+                self.idle()
+                now = time.perf_counter()
+            if now < due:
+                time.sleep(due - now)
+            now = time.perf_counter()
+        j = min(n, max(i + 1, int((now - t0) / interval) + 1))
+        self.items += j - i
+        lag = now - due  # the run's first item is its latest
+        if lag > self.worst_lag_s:
+            self.worst_lag_s = lag
+        if lag > LATE_S:  # items i..late-1 were due more than LATE_S ago
+            late_end = min(j, int((now - LATE_S - t0) / interval) + 1)
+            self.late += max(0, late_end - i)
+        self.last_lag_s = max(0.0, now - (t0 + (j - 1) * interval))
+        return j
+
     @property
     def late_share(self) -> float:
         """The share of items started more than LATE_S behind their time."""
         return self.late / self.items if self.items else 0.0
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage-collector pause while a paced loop's clock runs, as ``timeit`` does.
+
+    A process that sends or stamps arrivals also holds big structures (a stream's
+    million events, an engine's objects); a full collection walks all of them and stops
+    every thread for 40-300 ms here, which the figures would charge to the engine. What
+    exists on entry is frozen (never walked again until exit) and collection is off
+    until exit; the few cycles made meanwhile wait for the next collection."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.unfreeze()

@@ -228,9 +228,9 @@ class Stream(Workload):
         if self.params.get("bootstrap") or engine.own_kafka:
             return None
         if self._broker is None:
-            from distlab.services.kafka.harness import warmed_broker
+            from distlab.services.kafka.harness import shared_broker
 
-            self._broker = warmed_broker()
+            self._broker = shared_broker()
             atexit.register(self.close)  # a caller that never closes leaves nothing running
         return self._broker.bootstrap
 

@@ -75,6 +75,11 @@ def kafka_version() -> str:
     return jvm.pins()["kafka.version"]
 
 
+#: the brokers this process started and that still run, by bootstrap (streams warm up a
+#: broker of distlab's own before their first measured run, never a user's)
+RUNNING: dict[str, KafkaBroker] = {}
+
+
 class KafkaBroker:
     """One Apache Kafka broker JVM on 127.0.0.1 (KRaft, combined roles).
 
@@ -96,6 +101,8 @@ class KafkaBroker:
         self._dir: Path | None = None
         self._proc: subprocess.Popen | None = None
         self._log = None
+        #: its JVM has run stream traffic since it (re)started (harness.warm_up_broker)
+        self.warmed_up = False
 
     @property
     def bootstrap(self) -> str:
@@ -146,6 +153,7 @@ class KafkaBroker:
             self.stop()
             raise
         self.startup_s = time.perf_counter() - t0
+        RUNNING[self.bootstrap] = self
         return self
 
     def restart(self) -> None:
@@ -200,6 +208,7 @@ class KafkaBroker:
     def _launch(self, props: Path) -> None:
         assert self._dir is not None
         log_path = self._dir / "broker.log"
+        self.warmed_up = False  # a new JVM: its JIT starts cold
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self._proc = subprocess.Popen(
@@ -226,6 +235,8 @@ class KafkaBroker:
             self._log = None
 
     def stop(self) -> None:
+        if self.port is not None and RUNNING.get(self.bootstrap) is self:
+            del RUNNING[self.bootstrap]
         proc, self._proc = self._proc, None
         if proc is not None:
             stop_pids([proc.pid], grace=10.0)  # SIGTERM: a controlled shutdown, then KILL

@@ -67,10 +67,10 @@ class ReliableProducer:
     messages undelivered. One delivery callback for the whole producer, called for
     failures only: no callback object per message."""
 
-    def __init__(self, bootstrap: str, resend: bool = True, in_order: bool = False):
+    def __init__(self, bootstrap: str, resend: bool = True, in_order: bool = False, **settings):
         # in_order: the idempotent producer keeps each partition in send order even when
         # a request is retried (without it, a retried batch can land after a later one)
-        settings = {"delivery.report.only.error": True, "enable.idempotence": in_order}
+        settings |= {"delivery.report.only.error": True, "enable.idempotence": in_order}
         self.producer = producer(bootstrap, on_delivery=self._on_delivery, **settings)
         self.resend = resend
         self._retry: list[tuple[str, bytes, int | None]] = []

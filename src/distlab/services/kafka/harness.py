@@ -20,6 +20,7 @@ come back in the same form) and ``ERROR_ID,partition,reason`` (a processor faile
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -28,9 +29,9 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
-from distlab.contracts.pacing import Pacer
+from distlab.contracts.pacing import collector_paused
 from distlab.contracts.streams import END_ID, expected_counts
-from distlab.services.kafka.broker import KafkaBroker, create_topics, delete_topics
+from distlab.services.kafka.broker import RUNNING, KafkaBroker, create_topics, delete_topics
 from distlab.services.kafka.clients import consumer, producer, take
 from distlab.services.kafka.processor import ERROR_ID, READY_ID
 from distlab.services.kafka.sender import SenderProcess
@@ -84,8 +85,6 @@ class StreamTopics:
                     self.names["partials"]: 1,
                 },
             )
-            if self.broker is not None:
-                warm_up_broker(self.bootstrap, self.names["control"])
         except BaseException:
             self.__exit__()
             raise
@@ -103,25 +102,19 @@ class StreamTopics:
             delete_topics(self.bootstrap, list(self.names.values()))
 
 
-#: a broker distlab has just started runs its first seconds in the JVM's interpreter (a
-#: raw-pipe stream at 5,000 events/s had p50 22-38 ms on a fresh broker, 4-5 ms on a warm
-#: one, and 4-5 ms after this warm-up): paced traffic at this rate for this long first
-BROKER_WARM_UP = (20_000, 3.0)
+#: a broker distlab has just started runs its first seconds in the JVM's interpreter: the
+#: first stream at 128,000 events/s on a fresh broker had p50 400-900 ms (a backlog that
+#: built for 3 s and drained), the next ones 3-8 ms; a paced warm-up at 20,000 events/s
+#: was not enough. Before its first measured stream, every broker of distlab's own gets
+#: this many seconds of small messages as fast as one producer sends them, read back
+#: at the same time over two partitions.
+WARM_UP_S = 3.0
 
 
-def warmed_broker() -> KafkaBroker:
-    """A broker of distlab's own, started and warmed up (warm_up_broker), for streams
-    that share it (their records name it as distlab's); the caller stops it with
-    stop_shared()."""
+def shared_broker() -> KafkaBroker:
+    """A broker of distlab's own for streams that share it (their records name it as
+    distlab's), warmed up at its first stream; the caller stops it with stop_shared()."""
     broker = KafkaBroker().start()
-    try:
-        topic = f"distlab-warm-up-{uuid.uuid4().hex[:10]}"
-        create_topics(broker.bootstrap, {topic: 1})
-        warm_up_broker(broker.bootstrap, topic)
-        delete_topics(broker.bootstrap, [topic])
-    except BaseException:
-        broker.stop()
-        raise
     _SHARED[broker.bootstrap] = broker
     return broker
 
@@ -131,28 +124,39 @@ def stop_shared(broker: KafkaBroker) -> None:
     broker.stop()
 
 
-def warm_up_broker(bootstrap: str, topic: str) -> None:
-    """Produce and fetch paced small messages through a fresh broker (many small produce
-    and fetch requests, as a stream makes), so the stream does not measure its JIT."""
-    rate, seconds = BROKER_WARM_UP
-    n = int(rate * seconds)
-    sender, reader = (
-        producer(bootstrap),
-        consumer(bootstrap, f"distlab-warm-{uuid.uuid4().hex[:8]}"),
-    )
-    reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    pacer, got = Pacer.at_rate(rate), 0
+def warm_up_broker(bootstrap: str) -> None:
+    """Warm up the broker at ``bootstrap`` once since its JVM started, if this process
+    started it (a user's broker is left as it is): see WARM_UP_S."""
+    broker = RUNNING.get(bootstrap)
+    if broker is None or broker.warmed_up:
+        return
+    topic = f"distlab-warm-up-{uuid.uuid4().hex[:10]}"
+    create_topics(bootstrap, {topic: 2})
     try:
-        for i in range(n):
-            pacer.wait(i)
-            sender.produce(topic, b"warm-up", partition=0)
-            if i % 100 == 0:
-                sender.poll(0)
-                got += len(take(reader, 0))
+        _burst(bootstrap, topic, 2)
+    finally:
+        delete_topics(bootstrap, [topic])
+    broker.warmed_up = True
+
+
+def _burst(bootstrap: str, topic: str, partitions: int) -> None:
+    sender = producer(bootstrap)
+    reader = consumer(bootstrap, f"distlab-warm-{uuid.uuid4().hex[:8]}")
+    reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    sent = got = 0
+    try:
+        end = time.monotonic() + WARM_UP_S
+        while time.monotonic() < end:
+            with contextlib.suppress(BufferError):  # the local queue is full: read on
+                for _ in range(1000):
+                    sender.produce(topic, b"0,0,0,0", partition=sent % partitions)
+                    sent += 1
+            sender.poll(0)
+            got += len(take(reader, 0, most=10_000))
         sender.flush(10)
         deadline = time.monotonic() + 10
-        while got < n and time.monotonic() < deadline:
-            got += len(take(reader, 0.1))
+        while got < sent and time.monotonic() < deadline:
+            got += len(take(reader, 0.1, most=10_000))
     finally:
         reader.close()
 
@@ -281,28 +285,31 @@ def drive(
     to their end before the result is taken. With ``expect_all`` every event (not only the
     filter's) is awaited on the events sink and no window (the raw pipe)."""
     n_passing, n_windows = (spec.n_events, 0) if expect_all else expected_counts(spec)
+    warm_up_broker(bootstrap)
     deadline = time.monotonic() + spec.timeout_s
-    reader = SinkReader(bootstrap, topics, sink_partitions or partitions)
-    # the sender gets ready (events, producer) while the engine's processors start
-    try:
-        sender = SenderProcess(bootstrap, topics["source"], spec, partitions, topics["control"])
+    # the reader stamps arrivals in this process: no collector pause may delay them
+    with collector_paused():
+        reader = SinkReader(bootstrap, topics, sink_partitions or partitions)
+        # the sender gets ready (events, producer) while the engine's processors start
         try:
-            if warm_up is not None:
-                warm_up(reader, deadline)
-            elif announced:
-                reader.wait_ready(partitions, deadline)
-            sender.go()
-            t0 = sender.wait_started(max(1.0, deadline - time.monotonic()))
-            pacer = sender.finish(max(1.0, deadline - time.monotonic()))
+            sender = SenderProcess(bootstrap, topics["source"], spec, partitions, topics["control"])
+            try:
+                if warm_up is not None:
+                    warm_up(reader, deadline)
+                elif announced:
+                    reader.wait_ready(partitions, deadline)
+                sender.go()
+                t0 = sender.wait_started(max(1.0, deadline - time.monotonic()))
+                pacer = sender.finish(max(1.0, deadline - time.monotonic()))
+            finally:
+                sender.close()
+            reader.wait(n_passing, n_windows, deadline, check)
+            if settle is not None:
+                settle(end_offsets(bootstrap, topics["source"], partitions), deadline)
+            reader.catch_up(deadline)
+            elapsed = time.perf_counter() - t0
         finally:
-            sender.close()
-        reader.wait(n_passing, n_windows, deadline, check)
-        if settle is not None:
-            settle(end_offsets(bootstrap, topics["source"], partitions), deadline)
-        reader.catch_up(deadline)
-        elapsed = time.perf_counter() - t0
-    finally:
-        reader.close()
+            reader.close()
     return StreamResult(
         windows=list(reader.windows),
         arrivals={eid: stamp - t0 for eid, stamp in reader.arrivals.items()},
