@@ -129,6 +129,36 @@ def test_user_provided_redis_is_used_and_left_running():
         assert ping("127.0.0.1", server.port)  # the user's server is not ours to stop
 
 
+def test_workers_started_elsewhere_serve_the_engine_given_their_queue():
+    """queue=...: the engine starts no worker; a `celery worker` someone else started (as
+    distlab.hosts.celery does on each test host) runs its tasks."""
+    from distlab.engines.celery.engine import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
+    from distlab.engines.celery.workers import worker_command, worker_environment
+    from distlab.procs import stop_pids
+
+    with RedisServer() as server:
+        config = {"broker": server.url, "backend": server.url, "queue": "elsewhere",
+                  "visibility_timeout": VISIBILITY_TIMEOUT_S,
+                  "prefetch_multiplier": PREFETCH_MULTIPLIER}  # fmt: skip
+        worker = subprocess.Popen(
+            worker_command("elsewhere", 2, "elsewhere@%h"), env=worker_environment(config),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            with distlab.engine("celery", address=server.url, workers=2, queue="elsewhere") as eng:
+                assert eng.process_roots() == [] and eng.worker_pids() == []
+                assert eng.map(probes.square, range(6)) == [0, 1, 4, 9, 16, 25]
+                pids = set(eng.map(probes.pid_after, [0.2] * 4))
+                children = {c.pid for c in psutil.Process(worker.pid).children()}
+                assert pids and pids <= children  # run by the worker started here
+            assert worker.poll() is None  # not the engine's to stop
+        finally:
+            stop_pids([worker.pid], grace=10.0)
+            worker.wait(10)
+    with pytest.raises(EngineStartError, match="resources need workers"):
+        distlab.engine("celery", queue="elsewhere", gpus=1).start()
+
+
 def test_dead_worker_is_reported_not_waited_for():
     with distlab.engine("celery", workers=1) as eng:
         future = eng.submit(probes.pid_after, 30)

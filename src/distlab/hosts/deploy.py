@@ -33,6 +33,8 @@ class Deployment:
     hosts: TestHosts
     #: what the driver passes as --address
     address: str = ""
+    #: engine options the driver's engine needs for this deployment (e.g. Celery's queue)
+    options: dict[str, Any] = field(default_factory=dict)
     #: role -> host name, e.g. {"scheduler": "h1", "worker 1": "h2"}
     placement: dict[str, str] = field(default_factory=dict)
     #: link -> what carries its delay ("netem", "proxy", or why nothing can)

@@ -298,6 +298,7 @@ def _run_engine(
         if dep is None:
             return
         job.address = dep.address
+        job.options = {**job.options, **dep.options}
         _follow(EngineProcess(job, tmp, python, wrap=dep.driver.command([])), matrix,
                 progress, logs)  # fmt: skip
         matrix.doc["engines"].setdefault(name, {})["hosts"] = dep.record()

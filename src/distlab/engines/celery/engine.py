@@ -20,6 +20,10 @@ Options (``distlab.engine("celery", ..., **options)``):
   prefetch_multiplier messages each pool child reserves ahead (default 4).
   backend            result backend URL overriding the default (the Redis address, or
                      rpc:// for amqp).
+  queue              serve tasks through this queue, whose workers were started elsewhere
+                     (``distlab run --hosts``: a `celery worker` per test host, see
+                     distlab.hosts.celery); the engine starts no worker of its own and
+                     waits until one has run a probe task.
   durable_broker     the embedded Redis writes an append-only file (fsync at each write),
                      so it can be restarted with its data after it died (distlab run
                      --kill-broker sets it). Default False.
@@ -83,6 +87,9 @@ DRIVER_STORE_RETRY = {
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
+#: the options' defaults (also what distlab.hosts.celery gives the workers it starts)
+VISIBILITY_TIMEOUT_S = 30.0
+PREFETCH_MULTIPLIER = 4
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
 # As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
 
@@ -111,8 +118,8 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         super().__init__(address=address, workers=workers, **options)
         #: seconds before the unacked tasks of a worker that died come back; tasks that
         #: run longer than this may be delivered twice (kombu's Redis transport)
-        self.visibility_timeout = float(options.get("visibility_timeout", 30))
-        self.prefetch_multiplier = int(options.get("prefetch_multiplier", 4))
+        self.visibility_timeout = float(options.get("visibility_timeout", VISIBILITY_TIMEOUT_S))
+        self.prefetch_multiplier = int(options.get("prefetch_multiplier", PREFETCH_MULTIPLIER))
         self.result_backend = options.get("backend")
         self._resource_totals = {k: int(v) for k, v in (options.get("resources") or {}).items()}
         if options.get("gpus"):
@@ -153,8 +160,13 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         require_answer(cls.name, f"{scheme}://{host}:{port}", host, port)
 
     def _start(self) -> None:
+        given_queue = self.options.get("queue")
+        if given_queue and self._resource_totals:
+            raise EngineStartError(
+                "celery: resources need workers the engine starts itself, not queue=..."
+            )
         broker, backend = self._broker_and_backend()
-        self._queue = f"distlab-{uuid.uuid4().hex[:12]}"
+        self._queue = given_queue or f"distlab-{uuid.uuid4().hex[:12]}"
         config = {
             "broker": broker,
             "backend": backend,
@@ -174,6 +186,9 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         self._run_chunk = self._app.tasks[RUN_CHUNK_TASK]
         self._workdir = tempfile.mkdtemp(prefix="distlab-celery-")
         self._finalizers.append(weakref.finalize(self, shutil.rmtree, self._workdir, True))
+        if given_queue:
+            self._wait_queue_served()
+            return
         self._start_worker(config, self._queue, self.workers)
         for resource, units in self._resource_totals.items():
             if units > 0:
@@ -375,6 +390,8 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
             "broker": self._broker_label,
             "workers": self.workers,
             "pool": "prefork",
+            # workers started elsewhere (distlab run --hosts) serve this queue
+            "queue_of_workers_started_elsewhere": self.options.get("queue"),
             "prefetch_multiplier": self.prefetch_multiplier,
             "visibility_timeout_s": self.visibility_timeout,
             "durable_broker": self.durable_broker if self._redis is not None else None,

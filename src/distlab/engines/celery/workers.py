@@ -36,6 +36,31 @@ def _user_import_path() -> str:
     return os.pathsep.join([*extra, *([current] if current else [])])
 
 
+def worker_environment(config: dict[str, Any], resource: str = "") -> dict[str, str]:
+    """The environment of a worker process of the engine's app with ``config``."""
+    env = dict(os.environ)
+    env[CONFIG_ENV] = json.dumps(config)
+    env["PYTHONPATH"] = _user_import_path()
+    warnings = [ROOT_WARNING_FILTER, env.get("PYTHONWARNINGS", "")]
+    env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
+    if os.geteuid() == 0:
+        env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
+    env[UNIT_ENV] = resource
+    return env
+
+
+def worker_command(queue: str, concurrency: int, node: str) -> list[str]:
+    """A worker process (prefork pool of ``concurrency``) serving ``queue``, named
+    ``node`` (unique per broker: the test hosts share one host name)."""
+    return [
+        sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
+        "worker", "--pool=prefork", f"--concurrency={concurrency}",
+        "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+        "--without-heartbeat", "-O", "fair",
+        "-Q", queue, "-n", node,
+    ]  # fmt: skip
+
+
 class WorkerProcesses:
     """Worker-process management for CeleryEngine."""
 
@@ -44,22 +69,9 @@ class WorkerProcesses:
     ) -> None:
         """A worker process serving ``queue``; with ``resource``, each of its pool
         children holds one unit of it (distlab.engines.celery.app._own_unit)."""
-        env = dict(os.environ)
-        env[CONFIG_ENV] = json.dumps(config)
-        env["PYTHONPATH"] = _user_import_path()
-        warnings = [ROOT_WARNING_FILTER, env.get("PYTHONWARNINGS", "")]
-        env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
-        if os.geteuid() == 0:
-            env["C_FORCE_ROOT"] = "1"  # pickle as root: the queue is private to this engine
-        env[UNIT_ENV] = resource
+        env = worker_environment(config, resource)
         env[DRIVER_ENV] = str(os.getpid())
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
-            "worker", "--pool=prefork", f"--concurrency={concurrency}",
-            "--loglevel=WARNING", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "-O", "fair",
-            "-Q", queue, "-n", f"{queue}@%h",
-        ]  # fmt: skip
+        cmd = worker_command(queue, concurrency, f"{queue}@%h")
         with open(self._log_path(queue), "wb") as log:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
@@ -67,6 +79,18 @@ class WorkerProcesses:
         self._workers[queue] = proc
         # Stopped at interpreter exit even if close() is never called.
         self._finalizers.append(weakref.finalize(self, stop_pids, [proc.pid], 10.0))
+
+    def _wait_queue_served(self) -> None:
+        """With workers started elsewhere (option ``queue``): until one of them has run a
+        probe task from the queue."""
+        probe = self._app.tasks[PID_TASK].apply_async(queue=self._queue)
+        try:
+            probe.get(timeout=WORKER_START_TIMEOUT)
+        except celery.exceptions.TimeoutError:
+            raise EngineStartError(
+                f"no celery worker serves queue {self._queue!r} on {self._broker_label} "
+                f"within {WORKER_START_TIMEOUT:.0f}s"
+            ) from None
 
     def _log_path(self, queue: str) -> Path:
         return Path(self._workdir or ".") / f"{queue}.log"

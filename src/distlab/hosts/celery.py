@@ -1,0 +1,63 @@
+"""Celery across the test hosts: Redis (broker and result backend) on the server host,
+one ``celery worker`` (prefork pool) per worker host serving one queue; the driver's
+engine on h0 connects to that Redis and starts no worker of its own (the engine's option
+``queue``)."""
+
+from __future__ import annotations
+
+import tempfile
+
+from distlab.engines.celery.engine import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
+from distlab.engines.celery.workers import worker_command, worker_environment
+from distlab.hosts.deploy import Deployment, wait_for_port
+from distlab.hosts.netns import TestHosts
+from distlab.services.redis_server import find_redis_server
+
+PORT = 6379
+QUEUE = "distlab-hosts"
+
+
+def deploy(hosts: TestHosts, workers: int) -> Deployment:
+    dep = Deployment("celery", hosts)
+    with dep.undone_on_failure():
+        _start(dep, hosts, workers)
+    return dep
+
+
+def _config(broker: str) -> dict:
+    return {
+        "broker": broker,
+        "backend": broker,
+        "queue": QUEUE,
+        "visibility_timeout": VISIBILITY_TIMEOUT_S,
+        "prefetch_multiplier": PREFETCH_MULTIPLIER,
+    }
+
+
+def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
+    server = dep.server
+    workdir = tempfile.mkdtemp(prefix="distlab-hosts-redis-")
+    dep.scratch.append(workdir)
+    redis = [find_redis_server(), "--port", str(PORT), "--bind", server.address,
+             "--save", "", "--appendonly", "no", "--dir", workdir, "--daemonize", "no"]  # fmt: skip
+    dep.start("redis", server, redis)
+    wait_for_port(dep, server, PORT)
+    dep.address = "redis://" + dep.via(dep.driver, server, PORT, "driver -> broker") + "/0"
+    dep.options = {"queue": QUEUE}
+    nodes = dep.spread(workers)
+    for i, (host, count) in enumerate(nodes, start=1):
+        # each worker host reaches Redis through its own proxy when delayed
+        broker = "redis://" + dep.via(host, server, PORT, "workers -> broker") + "/0"
+        command = worker_command(QUEUE, count, f"{QUEUE}-{i}@%h")  # one host name for all
+        dep.start(f"workers {i}", host, command, env=worker_environment(_config(broker)))
+    # every worker node answers a ping (Celery's remote control) before the first figure
+    dep.run_on_driver(
+        "import time\n"
+        "from distlab.engines.celery.app import make_app\n"
+        f"app = make_app({_config(dep.address)!r})\n"
+        "end = time.time() + 90\n"
+        f"while len(app.control.ping(timeout=1.0) or []) < {len(nodes)}:\n"
+        "    if time.time() > end:\n"
+        "        raise SystemExit('not every celery worker answered a ping in 90 s')\n",
+        timeout=120,
+    )
