@@ -181,3 +181,33 @@ def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
         assert float(out.strip().splitlines()[-1]) >= 40.0
     finally:
         dep.stop()
+
+
+def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir, tmp_path):
+    """One run: Dask and Celery deployed across 3 hosts at 0 ms (through the same proxies)
+    and at 20 ms; every task needs at least one delayed round trip, so the one-task round
+    trip grows by at least about the delay; the report of that directory shows the table."""
+    from distlab.report.choose import attach_benches
+    from distlab.report.html_tables import rtt_html
+
+    res = distlab(
+        "bench", "rtt", "--engines", "dask,celery", "--rtt", "20", "--n", "100",
+        "--round-trips", "20", "--repeats", "1", "--out", str(tmp_path), timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    doc = json.loads((tmp_path / "bench-rtt.json").read_text())
+    assert [r["engine"] for r in doc["rows"]] == ["dask", "celery"]
+    for row in doc["rows"]:
+        assert "error" not in row, row
+        base, delayed = row["points"]
+        assert (base["rtt_ms"], delayed["rtt_ms"]) == (0.0, 20.0)
+        assert delayed["adapter_rt_ms"]["p50"] >= base["adapter_rt_ms"]["p50"] + 15, row
+        assert row["rt_p50_ms_per_rtt_ms"] >= 0.75
+        assert delayed["adapter_tasks_per_s"] < base["adapter_tasks_per_s"]
+        if not netns.netem_available_here():
+            # the baseline went through the same proxies, without delay
+            driver_link = next(v for k, v in base["links"].items() if k.startswith("driver"))
+            assert driver_link.startswith("Toxiproxy on h0 (0 ms")
+    html = rtt_html(attach_benches({}, tmp_path))
+    assert 'id="rtt"' in html and "dask" in html and "celery" in html
+    assert _namespaces() == []

@@ -142,7 +142,8 @@ def tiny_tasks_cell(job: EngineJob) -> dict[str, Any]:
     engine_name, workers, address = job.engine, job.workers, job.address
     n, round_trips, repeats = (job.params["bench"][k] for k in ("n", "round_trips", "repeats"))
 
-    eng = registry.create(engine_name, address=address, workers=workers)
+    # options: what a deployment on the test hosts asks of its driver (bench_rtt)
+    eng = registry.create(engine_name, address=address, workers=workers, **job.options)
     t0 = time.perf_counter()
     eng.start()
     out: dict[str, Any] = {"engine": engine_name, "startup_s": time.perf_counter() - t0, "n": n}
@@ -219,13 +220,15 @@ def run_cells(
             params={"bench": params},
         )
         progress(f"measuring {name} ...")
-        rows.append(_measure(kind, job))
+        rows.append(measure(kind, job))
     return rows
 
 
-def _measure(kind: str, job: EngineJob) -> dict[str, Any]:
+def measure(kind: str, job: EngineJob, wrap: list[str] | None = None) -> dict[str, Any]:
+    """``<kind>_cell`` in an engine process of its own (``wrap``: a command prefix that
+    runs it on a test host)."""
     with tempfile.TemporaryDirectory(prefix="distlab-bench-") as tmp:
-        ep = EngineProcess(job, Path(tmp), mode=f"bench:{kind}")
+        ep = EngineProcess(job, Path(tmp), mode=f"bench:{kind}", wrap=wrap)
         deadline = time.monotonic() + BENCH_TIMEOUT_S
         try:
             while ep.proc.poll() is None and time.monotonic() < deadline:

@@ -105,6 +105,44 @@ def bench_tiny_tasks(
     console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
 
+@bench_app.command("rtt")
+def bench_rtt(
+    engines: Annotated[
+        str, typer.Option(help="Comma-separated engines that deploy across test hosts.")
+    ] = "dask,celery,ray",
+    hosts: Annotated[int, typer.Option(help="Test hosts (driver, server, workers).")] = 3,
+    rtt: Annotated[
+        float, typer.Option(help="Round trip (ms) measured against 0 ms.", min=0.0)
+    ] = 2.0,
+    n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 500,
+    round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 100,
+    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 3,
+    workers: Workers = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
+) -> None:
+    """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root)."""
+    from distlab import bench, registry
+    from distlab.bench_rtt import run_rtt
+    from distlab.hosts import netns
+    from distlab.report.bench_tables import rtt_table
+
+    names = split(engines)
+    for name in names:
+        registry.engine_class(name)  # one line now if it is not installed
+        if not registry.entry(name).deploy:
+            raise DistlabError(f"{name} cannot be deployed across test hosts yet")
+    if hosts < 2 or n < 1 or round_trips < 1 or repeats < 1:
+        raise DistlabError("--hosts must be >= 2; --n, --round-trips and --repeats >= 1")
+    netns.require_privileges()
+    params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
+    rows = run_rtt(names, hosts, rtt, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    if out:
+        bench.save("rtt", rows, out)
+    console.print(rtt_table(rows, rtt, hosts))
+
+
 @bench_app.command("streams")
 def bench_streams(
     engines: Annotated[

@@ -118,10 +118,11 @@ class Deployment:
 
     def via(self, client: Host, server: Host, port: int, link: str) -> str:
         """The address a client on ``client`` uses to reach ``server:port``: the server
-        itself, or, when a delay is asked and the kernel has no netem, a Toxiproxy on
-        the client's host that adds it (the link recorded in ``links`` either way)."""
+        itself, or, when a delay is asked (or ``proxied``: a 0 ms baseline) and the kernel
+        has no netem, a Toxiproxy on the client's host that adds it (the link recorded in
+        ``links`` either way)."""
         upstream = f"{server.address}:{port}"
-        if not self.hosts.rtt_ms or self.hosts.netem:
+        if not (self.hosts.rtt_ms or self.hosts.proxied) or self.hosts.netem:
             self.links[link] = carried(self.hosts)
             return upstream
         from distlab.hosts import toxiproxy

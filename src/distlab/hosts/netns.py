@@ -61,6 +61,9 @@ class TestHosts:
     switch: str = SWITCH
     #: processes distlab started on the hosts (also found through the namespaces)
     pids: list[int] = field(default_factory=list)
+    #: client -> server links go through a Toxiproxy even at 0 ms (without netem), so a
+    #: comparison across round-trip times differs by the delay alone (distlab bench rtt)
+    proxied: bool = False
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
@@ -131,7 +134,13 @@ def netem_available_here() -> bool:
         _ip("netns", "del", scratch, check=False)
 
 
-def up(n: int, rate: str | None = None, rtt_ms: float = 0.0, loss_pct: float = 0.0) -> TestHosts:
+def up(
+    n: int,
+    rate: str | None = None,
+    rtt_ms: float = 0.0,
+    loss_pct: float = 0.0,
+    proxied: bool = False,
+) -> TestHosts:
     """Create ``n`` hosts; any earlier set is taken down first."""
     require_privileges()
     if not 1 <= n <= MAX_HOSTS:
@@ -140,7 +149,7 @@ def up(n: int, rate: str | None = None, rtt_ms: float = 0.0, loss_pct: float = 0
         raise DistlabError("--rtt must be >= 0 and --loss in [0, 100)")
     down()
     hosts = [Host(f"h{i}", f"{PREFIX}-h{i}", f"{SUBNET}.{i + 1}") for i in range(n)]
-    state = TestHosts(hosts, rate, rtt_ms, loss_pct)
+    state = TestHosts(hosts, rate, rtt_ms, loss_pct, proxied=proxied)
     state.save()  # first: a crash half-way is still taken down by `down`
     try:
         _ip("netns", "add", SWITCH)

@@ -111,6 +111,50 @@ def tiny_tasks_table(rows: list[dict[str, Any]], n: int, round_trips: int, repea
     return t
 
 
+RTT_COLUMNS = (
+    "engine",
+    "tasks/s at 0 ms",
+    "tasks/s at RTT",
+    "throughput lost per ms",
+    "RT p50 ms at 0 ms",
+    "RT p50 ms at RTT",
+    "RT ms per ms of RTT",
+    "links (details: results)",
+)
+
+
+def rtt_cells(row: dict[str, Any]) -> list[str]:
+    """One engine's `distlab bench rtt` figures as the text of RTT_COLUMNS (after the
+    engine); an engine that could not be measured: its error, then blanks."""
+    if "error" in row:
+        return [row["error"], *[""] * (len(RTT_COLUMNS) - 2)]
+    base, delayed = row["points"]
+    links = delayed.get("links", {})
+    carried = [k for k, v in links.items() if v.startswith(("Toxiproxy", "netem"))]
+    spared = [k for k in links if k not in carried]
+    where = f"delayed: {', '.join(carried) or 'none'}"
+    where += f"; not delayed: {', '.join(spared)}" if spared else ""
+    return [
+        f"{base['adapter_tasks_per_s']:,.0f}",
+        f"{delayed['adapter_tasks_per_s']:,.0f}",
+        f"{row['tasks_per_s_loss_per_rtt_ms']:.1%}",
+        f"{base['adapter_rt_ms']['p50']:.2f}",
+        f"{delayed['adapter_rt_ms']['p50']:.2f}",
+        f"{row['rt_p50_ms_per_rtt_ms']:.2f}",
+        where,
+    ]
+
+
+def rtt_table(rows: list[dict[str, Any]], rtt_ms: float, n_hosts: int) -> Table:
+    """Tiny tasks at 0 ms and at ``rtt_ms`` round trip, across ``n_hosts`` test hosts."""
+    t = Table(title=f"tiny tasks across {n_hosts} test hosts at 0 and {rtt_ms:g} ms round trip")
+    for col in RTT_COLUMNS:
+        t.add_column(col.replace("RTT", f"{rtt_ms:g} ms"))
+    for r in rows:
+        t.add_row(r["engine"], *rtt_cells(r))
+    return t
+
+
 STREAMS_COLUMNS = (
     "engine",
     "highest sustained (ev/s)",

@@ -14,7 +14,11 @@ from typing import Any
 from distlab.report.figures import Doc
 
 #: bench files `distlab report` picks up beside a results file
-BENCH_FILES = {"break-even": "bench-break-even.json", "data-size": "bench-data-size.json"}
+BENCH_FILES = {
+    "break-even": "bench-break-even.json",
+    "data-size": "bench-data-size.json",
+    "rtt": "bench-rtt.json",
+}
 
 
 def attach_benches(doc: Doc, directory: Path) -> Doc:

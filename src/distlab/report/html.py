@@ -24,6 +24,7 @@ from distlab.report.html_tables import (
     faults_table,
     hosts_html,
     references_table,
+    rtt_html,
     short_line,
     spread_text,
     status_class,
@@ -241,6 +242,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 {partial}<section id="glance-section">{glance_html(doc)}</section>
 {choose_html(doc)}
 {hosts_html(doc)}
+{rtt_html(doc)}
 <section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
 <section id="time-section"><h2>Where the run's time went</h2>{time_spent_html(doc)}</section>
 <details id="details"><summary><h2 style="display:inline">Every cell, findings and

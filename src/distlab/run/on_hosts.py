@@ -31,6 +31,18 @@ def hosts_for_run(spec: RunSpec) -> Iterator[netns.TestHosts | None]:
         netns.down()
 
 
+def deploy_engine(name: str, hosts: netns.TestHosts, workers: int) -> Deployment:
+    """``name`` deployed across ``hosts`` by the function the registry names for it
+    (DistlabError if there is none)."""
+    entry = registry.entry(name)
+    if not entry.deploy:
+        raise DistlabError(
+            f"{name}: {entry.deploy_why or 'distlab cannot deploy it across hosts yet'}"
+        )
+    module, func = entry.deploy.split(":")
+    return getattr(importlib.import_module(module), func)(hosts, workers)
+
+
 @contextmanager
 def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Deployment | None]:
     """``name`` deployed on the hosts; None (its cells recorded in ``cells`` as
@@ -43,9 +55,8 @@ def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Depl
                   for w in spec.workloads]  # fmt: skip
         yield None
         return
-    module, func = hook.split(":")
     try:
-        dep = getattr(importlib.import_module(module), func)(hosts, spec.workers or 2)
+        dep = deploy_engine(name, hosts, spec.workers or 2)
     except (DistlabError, OSError, TimeoutError) as exc:
         error = f"--hosts: deploying {name} failed: {exc}"
         cells += [CellRecord(name, w, status="failed", error=error) for w in spec.workloads]
