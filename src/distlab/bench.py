@@ -202,6 +202,24 @@ def _check_noops(engine: str, path: str, got: list, n: int) -> None:
         raise DistlabError(f"{engine} {path}: {n} no-op tasks gave a wrong answer")
 
 
+def bench_job(
+    name: str, params: dict[str, Any], address: str | None = None, options: dict | None = None
+) -> EngineJob:
+    """The job of one engine's bench process: ``params`` reach its cell as
+    ``job.params["bench"]``; ``options`` its engine (e.g. a test-host deployment's)."""
+    return EngineJob(
+        engine=name,
+        workloads=[],
+        size="default",
+        repeats=0,
+        warmup=0,
+        address=address,
+        workers=params.get("workers"),
+        options=dict(options or {}),
+        params={"bench": params},
+    )
+
+
 def run_cells(
     kind: str, engines: list[str], params: dict[str, Any], addresses: dict[str, str], progress=print
 ) -> list[dict[str, Any]]:
@@ -209,16 +227,7 @@ def run_cells(
     rows = []
     for name in engines:
         registry.engine_class(name)  # one-line error now if it is not installed
-        job = EngineJob(
-            engine=name,
-            workloads=[],
-            size="default",
-            repeats=0,
-            warmup=0,
-            address=addresses.get(name),
-            workers=params.get("workers"),
-            params={"bench": params},
-        )
+        job = bench_job(name, params, addresses.get(name))
         progress(f"measuring {name} ...")
         rows.append(measure(kind, job))
     return rows

@@ -18,7 +18,6 @@ from typing import Any
 from distlab import bench
 from distlab.contracts import DistlabError
 from distlab.hosts import netns
-from distlab.run.model import EngineJob
 from distlab.run.on_hosts import deploy_engine
 
 
@@ -46,22 +45,13 @@ def run_rtt(
 
 
 def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[str, Any]:
+    params = {**params, "workers": params.get("workers") or 2}
     try:
-        dep = deploy_engine(name, hosts, params.get("workers") or 2)
+        dep = deploy_engine(name, hosts, params["workers"])
     except (DistlabError, OSError, TimeoutError) as exc:
         return {"error": f"deploying {name} failed: {exc}"}
     try:
-        job = EngineJob(
-            engine=name,
-            workloads=[],
-            size="default",
-            repeats=0,
-            warmup=0,
-            address=dep.address,
-            workers=params.get("workers") or 2,
-            options=dict(dep.options),
-            params={"bench": params},
-        )
+        job = bench.bench_job(name, params, dep.address, dep.options)
         figures = bench.measure("tiny-tasks", job, wrap=dep.driver.command([]))
         figures.pop("engine", None)
         return {**figures, "links": dict(dep.links), "placement": dict(dep.placement)}

@@ -21,6 +21,11 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 # options every bench takes
 Workers = Annotated[int | None, typer.Option(help="Workers per engine.")]
 Addresses = Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")]
+Out = Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")]
+# the tiny-tasks cell's options (bench tiny-tasks, bench rtt; defaults differ)
+TasksPerSample = Annotated[int, typer.Option(help="No-op tasks per throughput sample.")]
+RoundTrips = Annotated[int, typer.Option(help="Sequential one-task round trips.")]
+Samples = Annotated[int, typer.Option(help="Throughput samples (median).")]
 TaskEngines = Annotated[
     str | None, typer.Option(help="Comma-separated engines (default: all installed task engines).")
 ]
@@ -66,9 +71,7 @@ def bench_granularity(
     ] = 7,
     workers: Workers = None,
     address: Addresses = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
+    out: Out = None,
 ) -> None:
     """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
     from distlab.report.bench_tables import granularity_sweeps, granularity_table
@@ -82,25 +85,27 @@ def bench_granularity(
         console.print(line)
 
 
+def _tiny_task_params(n: int, round_trips: int, repeats: int, workers: int | None) -> dict:
+    if n < 1 or round_trips < 1 or repeats < 1:
+        raise DistlabError("--n, --round-trips and --repeats must be >= 1")
+    return {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
+
+
 @bench_app.command("tiny-tasks")
 def bench_tiny_tasks(
     engines: TaskEngines = None,
-    n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 1000,
-    round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 200,
-    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 5,
+    n: TasksPerSample = 1000,
+    round_trips: RoundTrips = 200,
+    repeats: Samples = 5,
     workers: Workers = None,
     address: Addresses = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
+    out: Out = None,
 ) -> None:
     """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
     from distlab.report.bench_tables import tiny_tasks_table
 
     names = _task_engines(engines)
-    if n < 1 or round_trips < 1 or repeats < 1:
-        raise DistlabError("--n, --round-trips and --repeats must be >= 1")
-    params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
+    params = _tiny_task_params(n, round_trips, repeats, workers)
     rows = _run_bench("tiny-tasks", names, params, address, out)
     console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
@@ -114,13 +119,11 @@ def bench_rtt(
     rtt: Annotated[
         float, typer.Option(help="Round trip (ms) measured against 0 ms.", min=0.0)
     ] = 2.0,
-    n: Annotated[int, typer.Option(help="No-op tasks per throughput sample.")] = 500,
-    round_trips: Annotated[int, typer.Option(help="Sequential one-task round trips.")] = 100,
-    repeats: Annotated[int, typer.Option(help="Throughput samples (median).")] = 3,
+    n: TasksPerSample = 500,
+    round_trips: RoundTrips = 100,
+    repeats: Samples = 3,
     workers: Workers = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
+    out: Out = None,
 ) -> None:
     """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root)."""
     from distlab import bench, registry
@@ -133,10 +136,10 @@ def bench_rtt(
         registry.engine_class(name)  # one line now if it is not installed
         if not registry.entry(name).deploy:
             raise DistlabError(f"{name} cannot be deployed across test hosts yet")
-    if hosts < 2 or n < 1 or round_trips < 1 or repeats < 1:
-        raise DistlabError("--hosts must be >= 2; --n, --round-trips and --repeats >= 1")
+    if hosts < 2:
+        raise DistlabError("--hosts must be >= 2 (the driver's host and the engine's)")
+    params = _tiny_task_params(n, round_trips, repeats, workers)
     netns.require_privileges()
-    params = {"n": n, "round_trips": round_trips, "repeats": repeats, "workers": workers}
     rows = run_rtt(names, hosts, rtt, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
     if out:
         bench.save("rtt", rows, out)
@@ -157,9 +160,7 @@ def bench_streams(
     query: Annotated[
         str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
     ] = "windows",
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the figures to this JSON file.")
-    ] = None,
+    out: Out = None,
 ) -> None:
     """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
     from distlab import bench, bench_streams
