@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -61,6 +62,9 @@ _RAY_DIR = os.path.dirname(ray.__file__)
 _RAY_HELPERS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
 _GCS_DEFAULT_PORT = 6379
 _CLIENT_DEFAULT_PORT = 10001
+#: Ray Client's proxier starts a server process per client; on 2 busy cores that start
+#: sometimes fails (about one test-host deployment in ten) and the next attempt works
+_CLIENT_ATTEMPTS, _CLIENT_START_FAILURES = 3, ("Initialization failure", "client server failed")
 
 
 def _raise_original(exc: RayTaskError) -> None:
@@ -167,6 +171,8 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         # True from our ray.init until our ray.shutdown: close() never ends another
         # engine's Ray session in this process.
         self._owns_session = False
+        #: ray.init attempts to reach a given cluster (see _connect)
+        self._connect_attempts = 0
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -190,12 +196,27 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         if self.address:
             self.check_address(self.address)
             self._owns_session = True
-            ray.init(address=self.address, **quiet)
+            self._connect(quiet)
         else:
             self._start_embedded(quiet)
         self._totals = self._read_totals()
         if self.address:
             self.workers = int(self._totals.get("CPU", 0))
+
+    def _connect(self, quiet: dict[str, Any]) -> None:
+        """ray.init to the given cluster, again while its client server fails to start."""
+        for attempt in range(1, _CLIENT_ATTEMPTS + 1):
+            self._connect_attempts = attempt
+            try:
+                ray.init(address=self.address, **quiet)
+                return
+            except Exception as exc:
+                if attempt == _CLIENT_ATTEMPTS or not any(
+                    text in str(exc) for text in _CLIENT_START_FAILURES
+                ):
+                    raise
+                ray.shutdown()
+                time.sleep(2.0)
 
     def _start_embedded(self, quiet: dict[str, Any]) -> None:
         self._children_before = {p.pid for p in psutil.Process().children()}
@@ -382,4 +403,5 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
             "ray": ray.__version__,
             "resources": self.resource_totals() if self.started else {},
             "network": "gcs_server and raylet listen on all interfaces",
+            "connect_attempts": self._connect_attempts or None,
         }

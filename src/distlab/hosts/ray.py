@@ -84,7 +84,15 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     dep.run_on_driver(
         "import os, time, ray\n"
         "os.environ.update(RAY_AUTH_MODE='disabled', RAY_USAGE_STATS_ENABLED='0')\n"
-        f"ray.init({dep.address!r}, logging_level='ERROR')\n"
+        # a Ray Client server that failed to start is asked for again (as the engine does)
+        "for attempt in range(3):\n"
+        "    try:\n"
+        f"        ray.init({dep.address!r}, logging_level='ERROR')\n"
+        "        break\n"
+        "    except Exception:\n"
+        "        if attempt == 2:\n"
+        "            raise\n"
+        "        ray.shutdown(); time.sleep(2)\n"
         "end = time.time() + 90\n"
         f"while ray.cluster_resources().get('CPU', 0) < {workers}:\n"
         "    if time.time() > end:\n"
