@@ -108,8 +108,12 @@ def measure_point(
     return point, sink
 
 
-def search(measure: Callable[[float], dict[str, Any]], plan: SearchPlan) -> dict[str, Any]:
-    """The highest sustained rate (steps of ``growth``, then bisection to ``precision``)."""
+def search(
+    measure: Callable[[float], dict[str, Any]], plan: SearchPlan, warm: bool = False
+) -> dict[str, Any]:
+    """The highest sustained rate (steps of ``growth``, then bisection to ``precision``).
+    ``warm``: the engine has just run streams of its own (the same processes, nothing
+    restarted since), so the throw-away stream is not needed."""
     points: list[dict[str, Any]] = []
 
     def at(rate: float) -> dict[str, Any]:
@@ -122,7 +126,8 @@ def search(measure: Callable[[float], dict[str, Any]], plan: SearchPlan) -> dict
         return point
 
     good, bad, rate = None, None, float(plan.start_rate)
-    measure(rate)  # the warm-up stream: not a point
+    if not warm:
+        measure(rate)  # the warm-up stream: not a point
     while True:
         point = at(rate)
         if point["sustained"]:
@@ -150,6 +155,7 @@ def search(measure: Callable[[float], dict[str, Any]], plan: SearchPlan) -> dict
         "all_verified": all(pt["verified"] for pt in points),
         "sender_limited": any(not pt["valid"] for pt in points),
         "plan": plan.to_dict(),
+        "warm_up": "the streams just before it" if warm else "a stream at the first rate",
     }
 
 
