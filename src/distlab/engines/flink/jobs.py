@@ -8,10 +8,15 @@ user's mapper and reducer travel inside them by value (cloudpickle).
 
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
+import json
 import pickle
-from collections.abc import Callable, Iterable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from pyflink.table import DataTypes, TableEnvironment
@@ -97,21 +102,46 @@ def map_reduce(t_env: TableEnvironment, paths: Sequence[str], mapper, reducer) -
     )
     t_env.create_temporary_function(f"{view}_map", map_line)
     t_env.create_temporary_function(f"{view}_reduce", reduce_values)
-    result = t_env.execute_sql(
+    select = (
         f"SELECT k, {view}_reduce(v) FROM {view}, "
         f"LATERAL TABLE({view}_map(line)) AS t(k, v) GROUP BY k"
     )
     out: dict = {}
-    with result.collect() as rows:
-        for key, value in rows:
-            out[pickle.loads(key)] = pickle.loads(value)
+    for row in results(t_env, "k BYTES, v BYTES", select):
+        # the JSON format writes BYTES as base64 text
+        out[pickle.loads(base64.b64decode(row["k"]))] = pickle.loads(base64.b64decode(row["v"]))
     return out
 
 
 def wordcount(t_env: TableEnvironment, paths: Sequence[str]) -> dict[str, int]:
     view = register_lines(t_env, paths)
-    out: dict[str, int] = {}
-    with t_env.execute_sql(wordcount_sql(view)).collect() as rows:
-        for word, count in rows:
-            out[word] = int(count)
-    return out
+    return {
+        row["word"]: int(row["n"])
+        for row in results(t_env, "word STRING, n BIGINT", wordcount_sql(view))
+    }
+
+
+def results(t_env: TableEnvironment, columns: str, select: str) -> Iterator[dict[str, Any]]:
+    """The rows of ``select``, written by the job to JSON files of a sink table of its own
+    and read back once it finished: results leave a Flink job through a sink, as in
+    production. (``collect()`` fetches every row over py4j, about 1 ms a row here: 6.5 s of
+    a 1 MB word count's 8 s, spent in the client, not the engine.)"""
+    out_dir = Path(tempfile.mkdtemp(prefix="distlab-flink-out-"))
+    sink = f"distlab_sink_{next(_job_numbers)}"
+    try:
+        t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE {sink} ({columns}) WITH ("
+            f"'connector' = 'filesystem', 'path' = {_sql_string(out_dir.as_uri())}, "
+            "'format' = 'json')"
+        )
+        try:
+            t_env.execute_sql(f"INSERT INTO {sink} {select}").wait()
+        finally:
+            t_env.execute_sql(f"DROP TEMPORARY TABLE {sink}")
+        # committed part files only: files in progress are hidden (a leading dot)
+        for part in sorted(out_dir.rglob("*")):
+            if part.is_file() and not part.name.startswith((".", "_")):
+                with part.open(encoding="utf-8") as lines:
+                    yield from (json.loads(line) for line in lines if line.strip())
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
