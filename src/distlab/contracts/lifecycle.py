@@ -79,6 +79,10 @@ class Engine:
     supports_shared_objects: ClassVar[bool] = False
     #: the engine needs an external server (a broker); started on loopback if no address
     needs_server: ClassVar[bool] = False
+    #: every job starts processes of its own (containers, tasks, client JVMs) and ends
+    #: them: a warm-up run leaves nothing warm for the next, so cells take none (unless a
+    #: fault needs a run to aim at)
+    jobs_start_fresh: ClassVar[bool] = False
     #: form of --address for this engine, shown in help and errors
     address_help: ClassVar[str] = ""
     #: the server or cluster the engine starts when no address is given (None: only
