@@ -60,6 +60,13 @@ def test_search_in_bigger_steps_to_within_a_factor():
     assert got["best_rate"] <= 50_000 < got["first_failed_rate"]
     assert got["first_failed_rate"] <= 2 * got["best_rate"]
     assert len(got["points"]) <= 5  # 8k, 32k, 128k, then 80k and 56k
+    assert got["warm_up"] == "a stream at the first rate"
+    # after streams on the same engine, the search needs no throw-away stream
+    measure, tried = _fake(limit=50_000)
+    plan = SearchPlan(start_rate=16_000, max_rate=128_000, growth=4, precision=1.0)
+    got = search(measure, plan, warm=True)
+    assert tried == [16_000, 64_000, 40_000]
+    assert got["best_rate"] == 40_000 and got["warm_up"] == "the streams just before it"
 
 
 def test_search_looks_lower_and_marks_the_sender_limit():

@@ -96,7 +96,7 @@ class Stream(Workload):
             "rate": 5000,
             "window_ms": 1000,
             "keys": 16,
-            "sweep_start_rate": 8000,
+            "sweep_start_rate": 16000,
             "sweep_max_rate": 128000,
             "sweep_growth": 4.0,
             "sweep_precision": 1.0,
