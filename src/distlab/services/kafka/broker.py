@@ -29,7 +29,8 @@ from distlab import jvm
 from distlab.contracts import EngineStartError
 from distlab.procs import free_port, stop_pids, wait_port
 
-_HOST = "127.0.0.1"  # the embedded broker always listens on loopback only
+#: the embedded broker listens on loopback only (distlab.hosts gives a test host's address)
+_HOST = "127.0.0.1"
 #: the broker's heap: Kafka keeps its data in the page cache, not on the heap
 HEAP_MB = 768
 
@@ -92,7 +93,9 @@ class KafkaBroker:
     #: its log is on disk (page cache): a killed broker restarts with its topics and offsets
     keeps_data = True
 
-    def __init__(self, port: int | None = None, start_timeout: float = 60.0):
+    def __init__(self, port: int | None = None, start_timeout: float = 60.0, host: str = _HOST):
+        #: the address it listens on and advertises (a test host's, for distlab.hosts)
+        self.host = host
         self.port = port
         self.controller_port: int | None = None
         self.start_timeout = start_timeout
@@ -108,7 +111,7 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         if self.port is None:
             raise RuntimeError("broker not started")
-        return f"{_HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -141,20 +144,33 @@ class KafkaBroker:
             return self
         t0 = time.perf_counter()
         try:
-            self.port = self.port or free_port(_HOST)
-            self.controller_port = self.controller_port or free_port(_HOST)
-            self._dir = Path(tempfile.mkdtemp(prefix="distlab-kafka-"))
-            props = self._dir / "server.properties"
-            props.write_text(self._properties())
-            (self._dir / "log4j2.yaml").write_text(_LOG4J2)
-            self._format(props)
-            self._launch(props)
+            self.port = self.port or free_port(self.host)
+            self.controller_port = self.controller_port or free_port(self.host)
+            self._launch(self.prepare())
         except BaseException:  # also on KeyboardInterrupt: leave nothing behind
             self.stop()
             raise
         self.startup_s = time.perf_counter() - t0
         RUNNING[self.bootstrap] = self
         return self
+
+    def prepare(self) -> Path:
+        """Its directory, properties and formatted storage (ports set by the caller or
+        start()); the properties file that ``launch_command`` runs."""
+        self._dir = Path(tempfile.mkdtemp(prefix="distlab-kafka-"))
+        props = self._dir / "server.properties"
+        props.write_text(self._properties())
+        (self._dir / "log4j2.yaml").write_text(_LOG4J2)
+        self._format(props)
+        return props
+
+    def launch_command(self, props: Path) -> list[str]:
+        """The broker's JVM command line (for a launcher of its own, e.g. on a test host)."""
+        return self._java("kafka.Kafka", str(props))
+
+    @property
+    def directory(self) -> Path | None:
+        return self._dir
 
     def restart(self) -> None:
         """Start it again on the same ports with the log it had (after a kill)."""
@@ -169,10 +185,10 @@ class KafkaBroker:
         assert self._dir is not None
         lines = {
             **SETTINGS,
-            "listeners": f"PLAINTEXT://{_HOST}:{self.port},"
-            f"CONTROLLER://{_HOST}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{_HOST}:{self.port}",
-            "controller.quorum.bootstrap.servers": f"{_HOST}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{self.host}:{self.port},"
+            f"CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "controller.quorum.bootstrap.servers": f"{self.host}:{self.controller_port}",
             "log.dirs": str(self._dir / "data"),
         }
         return "".join(f"{k}={v}\n" for k, v in lines.items())
@@ -212,7 +228,7 @@ class KafkaBroker:
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self._proc = subprocess.Popen(
-                self._java("kafka.Kafka", str(props)),
+                self.launch_command(props),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -221,7 +237,7 @@ class KafkaBroker:
         except OSError as exc:
             raise EngineStartError(f"cannot run the Kafka broker: {exc}") from None
         try:
-            wait_port(_HOST, self.port, self.start_timeout, self._proc)
+            wait_port(self.host, self.port, self.start_timeout, self._proc)
         except (RuntimeError, TimeoutError) as exc:
             lines = log_path.read_text(errors="replace").strip().splitlines()
             raise EngineStartError(
