@@ -131,16 +131,16 @@ def test_loss_without_netem_is_one_line(state_dir):
 
 
 @pytest.mark.slow
-def test_dask_ray_and_celery_across_three_hosts_verify(state_dir, tmp_path):
+def test_dask_ray_celery_and_kafka_across_three_hosts_verify(state_dir, tmp_path):
     out = tmp_path / "run"
     res = distlab(
-        "run", "--hosts", "3", "--engines", "dask,ray,celery,local",
+        "run", "--hosts", "3", "--engines", "dask,ray,celery,kafka,local",
         "--workloads", "squares,numbers",
         "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
-    for engine in ("dask", "ray", "celery"):
+    for engine in ("dask", "ray", "celery", "kafka"):
         cells = [c for c in doc["cells"] if c["engine"] == engine]
         assert cells and all(c["status"] == "ok" and c["verified"] for c in cells), cells
         placed = doc["engines"][engine]["hosts"]
@@ -149,6 +149,12 @@ def test_dask_ray_and_celery_across_three_hosts_verify(state_dir, tmp_path):
     # Celery's workers are the deployment's (on h2), not ones the driver's engine started
     assert doc["engines"]["celery"]["hosts"]["placement"]["workers 1"] == "h2"
     assert doc["engines"]["celery"]["describe"]["queue_of_workers_started_elsewhere"]
+    # Kafka's broker on h1, its consumer group's workers on h2, the driver's engine
+    # starting none of its own
+    kafka = doc["engines"]["kafka"]
+    assert kafka["hosts"]["placement"]["broker"] == "h1"
+    assert kafka["hosts"]["placement"]["worker 1"] == "h2"
+    assert kafka["describe"]["group_of_workers_started_elsewhere"] == "distlab-hosts-workers"
     local = [c for c in doc["cells"] if c["engine"] == "local"]
     assert all(c["status"] == "unsupported" and "one machine" in c["reason"] for c in local)
     assert _namespaces() == []  # the run took its hosts down

@@ -81,6 +81,7 @@ ENGINES: dict[str, EngineEntry] = {
             ("confluent_kafka",),
             "kafka",
             ("confluent-kafka",),
+            deploy="distlab.hosts.kafka:deploy",
         ),
         EngineEntry(
             "scoop", "scoop.engine", "ScoopEngine", ("scoop",), "scoop", ("scoop", "pyzmq")

@@ -4,7 +4,8 @@ them and sends the outcomes back on a results topic.
 Without an address the adapter starts its own Apache Kafka broker (one KRaft node, see
 distlab.services.kafka.broker) on loopback; with ``address="host:port[,host:port]"`` it
 uses the user's bootstrap servers, creating uniquely named topics there and deleting them
-on close. Worker processes always run on this machine (distlab.engines.kafka.worker).
+on close. Its worker processes (distlab.engines.kafka.worker) run on this machine, or
+elsewhere with ``group`` (distlab.hosts.kafka starts them on test hosts).
 
 Delivery is at-least-once: a worker commits a task's offset only after its result is
 flushed, so a killed worker's unfinished tasks are re-run by the group member that takes
@@ -81,7 +82,11 @@ class KafkaEngine(TaskEngine, StreamEngine):
         ``session_timeout_ms`` (group failure detection, default 3000; 6000 on a user's cluster),
         ``max_message_bytes`` (largest task or result, default 64 MiB),
         ``fetch_wait_ms`` (longest wait of an idle fetch, default 100),
-        ``restart_workers`` (replace a worker process that dies, default True)."""
+        ``restart_workers`` (replace a worker process that dies, default True),
+        ``group`` (use the topics ``GROUP-tasks`` and ``GROUP-results`` and the consumer
+        group ``GROUP-workers`` of workers started elsewhere, e.g. on other hosts: start
+        no worker, create and delete no topic; ``partitions`` must then be the tasks
+        topic's)."""
         super().__init__(address, workers, **options)
         #: dead worker processes replaced (option restart_workers, default True)
         self.restart_workers = bool(self.options.get("restart_workers", True))
@@ -150,16 +155,19 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self.bootstrap = self._broker.bootstrap
 
         run = uuid.uuid4().hex[:12]
-        self.tasks_topic, self.results_topic = f"distlab-tasks-{run}", f"distlab-results-{run}"
-        self.group = f"distlab-workers-{run}"
-        self._topics = [self.tasks_topic, self.results_topic]
-        # as many results partitions as workers; a topic's own size limit, as Apache Kafka
-        # refuses messages over 1 MB by default
-        create_topics(
-            self.bootstrap,
-            {self.tasks_topic: self.partitions, self.results_topic: self.workers},
-            config={"max.message.bytes": str(self.max_message_bytes)},
-        )
+        remote = self.options.get("group")
+        names = remote or f"distlab-{run}"
+        self.tasks_topic, self.results_topic = f"{names}-tasks", f"{names}-results"
+        self.group = f"{names}-workers"
+        if not remote:
+            self._topics = [self.tasks_topic, self.results_topic]
+            # as many results partitions as workers; a topic's own size limit, as Apache
+            # Kafka refuses messages over 1 MB by default
+            create_topics(
+                self.bootstrap,
+                {self.tasks_topic: self.partitions, self.results_topic: self.workers},
+                config={"max.message.bytes": str(self.max_message_bytes)},
+            )
 
         self._producer = Producer(
             {
@@ -183,8 +191,11 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self.workers,
             tick=self._tick,
             on_duplicate=self._count_duplicate,
+            id_prefix=f"{run}:".encode() if remote else b"",
         )
-
+        if remote:
+            wait_for_assignment(self._results, None, self.workers, self.partitions)
+            return
         self._group = WorkerProcesses(
             self.workers,
             bootstrap=self.bootstrap,
@@ -383,6 +394,8 @@ class KafkaEngine(TaskEngine, StreamEngine):
             "fetch_wait_ms": self.fetch_wait_ms,
             "delivery": "at-least-once (duplicates dropped by the driver)",
             "restart_workers": self.restart_workers,
+            # the consumer group of workers started elsewhere (option group), if any
+            "group_of_workers_started_elsewhere": self.options.get("group") and self.group,
         }
 
 

@@ -84,11 +84,12 @@ class WorkerProcesses:
 
 
 def wait_for_assignment(
-    results: Any, group: WorkerProcesses, workers: int, partitions: int
+    results: Any, group: WorkerProcesses | None, workers: int, partitions: int
 ) -> None:
     """Until every worker owns task partitions and together they own each exactly once
     (``results``: the engine's TaskResults, which sees the group's assignments); a worker
-    that dies meanwhile, or GROUP_READY_TIMEOUT, fails the start."""
+    of ``group`` that dies meanwhile (None: workers started elsewhere), or
+    GROUP_READY_TIMEOUT, fails the start."""
 
     def ready() -> bool:
         owned = [p for parts in results.assignments.values() for p in parts]
@@ -100,7 +101,7 @@ def wait_for_assignment(
     deadline = time.monotonic() + GROUP_READY_TIMEOUT
     with results.assigned:
         while not ready():
-            dead = group.first_dead()
+            dead = group.first_dead() if group is not None else None
             if dead:
                 raise EngineStartError(f"a kafka worker {dead} (at start-up)")
             if time.monotonic() > deadline:

@@ -47,7 +47,11 @@ class TaskResults:
         partitions: int,
         tick: Callable[[], None],
         on_duplicate: Callable[[], None],
+        id_prefix: bytes = b"",
     ):
+        #: starts every task id of this driver: on topics that outlive it (workers started
+        #: elsewhere), the results of an earlier driver are told apart and left alone
+        self.id_prefix = id_prefix
         self.tick = tick
         self.on_duplicate = on_duplicate
         #: unreadable messages found on the results topic
@@ -60,8 +64,9 @@ class TaskResults:
         self._futures: dict[bytes, ConcurrentFuture] = {}
         self._next_id = 0
         self._closing = threading.Event()
-        # The results topic is new and ours alone: read it from the beginning without a
-        # group (no join delay), so no result or assignment note can be missed.
+        # The results topic is new and ours alone (or, with workers started elsewhere, the
+        # ids tell our results apart): read it from the beginning without a group (no
+        # join delay), so no result or assignment note can be missed.
         self._consumer = Consumer(consumer_config)
         self._consumer.assign(
             [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)]
@@ -78,7 +83,7 @@ class TaskResults:
         with self._lock:
             seq = self._next_id
             self._next_id += 1
-            task_id = str(seq).encode()
+            task_id = self.id_prefix + str(seq).encode()
             self._futures[task_id] = fut
         return task_id, seq, fut
 
@@ -122,7 +127,8 @@ class TaskResults:
             fut = self._futures.pop(task_id, None)
             if fut is None:
                 # Ids are sequential: a known id with no pending future was answered before.
-                if int(task_id) < self._next_id:
+                prefix = self.id_prefix
+                if task_id.startswith(prefix) and int(task_id[len(prefix) :]) < self._next_id:
                     self.on_duplicate()
                 return
         try:
