@@ -9,7 +9,7 @@ import tempfile
 
 from distlab.engines.celery.engine import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
 from distlab.engines.celery.workers import worker_command, worker_environment
-from distlab.hosts.deploy import Deployment, wait_for_port
+from distlab.hosts.deploy import Deployment, build, wait_for_port
 from distlab.hosts.netns import TestHosts
 from distlab.services.redis_server import find_redis_server
 
@@ -18,10 +18,7 @@ QUEUE = "distlab-hosts"
 
 
 def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    dep = Deployment("celery", hosts)
-    with dep.undone_on_failure():
-        _start(dep, hosts, workers)
-    return dep
+    return build("celery", hosts, workers, _start)
 
 
 def _config(broker: str) -> dict:

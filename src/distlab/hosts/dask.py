@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import sys
 
-from distlab.hosts.deploy import Deployment, carried, wait_for_port
+from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
 from distlab.hosts.netns import TestHosts
 
 PORT = 8786
 
 
 def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    dep = Deployment("dask", hosts)
-    with dep.undone_on_failure():
-        _start(dep, hosts, workers)
-    return dep
+    return build("dask", hosts, workers, _start)
 
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:

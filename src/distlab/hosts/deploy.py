@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,17 @@ class Deployment:
             "links": self.links,
             "hosts": {h.name: h.address for h in self.hosts.hosts},
         }
+
+
+def build(
+    engine: str, hosts: TestHosts, workers: int, start: Callable[[Deployment, TestHosts, int], None]
+) -> Deployment:
+    """The deployment of ``engine`` that ``start(dep, hosts, workers)`` brings up; if it
+    fails, all it started is stopped."""
+    dep = Deployment(engine, hosts)
+    with dep.undone_on_failure():
+        start(dep, hosts, workers)
+    return dep
 
 
 def wait_for_port(dep: Deployment, host: Host, port: int, timeout: float = 60.0) -> None:

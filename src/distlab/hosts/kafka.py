@@ -15,7 +15,7 @@ import os
 import sys
 
 from distlab.engines.kafka.worker import worker_command
-from distlab.hosts.deploy import Deployment, carried, wait_for_port
+from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
 from distlab.hosts.netns import TestHosts
 from distlab.services.kafka.broker import KafkaBroker
 from distlab.services.kafka.clients import FETCH_WAIT_MS
@@ -34,10 +34,7 @@ NOT_DELAYED = (
 
 
 def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    dep = Deployment("kafka", hosts)
-    with dep.undone_on_failure():
-        _start(dep, hosts, workers)
-    return dep
+    return build("kafka", hosts, workers, _start)
 
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:

@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 from distlab.contracts import DistlabError
-from distlab.hosts.deploy import Deployment, carried, wait_for_port
+from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
 from distlab.hosts.netns import TestHosts
 
 GCS_PORT = 6379
@@ -21,10 +21,7 @@ OBJECT_STORE_BYTES = 1_000_000_000
 
 
 def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    dep = Deployment("ray", hosts)
-    with dep.undone_on_failure():
-        _start(dep, hosts, workers)
-    return dep
+    return build("ray", hosts, workers, _start)
 
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
