@@ -16,7 +16,7 @@ import pytest
 import distlab
 from distlab.contracts import DistlabError
 from distlab.contracts.tasklog import TaskLog, run_recorded
-from distlab.report import figures
+from distlab.report import fault_figures
 from distlab.report.glance import glance
 from distlab.report.html import faults_table
 from distlab.run import matrix
@@ -271,13 +271,13 @@ def test_reports_show_the_faulted_repetition():
         "status": "ok",
         "fault": {"kind": "worker", "in_flight": False, "error": "the run finished first"},
     }
-    summary = figures.fault_summary(killed)
+    summary = fault_figures.fault_summary(killed)
     assert "pid 4242" in summary and "lost 0" in summary and "dup 1" in summary
     assert "recovery 4.60 s" in summary
-    broken = figures.fault_summary(failed_broker)
+    broken = fault_figures.fault_summary(failed_broker)
     assert "pid 77" in broken and "lost -" in broken and "run failed 40.0 ms" in broken
     assert "engine restarted in 2.50 s (its broker died)" in broken
-    assert figures.fault_summary(missed) == "worker fault: the run finished first"
+    assert fault_figures.fault_summary(missed) == "worker fault: the run finished first"
     html = faults_table(_doc(killed, failed_broker, missed))
     assert 'id="faults"' in html and "4242" in html and "failed after 40.0 ms" in html
     assert "the run finished first" in html

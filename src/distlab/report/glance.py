@@ -22,14 +22,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from distlab.report.fault_figures import fault, has_fault
 from distlab.report.figures import (
     Cell,
     Doc,
     _metrics,
     _number,
-    fault,
     full_median,
-    has_fault,
     is_race,
     label,
     latency_ms,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from distlab.report import figures
+from distlab.report import fault_figures, figures
 from distlab.report.figures import fmt_s, fmt_x, label
 
 
@@ -99,7 +99,7 @@ def faults_table(doc: dict) -> str:
     here and never in the times above."""
     rows = []
     for c in doc.get("cells") or []:
-        row = figures.fault_row(c)
+        row = fault_figures.fault_row(c)
         if row is None:
             continue
         cells = [

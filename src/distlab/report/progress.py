@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from distlab.console import console
-from distlab.report import figures
+from distlab.report import fault_figures
 from distlab.run.model import (
     CellFinished,
     CellStarted,
@@ -210,4 +210,6 @@ class RunProgress:
                 f"{cell.variant:<12}{figure} {detail}"
             )
         if cell.fault:  # the faulted repetition, reported apart from the times
-            console.print(f"    [dim]fault: {escape(figures.fault_summary(cell.to_dict()))}[/]")
+            console.print(
+                f"    [dim]fault: {escape(fault_figures.fault_summary(cell.to_dict()))}[/]"
+            )
