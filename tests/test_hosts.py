@@ -161,6 +161,31 @@ def test_dask_ray_celery_and_kafka_across_three_hosts_verify(state_dir, tmp_path
 
 
 @pytest.mark.slow
+def test_cut_host_on_celery_and_kafka_loses_nothing_once_the_host_returns(state_dir, tmp_path):
+    bad = distlab("run", "--engines", "celery", "--workloads", "squares", "--cut-host")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: --cut-host needs --hosts: it takes one of the test hosts off the network"
+    ], bad.stderr
+    out = tmp_path / "cut"
+    res = distlab(
+        "run", "--hosts", "3", "--engines", "celery,kafka", "--workloads", "squares",
+        "--size", "tiny", "--repeats", "1", "--cut-host", "--out", str(out), timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    for cell in doc["cells"]:
+        fault = cell["fault"]
+        assert cell["status"] == "ok" and cell["verified"], cell
+        assert fault["kind"] == "host cut" and fault["host"] == "h2", fault
+        # the host was really away for the whole cut, mid-run, and the run waited for it
+        assert fault["down_s"] >= 5.0 and fault["in_flight"], fault
+        assert fault["faulted_wall_s"] >= fault["down_s"], fault
+        assert fault["lost"] == 0 and fault["finished"] == fault["tasks"], fault
+        assert fault["after_restore_s"] is not None and "engine_noticed" in fault
+    assert _namespaces() == []
+
+
+@pytest.mark.slow
 def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
     """No netem here: the delay is a Toxiproxy on the driver's host in front of the
     scheduler (and on each worker host); a task's round trip then takes at least the RTT."""

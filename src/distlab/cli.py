@@ -79,6 +79,16 @@ def run(
             "and how long recovery took, or how fast the engine named the dead broker.",
         ),
     ] = False,
+    cut_host: Annotated[
+        bool,
+        typer.Option(
+            "--cut-host",
+            help="With --hosts: take the last worker host off the network (its link down) "
+            "during each cell's first measured repetition and bring it back after a few "
+            "seconds. Report lost and duplicated tasks, the recovery time and whether the "
+            "engine noticed.",
+        ),
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -164,6 +174,7 @@ def run(
         options={n: {"gpus": gpus} for n in engine_names} if gpus is not None else {},
         kill_worker=kill_worker,
         kill_broker=kill_broker,
+        cut_host=cut_host,
         cell_timeout=cell_timeout,
         functions=functions,
         hosts=hosts,

@@ -162,7 +162,7 @@ class Fault:
         """Fill in what the run showed after the kill (counts from the task log)."""
         rec = self.record
         kill = self._kill_time
-        if "killed_pid" not in rec and "error" not in rec:
+        if kill is None and "killed_pid" not in rec and "error" not in rec:
             rec["error"] = "nothing was killed"
         if lost is not None:
             rec["lost"] = lost
@@ -406,9 +406,15 @@ class BrokerKiller(Fault):
         )
 
 
-def make_fault(engine: Engine, kill_worker: bool, kill_broker: bool) -> Fault | None:
-    """The fault a job asks for (a broker kill when both are asked: the matrix refuses
-    that combination before anything starts)."""
+def make_fault(
+    engine: Engine, kill_worker: bool, kill_broker: bool, cut_host: bool = False
+) -> Fault | None:
+    """The fault a job asks for (one: the matrix refuses combinations before anything
+    starts)."""
+    if cut_host:
+        from distlab.run.host_cut import HostCut
+
+        return HostCut(engine)
     if kill_broker:
         return BrokerKiller(engine)
     if kill_worker:

@@ -102,8 +102,12 @@ def validate(spec: RunSpec) -> None:
     counts = spec.worker_counts
     if counts and (min(counts) < 1 or len(set(counts)) != len(counts)):
         raise DistlabError(f"--workers must list distinct counts >= 1, not {counts}")
-    if spec.kill_worker and spec.kill_broker:
-        raise DistlabError("--kill-worker and --kill-broker: choose one fault per run")
+    if sum((spec.kill_worker, spec.kill_broker, spec.cut_host)) > 1:
+        raise DistlabError("--kill-worker, --kill-broker and --cut-host: choose one fault per run")
+    if spec.cut_host and not spec.hosts:
+        raise DistlabError(
+            "--cut-host needs --hosts: it takes one of the test hosts off the network"
+        )
     if not spec.cell_timeout > 0:
         raise DistlabError("--cell-timeout must be a positive number of seconds")
     for name, options in spec.options.items():
@@ -279,6 +283,7 @@ def _run_engine(
         params=spec.params,
         kill_worker=spec.kill_worker,
         kill_broker=spec.kill_broker,
+        cut_host=spec.cut_host,
         address=spec.addresses.get(name),
         workers=spec.workers,
         options=spec.options.get(name, {}),

@@ -67,7 +67,7 @@ def _run_cell(
 ) -> CellRecord:
     cell = CellRecord(engine.name, wl.name, variant, workers=engine.workers)
     wl.golden()  # the trusted answer is computed before the memory window opens
-    fault = make_fault(engine, job.kill_worker, job.kill_broker)
+    fault = make_fault(engine, job.kill_worker, job.kill_broker, job.cut_host)
     if fault is not None and "error" in fault.record:
         # nothing to inject on this engine (e.g. no broker of ours): say so, run normally
         cell.fault, fault = fault.record, None

@@ -38,6 +38,8 @@ class RunSpec:
     kill_worker: bool = False
     #: kill the engine's broker part-way through each cell's first measured repetition
     kill_broker: bool = False
+    #: with ``hosts``: take a worker host off the network part-way through that repetition
+    cut_host: bool = False
     cell_timeout: float = 900.0
     #: the user's functions in the matrix: workload name -> FunctionSpec fields
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -67,6 +69,7 @@ class EngineJob:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     kill_worker: bool = False
     kill_broker: bool = False
+    cut_host: bool = False
     address: str | None = None
     workers: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
