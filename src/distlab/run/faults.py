@@ -406,15 +406,9 @@ class BrokerKiller(Fault):
         )
 
 
-def make_fault(
-    engine: Engine, kill_worker: bool, kill_broker: bool, cut_host: bool = False
-) -> Fault | None:
-    """The fault a job asks for (one: the matrix refuses combinations before anything
-    starts)."""
-    if cut_host:
-        from distlab.run.host_cut import HostCut
-
-        return HostCut(engine)
+def make_fault(engine: Engine, kill_worker: bool, kill_broker: bool) -> Fault | None:
+    """The fault a job asks for (a broker kill when both are asked: the matrix refuses
+    that combination before anything starts)."""
     if kill_broker:
         return BrokerKiller(engine)
     if kill_worker:

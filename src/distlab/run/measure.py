@@ -13,6 +13,7 @@ from distlab.contracts import TASKS, DistlabError, Engine
 from distlab.procs import PeakMemory
 from distlab.run import repetitions
 from distlab.run.faults import Fault, make_fault
+from distlab.run.host_cut import HostCut
 from distlab.run.model import CellRecord, EngineJob, error_line
 from distlab.run.recovery import fault_target, note_engine_state, restart_engine
 from distlab.stats import summarize
@@ -67,7 +68,9 @@ def _run_cell(
 ) -> CellRecord:
     cell = CellRecord(engine.name, wl.name, variant, workers=engine.workers)
     wl.golden()  # the trusted answer is computed before the memory window opens
-    fault = make_fault(engine, job.kill_worker, job.kill_broker, job.cut_host)
+    fault = (
+        HostCut(engine) if job.cut_host else make_fault(engine, job.kill_worker, job.kill_broker)
+    )
     if fault is not None and "error" in fault.record:
         # nothing to inject on this engine (e.g. no broker of ours): say so, run normally
         cell.fault, fault = fault.record, None
