@@ -131,16 +131,16 @@ def test_loss_without_netem_is_one_line(state_dir):
 
 
 @pytest.mark.slow
-def test_dask_ray_celery_and_kafka_across_three_hosts_verify(state_dir, tmp_path):
+def test_dask_ray_celery_kafka_and_spark_across_three_hosts_verify(state_dir, tmp_path):
     out = tmp_path / "run"
     res = distlab(
-        "run", "--hosts", "3", "--engines", "dask,ray,celery,kafka,local",
+        "run", "--hosts", "3", "--engines", "dask,ray,celery,kafka,spark,local",
         "--workloads", "squares,numbers",
         "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
-    for engine in ("dask", "ray", "celery", "kafka"):
+    for engine in ("dask", "ray", "celery", "kafka", "spark"):
         cells = [c for c in doc["cells"] if c["engine"] == engine]
         assert cells and all(c["status"] == "ok" and c["verified"] for c in cells), cells
         placed = doc["engines"][engine]["hosts"]
@@ -155,6 +155,10 @@ def test_dask_ray_celery_and_kafka_across_three_hosts_verify(state_dir, tmp_path
     assert kafka["hosts"]["placement"]["broker"] == "h1"
     assert kafka["hosts"]["placement"]["worker 1"] == "h2"
     assert kafka["describe"]["group_of_workers_started_elsewhere"] == "distlab-hosts-workers"
+    # Spark: a standalone master on h1 and a worker on h2, the driver joining with spark://
+    spark = doc["engines"]["spark"]
+    assert spark["hosts"]["placement"] == {"master": "h1", "worker 1": "h2"}
+    assert spark["describe"]["master"] == "spark://198.18.0.2:7077"
     local = [c for c in doc["cells"] if c["engine"] == "local"]
     assert all(c["status"] == "unsupported" and "one machine" in c["reason"] for c in local)
     assert _namespaces() == []  # the run took its hosts down

@@ -86,7 +86,15 @@ ENGINES: dict[str, EngineEntry] = {
         EngineEntry(
             "scoop", "scoop.engine", "ScoopEngine", ("scoop",), "scoop", ("scoop", "pyzmq")
         ),
-        EngineEntry("spark", "spark.engine", "SparkEngine", ("pyspark",), "spark", ("pyspark",)),
+        EngineEntry(
+            "spark",
+            "spark.engine",
+            "SparkEngine",
+            ("pyspark",),
+            "spark",
+            ("pyspark",),
+            deploy="distlab.hosts.spark:deploy",
+        ),
         EngineEntry(
             "flink",
             "flink.engine",
