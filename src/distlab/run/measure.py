@@ -12,7 +12,8 @@ from typing import Any
 from distlab.contracts import TASKS, DistlabError, Engine
 from distlab.procs import PeakMemory
 from distlab.run import repetitions
-from distlab.run.faults import Fault, make_fault
+from distlab.run.broker_kill import BrokerKiller
+from distlab.run.faults import Fault, WorkerKiller
 from distlab.run.host_cut import HostCut
 from distlab.run.model import CellRecord, EngineJob, error_line
 from distlab.run.recovery import fault_target, note_engine_state, restart_engine
@@ -34,6 +35,17 @@ def timed_run(
         if on_return is not None:
             on_return()  # also when the run raised: a fault's record ends there
     return out, (out.wall_s if out.wall_s is not None else wall)
+
+
+def _fault_for(engine: Engine, job: EngineJob) -> Fault | None:
+    """The fault the job asks for (one at most: the matrix refuses combinations)."""
+    if job.cut_host:
+        return HostCut(engine)
+    if job.kill_broker:
+        return BrokerKiller(engine)
+    if job.kill_worker:
+        return WorkerKiller(engine)
+    return None
 
 
 def run_cell(engine: Engine, wl: Workload, variant: str, job: EngineJob) -> CellRecord:
@@ -68,9 +80,7 @@ def _run_cell(
 ) -> CellRecord:
     cell = CellRecord(engine.name, wl.name, variant, workers=engine.workers)
     wl.golden()  # the trusted answer is computed before the memory window opens
-    fault = (
-        HostCut(engine) if job.cut_host else make_fault(engine, job.kill_worker, job.kill_broker)
-    )
+    fault = _fault_for(engine, job)
     if fault is not None and "error" in fault.record:
         # nothing to inject on this engine (e.g. no broker of ours): say so, run normally
         cell.fault, fault = fault.record, None
