@@ -2,6 +2,11 @@
 # Installs everything distlab needs on a fresh Debian machine with Python 3.11:
 # uv, the locked virtual environment (.venv, every engine extra), Java and Maven with the
 # pinned JVM parts (Kafka broker, Hadoop, Spark's and Flink's Kafka connectors),
+# OpenSSH's server: SCOOP across the test hosts starts its workers over ssh, to an sshd
+# distlab runs in each host's namespace (nothing is started here)
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+  apt_install openssh-server openssh-client
+fi
 # Flink's own environment, and with --test Chromium for the report's browser test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +44,11 @@ if ! command -v go >/dev/null 2>&1; then
   apt_install golang-go
 fi
 .venv/bin/python -m distlab.hosts.toxiproxy fetch >/dev/null
+# OpenSSH's server: SCOOP across the test hosts starts its workers over ssh, to an sshd
+# distlab runs in each host's namespace (nothing is started here)
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+  apt_install openssh-server openssh-client
+fi
 # Flink's own environment (its pins clash with the main one): built once here, so that no
 # run spends its first minutes on it
 .venv/bin/python -c "from distlab.engines.flink import env; env.ensure()" >/dev/null

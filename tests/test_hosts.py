@@ -131,18 +131,20 @@ def test_loss_without_netem_is_one_line(state_dir):
 
 
 @pytest.mark.slow
-def test_dask_ray_celery_kafka_and_spark_across_three_hosts_verify(state_dir, tmp_path):
+def test_dask_ray_celery_kafka_spark_and_scoop_across_three_hosts_verify(state_dir, tmp_path):
     out = tmp_path / "run"
     res = distlab(
-        "run", "--hosts", "3", "--engines", "dask,ray,celery,kafka,spark,local",
+        "run", "--hosts", "3", "--engines", "dask,ray,celery,kafka,spark,scoop,local",
         "--workloads", "squares,numbers",
         "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
-    for engine in ("dask", "ray", "celery", "kafka", "spark"):
+    for engine in ("dask", "ray", "celery", "kafka", "spark", "scoop"):
         cells = [c for c in doc["cells"] if c["engine"] == engine]
         assert cells and all(c["status"] == "ok" and c["verified"] for c in cells), cells
+        if engine == "scoop":
+            continue  # no server: its address is the list of worker hosts (below)
         placed = doc["engines"][engine]["hosts"]
         assert placed["address"].split("://")[-1].startswith("198.18.0.2:")
         assert "h2" in placed["placement"].values()
@@ -159,6 +161,14 @@ def test_dask_ray_celery_kafka_and_spark_across_three_hosts_verify(state_dir, tm
     spark = doc["engines"]["spark"]
     assert spark["hosts"]["placement"] == {"master": "h1", "worker 1": "h2"}
     assert spark["describe"]["master"] == "spark://198.18.0.2:7077"
+    # SCOOP: its launcher reached every host over ssh (an sshd distlab started in each),
+    # its origin and broker on the driver's host h0, one worker on each other host
+    scoop = doc["engines"]["scoop"]
+    assert [c["verified"] for c in doc["cells"] if c["engine"] == "scoop"] == [True] * 3
+    assert scoop["hosts"]["placement"]["origin and broker"] == "h0"
+    assert scoop["hosts"]["placement"]["workers 1 (1, over ssh)"] == "h1"
+    assert scoop["hosts"]["placement"]["workers 2 (1, over ssh)"] == "h2"
+    assert scoop["describe"]["address"] == "198.18.0.2,198.18.0.3"
     local = [c for c in doc["cells"] if c["engine"] == "local"]
     assert all(c["status"] == "unsupported" and "one machine" in c["reason"] for c in local)
     assert _namespaces() == []  # the run took its hosts down

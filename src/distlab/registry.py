@@ -84,7 +84,13 @@ ENGINES: dict[str, EngineEntry] = {
             deploy="distlab.hosts.kafka:deploy",
         ),
         EngineEntry(
-            "scoop", "scoop.engine", "ScoopEngine", ("scoop",), "scoop", ("scoop", "pyzmq")
+            "scoop",
+            "scoop.engine",
+            "ScoopEngine",
+            ("scoop",),
+            "scoop",
+            ("scoop", "pyzmq"),
+            deploy="distlab.hosts.scoop:deploy",
         ),
         EngineEntry(
             "spark",
@@ -103,6 +109,7 @@ ENGINES: dict[str, EngineEntry] = {
             "flink",
             ("apache-flink",),
             interpreter="distlab.engines.flink.env:ensure",
+            deploy="distlab.hosts.flink:deploy",
         ),
         EngineEntry(
             "mapreduce", "mapreduce.engine", "MapReduceEngine", ("cloudpickle",), "mapreduce"

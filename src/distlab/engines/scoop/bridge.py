@@ -1,4 +1,4 @@
-"""The script SCOOP's launcher runs: ``python -m scoop -n N bridge.py HOST:PORT``.
+"""The script SCOOP's launcher runs: ``python -m scoop -n N bridge.py HOST:PORT KEYFILE``.
 
 SCOOP runs one whole program under its launcher; distlab's driver submits tasks one at a
 time instead. This script is that program: on SCOOP's origin it connects back to the
@@ -13,4 +13,4 @@ import sys
 if __name__ == "__main__":
     from distlab.engines.scoop.origin import serve
 
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2])

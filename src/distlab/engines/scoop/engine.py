@@ -48,7 +48,7 @@ import scoop
 from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine
 from distlab.engines.addressing import unreachable
 from distlab.engines.scoop.origin import (
-    AUTHKEY_ENV,
+    AUTHKEY_FILE,
     ID_BYTES,
     RESULT,
     STOP,
@@ -153,16 +153,23 @@ class ScoopEngine(TaskEngine):
             listener.listen(1)
             listener.settimeout(0.2)
             authkey = os.urandom(32)
+            key_file = Path(self._workdir, AUTHKEY_FILE)  # the directory is the owner's only
+            key_file.write_text(authkey.hex())
             env = dict(os.environ)
-            env[AUTHKEY_ENV] = authkey.hex()
             # Workers import the driver's modules (functions pickled by reference).
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             cmd = [sys.executable, "-m", "scoop", "-q", "-n", str(self.workers + 1)]
             if hosts:
                 # The origin (first host) must be this machine: it connects back to
-                # the driver on loopback.
-                cmd += ["--hosts", "127.0.0.1", *hosts]
-            cmd += [BRIDGE_SCRIPT, f"127.0.0.1:{listener.getsockname()[1]}"]
+                # the driver on loopback. An external host name (where remote workers
+                # find the broker) names this machine too; SCOOP reaches it over ssh
+                # when it is not one of the names it knows as local (a test host).
+                origin = self.options.get("external_hostname") or "127.0.0.1"
+                cmd += ["--hosts", str(origin), *hosts]
+                for option in ("external_hostname", "ssh_executable"):
+                    if self.options.get(option):
+                        cmd += ["--" + option.replace("_", "-"), str(self.options[option])]
+            cmd += [BRIDGE_SCRIPT, f"127.0.0.1:{listener.getsockname()[1]}", str(key_file)]
             with open(self._log_path(), "wb") as log:
                 self._proc = subprocess.Popen(
                     cmd,

@@ -20,6 +20,7 @@ import traceback
 from collections import deque
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
@@ -44,8 +45,10 @@ class ScoopBridgeLost(ScoopTaskLost):
     """The SCOOP origin (the bridge) went away: the engine cannot run tasks any more."""
 
 
-#: the hex key both ends of the socket authenticate with, handed to the origin here
-AUTHKEY_ENV = "DISTLAB_SCOOP_AUTHKEY"
+#: the file (readable by its owner only) holding the hex key both ends of the socket
+#: authenticate with: a file, not the environment, since SCOOP starts its origin over ssh
+#: when the origin's host is not one it knows as local
+AUTHKEY_FILE = "authkey"
 
 # Frames on the driver<->origin socket. Task ids are 8-byte big-endian integers.
 TASK = b"T"  # driver -> origin: T id payload
@@ -145,13 +148,13 @@ def _note_finished(task: Any) -> None:
     _finished.append(task)
 
 
-def serve(driver_address: str) -> None:
+def serve(driver_address: str, authkey_path: str) -> None:
     """Relay tasks from the driver to SCOOP's workers until told to stop or cut off."""
     from scoop import _control, futures
 
     host, _, port = driver_address.rpartition(":")
     conn = _connection(socket.create_connection((host, int(port)), timeout=30))
-    authkey = bytes.fromhex(os.environ[AUTHKEY_ENV])
+    authkey = bytes.fromhex(Path(authkey_path).read_text())
     answer_challenge(conn, authkey)
     deliver_challenge(conn, authkey)
     conn.send_bytes(READY + pickle.dumps({"pid": os.getpid()}))
