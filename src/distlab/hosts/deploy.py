@@ -17,10 +17,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from distlab.contracts import DistlabError
 from distlab.hosts.netns import Host, TestHosts, namespace_pids
@@ -35,6 +38,8 @@ class Deployment:
     address: str = ""
     #: engine options the driver's engine needs for this deployment (e.g. Celery's queue)
     options: dict[str, Any] = field(default_factory=dict)
+    #: workload -> parameters its cells need here (e.g. the stream's broker)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: role -> host name, e.g. {"scheduler": "h1", "worker 1": "h2"}
     placement: dict[str, str] = field(default_factory=dict)
     #: link -> what carries its delay ("netem", "proxy", or why nothing can)
@@ -141,6 +146,9 @@ class Deployment:
         """Stop every process of this deployment, and anything they left inside the
         worker and server hosts' namespaces, by PID."""
         pids = [p.pid for p in self.procs]
+        for p in self.procs:  # e.g. what an sshd on the driver's host started
+            with contextlib.suppress(psutil.Error):
+                pids += [c.pid for c in psutil.Process(p.pid).children(recursive=True)]
         for h in self.hosts.hosts[1:]:
             pids += namespace_pids(h.netns)
         stop_pids(sorted(set(pids)), grace=5.0)
@@ -173,23 +181,31 @@ def build(
 
 
 def wait_for_port(dep: Deployment, host: Host, port: int, timeout: float = 60.0) -> None:
-    """Until ``host:port`` accepts a connection from the driver's host."""
+    """Until ``host:port`` accepts a connection from the driver's host; a server of the
+    deployment that exits meanwhile says why at once."""
     code = (
         "import socket, time, sys\n"
-        f"end = time.time() + {timeout}\n"
+        "end = time.time() + 2\n"
         "while time.time() < end:\n"
         "    try:\n"
         f"        socket.create_connection(({host.address!r}, {port}), timeout=1).close()\n"
         "        sys.exit(0)\n"
         "    except OSError:\n"
         "        time.sleep(0.2)\n"
-        f"sys.exit('nothing answers on {host.address}:{port} after {timeout:g} s')\n"
+        "sys.exit(1)\n"
     )
-    try:
-        dep.run_on_driver(code, timeout + 10)
-    except DistlabError:
-        dep.check_alive()  # a server that died says why
-        raise
+    deadline = time.monotonic() + timeout
+    while True:
+        res = subprocess.run(dep.driver.command([sys.executable, "-c", code]),
+                             capture_output=True, timeout=30)  # fmt: skip
+        if res.returncode == 0:
+            return
+        dep.check_alive()
+        if time.monotonic() > deadline:
+            raise DistlabError(
+                f"{dep.engine} on the test hosts did not come up: nothing answers on "
+                f"{host.address}:{port} after {timeout:g} s"
+            )
 
 
 def carried(hosts: TestHosts, peer_to_peer: bool = False) -> str:

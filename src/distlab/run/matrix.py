@@ -304,6 +304,8 @@ def _run_engine(
             return
         job.address = dep.address
         job.options = {**job.options, **dep.options}
+        for workload, params in dep.params.items():
+            job.params = {**job.params, workload: {**job.params.get(workload, {}), **params}}
         _follow(EngineProcess(job, tmp, python, wrap=dep.driver.command([])), matrix,
                 progress, logs)  # fmt: skip
         matrix.doc["engines"].setdefault(name, {})["hosts"] = dep.record()

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from distlab import registry
-from distlab.contracts import DistlabError
+from distlab.contracts import DistlabError, StreamEngine
 from distlab.hosts import netns
 from distlab.hosts.deploy import Deployment
+from distlab.hosts.stream_source import start_stream_broker
 from distlab.run.model import CellRecord, RunSpec
 
 
@@ -43,6 +44,14 @@ def deploy_engine(name: str, hosts: netns.TestHosts, workers: int) -> Deployment
     return getattr(importlib.import_module(module), func)(hosts, workers)
 
 
+def _needs_stream_broker(name: str, spec: RunSpec) -> bool:
+    """Whether the run streams on ``name`` from a broker it does not bring itself."""
+    if "stream" not in spec.workloads or spec.params.get("stream", {}).get("bootstrap"):
+        return False
+    cls = registry.engine_class(name)
+    return issubclass(cls, StreamEngine) and not cls.own_kafka
+
+
 @contextmanager
 def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Deployment | None]:
     """``name`` deployed on the hosts; None (its cells recorded in ``cells`` as
@@ -57,6 +66,9 @@ def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Depl
         return
     try:
         dep = deploy_engine(name, hosts, spec.workers or 2)
+        if _needs_stream_broker(name, spec):
+            with dep.undone_on_failure():
+                start_stream_broker(dep)
     except (DistlabError, OSError, TimeoutError) as exc:
         error = f"--hosts: deploying {name} failed: {exc}"
         cells += [CellRecord(name, w, status="failed", error=error) for w in spec.workloads]
