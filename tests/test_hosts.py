@@ -174,6 +174,35 @@ def test_dask_ray_celery_kafka_spark_and_scoop_across_three_hosts_verify(state_d
     assert _namespaces() == []  # the run took its hosts down
 
 
+def test_flink_and_hadoop_clusters_across_three_hosts_verify_the_word_count(state_dir, tmp_path):
+    out = tmp_path / "run"
+    res = distlab(
+        "run", "--hosts", "3", "--engines", "flink,mapreduce", "--workloads", "wordcount",
+        "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=900,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    cells = {(c["engine"], c["variant"]): c for c in doc["cells"]}
+    assert {k: (c["status"], c["verified"]) for k, c in cells.items()} == {
+        ("flink", "python"): ("ok", True),
+        ("flink", "builtin"): ("ok", True),
+        ("mapreduce", "python"): ("ok", True),
+    }
+    # Flink: a JobManager on h1 (the driver submits to its REST endpoint), a TaskManager
+    # on h2 running the Python UDFs
+    flink = doc["engines"]["flink"]
+    assert flink["hosts"]["placement"] == {"jobmanager": "h1", "taskmanager 1": "h2"}
+    assert flink["describe"]["address"] == "198.18.0.2:8081"
+    assert flink["describe"]["mode"] == "remote"
+    # Hadoop: NameNode, ResourceManager and JobHistoryServer on h1, a DataNode and a
+    # NodeManager on h2 (the only one: every container of the job ran there)
+    hadoop = doc["engines"]["mapreduce"]["hosts"]["placement"]
+    assert hadoop == {"namenode": "h1", "resourcemanager": "h1", "jobhistoryserver": "h1",
+                      "datanode 1": "h2", "nodemanager 1": "h2"}  # fmt: skip
+    job = cells[("mapreduce", "python")]["metrics"]["job"]
+    assert job["map_tasks"] == 4 and job["reduce_tasks"] == 2, job
+
+
 @pytest.mark.slow
 def test_cut_host_on_celery_and_kafka_loses_nothing_once_the_host_returns(state_dir, tmp_path):
     bad = distlab("run", "--engines", "celery", "--workloads", "squares", "--cut-host")

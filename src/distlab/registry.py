@@ -112,7 +112,12 @@ ENGINES: dict[str, EngineEntry] = {
             deploy="distlab.hosts.flink:deploy",
         ),
         EngineEntry(
-            "mapreduce", "mapreduce.engine", "MapReduceEngine", ("cloudpickle",), "mapreduce"
+            "mapreduce",
+            "mapreduce.engine",
+            "MapReduceEngine",
+            ("cloudpickle",),
+            "mapreduce",
+            deploy="distlab.hosts.hadoop:deploy",
         ),
     ]
 }
