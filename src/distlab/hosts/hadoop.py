@@ -19,11 +19,11 @@ from pathlib import Path
 from distlab import jvm
 from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
 from distlab.hosts.netns import Host, TestHosts
-from distlab.services.hadoop import job_properties
 from distlab.services.hadoop_client import (
     JAVA17_OPENS,
     jars_dir,
     java_home,
+    job_properties,
     write_client_conf,
 )
 

@@ -37,10 +37,10 @@ from distlab.contracts import EngineStartError, EngineUnavailable
 from distlab.procs import free_port, stop_pids
 from distlab.services.hadoop_client import (
     JAVA17_OPENS,
-    QUICK_JVM,
     hadoop_version,
     jars_dir,
     java_home,
+    job_properties,
     read_configuration,
     write_client_conf,
 )
@@ -337,46 +337,6 @@ class HadoopCluster:
 
 
 _FATAL = re.compile(r"^(Exception in thread \"main\"|Caused by: )(.*)$", re.M)
-
-
-def job_properties(conf_dir: Path, nodemanager_mb: int, container_mb: int, am_mb: int) -> dict:
-    """The settings of YARN's containers and of the MapReduce jobs in them, wherever the
-    daemons run: small containers, the pinned jars and conf_dir on their classpath,
-    quick-starting JVMs, short heartbeats and polls, no speculative attempts."""
-    heap = max(128, int(container_mb * 0.6))
-    am_heap = max(128, int(am_mb * 0.7))
-    container_jvm = " ".join([*QUICK_JVM, *JAVA17_OPENS, "-Djava.net.preferIPv4Stack=true"])
-    classpath = f"{conf_dir},{jars_dir()}/*"
-    return {
-        "yarn.nodemanager.pmem-check-enabled": "false",
-        "yarn.nodemanager.vmem-check-enabled": "false",
-        "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "99",
-        "yarn.scheduler.minimum-allocation-mb": "128",
-        "yarn.scheduler.maximum-allocation-mb": str(nodemanager_mb),
-        "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms": "250",
-        # MapReduce jobs: their containers run these jars with this Java
-        "mapreduce.application.classpath": classpath,
-        "yarn.application.classpath": classpath,
-        "yarn.app.mapreduce.am.resource.mb": str(am_mb),
-        "yarn.app.mapreduce.am.command-opts": f"-Xmx{am_heap}m",
-        "yarn.app.mapreduce.am.admin-command-opts": container_jvm,
-        "yarn.app.mapreduce.am.scheduler.heartbeat.interval-ms": "200",
-        "mapreduce.map.memory.mb": str(container_mb),
-        "mapreduce.reduce.memory.mb": str(container_mb),
-        "mapreduce.map.java.opts": f"-Xmx{heap}m",
-        "mapreduce.reduce.java.opts": f"-Xmx{heap}m",
-        "mapreduce.admin.map.child.java.opts": container_jvm,
-        "mapreduce.admin.reduce.child.java.opts": container_jvm,
-        "mapreduce.task.io.sort.mb": str(min(64, max(16, heap // 4))),
-        "mapreduce.map.speculative": "false",
-        "mapreduce.reduce.speculative": "false",
-        "mapreduce.client.progressmonitor.pollinterval": "200",
-        "mapreduce.client.completion.pollinterval": "200",
-        # a file's close polls the NameNode until its last block is reported: start
-        # that poll at 20 ms, not 400 (each file of a put or a job's output waits it)
-        "dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
-        "dfs.client.block.write.locateFollowingBlock.retries": "10",
-    }
 
 
 def _failure(work: Path, fatal_only: bool = False) -> str:

@@ -18,8 +18,8 @@ Facts that shaped it:
 * SCOOP does not re-run a dead worker's tasks: a worker death fails the pending tasks
   and the engine (see _watch_workers) rather than letting futures wait forever.
 * An address is a comma-separated host list for ``--hosts``: SCOOP starts the remote
-  workers over passwordless SSH with the same python and file paths; the origin stays
-  here (it must reach the driver on loopback). Hosts are checked on port 22 first.
+  workers over passwordless SSH with the same python and file paths (hosts checked on
+  port 22 first); the origin runs on this machine, to reach the driver on loopback.
 
 Tasks and results travel cloudpickled (closures work; an exception keeps its type and
 carries the remote traceback); large arguments go through the broker: share() is by value.
@@ -108,10 +108,8 @@ class ScoopEngine(TaskEngine):
             )
         for host in hosts:
             if not _HOSTNAME.match(host):
-                raise EngineStartError(
-                    f"SCOOP address {address!r}: {host!r} is not a host name "
-                    "(expected: host1,host2)"
-                )
+                why = f"{host!r} is not a host name (expected: host1,host2)"
+                raise EngineStartError(f"SCOOP address {address!r}: {why}")
         return hosts
 
     @classmethod
@@ -160,10 +158,8 @@ class ScoopEngine(TaskEngine):
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             cmd = [sys.executable, "-m", "scoop", "-q", "-n", str(self.workers + 1)]
             if hosts:
-                # The origin (first host) must be this machine: it connects back to
-                # the driver on loopback. An external host name (where remote workers
-                # find the broker) names this machine too; SCOOP reaches it over ssh
-                # when it is not one of the names it knows as local (a test host).
+                # The origin (first host) is this machine, also when named by an external
+                # host name (over ssh if SCOOP does not know the name as local: test hosts)
                 origin = self.options.get("external_hostname") or "127.0.0.1"
                 cmd += ["--hosts", str(origin), *hosts]
                 for option in ("external_hostname", "ssh_executable"):
@@ -385,15 +381,12 @@ class ScoopEngine(TaskEngine):
         return os.path.join(self._workdir or tempfile.gettempdir(), "scoop.log")
 
     def _log_tail(self) -> str:
+        """The last line SCOOP's launcher wrote ('' without one)."""
         try:
-            with open(self._log_path(), "rb") as f:
-                lines = [
-                    ln.strip() for ln in f.read()[-4000:].decode(errors="replace").splitlines()
-                ]
+            text = Path(self._log_path()).read_bytes()[-4000:].decode(errors="replace")
         except OSError:
             return ""
-        lines = [ln for ln in lines if ln]
-        return lines[-1] if lines else ""
+        return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
 
 
 def _suffix(text: str) -> str:
