@@ -144,19 +144,28 @@ def test_workers_started_elsewhere_serve_the_engine_given_their_queue():
             worker_command("elsewhere", 2, "elsewhere@%h"), env=worker_environment(config),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        # and one serving the queue's GPU units (pool child i holds unit i)
+        gpu_worker = subprocess.Popen(
+            worker_command("elsewhere.GPU", 1, "elsewhere-gpu@%h"),
+            env=worker_environment(config, "GPU"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         try:
-            with distlab.engine("celery", address=server.url, workers=2, queue="elsewhere") as eng:
+            with distlab.engine(
+                "celery", address=server.url, workers=2, queue="elsewhere", gpus=1
+            ) as eng:
                 assert eng.process_roots() == [] and eng.worker_pids() == []
                 assert eng.map(probes.square, range(6)) == [0, 1, 4, 9, 16, 25]
                 pids = set(eng.map(probes.pid_after, [0.2] * 4))
                 children = {c.pid for c in psutil.Process(worker.pid).children()}
                 assert pids and pids <= children  # run by the worker started here
-            assert worker.poll() is None  # not the engine's to stop
+                gpu = eng.submit_with(probes.pid_after, (0.0,), resources={"GPU": 1}).result(30)
+                assert gpu in {c.pid for c in psutil.Process(gpu_worker.pid).children()}
+            assert worker.poll() is None and gpu_worker.poll() is None  # not the engine's
         finally:
-            stop_pids([worker.pid], grace=10.0)
+            stop_pids([worker.pid, gpu_worker.pid], grace=10.0)
             worker.wait(10)
-    with pytest.raises(EngineStartError, match="resources need workers"):
-        distlab.engine("celery", queue="elsewhere", gpus=1).start()
+            gpu_worker.wait(10)
 
 
 def test_dead_worker_is_reported_not_waited_for():

@@ -79,6 +79,8 @@ def test_stream_parameters_it_reads_are_accepted():
         (["run", "--engines", "local", "--size", "enormous"], "unknown size 'enormous'"),
         (["run", "--engines", "local", "--address", "local"], "expects ENGINE=VALUE"),
         (["run", "--engines", "local", "--repeats", "0"], "--repeats must be >= 1"),
+        (["run", "--engines", "local", "--option", "queue=x"], "expects ENGINE.KEY=VALUE"),
+        (["run", "--engines", "local", "--option", "celery.queue=x"], "'celery' is not an engine"),
         (["run", "--engines", "local", "--cell-timeout", "-5"], "--cell-timeout must be"),
         (
             ["run", "--engines", "local", "--workloads", "gpu_queue", "--gpus", "-1"],

@@ -130,18 +130,24 @@ def test_loss_without_netem_is_one_line(state_dir):
     assert _namespaces() == []  # nothing half-made is left
 
 
+RESOURCES = ("dask", "ray", "celery")
+
+
 @pytest.mark.slow
 def test_dask_ray_celery_kafka_spark_and_scoop_across_three_hosts_verify(state_dir, tmp_path):
     out = tmp_path / "run"
     res = distlab(
         "run", "--hosts", "3", "--engines", "dask,ray,celery,kafka,spark,scoop,local",
-        "--workloads", "squares,numbers",
+        "--workloads", "squares,numbers,gpu_queue",
         "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
     for engine in ("dask", "ray", "celery", "kafka", "spark", "scoop"):
         cells = [c for c in doc["cells"] if c["engine"] == engine]
+        # the engines that schedule by resources: the deployment's GPU units on h2
+        wanted = ("squares", "numbers", "gpu_queue")[: 3 if engine in RESOURCES else 2]
+        cells = [c for c in cells if c["workload"] in wanted]
         assert cells and all(c["status"] == "ok" and c["verified"] for c in cells), cells
         if engine == "scoop":
             continue  # no server: its address is the list of worker hosts (below)
@@ -150,6 +156,8 @@ def test_dask_ray_celery_kafka_spark_and_scoop_across_three_hosts_verify(state_d
         assert "h2" in placed["placement"].values()
     # Celery's workers are the deployment's (on h2), not ones the driver's engine started
     assert doc["engines"]["celery"]["hosts"]["placement"]["workers 1"] == "h2"
+    assert doc["engines"]["celery"]["hosts"]["placement"]["gpu workers"] == "h2"
+    assert doc["engines"]["dask"]["hosts"]["placement"]["workers 1.2"] == "h2"
     assert doc["engines"]["celery"]["describe"]["queue_of_workers_started_elsewhere"]
     # Kafka's broker on h1, its consumer group's workers on h2, the driver's engine
     # starting none of its own
@@ -164,7 +172,8 @@ def test_dask_ray_celery_kafka_spark_and_scoop_across_three_hosts_verify(state_d
     # SCOOP: its launcher reached every host over ssh (an sshd distlab started in each),
     # its origin and broker on the driver's host h0, one worker on each other host
     scoop = doc["engines"]["scoop"]
-    assert [c["verified"] for c in doc["cells"] if c["engine"] == "scoop"] == [True] * 3
+    scoop_cells = [c for c in doc["cells"] if c["engine"] == "scoop"]
+    assert [c["verified"] for c in scoop_cells if c["workload"] != "gpu_queue"] == [True] * 3
     assert scoop["hosts"]["placement"]["origin and broker"] == "h0"
     assert scoop["hosts"]["placement"]["workers 1 (1, over ssh)"] == "h1"
     assert scoop["hosts"]["placement"]["workers 2 (1, over ssh)"] == "h2"
@@ -260,7 +269,8 @@ def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
 def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir, tmp_path):
     """One run: Dask and Celery deployed across 3 hosts at 0 ms (through the same proxies)
     and at 20 ms; every task needs at least one delayed round trip, so the one-task round
-    trip grows by at least about the delay; the report of that directory shows the table."""
+    trip and the jobs request/response round trip grow by at least about the delay; the
+    report of that directory shows the table."""
     from distlab.report.choose import attach_benches
     from distlab.report.html_tables import rtt_html
 
@@ -278,6 +288,9 @@ def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir,
         assert delayed["adapter_rt_ms"]["p50"] >= base["adapter_rt_ms"]["p50"] + 15, row
         assert row["rt_p50_ms_per_rtt_ms"] >= 0.75
         assert delayed["adapter_tasks_per_s"] < base["adapter_tasks_per_s"]
+        # the jobs request/response loop (a 40 ms job): each request crosses the delay
+        assert base["jobs_rr_ms"]["p50"] >= 40, row
+        assert delayed["jobs_rr_ms"]["p50"] >= base["jobs_rr_ms"]["p50"] + 15, row
         if not netns.netem_available_here():
             # the baseline went through the same proxies, without delay
             driver_link = next(v for k, v in base["links"].items() if k.startswith("driver"))

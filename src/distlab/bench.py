@@ -278,6 +278,12 @@ def _break_even_cell(job: EngineJob) -> dict[str, Any]:
     return break_even_cell(job)
 
 
+def _rtt_cell(job: EngineJob) -> dict[str, Any]:
+    from distlab.bench_rtt import rtt_cell
+
+    return rtt_cell(job)
+
+
 def _data_size_cell(job: EngineJob) -> dict[str, Any]:
     from distlab.bench_data import data_size_cell
 
@@ -291,4 +297,5 @@ CELLS = {
     "streams": _streams_cell,
     "break-even": _break_even_cell,
     "data-size": _data_size_cell,
+    "rtt": _rtt_cell,
 }

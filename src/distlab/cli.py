@@ -96,6 +96,13 @@ def run(
             "microscopy.failure_rate=0.2; repeatable."
         ),
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ENGINE.KEY=VALUE engine option (JSON value), e.g. celery.queue=jobs to use "
+            "the workers already serving a queue of your own cluster; repeatable."
+        ),
+    ] = None,
     gpus: Annotated[
         int | None,
         typer.Option(help="Logical GPUs each engine declares (resource scheduling without a GPU)."),
@@ -171,7 +178,7 @@ def run(
         workers=counts[0] if len(counts) == 1 else None,
         worker_counts=counts if len(counts) > 1 else [],
         addresses=pairs(address, "--address"),
-        options={n: {"gpus": gpus} for n in engine_names} if gpus is not None else {},
+        options=_engine_options(option, engine_names, gpus),
         kill_worker=kill_worker,
         kill_broker=kill_broker,
         cut_host=cut_host,
@@ -209,6 +216,17 @@ def run(
     bad = [c for c in doc["cells"] if c["status"] == "failed"]
     if bad:
         raise typer.Exit(1)
+
+
+def _engine_options(option: list[str] | None, engines: list[str], gpus: int | None) -> dict:
+    options = params_of(option, "--option", "ENGINE")
+    for name in options:
+        if name not in engines:
+            raise DistlabError(f"--option {name}.…: {name!r} is not an engine of this run")
+    if gpus is not None:
+        for name in engines:
+            options.setdefault(name, {})["gpus"] = gpus
+    return options
 
 
 def _links(hosts: int, rtt: str | None, loss: str | None, rate: str | None) -> dict:

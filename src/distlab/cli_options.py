@@ -21,14 +21,15 @@ def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
-def params_of(values: list[str] | None) -> dict[str, dict]:
-    """--param WORKLOAD.KEY=VALUE (VALUE read as JSON, else kept as a string)."""
+def params_of(values: list[str] | None, flag: str = "--param", what: str = "WORKLOAD") -> dict:
+    """--param WORKLOAD.KEY=VALUE, --option ENGINE.KEY=VALUE (VALUE read as JSON, else
+    kept as a string)."""
     out: dict[str, dict] = {}
     for v in values or []:
         target, sep, raw = v.partition("=")
         workload, dot, key = target.partition(".")
         if not (sep and dot and workload and key):
-            raise DistlabError(f"--param expects WORKLOAD.KEY=VALUE, got {v!r}")
+            raise DistlabError(f"{flag} expects {what}.KEY=VALUE, got {v!r}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:

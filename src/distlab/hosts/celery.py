@@ -17,8 +17,8 @@ PORT = 6379
 QUEUE = "distlab-hosts"
 
 
-def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    return build("celery", hosts, workers, _start)
+def deploy(hosts: TestHosts, workers: int, gpus: int = 0) -> Deployment:
+    return build("celery", hosts, workers, _start, gpus=gpus)
 
 
 def _config(broker: str) -> dict:
@@ -47,13 +47,17 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
         broker = "redis://" + dep.via(host, server, PORT, "workers -> broker") + "/0"
         command = worker_command(QUEUE, count, f"{QUEUE}-{i}@%h")  # one host name for all
         dep.start(f"workers {i}", host, command, env=worker_environment(_config(broker)))
+        if dep.gpus and i == 1:
+            # the GPU units: a worker on the queue's GPU queue, pool child k holding unit k
+            gpu = worker_command(f"{QUEUE}.GPU", dep.gpus, f"{QUEUE}-gpu@%h")
+            dep.start("gpu workers", host, gpu, env=worker_environment(_config(broker), "GPU"))
     # every worker node answers a ping (Celery's remote control) before the first figure
     dep.run_on_driver(
         "import time\n"
         "from distlab.engines.celery.app import make_app\n"
         f"app = make_app({_config(dep.address)!r})\n"
         "end = time.time() + 90\n"
-        f"while len(app.control.ping(timeout=1.0) or []) < {len(nodes)}:\n"
+        f"while len(app.control.ping(timeout=1.0) or []) < {len(nodes) + bool(dep.gpus)}:\n"
         "    if time.time() > end:\n"
         "        raise SystemExit('not every celery worker answered a ping in 90 s')\n",
         timeout=120,

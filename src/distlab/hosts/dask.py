@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import sys
 
+from distlab.contracts.tasks import units_environment
+from distlab.engines.units import split_units
 from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
-from distlab.hosts.netns import TestHosts
+from distlab.hosts.netns import Host, TestHosts
 
 PORT = 8786
 
 
-def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    return build("dask", hosts, workers, _start)
+def deploy(hosts: TestHosts, workers: int, gpus: int = 0) -> Deployment:
+    return build("dask", hosts, workers, _start, gpus=gpus)
 
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
@@ -29,6 +31,9 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
         worker = [sys.executable, "-m", "distributed.cli.dask_worker", address]
         options = ["--host", host.address, "--nworkers", str(count), "--nthreads", "1",
                    "--no-dashboard", "--death-timeout", "60"]  # fmt: skip
+        if dep.gpus and i == 0:
+            _start_gpu_workers(dep, host, count, [*worker, *options[:2], *options[4:]])
+            continue
         dep.start(f"workers {i + 1}", host, [*worker, *options])
     dep.run_on_driver(
         "from distributed import Client\n"
@@ -37,3 +42,17 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
         timeout=120,
     )
     dep.links["client, workers <-> workers (data)"] = carried(hosts, peer_to_peer=True)
+
+
+def _start_gpu_workers(dep: Deployment, host: Host, count: int, command: list[str]) -> None:
+    """The first worker host's workers one process each, with the deployment's GPU
+    units split among them as the embedded engine splits them (its share declared as a
+    Dask resource, its unit ids in its environment)."""
+    first = 0
+    for j, share in enumerate(int(u) for u in split_units(dep.gpus, count)):
+        units = list(range(first, first + share))
+        first += share
+        env = units_environment({"GPU": units}) if units else {}
+        resources = ["--resources", f"GPU={share}"] if share else []
+        dep.start(f"workers 1.{j + 1}", host, [*command, "--nworkers", "1", *resources],
+                  env=env)  # fmt: skip

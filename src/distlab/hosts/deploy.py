@@ -47,6 +47,9 @@ class Deployment:
     procs: list[subprocess.Popen] = field(default_factory=list)
     #: directories the deployment made, removed when it stops (its logs stay)
     scratch: list[str] = field(default_factory=list)
+    #: logical GPU units the deployment declares, all on the first worker host (units
+    #: are numbered per host, and the test hosts share one host name)
+    gpus: int = 0
     #: host name -> the toxiproxy server running there (delay without netem)
     toxiproxies: dict[str, Any] = field(default_factory=dict)
     logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="distlab-hosts-")))
@@ -170,11 +173,16 @@ class Deployment:
 
 
 def build(
-    engine: str, hosts: TestHosts, workers: int, start: Callable[[Deployment, TestHosts, int], None]
+    engine: str,
+    hosts: TestHosts,
+    workers: int,
+    start: Callable[[Deployment, TestHosts, int], None],
+    gpus: int = 0,
 ) -> Deployment:
-    """The deployment of ``engine`` that ``start(dep, hosts, workers)`` brings up; if it
-    fails, all it started is stopped."""
-    dep = Deployment(engine, hosts)
+    """The deployment of ``engine`` that ``start(dep, hosts, workers)`` brings up (with
+    ``gpus`` logical GPU units, for an engine that schedules by resources); if it fails,
+    all it started is stopped."""
+    dep = Deployment(engine, hosts, gpus=gpus)
     with dep.undone_on_failure():
         start(dep, hosts, workers)
     return dep

@@ -59,7 +59,10 @@ def _lib(home: Path, scratch: Path) -> Path:
 
 
 def _env(home: Path, conf: Path, dep: Deployment, host: Host) -> dict[str, str]:
+    tmp = conf.parent / f"tmp-{host.name}"  # the JVM's scratch (its RPC jar, blobs)
+    tmp.mkdir(exist_ok=True)
     return {
+        "JVM_ARGS": f"-Djava.io.tmpdir={tmp}",
         "FLINK_HOME": str(home),
         "FLINK_LIB_DIR": str(conf.parent / "lib"),
         "FLINK_CONF_DIR": str(conf),

@@ -95,8 +95,11 @@ def _properties(server: Host, host: Host, scratch: Path, conf: Path, nm_mb: int)
 
 def _daemon(conf: Path, main: str, *args: str) -> list[str]:
     log4j = conf / "daemon-log4j.properties"
+    tmp = conf / "tmp"  # the web servers' scratch (Jetty), gone with the deployment
+    tmp.mkdir(exist_ok=True)
     return [
         jvm.java(), f"-Xmx{DAEMON_HEAP_MB}m", *JAVA17_OPENS, "-Djava.net.preferIPv4Stack=true",
+        f"-Djava.io.tmpdir={tmp}",
         f"-Dlog4j.configuration=file:{log4j}", "-Dhadoop.root.logger=INFO,console",
         "-cp", f"{conf}{os.pathsep}{jars_dir() / '*'}", main, *args,
     ]  # fmt: skip

@@ -202,12 +202,18 @@ def namespace_pids(netns: str) -> list[int]:
     return [int(x) for x in res.stdout.split() if x.isdigit()]
 
 
+def namespaces() -> list[str]:
+    """The names of the machine's network namespaces."""
+    out = _ip("netns", "list", check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
 def down() -> list[str]:
     """Remove every namespace the state file names (and any left by a crash before it was
     written whole: the fixed names), stopping every process inside them first."""
     state = TestHosts.load()
     names = [h.netns for h in state.hosts] if state else []
-    existing = _ip("netns", "list", check=False).stdout.split()
+    existing = namespaces()
     names += [n for n in existing if n.startswith(f"{PREFIX}-") and n not in names]
     names = [n for n in names if n in existing]
     pids = set(state.pids if state else [])

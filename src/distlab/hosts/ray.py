@@ -20,8 +20,8 @@ CLIENT_PORT = 10001
 OBJECT_STORE_BYTES = 1_000_000_000
 
 
-def deploy(hosts: TestHosts, workers: int) -> Deployment:
-    return build("ray", hosts, workers, _start)
+def deploy(hosts: TestHosts, workers: int, gpus: int = 0) -> Deployment:
+    return build("ray", hosts, workers, _start, gpus=gpus)
 
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
@@ -37,6 +37,7 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     env = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--block", "--disable-usage-stats", f"--object-store-memory={OBJECT_STORE_BYTES}"]
     head_cpus = 0 if server not in dep.worker_hosts else workers
+    gpu_host = dep.worker_hosts[0]  # the deployment's GPU units, all on one node
     dep.start(
         "head",
         server,
@@ -48,6 +49,7 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
             f"--port={GCS_PORT}",
             f"--ray-client-server-port={CLIENT_PORT}",
             f"--num-cpus={head_cpus}",
+            f"--num-gpus={dep.gpus if server is gpu_host else 0}",
             "--include-dashboard=false",
             f"--temp-dir={temp}",
             *common,
@@ -67,6 +69,7 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
                 f"--address={server.address}:{GCS_PORT}",
                 f"--node-ip-address={host.address}",
                 f"--num-cpus={count}",
+                f"--num-gpus={dep.gpus if host is gpu_host else 0}",
                 *common,
             ],  # fmt: skip
             env=env,
@@ -91,7 +94,8 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
         "            raise\n"
         "        ray.shutdown(); time.sleep(2)\n"
         "end = time.time() + 90\n"
-        f"while ray.cluster_resources().get('CPU', 0) < {workers}:\n"
+        f"wanted = {{'CPU': {workers}, 'GPU': {dep.gpus}}}\n"
+        "while any(ray.cluster_resources().get(k, 0) < n for k, n in wanted.items()):\n"
         "    if time.time() > end:\n"
         "        raise SystemExit('not every node joined: ' + str(ray.cluster_resources()))\n"
         "    time.sleep(0.5)\n",

@@ -119,6 +119,8 @@ RTT_COLUMNS = (
     "RT p50 ms at 0 ms",
     "RT p50 ms at RTT",
     "RT ms per ms of RTT",
+    "jobs p50 / p99 ms at 0 ms",
+    "jobs p50 / p99 ms at RTT",
     "links (details: results)",
 )
 
@@ -141,8 +143,16 @@ def rtt_cells(row: dict[str, Any]) -> list[str]:
         f"{base['adapter_rt_ms']['p50']:.2f}",
         f"{delayed['adapter_rt_ms']['p50']:.2f}",
         f"{row['rt_p50_ms_per_rtt_ms']:.2f}",
+        _jobs_rr(base),
+        _jobs_rr(delayed),
         where,
     ]
+
+
+def _jobs_rr(point: dict[str, Any]) -> str:
+    """The jobs request/response round trip (its job's own sleep included)."""
+    rr = point.get("jobs_rr_ms")
+    return f"{rr['p50']:.1f} / {rr['p99']:.1f}" if rr else "-"
 
 
 def rtt_table(rows: list[dict[str, Any]], rtt_ms: float, n_hosts: int) -> Table:

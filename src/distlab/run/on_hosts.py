@@ -19,11 +19,21 @@ from distlab.run.model import CellRecord, RunSpec
 
 @contextmanager
 def hosts_for_run(spec: RunSpec) -> Iterator[netns.TestHosts | None]:
-    """The run's test hosts: up for the run, down after it (None without --hosts)."""
+    """The run's test hosts (None without --hosts): those ``distlab cluster up`` made,
+    as they are and left up, when they are as many and the run asks nothing of the
+    links; else new ones, up for the run and down after it."""
     if not spec.hosts:
         yield None
         return
     links = spec.links
+    existing = netns.TestHosts.load()
+    asked = links.get("rtt_ms") or links.get("loss_pct") or links.get("rate")
+    if existing is not None and len(existing.hosts) == spec.hosts and not asked:
+        if set(netns.namespaces()) >= {h.netns for h in existing.hosts}:
+            spec.links.update(rtt_ms=existing.rtt_ms, loss_pct=existing.loss_pct,
+                              rate=existing.rate)  # fmt: skip
+            yield existing
+            return
     hosts = netns.up(spec.hosts, links.get("rate"), links.get("rtt_ms", 0.0),
                      links.get("loss_pct", 0.0))  # fmt: skip
     try:
@@ -32,16 +42,20 @@ def hosts_for_run(spec: RunSpec) -> Iterator[netns.TestHosts | None]:
         netns.down()
 
 
-def deploy_engine(name: str, hosts: netns.TestHosts, workers: int) -> Deployment:
+def deploy_engine(name: str, hosts: netns.TestHosts, workers: int, gpus: int = 0) -> Deployment:
     """``name`` deployed across ``hosts`` by the function the registry names for it
-    (DistlabError if there is none)."""
+    (DistlabError if there is none), declaring ``gpus`` logical GPUs if it schedules by
+    resources."""
     entry = registry.entry(name)
     if not entry.deploy:
         raise DistlabError(
             f"{name}: {entry.deploy_why or 'distlab cannot deploy it across hosts yet'}"
         )
     module, func = entry.deploy.split(":")
-    return getattr(importlib.import_module(module), func)(hosts, workers)
+    deploy = getattr(importlib.import_module(module), func)
+    if gpus and registry.engine_class(name).supports_resources:
+        return deploy(hosts, workers, gpus=gpus)
+    return deploy(hosts, workers)
 
 
 def _needs_stream_broker(name: str, spec: RunSpec) -> bool:
@@ -65,7 +79,8 @@ def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Depl
         yield None
         return
     try:
-        dep = deploy_engine(name, hosts, spec.workers or 2)
+        gpus = int(spec.options.get(name, {}).get("gpus") or 0)
+        dep = deploy_engine(name, hosts, spec.workers or 2, gpus)
         if _needs_stream_broker(name, spec):
             with dep.undone_on_failure():
                 start_stream_broker(dep)

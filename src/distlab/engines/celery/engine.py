@@ -160,11 +160,9 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         require_answer(cls.name, f"{scheme}://{host}:{port}", host, port)
 
     def _start(self) -> None:
+        # with queue=..., workers started elsewhere serve it, and QUEUE.RESOURCE for each
+        # resource total declared (e.g. a test-host deployment's GPU worker)
         given_queue = self.options.get("queue")
-        if given_queue and self._resource_totals:
-            raise EngineStartError(
-                "celery: resources need workers the engine starts itself, not queue=..."
-            )
         broker, backend = self._broker_and_backend()
         self._queue = given_queue or f"distlab-{uuid.uuid4().hex[:12]}"
         config = {

@@ -82,15 +82,17 @@ class WorkerProcesses:
 
     def _wait_queue_served(self) -> None:
         """With workers started elsewhere (option ``queue``): until one of them has run a
-        probe task from the queue."""
-        probe = self._app.tasks[PID_TASK].apply_async(queue=self._queue)
-        try:
-            probe.get(timeout=WORKER_START_TIMEOUT)
-        except celery.exceptions.TimeoutError:
-            raise EngineStartError(
-                f"no celery worker serves queue {self._queue!r} on {self._broker_label} "
-                f"within {WORKER_START_TIMEOUT:.0f}s"
-            ) from None
+        probe task from the queue, and from each resource's queue."""
+        queues = [self._queue, *(self._resource_queue(r) for r in self._resource_totals)]
+        for queue in queues:
+            probe = self._app.tasks[PID_TASK].apply_async(queue=queue)
+            try:
+                probe.get(timeout=WORKER_START_TIMEOUT)
+            except celery.exceptions.TimeoutError:
+                raise EngineStartError(
+                    f"no celery worker serves queue {queue!r} on {self._broker_label} "
+                    f"within {WORKER_START_TIMEOUT:.0f}s"
+                ) from None
 
     def _log_path(self, queue: str) -> Path:
         return Path(self._workdir or ".") / f"{queue}.log"
