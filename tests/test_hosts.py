@@ -267,20 +267,21 @@ def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
 
 
 def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir, tmp_path):
-    """One run: Dask and Celery deployed across 3 hosts at 0 ms (through the same proxies)
-    and at 20 ms; every task needs at least one delayed round trip, so the one-task round
+    """One run: Dask, Celery and Kafka (its broker with a listener per client host, each
+    advertising that host's proxy) deployed across 3 hosts at 0 ms (through the same
+    proxies) and at 20 ms; every task needs at least one delayed round trip, so the one-task round
     trip and the jobs request/response round trip grow by at least about the delay; the
     report of that directory shows the table."""
     from distlab.report.choose import attach_benches
     from distlab.report.html_tables import rtt_html
 
     res = distlab(
-        "bench", "rtt", "--engines", "dask,celery", "--rtt", "20", "--n", "100",
+        "bench", "rtt", "--engines", "dask,celery,kafka", "--rtt", "20", "--n", "100",
         "--round-trips", "20", "--repeats", "1", "--out", str(tmp_path), timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((tmp_path / "bench-rtt.json").read_text())
-    assert [r["engine"] for r in doc["rows"]] == ["dask", "celery"]
+    assert [r["engine"] for r in doc["rows"]] == ["dask", "celery", "kafka"]
     for row in doc["rows"]:
         assert "error" not in row, row
         base, delayed = row["points"]

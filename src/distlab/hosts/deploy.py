@@ -124,7 +124,7 @@ class Deployment:
             raise DistlabError(f"{self.engine} on the test hosts did not come up: {last}")
         return res.stdout
 
-    def via(self, client: Host, server: Host, port: int, link: str) -> str:
+    def via(self, client: Host, server: Host, port: int, link: str, listen: int = 0) -> str:
         """The address a client on ``client`` uses to reach ``server:port``: the server
         itself, or, when a delay is asked (or ``proxied``: a 0 ms baseline) and the kernel
         has no netem, a Toxiproxy on the client's host that adds it (the link recorded in
@@ -140,7 +140,8 @@ class Deployment:
             tp = self.toxiproxies[client.name] = toxiproxy.start(client, self.logdir)
             self.procs.append(tp.proc)
             self.placement[f"toxiproxy {client.name}"] = client.name
-        listen = 20000 + port % 10000  # the client's own loopback: no clash across hosts
+        # the client's own loopback (no clash across hosts), unless the caller picks it
+        listen = listen or 20000 + port % 10000
         address = tp.proxy(f"{link}-{port}".replace(" ", "_"), listen, upstream, self.hosts.rtt_ms)
         self.links[link] = f"Toxiproxy on {client.name} ({self.hosts.rtt_ms:g} ms round trip)"
         return address

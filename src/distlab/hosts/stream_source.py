@@ -7,26 +7,24 @@ loopback, which other hosts cannot reach)."""
 
 from __future__ import annotations
 
-from distlab.hosts.deploy import Deployment, wait_for_port
-from distlab.services.kafka.broker import KafkaBroker
+from distlab.hosts.deploy import Deployment
+from distlab.hosts.kafka import start_broker
 
-#: beside the Kafka engine's broker (9092, 9093) should both run on the server host
+#: beside the Kafka engine's broker (9092, 9093, 9100+) should both run on the server host
 PORT = 9094
 CONTROLLER_PORT = 9095
+LISTENER_BASE = 9200
 
 
 def start_stream_broker(dep: Deployment) -> None:
-    """A broker on the deployment's server host; the stream workload's ``bootstrap``."""
-    server = dep.server
-    broker = KafkaBroker(port=PORT, host=server.address)
-    broker.controller_port = CONTROLLER_PORT
-    props = broker.prepare()  # its storage formatted here; the JVM runs on the server host
-    dep.scratch.append(str(broker.directory))
-    dep.start("stream broker", server, broker.launch_command(props))
-    wait_for_port(dep, server, PORT)
-    dep.params["stream"] = {"bootstrap": f"{server.address}:{PORT}"}
-    dep.links["workers, driver -> stream broker"] = (
-        "no delay asked" if not (dep.hosts.rtt_ms or dep.hosts.loss_pct) else
-        "netem on the link" if dep.hosts.netem else
-        "not delayed: Kafka clients connect to the broker's advertised address, past any proxy"
-    )  # fmt: skip
+    """A broker on the deployment's server host; the stream workload's ``bootstrap``.
+    Every host may read or write its topics (the driver, the engine's server, e.g. a
+    Flink JobManager's source coordinator, and its workers), each through its own
+    listener and proxy when delayed."""
+    clients = [
+        (h, "driver -> stream broker" if h is dep.driver else
+            "server -> stream broker" if h is dep.server else "workers -> stream broker")
+        for h in dep.hosts.hosts
+    ]  # fmt: skip
+    bootstrap = start_broker(dep, "stream broker", PORT, CONTROLLER_PORT, LISTENER_BASE, clients)
+    dep.params["stream"] = {"bootstrap": bootstrap[dep.driver.name]}

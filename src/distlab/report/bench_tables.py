@@ -120,7 +120,7 @@ RTT_COLUMNS = (
     "RT p50 ms at RTT",
     "RT ms per ms of RTT",
     "jobs p50 / p99 ms at 0 ms",
-    "jobs p50 / p99 ms at RTT",
+    "jobs p50 / p99 ms at RTT (p50 ms per ms)",
     "links (details: results)",
 )
 
@@ -144,7 +144,8 @@ def rtt_cells(row: dict[str, Any]) -> list[str]:
         f"{delayed['adapter_rt_ms']['p50']:.2f}",
         f"{row['rt_p50_ms_per_rtt_ms']:.2f}",
         _jobs_rr(base),
-        _jobs_rr(delayed),
+        _jobs_rr(delayed)
+        + (f" ({row['jobs_p50_ms_per_rtt_ms']:.2f})" if "jobs_p50_ms_per_rtt_ms" in row else ""),
         where,
     ]
 

@@ -106,6 +106,9 @@ class KafkaBroker:
         self._log = None
         #: its JVM has run stream traffic since it (re)started (harness.warm_up_broker)
         self.warmed_up = False
+        #: more listeners: name -> (port on ``host``, the host:port it advertises), e.g.
+        #: one per test host whose clients reach it through a proxy there (distlab.hosts)
+        self.extra_listeners: dict[str, tuple[int, str]] = {}
 
     @property
     def bootstrap(self) -> str:
@@ -183,11 +186,25 @@ class KafkaBroker:
 
     def _properties(self) -> str:
         assert self._dir is not None
+        extra = self.extra_listeners
         lines = {
             **SETTINGS,
-            "listeners": f"PLAINTEXT://{self.host}:{self.port},"
-            f"CONTROLLER://{self.host}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "listener.security.protocol.map": ",".join(
+                [SETTINGS["listener.security.protocol.map"], *(f"{n}:PLAINTEXT" for n in extra)]
+            ),
+            "listeners": ",".join(
+                [
+                    f"PLAINTEXT://{self.host}:{self.port}",
+                    f"CONTROLLER://{self.host}:{self.controller_port}",
+                    *(f"{n}://{self.host}:{port}" for n, (port, _) in extra.items()),
+                ]
+            ),  # fmt: skip
+            "advertised.listeners": ",".join(
+                [
+                    f"PLAINTEXT://{self.host}:{self.port}",
+                    *(f"{n}://{a}" for n, (_, a) in extra.items()),
+                ]
+            ),
             "controller.quorum.bootstrap.servers": f"{self.host}:{self.controller_port}",
             "log.dirs": str(self._dir / "data"),
         }
