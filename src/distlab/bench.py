@@ -14,11 +14,13 @@ Each engine is measured in an engine process of its own, started by the same lau
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -266,36 +268,19 @@ def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def _streams_cell(job: EngineJob) -> dict[str, Any]:
-    from distlab.bench_streams import streams_cell
-
-    return streams_cell(job)
-
-
-def _break_even_cell(job: EngineJob) -> dict[str, Any]:
-    from distlab.bench_break_even import break_even_cell
-
-    return break_even_cell(job)
-
-
-def _rtt_cell(job: EngineJob) -> dict[str, Any]:
-    from distlab.bench_rtt import rtt_cell
-
-    return rtt_cell(job)
-
-
-def _data_size_cell(job: EngineJob) -> dict[str, Any]:
-    from distlab.bench_data import data_size_cell
-
-    return data_size_cell(job)
-
-
-#: bench kind -> the function an engine process runs for it
+#: bench kind -> "module:function" an engine process runs for it (named, not imported
+#: here: the benchmarks' own modules build on this one)
 CELLS = {
-    "granularity": granularity_cell,
-    "tiny-tasks": tiny_tasks_cell,
-    "streams": _streams_cell,
-    "break-even": _break_even_cell,
-    "data-size": _data_size_cell,
-    "rtt": _rtt_cell,
+    "granularity": "distlab.bench:granularity_cell",
+    "tiny-tasks": "distlab.bench:tiny_tasks_cell",
+    "streams": "distlab.bench_streams:streams_cell",
+    "break-even": "distlab.bench_break_even:break_even_cell",
+    "data-size": "distlab.bench_data:data_size_cell",
+    "rtt": "distlab.bench_rtt:rtt_cell",
 }
+
+
+def cell_function(kind: str) -> Callable[[EngineJob], dict[str, Any]]:
+    """The function of bench ``kind`` (a KeyError for an unknown one)."""
+    module, func = CELLS[kind].split(":")
+    return getattr(importlib.import_module(module), func)

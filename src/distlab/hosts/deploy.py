@@ -217,6 +217,33 @@ def wait_for_port(dep: Deployment, host: Host, port: int, timeout: float = 60.0)
             )
 
 
+def wait_for_json(
+    dep: Deployment, urls: dict[str, str], condition: str, what: str, timeout: float = 90.0
+) -> None:
+    """Until ``condition`` (a Python expression over the JSON documents at ``urls``, each
+    bound to its name) holds, asked from the driver's host: e.g. every worker registered
+    with its master. Fails saying ``what`` did not happen."""
+    fetch = "".join(
+        f"        {name} = json.load(urllib.request.urlopen({url!r}, timeout=2))\n"
+        for name, url in urls.items()
+    )
+    dep.run_on_driver(
+        "import json, time, urllib.request\n"
+        f"end = time.time() + {timeout}\n"
+        "while True:\n"
+        "    try:\n"
+        f"{fetch}"
+        f"        if {condition}:\n"
+        "            break\n"
+        "    except (OSError, KeyError, IndexError, ValueError):\n"
+        "        pass\n"
+        "    if time.time() > end:\n"
+        f"        raise SystemExit('not {what} in {timeout:g} s')\n"
+        "    time.sleep(0.5)\n",
+        timeout=timeout + 30,
+    )
+
+
 def carried(hosts: TestHosts, peer_to_peer: bool = False) -> str:
     """What carries a link's delay: netem on every link where the kernel has it; else
     nothing yet (a proxy can only sit on client -> server links, never on peer-to-peer

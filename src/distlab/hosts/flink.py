@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from distlab.engines.flink import env as flink_env
-from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
+from distlab.hosts.deploy import Deployment, build, carried, wait_for_json, wait_for_port
 from distlab.hosts.netns import Host, TestHosts
 
 REST_PORT = 8081
@@ -109,20 +109,7 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     dep.options = {"python_executable": python}
     # every slot registered with the JobManager before the driver's first figure
     overview = f"http://{server.address}:{REST_PORT}/v1/overview"
-    dep.run_on_driver(
-        "import json, time, urllib.request\n"
-        "end = time.time() + 90\n"
-        "while True:\n"
-        "    try:\n"
-        f"        state = json.load(urllib.request.urlopen({overview!r}, timeout=2))\n"
-        f"        if state.get('slots-total', 0) >= {workers}:\n"
-        "            break\n"
-        "    except OSError:\n"
-        "        pass\n"
-        "    if time.time() > end:\n"
-        "        raise SystemExit('not every Flink task slot registered in 90 s')\n"
-        "    time.sleep(0.5)\n",
-        timeout=120,
-    )
+    wait_for_json(dep, {"state": overview}, f"state.get('slots-total', 0) >= {workers}",
+                  "every Flink task slot registered")  # fmt: skip
     dep.links["TaskManagers -> JobManager (RPC)"] = carried(hosts)
     dep.links["TaskManagers <-> TaskManagers (data exchange)"] = carried(hosts, peer_to_peer=True)

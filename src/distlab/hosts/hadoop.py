@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from distlab import jvm
-from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
+from distlab.hosts.deploy import Deployment, build, carried, wait_for_json, wait_for_port
 from distlab.hosts.netns import Host, TestHosts
 from distlab.services.hadoop_client import (
     JAVA17_OPENS,
@@ -147,24 +147,15 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
 
 def _wait_for_nodes(dep: Deployment, server: Host, nodes: int) -> None:
     """Every DataNode live and every NodeManager running before the first figure."""
-    p = PORTS
-    dep.run_on_driver(
-        "import json, time, urllib.request\n"
-        "def get(url):\n"
-        "    return json.load(urllib.request.urlopen(url, timeout=2))\n"
-        "end = time.time() + 120\n"
-        "while True:\n"
-        "    try:\n"
-        f"        nn = get('http://{server.address}:{p['namenode_http']}/jmx?qry="
-        "Hadoop:service=NameNode,name=FSNamesystemState')['beans'][0]\n"
-        f"        rm = get('http://{server.address}:{p['rm_web']}/ws/v1/cluster/metrics')\n"
-        f"        if nn['NumLiveDataNodes'] >= {nodes} and "
-        f"rm['clusterMetrics']['activeNodes'] >= {nodes}:\n"
-        "            break\n"
-        "    except (OSError, KeyError, IndexError, ValueError):\n"
-        "        pass\n"
-        "    if time.time() > end:\n"
-        "        raise SystemExit('not every DataNode and NodeManager joined in 120 s')\n"
-        "    time.sleep(0.5)\n",
-        timeout=150,
+    s, p = server.address, PORTS
+    namenode = (
+        f"http://{s}:{p['namenode_http']}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
+    )
+    wait_for_json(
+        dep,
+        {"nn": namenode, "rm": f"http://{s}:{p['rm_web']}/ws/v1/cluster/metrics"},
+        f"nn['beans'][0]['NumLiveDataNodes'] >= {nodes} and "
+        f"rm['clusterMetrics']['activeNodes'] >= {nodes}",
+        "every DataNode and NodeManager joined",
+        timeout=120,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyspark
 
-from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
+from distlab.hosts.deploy import Deployment, build, carried, wait_for_json, wait_for_port
 from distlab.hosts.netns import TestHosts
 
 PORT = 7077
@@ -63,20 +63,9 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
         }
     }
     # every worker registered with the master before the driver's first figure
-    dep.run_on_driver(
-        "import json, time, urllib.request\n"
-        "end = time.time() + 90\n"
-        "while True:\n"
-        "    try:\n"
-        f"        state = json.load(urllib.request.urlopen('http://{server.address}:18080/json/', timeout=2))\n"
-        f"        if sum(w.get('state') == 'ALIVE' for w in state.get('workers', [])) >= {len(dep.spread(workers))}:\n"
-        "            break\n"
-        "    except OSError:\n"
-        "        pass\n"
-        "    if time.time() > end:\n"
-        "        raise SystemExit('not every spark worker registered with the master in 90 s')\n"
-        "    time.sleep(0.5)\n",
-        timeout=120,
-    )
+    alive = "sum(w.get('state') == 'ALIVE' for w in state.get('workers', []))"
+    wait_for_json(dep, {"state": f"http://{server.address}:18080/json/"},
+                  f"{alive} >= {len(dep.spread(workers))}",
+                  "every spark worker registered with the master")  # fmt: skip
     dep.links["driver -> master"] = carried(hosts)
     dep.links["executors <-> driver (tasks, results, shuffle)"] = carried(hosts, peer_to_peer=True)

@@ -177,7 +177,7 @@ def run_bench(kind: str, job: EngineJob, events: Events) -> None:
     from distlab import bench
 
     try:
-        row = bench.CELLS[kind](job)
+        row = bench.cell_function(kind)(job)
     except Exception as exc:  # the bench table shows the error in this engine's row
         row = {"engine": job.engine, "error": error_line(exc)}
     events.emit(BenchMeasured(row))
