@@ -72,7 +72,7 @@ class GpuQueue(Workload):
     needs = ("supports_resources",)
     sizes = {
         "tiny": {"n": 4, "seconds": 0.3, "per_task": 1, "resource": "GPU"},
-        "default": {"n": 4, "seconds": 0.5, "per_task": 1, "resource": "GPU"},
+        "default": {"n": 4, "seconds": 0.3, "per_task": 1, "resource": "GPU"},
         "seed": {"n": 4, "seconds": 3.0, "per_task": 1, "resource": "GPU"},
     }
     params_declared = {
