@@ -35,6 +35,7 @@ from distlab.run.model import (
     ReferenceMeasured,
     RunSpec,
 )
+from distlab.run.stream_broker import run_stream_broker, with_stream_broker
 from distlab.workloads import WORKLOADS, register_functions, workload_class
 from distlab.workloads.base import SIZES
 
@@ -235,7 +236,11 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     timing: dict[str, Any] = {"engines": {}}
     matrix.doc["timing"] = timing
     try:
-        with tempfile.TemporaryDirectory(prefix="distlab-") as tmp, on_hosts.hosts_for_run(spec):
+        with (
+            tempfile.TemporaryDirectory(prefix="distlab-") as tmp,
+            on_hosts.hosts_for_run(spec),
+            run_stream_broker(spec) as stream_broker,
+        ):
             for name in ["reference", *spec.engines]:
                 t0 = time.perf_counter()
                 try:
@@ -243,7 +248,7 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
                         # the smaller counts first: the largest leaves the engine's record
                         before = len(matrix.cells)
                         _run_engine(name, replace(spec, workers=count), matrix, progress, logs,
-                                    Path(tmp))  # fmt: skip
+                                    Path(tmp), stream_broker)  # fmt: skip
                         if count != max(spec.worker_counts or [count]):
                             matrix.smaller += matrix.cells[before:]
                             del matrix.cells[before:]
@@ -268,7 +273,13 @@ def _counts(spec: RunSpec, name: str) -> list[int | None]:
 
 
 def _run_engine(
-    name: str, spec: RunSpec, matrix: _Matrix, progress: ProgressFn, logs: Path, tmp: Path
+    name: str,
+    spec: RunSpec,
+    matrix: _Matrix,
+    progress: ProgressFn,
+    logs: Path,
+    tmp: Path,
+    stream_broker: dict[str, Any] | None = None,
 ) -> None:
     if name != "reference" and not registry.entry(name).installed():
         matrix.engine_unavailable(name)
@@ -280,7 +291,7 @@ def _run_engine(
         size=spec.size,
         repeats=spec.repeats,
         warmup=spec.warmup,
-        params=spec.params,
+        params=with_stream_broker(name, spec, spec.params, stream_broker),
         kill_worker=spec.kill_worker,
         kill_broker=spec.kill_broker,
         cut_host=spec.cut_host,

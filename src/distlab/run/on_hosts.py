@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from distlab import registry
-from distlab.contracts import DistlabError, StreamEngine
+from distlab.contracts import DistlabError
 from distlab.hosts import netns
 from distlab.hosts.deploy import Deployment
 from distlab.hosts.stream_source import start_stream_broker
 from distlab.run.model import CellRecord, RunSpec
+from distlab.run.stream_broker import needs_stream_broker
 
 
 @contextmanager
@@ -58,14 +59,6 @@ def deploy_engine(name: str, hosts: netns.TestHosts, workers: int, gpus: int = 0
     return deploy(hosts, workers)
 
 
-def _needs_stream_broker(name: str, spec: RunSpec) -> bool:
-    """Whether the run streams on ``name`` from a broker it does not bring itself."""
-    if "stream" not in spec.workloads or spec.params.get("stream", {}).get("bootstrap"):
-        return False
-    cls = registry.engine_class(name)
-    return issubclass(cls, StreamEngine) and not cls.own_kafka
-
-
 @contextmanager
 def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Deployment | None]:
     """``name`` deployed on the hosts; None (its cells recorded in ``cells`` as
@@ -81,7 +74,7 @@ def deployed(name: str, spec: RunSpec, cells: list[CellRecord]) -> Iterator[Depl
     try:
         gpus = int(spec.options.get(name, {}).get("gpus") or 0)
         dep = deploy_engine(name, hosts, spec.workers or 2, gpus)
-        if _needs_stream_broker(name, spec):
+        if needs_stream_broker(name, spec):
             with dep.undone_on_failure():
                 start_stream_broker(dep)
     except (DistlabError, OSError, TimeoutError) as exc:

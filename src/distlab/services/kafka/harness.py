@@ -38,14 +38,24 @@ from distlab.services.kafka.sender import SenderProcess
 
 #: brokers this process started to share between streams (warmed_broker), by bootstrap
 _SHARED: dict[str, KafkaBroker] = {}
+#: what another process of distlab's (the runner) said of a broker it started, by bootstrap
+_KNOWN: dict[str, dict[str, str]] = {}
+
+
+def known_broker(bootstrap: str, settings: dict[str, str]) -> None:
+    """Record that the broker at ``bootstrap`` is distlab's own, started elsewhere (e.g.
+    the run's stream broker, distlab.run.stream_broker), with these settings."""
+    _KNOWN[bootstrap] = dict(settings)
 
 
 def broker_settings(broker: KafkaBroker | None, bootstrap: str) -> dict[str, str]:
     """What a run records of its broker: an embedded one's version and settings (also one
-    shared between streams), or the user's bootstrap servers."""
+    shared between streams or started by the runner), or the user's bootstrap servers."""
     broker = broker or _SHARED.get(bootstrap)
     if broker is not None:
         return broker.settings()
+    if bootstrap in _KNOWN:
+        return _KNOWN[bootstrap]
     return {"server": "user cluster", "bootstrap": bootstrap}
 
 
