@@ -90,8 +90,10 @@ def _run_cell(
     dup_before = engine.duplicates  # the engine's count runs over all cells
     extra_dup = 0  # duplicate executions the fault's task log saw beyond those
     warmup, repeats = wl.repetitions(variant, job.warmup, job.repeats)
-    if engine.jobs_start_fresh:
-        warmup = 0  # nothing a warm-up run does carries over to the next job
+    if engine.jobs_start_fresh or wl.warm(engine, variant):
+        # nothing a warm-up run does carries over to the next job, or the run just
+        # before did all it would
+        warmup = 0
     if fault is not None:
         # the fault lands mid-run: it needs the engine's workers up and a run's length
         # to aim at, which a warm-up run gives

@@ -292,6 +292,12 @@ class Workload:
         run's settings: those, unless a variant measures itself (a search)."""
         return warmup, repeats
 
+    def warm(self, engine: Engine, variant: str) -> bool:
+        """Whether a warm-up run of ``variant`` would warm nothing more: its first-time
+        costs (the engine's first job, connections, compilation) were paid by the run just
+        before on the same engine processes. Unknown (False) unless the workload knows."""
+        return False
+
     def reference_runs(self, name: str, repeats: int) -> int:
         """How often the reference ``name`` is timed when cells get ``repeats``."""
         return self.reference_repeats if name == "sequential" else max(3, repeats)

@@ -109,11 +109,15 @@ def measure_point(
 
 
 def search(
-    measure: Callable[[float], dict[str, Any]], plan: SearchPlan, warm: bool = False
+    measure: Callable[[float], dict[str, Any]],
+    plan: SearchPlan,
+    warm: bool = False,
+    throw_away: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """The highest sustained rate (steps of ``growth``, then bisection to ``precision``).
     ``warm``: the engine has just run streams of its own (the same processes, nothing
-    restarted since), so the throw-away stream is not needed."""
+    restarted since), so the throw-away stream is not needed; ``throw_away``: the stream
+    that warms it up otherwise (default: a point's length at the first rate)."""
     points: list[dict[str, Any]] = []
 
     def at(rate: float) -> dict[str, Any]:
@@ -127,7 +131,7 @@ def search(
 
     good, bad, rate = None, None, float(plan.start_rate)
     if not warm:
-        measure(rate)  # the warm-up stream: not a point
+        (throw_away or (lambda: measure(rate)))()  # the warm-up stream: not a point
     while True:
         point = at(rate)
         if point["sustained"]:
