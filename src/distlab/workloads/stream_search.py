@@ -42,6 +42,9 @@ SENDER_LATE_LIMIT = 0.05
 SENDER_LAST_LAG_SHARE = 0.01
 #: below this rate the search stops looking for a sustained one
 LOWEST_RATE = 100.0
+#: the throw-away stream on a cold engine, seconds at the first rate: it pays the
+#: engine's first job (a point's own warm-up seconds are left out of its figures anyway)
+THROW_AWAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class SearchPlan:
 
     def n_events(self, rate: float) -> int:
         return max(1, int(rate * (self.seconds + self.warmup_s)))
+
+    def throw_away_events(self) -> int:
+        return max(1, int(self.start_rate * THROW_AWAY_S))
 
     def describe(self) -> str:
         steps = "doubling" if self.growth == 2 else f"x{self.growth:g} steps"
@@ -117,7 +123,8 @@ def search(
     """The highest sustained rate (steps of ``growth``, then bisection to ``precision``).
     ``warm``: the engine has just run streams of its own (the same processes, nothing
     restarted since), so the throw-away stream is not needed; ``throw_away``: the stream
-    that warms it up otherwise (default: a point's length at the first rate)."""
+    that warms it up otherwise (default: a point's length at the first rate; the
+    workload's is THROW_AWAY_S long)."""
     points: list[dict[str, Any]] = []
 
     def at(rate: float) -> dict[str, Any]:
@@ -178,4 +185,10 @@ def search_raw_pipe(plan: SearchPlan, make_spec: Callable[[float, int], StreamSp
                 spec = dataclasses.replace(spec, bootstrap=broker.bootstrap)
             return measure_point(run_raw_pipe, spec, plan, raw_pipe=True)[0]
 
-        return search(measure, plan)
+        def throw_away() -> None:
+            spec = make_spec(plan.start_rate, plan.throw_away_events())
+            if broker is not None:
+                spec = dataclasses.replace(spec, bootstrap=broker.bootstrap)
+            run_raw_pipe(spec)
+
+        return search(measure, plan, throw_away=throw_away)
