@@ -14,6 +14,7 @@ Kafka loops the Kafka engine runs on its own worker processes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,31 @@ class LongRunning:
 
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
+
+
+class KeptActors:
+    """LongRunning actors kept from one stream to the next, as a user keeps long-lived
+    consumers, rather than a new worker process per processor per stream; forgotten
+    (and made anew) after a stream that failed, in which one may have died."""
+
+    def __init__(self, create: Callable[[], Any]):
+        self._create = create
+        self._actors: list[Any] = []
+
+    def run_stream(self, engine, spec: StreamSpec, hosted_in: str) -> StreamResult:
+        used = itertools.count()
+
+        def host(fn: Callable[..., Any], *args: Any) -> Any:
+            i = next(used)
+            while len(self._actors) <= i:
+                self._actors.append(self._create())
+            return self._actors[i].call("run", fn, *args)
+
+        try:
+            return run_hosted(engine, spec, host, hosted_in)
+        except BaseException:
+            self._actors.clear()
+            raise
 
 
 def run_hosted(engine, spec: StreamSpec, host: Host, hosted_in: str) -> StreamResult:

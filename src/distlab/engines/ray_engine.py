@@ -167,6 +167,7 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         self._remote_fns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._remote_fns_strong: dict[Any, dict] = {}
         self._actor_classes: dict[type, Any] = {}
+        self._stream_actors: Any = None  # hosted_streams.KeptActors, from the first stream
         self._native_noop: Any = None
         # True from our ray.init until our ray.shutdown: close() never ends another
         # engine's Ray session in this process.
@@ -281,7 +282,7 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
             self._remote_fns = weakref.WeakKeyDictionary()
             self._remote_fns_strong.clear()
             self._actor_classes.clear()
-            self._native_noop = None
+            self._stream_actors = self._native_noop = None
             self.started = False
 
     # -- tasks -----------------------------------------------------------------------
@@ -358,14 +359,15 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         return task_map_reduce(self, paths, mapper, reducer)
 
     def run_stream(self, spec):
-        """Streams: distlab's Kafka processors in Ray actors (engines/hosted_streams.py);
-        an actor holds no CPU while it runs, so they never starve the task slots."""
-        from distlab.engines.hosted_streams import LongRunning, run_hosted
+        """Streams: distlab's Kafka processors in Ray actors kept between streams
+        (engines/hosted_streams.py); an actor holds no CPU while it runs, so they never
+        starve the task slots."""
+        from distlab.engines.hosted_streams import KeptActors, LongRunning
 
-        def host(fn, *args):
-            return self.create_actor(LongRunning).call("run", fn, *args)
-
-        return run_hosted(self, spec, host, "Ray actors (one per processor)")
+        if self._stream_actors is None:
+            self._stream_actors = KeptActors(lambda: self.create_actor(LongRunning))
+        hosted_in = "Ray actors (one per processor, kept between streams)"
+        return self._stream_actors.run_stream(self, spec, hosted_in)
 
     def create_actor(self, cls: type, *args: Any, **kwargs: Any) -> RayActor:
         remote_cls = self._actor_classes.get(cls)

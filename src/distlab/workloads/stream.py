@@ -89,11 +89,11 @@ class Stream(Workload):
             "sweep_warmup_s": 0.5,
             "p99_bound_ms": 1000.0,
         },
-        # the main job's share of its time budget: 2 s streams, a search in x4 steps to
+        # the main job's share of its time budget: 1 s streams, a search in x4 steps to
         # within a factor of 2 with 1 s points (distlab bench streams is the full search;
         # at 2 s the senders ran late on at most 2.1% of a point's events here)
         "default": {
-            "n_events": 10000,
+            "n_events": 5000,
             "rate": 5000,
             "window_ms": 1000,
             "keys": 16,
