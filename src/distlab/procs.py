@@ -58,17 +58,29 @@ def split_host_port(address: str, default_port: int | None = None) -> tuple[str,
 
 
 def tree(roots: Iterable[int]) -> list[psutil.Process]:
-    """The live processes of the trees rooted at ``roots`` (roots included)."""
+    """The live processes of the trees rooted at ``roots`` (roots included). A zombie is
+    not live: it has exited and waits only for its parent (or init, for an orphan) to
+    reap it, which nothing here can hasten; waiting for it cost ~1.5 s per engine
+    process here, whose pool workers were orphaned zombies when it ended."""
     seen: dict[int, psutil.Process] = {}
     for pid in roots:
         try:
             p = psutil.Process(pid)
-            seen.setdefault(p.pid, p)
+            if _live(p):
+                seen.setdefault(p.pid, p)
             for c in p.children(recursive=True):
-                seen.setdefault(c.pid, c)
+                if _live(c):
+                    seen.setdefault(c.pid, c)
         except psutil.Error:
             continue
     return list(seen.values())
+
+
+def _live(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def rss_mb(procs: Iterable[psutil.Process]) -> float:
