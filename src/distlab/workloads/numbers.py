@@ -88,7 +88,7 @@ class Numbers(Workload):
         "default": {
             "n": 1_000_000,
             "per_element_cap": 5_000,
-            "per_element_budget_s": 1.0,
+            "per_element_budget_s": 0.5,
             "batch_size": None,
         },
         "seed": {
