@@ -326,3 +326,31 @@ def test_stream_cells_of_an_engine_without_kafka_share_one_warmed_broker():
         finally:
             wl.close()
         assert wl._broker is None and not psutil.pid_exists(pid)
+
+
+def test_a_run_streams_through_one_broker_of_its_own_outside_the_engines(tmp_path):
+    """`distlab run` starts one broker for the run's streams: Dask's cells and the raw
+    pipe go through it (recorded as distlab's, with its address), the Kafka engine keeps
+    its own broker, and the run's broker is gone once the run has returned."""
+    import socket
+
+    from distlab.run import matrix
+    from distlab.run.model import RunSpec
+
+    params = {"stream": {"n_events": 400, "rate": 1000, "sweep_start_rate": 500,
+                         "sweep_max_rate": 1000, "sweep_seconds": 1}}  # fmt: skip
+    spec = RunSpec(engines=["dask", "kafka"], workloads=["stream"], size="tiny", params=params)
+    doc = matrix.run(spec, tmp_path)
+    cells = {(c["engine"], c["variant"]): c for c in doc["cells"]}
+    assert all(c["status"] == "ok" and c["verified"] for c in cells.values()), cells
+    raw = doc["references"]["stream"]["raw pipe"]["metrics"]["at_best"]
+    shared = raw["engine_settings"]["broker"]
+    assert shared["server"].startswith("Apache Kafka 4.") and shared["shared"]
+    for variant in ("fixed_rate", "top_n"):
+        dask = cells[("dask", variant)]["metrics"]["engine_settings"]["broker"]
+        assert dask["bootstrap"] == shared["bootstrap"]
+        kafka = cells[("kafka", variant)]["metrics"]["engine_settings"]["broker"]
+        assert kafka["server"].startswith("Apache Kafka 4.") and "shared" not in kafka
+    host, port = shared["bootstrap"].rsplit(":", 1)
+    with socket.socket() as s:
+        assert s.connect_ex((host, int(port))) != 0  # stopped with the run

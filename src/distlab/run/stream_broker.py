@@ -48,7 +48,8 @@ def run_stream_broker(spec: RunSpec) -> Iterator[dict[str, Any] | None]:
     try:
         broker.start()
         warm_up_broker(broker.bootstrap)
-        yield {"bootstrap": broker.bootstrap, "broker": broker.settings()}
+        record = {**broker.settings(), "bootstrap": broker.bootstrap, "shared": "the run's streams"}
+        yield {"bootstrap": broker.bootstrap, "broker": record}
     finally:
         broker.stop()
 
