@@ -23,7 +23,7 @@ REL_PRECISION = 0.05
 #: never more measured repetitions than this in one cell
 MAX_REPEATS = 10
 #: extra repetitions (beyond the minimum) stop once measured time passes this
-EXTRA_BUDGET_S = 1.0
+EXTRA_BUDGET_S = 0.75
 #: a run this long is measured once: its one-time costs were paid by the warm-up, and a
 #: second run would cost as much again (a Flink job with Python workers, ~20-40 s here);
 #: such a cell has no spread, and says so
