@@ -42,6 +42,18 @@ class TestRayEngine(LifecycleConformance, TaskConformance, BatchConformance, Str
     def engine_kwargs(self) -> dict:
         return {"workers": 2, "gpus": 2}
 
+    def test_stream_actors_are_kept_from_one_stream_to_the_next(self, engine):
+        from conformance import checks
+
+        checks.check_stream_exact(engine, n_events=600)
+        kept = engine._stream_actors
+        first = list(kept._actors)
+        pids = [a.call("run", os.getpid).result(timeout=60) for a in first]
+        assert len(set(pids)) == len(first) >= 1
+        checks.check_stream_top_n_exact(engine, n_events=600)  # one more: its merger
+        assert engine._stream_actors is kept and kept._actors[: len(first)] == first
+        assert [a.call("run", os.getpid).result(timeout=60) for a in first] == pids
+
     def test_gpu_tasks_run_two_at_a_time_on_distinct_units(self, engine):
         def hold_gpu(seconds: float) -> tuple[float, float, str]:
             import ray  # on the worker: which unit did Ray assign to this task?

@@ -349,8 +349,11 @@ def test_a_run_streams_through_one_broker_of_its_own_outside_the_engines(tmp_pat
     for variant in ("fixed_rate", "top_n"):
         dask = cells[("dask", variant)]["metrics"]["engine_settings"]["broker"]
         assert dask["bootstrap"] == shared["bootstrap"]
+        # the search just before warmed the same Dask workers: no warm-up stream
+        assert cells[("dask", variant)]["time_spent"]["runs"] == {"warmup": 0, "measured": 1}
         kafka = cells[("kafka", variant)]["metrics"]["engine_settings"]["broker"]
         assert kafka["server"].startswith("Apache Kafka 4.") and "shared" not in kafka
+    assert cells[("dask", "sweep")]["metrics"]["warm_up"] == "a stream at the first rate"
     host, port = shared["bootstrap"].rsplit(":", 1)
     with socket.socket() as s:
         assert s.connect_ex((host, int(port))) != 0  # stopped with the run
