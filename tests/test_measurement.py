@@ -60,10 +60,13 @@ def test_repetitions_stop_when_the_median_is_known():
     steady = [1.0, 1.01, 0.99]
     assert repetitions.enough(steady, minimum=3)
     assert not repetitions.enough(steady[:2], minimum=3)
-    noisy = [0.5, 1.0, 1.6]
+    # noisy runs, each a tenth of the extra repetitions' budget: more while it lasts
+    noisy = [x * repetitions.EXTRA_BUDGET_S / 10 for x in (0.5, 1.0, 1.6)]
     assert not repetitions.enough(noisy, minimum=3)
-    assert repetitions.enough([0.5, 1.0, 1.6] * 5, minimum=3)  # MAX_REPEATS reached
+    assert repetitions.enough(noisy * 5, minimum=3)  # MAX_REPEATS reached
     assert repetitions.enough([2.0, 4.0, 7.0, 5.0, 6.0], minimum=3)  # past the budget
+    # a noisy cell whose next run alone would pass the budget stops at the minimum
+    assert repetitions.enough([x * 100 for x in noisy], minimum=3)
     # two steady runs are enough by default; a long run is measured once, unless the
     # user asked for more repetitions than the default
     assert repetitions.enough([1.0, 1.01], minimum=repetitions.DEFAULT_REPEATS)
