@@ -55,6 +55,14 @@ def spin(iterations: int, tag: int = 0) -> tuple[int, int]:
     return acc, tag
 
 
+def timed_spin(iterations: int, tag: int = 0) -> tuple[int, int, float]:
+    """:func:`spin`, with the CPU time (ms) its thread spent on it where it ran: the task's
+    own cost on the worker, which the worker's waits for a core do not inflate."""
+    t0 = time.thread_time_ns()
+    acc, tag = spin(iterations, tag)
+    return acc, tag, (time.thread_time_ns() - t0) / 1e6
+
+
 def payload(nbytes: int, seed: int = 0) -> Any:
     """A NumPy array of ``nbytes`` bytes whose content depends on ``seed`` (cheap to make,
     at the speed of a memory copy: a repeated ramp, not random numbers)."""

@@ -17,21 +17,53 @@ def ms_text(ms: float | None) -> str:
     return f"{ms:.2g} ms" if ms < 10 else f"{ms:.0f} ms"
 
 
+def break_even_text(row: dict[str, Any]) -> str:
+    """The measured 90% crossing: '4.6 ms', '0.1 ms or less' (the shortest task already
+    reached it), or '> longest'."""
+    at = row.get("break_even_ms")
+    if at is None:
+        return "> longest"
+    return f"{ms_text(at)} or less" if row.get("break_even_at_most") else ms_text(at)
+
+
+def fit_text(row: dict[str, Any]) -> str:
+    """The fitted 90% crossing, marked where it lies outside the measured task times."""
+    if "overhead_ms" not in row:
+        return "- (too few points)"
+    at = row.get("fit_break_even_ms")
+    if at is None:
+        return "never"
+    return f"{ms_text(at)} (extrapolated)" if row.get("fit_extrapolated") else ms_text(at)
+
+
 def break_even_sentence(row: dict[str, Any]) -> str:
     """'on this machine dask needs tasks of at least 4.6 ms (90% efficiency)'."""
     name, at = row["engine"], row.get("break_even_ms")
     if "error" in row:
         return f"{name}: not measured ({row['error']})"
     if at is None:
-        longest = ms_text(row["points"][-1]["task_ms"]) if row.get("points") else "?"
-        return f"{name} did not reach 90% efficiency even with tasks of {longest}"
+        longest = max((p["task_ms"] for p in row.get("points", [])), default=None)
+        return f"{name} did not reach 90% efficiency even with tasks of {ms_text(longest)}"
+    if row.get("break_even_at_most"):
+        need = f"reaches 90% with {row['workers']} workers already with tasks of {ms_text(at)}"
+        need += " (the shortest measured): its break-even is there or below"
+    else:
+        need = f"needs tasks of at least {ms_text(at)} to use {row['workers']} workers at 90%"
     share = row.get("time_share")
     left = f", {share:.0%} of the workers' time left to tasks" if share else ""
-    return (
-        f"on this machine {name} needs tasks of at least {ms_text(at)} to use "
-        f"{row['workers']} workers at 90% (fitted: {ms_text(row.get('overhead_ms'))} per "
-        f"task{left})"
+    fitted = (
+        f" (fitted: {ms_text(row.get('overhead_ms'))} per task{left})"
+        if "overhead_ms" in row
+        else ""
     )
+    off = row.get("off_asked") or []
+    flagged = (
+        f"; the tasks asked to take {', '.join(ms_text(d) for d in off)} took more than "
+        "1.5x more or less, and stand at their measured times"
+        if off
+        else ""
+    )
+    return f"on this machine {name} {need}{fitted}{flagged}"
 
 
 def break_even_table(rows: list[dict[str, Any]]) -> Table:
@@ -43,13 +75,14 @@ def break_even_table(rows: list[dict[str, Any]]) -> Table:
                 durations.append(p["duration_ms"])
     t = Table(
         title="break-even task size: CPU-bound tasks through map, every worker busy; "
-        "efficiency = ideal / measured (median of the repetitions); fitted: efficiency = "
-        "time share x d / (d + overhead)"
+        "efficiency = n x t / workers / measured (median of the repetitions), t the task "
+        "time measured on the workers (shown under each asked duration; ! = further than "
+        "1.5x from it); fitted: efficiency = time share x t / (t + overhead)"
     )
     for col in ["engine", "workers", "overhead/task", "time share", "90% at", "90% (fit)"]:
         t.add_column(col)
     for d in durations:
-        t.add_column(f"{ms_text(d)}", justify="right")
+        t.add_column(f"asked {ms_text(d)}", justify="right")
     for r in rows:
         if "error" in r:
             t.add_row(r["engine"], f"[red]{r['error']}[/]", *[""] * (4 + len(durations)))
@@ -60,8 +93,8 @@ def break_even_table(rows: list[dict[str, Any]]) -> Table:
             str(r["workers"]),
             ms_text(r.get("overhead_ms")),
             f"{r['time_share']:.0%}" if r.get("time_share") else "-",
-            ms_text(r.get("break_even_ms")) if r.get("break_even_ms") else "> longest",
-            ms_text(r.get("fit_break_even_ms")),
+            break_even_text(r),
+            fit_text(r),
             *[_eff_text(eff.get(d)) for d in durations],
         )
     return t
@@ -71,7 +104,8 @@ def _eff_text(point: dict[str, Any] | None) -> str:
     if point is None:
         return "-"
     rough = "~" if point["wall"].get("unstable") else ""
-    return f"{rough}{point['efficiency']:.0%}"
+    off = "!" if point.get("off_asked") else ""
+    return f"{rough}{point['efficiency']:.0%} at {off}{ms_text(point['task_ms'])}"
 
 
 def _way_text(result: dict[str, Any] | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from distlab.bench_data import size_text
 from distlab.report.choose import bench_rows, function_rows, has_choose, scaling_rows
-from distlab.report.choose_tables import break_even_sentence, ms_text
+from distlab.report.choose_tables import break_even_sentence, break_even_text, fit_text, ms_text
 from distlab.report.html_tables import e, spread_text
 
 
@@ -29,12 +29,12 @@ def break_even_html(doc: dict) -> str:
     out = []
     for r in rows:
         if "error" in r:
-            out.append([_td(r["engine"]), f'<td class="failed" colspan="5">{e(r["error"])}</td>'])
+            out.append([_td(r["engine"]), f'<td class="failed" colspan="6">{e(r["error"])}</td>'])
             continue
         lo, hi = r.get("break_even_range_ms") or [None, None]
         at = r.get("break_even_ms")
         at_text = (
-            f"{ms_text(at)} [{ms_text(lo)}–{ms_text(hi) if hi else '> longest'}]"
+            f"{break_even_text(r)} [{ms_text(lo)}–{ms_text(hi) if hi else '> longest'}]"
             if at
             else "> longest"
         )
@@ -45,7 +45,8 @@ def break_even_html(doc: dict) -> str:
                 _td(ms_text(r.get("overhead_ms")), True),
                 _td(f"{r['time_share']:.0%}" if r.get("time_share") else "-", True),
                 _td(at_text, True),
-                _td(ms_text(r.get("fit_break_even_ms")), True),
+                _td(fit_text(r), True),
+                _td(_asked_measured(r), True),
             ]
         )
     sentences = "".join(f"<li>{e(break_even_sentence(r))}</li>" for r in rows)
@@ -59,16 +60,26 @@ def break_even_html(doc: dict) -> str:
                 "time share (fit)",
                 "90% efficiency at [spread]",
                 "90% (fit)",
+                "task asked → measured (ms)",
             ],
             out,
             "break-even",
         )
         + f"<ul>{sentences}</ul>"
         + '<p class="small">CPU-bound tasks through <code>map</code>, every worker busy; efficiency '
-        "= n × task time / workers over the measured time; fitted: efficiency = time share × "
+        "= n × t / workers over the measured time, t the task time measured on the workers "
+        "(the CPU time each task took there; the asked duration only sets the work; ! marks "
+        "a task further than 1.5× from what was asked); fitted: efficiency = time share × "
         "d / (d + overhead), the share being what the engine's own processes leave to the "
         "tasks on these cores; [spread] = the same reading on the "
         "fastest and the slowest repetitions (<code>distlab bench break-even</code>).</p>"
+    )
+
+
+def _asked_measured(row: dict) -> str:
+    return ", ".join(
+        f"{ms_text(p['duration_ms'])} → {'!' if p.get('off_asked') else ''}{ms_text(p['task_ms'])}"
+        for p in row["points"]
     )
 
 
