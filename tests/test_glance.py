@@ -11,9 +11,10 @@ import re
 from rich.console import Console
 
 from distlab import results
-from distlab.report.glance import glance, headline, ratio_class, shape_sentences
+from distlab.report.glance import glance, ratio_class
 from distlab.report.html import build_report
 from distlab.report.terminal import print_summary
+from distlab.report.verdict import headline, shape_sentences
 
 
 def _time_cell(engine: str, workload: str, samples: list[float], variant: str = "-") -> dict:
@@ -87,6 +88,102 @@ def test_rows_figures_ratios_and_winners():
     assert stream.cells["dask"].text == "none" and stream.cells["dask"].css == "r5"
 
 
+def _row(cells: list[dict]):
+    doc = results.new(["distlab", "run"], {"size": "default"})
+    doc["cells"] = cells
+    (row,) = glance(doc)[1]
+    return row
+
+
+def test_a_star_needs_95_percent_confidence_not_disjoint_ranges():
+    # one run against one run: ranges always apart, never a verdict
+    row = _row([_time_cell("dask", "squares", [1.0]), _time_cell("ray", "squares", [1.2])])
+    assert row.winner is None
+    # two repetitions each, every one apart: the test cannot reach 95% with 2 against 2
+    row = _row(
+        [_time_cell("dask", "squares", [1.0, 1.01]), _time_cell("ray", "squares", [2.0, 2.1])]
+    )
+    assert row.winner is None
+    # five against three, every one apart: p = 0.036, a star
+    fast = _time_cell("dask", "squares", [1.0, 1.01, 1.02, 1.0, 1.01])
+    row = _row([fast, _time_cell("ray", "squares", [1.6, 1.7, 1.65])])
+    assert row.winner == "dask"
+    # the same two engines, repetitions interleaved: no star however many
+    row = _row([
+        _time_cell("dask", "squares", [1.0, 1.2, 1.1, 1.3, 1.05, 1.25]),
+        _time_cell("ray", "squares", [1.02, 1.22, 1.12, 1.31, 1.07, 1.27]),
+    ])  # fmt: skip
+    assert row.winner is None
+
+
+def test_only_separated_wins_count_in_the_sentences():
+    # ray has the lower median on both rows, but within the noise each time
+    rows = glance(
+        {
+            **results.new(["distlab", "run"], {"size": "default"}),
+            "cells": [
+                _time_cell("ray", "squares", [1.0, 1.3]),
+                _time_cell("dask", "squares", [1.1, 1.2]),
+                _time_cell("ray", "kfold", [1.0, 1.3], "shared"),
+                _time_cell("dask", "kfold", [1.1, 1.2], "shared"),
+            ],
+        }
+    )[1]
+    assert all(r.winner is None for r in rows)
+    ((_shape, text, pick),) = shape_sentences(rows)
+    assert pick is None and "no clear pick" in text
+    assert headline(rows) == "On this machine: no clear pick for tasks."
+
+
+def test_a_colour_is_claimed_from_the_end_of_the_ratio_nearer_the_best():
+    best = _time_cell("dask", "squares", [1.0, 1.0, 1.0, 1.0, 1.0])
+    # median 2.9x the best (r3), but its runs reach 3.5x (r4): r3 with r4's stripes
+    wide = _time_cell("ray", "squares", [2.0, 2.9, 3.5])
+    # median 1.6x (r3), its range 1.4x-1.7x: from its near end, r2
+    near = _time_cell("celery", "squares", [1.4, 1.6, 1.7])
+    row = _row([best, wide, near])
+    assert row.cells["ray"].css == "r3" and row.cells["ray"].far_css == "r4"
+    assert row.cells["ray"].ratio_range == (2.0, 3.5)
+    assert row.cells["celery"].css == "r2" and row.cells["celery"].far_css == "r3"
+    assert row.cells["dask"].far_css == ""
+
+
+def test_stream_figures_carry_their_roughness_and_their_bracket():
+    lat = {"latency_ms": {"p50": 5.0, "p99": 9.0}, "work_fraction": None}
+    row = _row([
+        {**_time_cell("dask", "stream", [1.0], "fixed_rate"), "metrics": lat},
+        {**_time_cell("ray", "stream", [1.0], "fixed_rate"),
+         "metrics": {**lat, "latency_ms": {"p50": 6.0, "p99": 30.0}}},
+    ])  # fmt: skip
+    assert row.kind == "p99" and row.cells["dask"].text == "~9.0ms" and row.winner is None
+    sweep = {"max_sustained_rate": 32_000, "first_failed_rate": 64_000, "work_fraction": None,
+             "plan": {"max_rate": 128_000}}  # fmt: skip
+    row = _row([
+        {**_time_cell("kafka", "stream", [1.0], "sweep"), "metrics": sweep},
+        {**_time_cell("dask", "stream", [1.0], "sweep"),
+         "metrics": {**sweep, "max_sustained_rate": 128_000, "first_failed_rate": None}},
+        {**_time_cell("ray", "stream", [1.0], "sweep"),
+         "metrics": {**sweep, "max_sustained_rate": 64_000, "first_failed_rate": 128_000}},
+    ])  # fmt: skip
+    assert row.cells["kafka"].text == "32k-64k/s" and row.cells["dask"].text == "≥128k/s"
+    # ray failed at 128k, which dask sustained: apart
+    assert row.winner == "dask"
+
+
+def test_a_capped_run_is_ranked_by_its_own_extrapolations():
+    capped = _time_cell("ray", "numbers", [0.5, 0.52, 0.51], "per_element")
+    capped["metrics"] = {"work_fraction": 0.01, "elements": 500, "capped": True,
+                         "extrapolated_full_s": 20.5, "full_samples_s": [20.0, 21.0, 20.5]}  # fmt: skip
+    whole = _time_cell("dask", "numbers", [30.0, 31.0, 30.5], "per_element")
+    row = _row([capped, whole])
+    # fixed cost once, per-element cost for every element: 20.5 s, not 0.51 / 0.01 = 51 s
+    assert row.cells["ray"].value == 20.5 and row.cells["dask"].ratio == 30.5 / 20.5
+    assert row.cells["ray"].note == "extrapolated from 500 of 50,000 elements"
+    from distlab.report.figures import extrapolated_full_s, full_median
+
+    assert extrapolated_full_s(capped) == full_median(capped) == 20.5
+
+
 def test_ratio_classes_and_sentences():
     assert [ratio_class(x) for x in (1.0, 1.2, 2.0, 5.0, 11.0, None)] == [
         "r1", "r2", "r3", "r4", "r5", "none",
@@ -94,8 +191,10 @@ def test_ratio_classes_and_sentences():
     _engines, rows = glance(_doc())
     sentences = {shape: (text, best) for shape, text, best in shape_sentences(rows)}
     assert sentences["tasks"][1] == "dask"
-    assert sentences["streams"][1] == "kafka"
-    assert headline(rows) == "On this machine: dask for tasks; kafka for streams."
+    # kafka's 80k against ray's 76k is within the search's bracket: no star, so nobody's
+    # win, and no pick for streams (a row's best by its figure alone is not a verdict)
+    assert sentences["streams"][1] is None and "no clear pick" in sentences["streams"][0]
+    assert headline(rows) == "On this machine: dask for tasks; no clear pick for streams."
 
 
 def test_terminal_summary_fits_100_columns_and_marks_failures():
@@ -108,7 +207,7 @@ def test_terminal_summary_fits_100_columns_and_marks_failures():
     assert max(len(line) for line in plain.splitlines()) <= 100
     assert "1.01s*" in plain  # the separated winner
     assert "\x1b[1;37;41mfailed" in text  # bold white on red
-    assert "On this machine: dask for tasks; kafka for streams." in plain
+    assert "On this machine: dask for tasks; no clear pick for streams." in plain
 
 
 def test_page_cells_carry_the_figures_and_classes(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -51,34 +53,83 @@ def percentiles(samples: Sequence[float], ps: Sequence[float] = (50, 90, 99, 99.
     return out
 
 
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided Mann-Whitney U test p-value (normal approximation with tie correction).
+def _ranks(pooled: list[float]) -> list[float]:
+    """Mid-ranks (1-based) of ``pooled`` in its own order."""
+    order = sorted(range(len(pooled)), key=pooled.__getitem__)
+    ranks = [0.0] * len(pooled)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and pooled[order[j + 1]] == pooled[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
 
-    Used by `distlab compare` to say whether two sets of repetitions differ beyond noise.
+
+@functools.lru_cache(maxsize=256)
+def _u_counts(n1: int, n2: int) -> tuple[int, ...]:
+    """How many of the C(n1 + n2, n1) orderings without ties give U = 0 .. n1 x n2."""
+    # f(n1, n2) = f(n1 - 1, n2) shifted by n2 (the largest value is in the first sample)
+    #           + f(n1, n2 - 1)
+    if n1 == 0 or n2 == 0:
+        return (1,)
+    a, b = _u_counts(n1 - 1, n2), _u_counts(n1, n2 - 1)
+    out = [0] * (n1 * n2 + 1)
+    for u, c in enumerate(a):
+        out[u + n2] += c
+    for u, c in enumerate(b):
+        out[u] += c
+    return tuple(out)
+
+
+#: exact tests up to this many samples in all; beyond, the normal approximation
+EXACT_UP_TO = 60
+
+
+def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Mann-Whitney U test p-value: exact for small samples (a handful of
+    repetitions, where the normal approximation is far off: 2 against 2 can never reach
+    p < 0.33), the normal approximation with tie correction beyond ``EXACT_UP_TO``.
+
+    Used to say whether two sets of repetitions differ beyond noise: a star in the report,
+    a regression in `distlab compare`.
     """
     n1, n2 = len(a), len(b)
     if n1 == 0 or n2 == 0:
         return 1.0
-    pooled = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
-    ranks = [0.0] * len(pooled)
-    i = 0
-    ties = 0.0
-    while i < len(pooled):
-        j = i
-        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        r = (i + j) / 2 + 1
-        for k in range(i, j + 1):
-            ranks[k] = r
-        t = j - i + 1
-        ties += t**3 - t
-        i = j + 1
-    r1 = sum(r for r, (_, g) in zip(ranks, pooled, strict=True) if g == 0)
-    u1 = r1 - n1 * (n1 + 1) / 2
+    pooled = [float(x) for x in a] + [float(x) for x in b]
+    ranks = _ranks(pooled)
+    u1 = sum(ranks[:n1]) - n1 * (n1 + 1) / 2
     mu = n1 * n2 / 2
+    tied = len(set(pooled)) < len(pooled)
+    if n1 + n2 <= EXACT_UP_TO and not tied:
+        counts = _u_counts(n1, n2)
+        far = abs(u1 - mu)
+        extreme = sum(c for u, c in enumerate(counts) if abs(u - mu) >= far - 1e-9)
+        return min(1.0, extreme / math.comb(n1 + n2, n1))
+    if n1 + n2 <= 16 and tied:  # exact over every split of the mid-ranks
+        far = abs(u1 - mu)
+        hits = total = 0
+        for pick in itertools.combinations(range(n1 + n2), n1):
+            u = sum(ranks[k] for k in pick) - n1 * (n1 + 1) / 2
+            hits += abs(u - mu) >= far - 1e-9
+            total += 1
+        return hits / total
+    counts_tied: dict[float, int] = {}
+    for x in pooled:
+        counts_tied[x] = counts_tied.get(x, 0) + 1
+    ties = sum(t**3 - t for t in counts_tied.values())
     n = n1 + n2
     var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
     if var <= 0:
         return 1.0
     z = (abs(u1 - mu) - 0.5) / math.sqrt(var)
     return math.erfc(max(z, 0.0) / math.sqrt(2))
+
+
+def min_possible_p(n1: int, n2: int) -> float:
+    """The smallest p :func:`mann_whitney_p` can give with these sample counts (every
+    sample of one set below every sample of the other)."""
+    return mann_whitney_p(list(range(n1)), [n1 + i for i in range(n2)])

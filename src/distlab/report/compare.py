@@ -17,10 +17,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from distlab import results
+from distlab import machine_speed, results
 from distlab.report.figures import Headline, fmt_s, full_median, headline, wall_samples
-from distlab.report.recommend import min_possible_p
-from distlab.stats import mann_whitney_p
+from distlab.stats import mann_whitney_p, min_possible_p
 
 THRESHOLD = 0.10
 ALPHA = 0.05
@@ -127,6 +126,9 @@ def compare(
             f"Some cells have too few repetitions for any difference to reach p<{alpha}: "
             "run with --repeats 4 or more."
         )
+    speed = machine_speed.difference(doc_a, doc_b)
+    if speed:
+        out.notes.append(speed)
     env_a, env_b = doc_a.get("environment") or {}, doc_b.get("environment") or {}
     for field_name in ("host", "python", "cpus", "memory_gb"):
         if env_a.get(field_name) != env_b.get(field_name):

@@ -16,6 +16,7 @@ fairly; the figure that ranks a cell is ``full_median``.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any, TypedDict
 
 Cell = dict[str, Any]
@@ -117,7 +118,12 @@ def work_share(cell: Cell) -> float:
 
 
 def wall_samples(cell: Cell) -> list[float]:
-    """Measured repetitions, scaled to the full workload so capped runs compare fairly."""
+    """Measured repetitions for the full workload, so that capped runs compare fairly:
+    each capped repetition's own extrapolation (its fixed cost once, its per-element cost
+    for every element) where the run recorded them, else the time over the work share."""
+    recorded = _metrics(cell).get("full_samples_s")
+    if recorded:
+        return [x for x in recorded if isinstance(x, int | float)]
     wall = cell.get("wall") or {}
     xs = [x for x in wall.get("samples") or [] if isinstance(x, int | float)]
     if not xs and cell.get("wall_s") is not None:
@@ -127,6 +133,8 @@ def wall_samples(cell: Cell) -> list[float]:
 
 def full_median(cell: Cell) -> float | None:
     """The figure that ranks a cell: its median time for the full workload."""
+    if _metrics(cell).get("full_samples_s"):
+        return statistics.median(wall_samples(cell))
     wall = cell.get("wall") or {}
     med = wall.get("median", cell.get("wall_s"))
     return None if med is None else med / work_share(cell)
@@ -134,11 +142,20 @@ def full_median(cell: Cell) -> float | None:
 
 def full_range(cell: Cell) -> tuple[float, float] | None:
     wall = cell.get("wall") or {}
-    if wall.get("min") is None or wall.get("max") is None:
+    if _metrics(cell).get("full_samples_s") or wall.get("min") is None or wall.get("max") is None:
         xs = wall_samples(cell)
         return (min(xs), max(xs)) if xs else None
     share = work_share(cell)
     return wall["min"] / share, wall["max"] / share
+
+
+def extrapolated_from(cell: Cell) -> tuple[int, int] | None:
+    """(elements run, elements in the workload) for a time extrapolated from part of the
+    work; None for a cell that ran all of it."""
+    ran, share = elements(cell), _metrics(cell).get("work_fraction")
+    if not ran or not share or share >= 1 or not is_capped(cell):
+        return None
+    return int(ran), round(ran / share)
 
 
 def reference_median(doc: Doc, workload: str, name: str) -> float | None:
@@ -184,8 +201,11 @@ def is_capped(cell: Cell) -> bool:
 
 
 def extrapolated_full_s(cell: Cell) -> float | None:
-    """A capped run's time scaled up to the whole data."""
-    return _metrics(cell).get("extrapolated_full_s")
+    """A capped run's time for the whole data: the median of its repetitions' own
+    extrapolations (the one method every report uses: :func:`full_median`)."""
+    if not _metrics(cell).get("extrapolated_full_s"):
+        return None
+    return full_median(cell)
 
 
 def per_task_s(cell: Cell) -> float | None:

@@ -11,10 +11,17 @@ The figure per row (:func:`row_kind`):
 * ``p99``: a fixed-rate stream's p99 latency at the offered rate;
 * ``faults``: tasks lost plus duplicated, when a fault was injected.
 
-A row's winner is marked only where the spread separates it from the runner-up: two
-time cells by their repetitions (recommend.separate), two request/response loops by
-their round trips (Mann-Whitney), two rate searches by more than the search's precision.
-A p99 from one run and a fault count have no spread: no winner is marked.
+A row's winner is marked (a star) only where the best is better than the runner-up at 95%
+confidence: two time cells by an exact Mann-Whitney test over their repetitions
+(recommend.separate), two request/response loops by the same test over their round
+trips, two rate searches when the runner-up failed below the rate the best sustained. A
+p99 from one run and a fault count have no spread: no winner is marked.
+
+A colour is a claim about a ratio to the row's best. Where a figure has a range (a time's
+repetitions, a search's bracket between the rate it sustained and the one it failed),
+the ratio has one too; a cell takes the class of the ratio's end nearer the best (the
+smaller claim), and where the range spans classes the cell says so (``far_css``: the
+class of the other end). A figure from one run carries "~".
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from distlab.report.figures import (
     Doc,
     _metrics,
     _number,
+    extrapolated_from,
     full_median,
+    full_range,
     is_race,
     label,
     latency_ms,
@@ -62,8 +71,12 @@ class GlanceCell:
     #: the colour class: r1 (best) .. r5, or the status
     css: str = ""
     winner: bool = False
-    #: a time from one run (no spread) or with a spread over 10%: shown with "~"
+    #: a figure from one run (no spread) or with a spread over 10%: shown with "~"
     rough: bool = False
+    #: the ratio's range from the figures' ranges (None: the figure has no range)
+    ratio_range: tuple[float, float] | None = None
+    #: the class of the range's far end, where it is not the class shown
+    far_css: str = ""
     #: why there is no figure (an error, the reason it is not supported)
     note: str = ""
 
@@ -167,15 +180,53 @@ def separated(best: Cell, runner_up: Cell, kind: str) -> bool:
     if kind == "time":
         from distlab.report.recommend import separate
 
-        return separate(best, runner_up)[0] in ("clear", "tentative")
+        return separate(best, runner_up)[0] == "clear"
     if kind == "overhead":
         a, b = _overhead_samples(best), _overhead_samples(runner_up)
         return len(a) >= 5 and len(b) >= 5 and mann_whitney_p(a, b) <= SIGNIFICANCE
     if kind == "rate":
-        precision = float((_metrics(best).get("plan") or {}).get("precision") or 0.10)
-        high, low = value_of(best, kind), value_of(runner_up, kind) or 0.0
-        return high is not None and high > low * (1 + precision)
+        # the runner-up failed at a rate the best sustained: their brackets are apart
+        high = value_of(best, kind)
+        failed_at = _metrics(runner_up).get("first_failed_rate")
+        return high is not None and failed_at is not None and high >= float(failed_at)
     return False
+
+
+def figure_range(cell: Cell, kind: str) -> tuple[float, float] | None:
+    """The range the figure is known to lie in: a time's repetitions (min-max, for the
+    full workload), a search's bracket (the rate it sustained to the one it failed at;
+    unbounded above at the plan's ceiling). None for figures without one."""
+    if kind == "time":
+        return full_range(cell)
+    if kind == "rate":
+        low = max_sustained_rate(cell)
+        failed_at = _number(_metrics(cell).get("first_failed_rate"))
+        if low is None:
+            return None
+        return low, failed_at if failed_at is not None else math.inf
+    return None
+
+
+def rate_text(cell: Cell, value: float) -> str:
+    """A search's bracket: '64k-128k/s' (sustained 64k, failed at 128k), '≥128k/s' at the
+    plan's ceiling."""
+    if _at_ceiling_of_plan(cell):
+        return "≥" + text_of(value, "rate")
+    failed_at = _number(_metrics(cell).get("first_failed_rate"))
+    if failed_at is None:
+        return text_of(value, "rate")
+    return text_of(value, "rate").removesuffix("/s") + "-" + text_of(failed_at, "rate")
+
+
+def _ratio_range(cell: Cell, best: Cell, kind: str, higher: bool) -> tuple[float, float] | None:
+    mine, top = figure_range(cell, kind), figure_range(best, kind)
+    if mine is None or top is None or min(*mine, *top) <= 0:
+        return None
+    if higher:  # best / mine
+        lo, hi = top[0] / mine[1], top[1] / mine[0]
+    else:  # mine / best
+        lo, hi = mine[0] / top[1], mine[1] / top[0]
+    return max(1.0, lo), max(1.0, hi)
 
 
 def _status(cell: Cell) -> str:
@@ -199,12 +250,17 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
         if status == "ok":
             gc.value = value_of(c, kind)
             gc.text = text_of(gc.value, kind)
-            if kind == "rate" and gc.value is not None and _at_ceiling_of_plan(c):
-                gc.text = "≥" + gc.text  # sustained the search's highest rate
+            if kind == "rate" and gc.value is not None:
+                gc.text = rate_text(c, gc.value)
             if kind == "time":
                 wall = c.get("wall") or {}
                 gc.rough = (wall.get("n") or 0) < 2 or bool(wall.get("unstable"))
-                gc.text = ("~" if gc.rough else "") + gc.text
+            elif kind == "p99":
+                gc.rough = True  # a percentile of one stream: its spread is not known
+            gc.text = ("~" if gc.rough else "") + gc.text
+            span = extrapolated_from(c) if kind == "time" else None
+            if span is not None:
+                gc.note = f"extrapolated from {span[0]:,} of {span[1]:,} elements"
             if gc.value is not None and row.race:
                 ranked.append((gc.value, c))
             elif kind == "rate" and gc.value is None:  # the search sustained no rate
@@ -227,6 +283,11 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
             else:
                 gc.ratio = value / best if not higher else best / value
             gc.css = ratio_class(gc.ratio)
+            if kind != "faults" and c is not ranked[0][1] and math.isfinite(gc.ratio):
+                gc.ratio_range = _ratio_range(c, ranked[0][1], kind, higher)
+            if gc.ratio_range is not None:
+                near, far = (ratio_class(x) for x in gc.ratio_range)
+                gc.css, gc.far_css = near, far if far != near else ""
         if len(ranked) > 1 and ranked[0][0] != ranked[1][0]:
             row.cells[ranked[0][1]["engine"]].winner = separated(ranked[0][1], ranked[1][1], kind)
     for name in engines:  # an engine with no cell for this work
@@ -275,57 +336,3 @@ def glance(doc: Doc) -> tuple[list[str], list[GlanceRow]]:
         ]
         rows.append(_row(w, v, mine + whole, engines))
     return engines, rows
-
-
-def _geomean(xs: list[float]) -> float:
-    return math.exp(sum(math.log(x) for x in xs) / len(xs))
-
-
-def shape_sentences(rows: list[GlanceRow]) -> list[tuple[str, str, str | None]]:
-    """One sentence per shape of work: (shape, sentence, the engine to pick). The pick is
-    the engine best on most rows of that shape; a tie goes to the lower geometric mean of
-    its figures relative to each row's best, over the rows it has a figure on. The
-    sentence also names the other engines best on some row, and ranks the engines that
-    have a figure on every row. Rows that rank nothing (a cached re-run, a refused
-    request) are left out."""
-    out = []
-    shapes: dict[str, list[GlanceRow]] = {}
-    for row in rows:
-        if row.kind != "faults" and row.shape and row.race:
-            shapes.setdefault(row.shape, []).append(row)
-    for shape, group in shapes.items():
-        ratios: dict[str, list[float]] = {}
-        best_on: dict[str, int] = {}
-        for row in group:
-            for name, gc in row.cells.items():
-                if gc.ratio is not None and math.isfinite(gc.ratio):
-                    ratios.setdefault(name, []).append(gc.ratio)
-                    best_on[name] = best_on.get(name, 0) + (gc.ratio == 1.0)
-        works = ", ".join(dict.fromkeys(r.workload for r in group))
-        if not ratios:
-            out.append((shape, f"{shape.capitalize()} ({works}): nothing verified.", None))
-            continue
-        complete = {n: _geomean(r) for n, r in ratios.items() if len(r) == len(group)}
-        pick = max(ratios, key=lambda n: (best_on[n], -_geomean(ratios[n])))
-        text = (
-            f"{shape.capitalize()} ({works}): {pick} is best on {best_on[pick]} of "
-            f"{len(group)} rows"
-        )
-        others = sorted((n for n in best_on if best_on[n] and n != pick), key=best_on.get)
-        if others:
-            text += " (also best: " + ", ".join(f"{n} on {best_on[n]}" for n in others[::-1]) + ")"
-        if len(complete) > 1:
-            order = sorted(complete, key=complete.get)
-            listing = ", ".join(f"{n} {complete[n]:.1f}x" for n in order)
-            text += f"; on every row, relative to the best (geometric mean): {listing}"
-        out.append((shape, text + ".", pick))
-    return out
-
-
-def headline(rows: list[GlanceRow]) -> str:
-    """The recommendation in one sentence: the engine best overall per shape of work."""
-    picks = [(shape, best) for shape, _text, best in shape_sentences(rows) if best]
-    if not picks:
-        return "No engine has a verified figure on every row of any shape of work."
-    parts = [f"{best} for {shape}" for shape, best in picks]
-    return "On this machine: " + "; ".join(parts) + "."

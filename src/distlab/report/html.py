@@ -10,7 +10,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from distlab import results
+from distlab import machine_speed, results
 from distlab.report import recommend
 from distlab.report.choose import attach_benches
 from distlab.report.figures import fmt_s, fmt_x, label
@@ -160,10 +160,13 @@ def plots_html(plots: list, note: str | None) -> str:
 
 def environment_html(doc: dict) -> str:
     env = doc.get("environment") or {}
-    rows = "".join(
-        f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
-        for k, v in env.items()
-        if not isinstance(v, dict)
+    rows = (
+        "".join(
+            f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
+            for k, v in env.items()
+            if not isinstance(v, dict)
+        )
+        + f"<tr><th>speed</th><td>{e(machine_speed.text(doc))}</td></tr>"
     )
     libs = "".join(
         f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in (env.get("libraries") or {}).items()
@@ -236,7 +239,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 <style>{CSS}{GLANCE_CSS}</style></head>
 <body>
 <h1>Which engine for which work</h1>
-<p class="meta">distlab, {e(created)} on {e((doc.get("environment") or {}).get("host"))} · {e(summary)}
+<p class="meta">distlab, {e(created)} on {e((doc.get("environment") or {}).get("host"))} ({e(machine_speed.text(doc))}) · {e(summary)}
 · <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
 · <a href="#environment-section">environment</a></p>
 {partial}<section id="glance-section">{glance_html(doc)}</section>

@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 
 from distlab.report.figures import fmt_s
-from distlab.report.glance import KINDS, RATIO_BOUNDS, GlanceRow, glance, headline, shape_sentences
+from distlab.report.glance import KINDS, RATIO_BOUNDS, GlanceRow, glance
 from distlab.report.html_tables import e, short_line
+from distlab.report.verdict import headline, shape_sentences
 
 GLANCE_CSS = """
 table.glance { font-size: 0.9rem; }
@@ -45,10 +46,21 @@ def _cell_html(row: GlanceRow, name: str) -> str:
     else:
         title = "the best in this row" if gc.ratio == 1.0 else ""
     star = "★ " if gc.winner else ""
+    style = ""
+    if gc.far_css:
+        # the ratio's range spans two classes: stripes of the far end's colour over the
+        # near end's (the colour the cell claims)
+        far = _COLOURS[int(gc.far_css[1:])].split(";")[0]
+        style = (
+            f' style="background-image: repeating-linear-gradient(135deg, transparent 0 6px, '
+            f'{far} 6px 9px)"'
+        )
+        lo, hi = gc.ratio_range or (gc.ratio, gc.ratio)
+        title += f" (between {lo:.2f}x and {hi:.2f}x from the figures' ranges)"
     return (
         f'<td class="{" ".join(classes)}" data-engine="{e(name)}" data-value="{value}" '
-        f'data-ratio="{ratio}" data-status="{e(gc.status)}" title="{e(title)}">'
-        f"{star}{e(gc.text)}</td>"
+        f'data-ratio="{ratio}" data-status="{e(gc.status)}" data-far="{e(gc.far_css)}" '
+        f'title="{e(title)}"{style}>{star}{e(gc.text)}</td>'
     )
 
 
@@ -62,18 +74,22 @@ def _legend() -> str:
     ]
     return (
         '<p class="legend small">Figures: median time unless the row says otherwise '
-        "(~: one run, or a spread over 10%). "
+        "(~: one run, or a spread over 10%; a rate is the bracket its search ended in). "
         "Colour: the figure relative to the best in its row "
-        f"{''.join(spans)} · ★ the best, where the spread separates it from the runner-up · "
+        f"{''.join(spans)}, from the end of its range nearer the best; stripes: the range "
+        "reaches the next colour · ★ the best, ahead of the runner-up at 95% confidence "
+        "(none where the numbers do not say so) · "
         '<span style="background:#d73027;color:#fff">failed / wrong</span> · '
         '<span style="background:#f4f4f4;color:#888">n/a: not supported or not installed'
         "</span></p>"
     )
 
 
+_COLOURS = {1: "#1a9850;color:#fff", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59"}
+
+
 def _legend_style(i: int) -> str:
-    colours = {1: "#1a9850;color:#fff", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59"}
-    return f"background:{colours[i]}"
+    return f"background:{_COLOURS[i]}"
 
 
 def _figure_note(row: GlanceRow) -> str:

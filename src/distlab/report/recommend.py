@@ -1,9 +1,9 @@
 """Which engine for which work, derived only from the measured numbers in a results document.
 
-Every sentence here is computed: a winner is named only when the repetitions separate it
-from the runner-up (their min-max ranges do not overlap); when they overlap, or a
-Mann-Whitney test over the repetitions finds no difference although enough repetitions
-were made to find one, the engines are reported as tied. Caveats (NumPy beat every engine,
+Every sentence here is computed: a winner is named only when an exact Mann-Whitney test
+over the repetitions says, at 95% confidence (two-sided p <= 0.05), that it is faster
+than the runner-up. Ranges apart with too few repetitions for the test to ever say so
+are "tentative" in words (no star anywhere); otherwise the engines are reported as tied. Caveats (NumPy beat every engine,
 distribution did not pay, unstable or failed cells) come from the same numbers.
 
 The figures themselves (which cells count, their full-workload times) are read through
@@ -42,7 +42,7 @@ from distlab.report.figures import (
     wall_samples,
 )
 from distlab.report.streams import ceiling_rate
-from distlab.stats import mann_whitney_p
+from distlab.stats import mann_whitney_p, min_possible_p
 
 ALPHA = 0.05
 
@@ -50,23 +50,20 @@ ALPHA = 0.05
 # ---- the comparison of two engines on one piece of work ----------------------------------
 
 
-def min_possible_p(n1: int, n2: int) -> float:
-    """The smallest p-value the test can give for these sample counts (complete separation)."""
-    if n1 < 1 or n2 < 1:
-        return 1.0
-    return mann_whitney_p(list(range(n1)), [n1 + i for i in range(n2)])
-
-
 def separate(faster: dict, slower: dict) -> tuple[str, float]:
-    """How the faster cell stands against the slower: 'clear', 'tentative' or 'tie', and p."""
+    """How the faster cell stands against the slower: 'clear' (the test says so at 95%),
+    'tentative' (every repetition apart, too few for the test to ever say so) or 'tie',
+    and p. Only 'clear' earns a star."""
     fa, sl = wall_samples(faster), wall_samples(slower)
     p = mann_whitney_p(fa, sl)
     ra, rb = full_range(faster), full_range(slower)
-    overlap = ra is None or rb is None or ra[1] >= rb[0]
-    if overlap:
+    if ra is None or rb is None or (full_median(faster) or 0) >= (full_median(slower) or 0):
         return "tie", p
     if p <= ALPHA:
         return "clear", p
+    overlap = ra[1] >= rb[0]
+    if overlap:
+        return "tie", p
     # Ranges apart, but too few repetitions for the test to ever reach ALPHA.
     if min_possible_p(len(fa), len(sl)) > ALPHA:
         return "tentative", p

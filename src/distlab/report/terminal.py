@@ -8,10 +8,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from distlab import machine_speed
 from distlab.report.figures import label
-from distlab.report.glance import GlanceRow, glance, headline
+from distlab.report.glance import GlanceRow, glance
 from distlab.report.html_tables import short_line
 from distlab.report.recommend import findings
+from distlab.report.verdict import headline
 
 #: the sections of the findings `distlab report` prints (the rest are on the page only)
 PRINTED_FINDINGS = ("winners", "shapes", "caveats")
@@ -76,11 +78,13 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
         "[dim]rows: time = median time; +rt = round trip beyond the job (p50); p99 = p99 "
         "latency at the offered rate; max = highest sustained events/s; lost = lost + "
         "duplicated under the fault; ~ = one run or a spread over 10%. Colour: distance "
-        "from the row's best.[/]",
+        "from the row's best, from the end of its range nearer the best; * = ahead of the "
+        "runner-up at 95% confidence.[/]",
         width=width,
     )
     _engines, rows = glance(doc)
     console.print(headline(rows), markup=False, highlight=False, width=width)
+    console.print(f"[dim]{escape(machine_speed.text(doc))}[/]", width=width)
     failed = [c for c in doc.get("cells") or [] if c.get("status") == "failed"]
     if failed:
         first = failed[0]

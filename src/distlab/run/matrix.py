@@ -19,9 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from distlab import registry, results
+from distlab import machine_speed, registry, results
 from distlab.contracts import DistlabError
-from distlab.run import on_hosts
+from distlab.run import on_hosts, racing
 from distlab.run.launcher import EngineProcess, interpreter_for
 from distlab.run.model import (
     CellFinished,
@@ -232,6 +232,8 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     path = out_dir / "results.json"
+    # before anything starts: the machine's speed, undisturbed by the engines
+    matrix.doc["environment"]["speed"] = machine_speed.measure()
     started = time.perf_counter()
     timing: dict[str, Any] = {"engines": {}}
     matrix.doc["timing"] = timing
@@ -299,6 +301,8 @@ def _run_engine(
         workers=spec.workers,
         options=spec.options.get(name, {}),
         functions=spec.functions,
+        # the best times so far on each piece of work: this engine's cells race them
+        rivals=racing.rivals(matrix.cells),
     )
     try:
         python = interpreter_for(name)

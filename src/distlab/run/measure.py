@@ -11,7 +11,7 @@ from typing import Any
 
 from distlab.contracts import TASKS, DistlabError, Engine
 from distlab.procs import PeakMemory
-from distlab.run import repetitions
+from distlab.run import racing, repetitions
 from distlab.run.broker_kill import BrokerKiller
 from distlab.run.faults import Fault, WorkerKiller
 from distlab.run.host_cut import HostCut
@@ -85,6 +85,7 @@ def _run_cell(
         # nothing to inject on this engine (e.g. no broker of ours): say so, run normally
         cell.fault, fault = fault.record, None
     samples: list[float] = []
+    full: list[float] = []  # the same repetitions, each for the full workload
     outputs: list[RunOutput] = []
     last_wall: float | None = None
     dup_before = engine.duplicates  # the engine's count runs over all cells
@@ -174,9 +175,12 @@ def _run_cell(
             outputs.append(out)
             if measured and not faulted:  # the faulted run is reported on its own
                 samples.append(wall)
+                full.append(racing.full_value(wall, out.work_fraction, out.metrics))
             i += 1
             longest = max(longest, time.perf_counter() - run_started)
-            if measured and repetitions.enough(samples, repeats, longest):
+            rival = job.rivals.get(racing.key(wl.name, variant))
+            ranked = outputs[-1].work_fraction is not None
+            if measured and racing.enough(samples, full, repeats, longest, ranked, rival):
                 break
     last = outputs[-1]
     cell.verified, cell.verify_detail = True, detail
@@ -185,6 +189,10 @@ def _run_cell(
     cell.wall_s = cell.wall["median"]
     cell.n_tasks = last.n_tasks
     cell.metrics = dict(last.metrics)
+    if full != samples:
+        # each repetition for the full workload (a capped run's own extrapolation, or its
+        # time over its share of the work): what ranks the cell
+        cell.metrics["full_samples_s"] = full
     cell.work_fraction, cell.compute_s = last.work_fraction, last.compute_s
     cell.peak_mem_mb = round(mem.peak_mb, 1)
     cell.lost = sum(o.lost for o in outputs)

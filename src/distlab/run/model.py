@@ -75,6 +75,9 @@ class EngineJob:
     options: dict[str, Any] = field(default_factory=dict)
     #: the user's functions in the matrix (RunSpec.functions)
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per "workload/variant", the full-workload repetitions of the best cell the engines
+    #: before this one measured (run/racing.py)
+    rivals: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return to_json(asdict(self))
