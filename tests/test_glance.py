@@ -108,6 +108,9 @@ def test_a_star_needs_95_percent_confidence_not_disjoint_ranges():
     fast = _time_cell("dask", "squares", [1.0, 1.01, 1.02, 1.0, 1.01])
     row = _row([fast, _time_cell("ray", "squares", [1.6, 1.7, 1.65])])
     assert row.winner == "dask"
+    # as significant, but only 3% apart: real within this run, no reason to pick an engine
+    row = _row([fast, _time_cell("ray", "squares", [1.05, 1.06, 1.055])])
+    assert row.winner is None
     # the same two engines, repetitions interleaved: no star however many
     row = _row([
         _time_cell("dask", "squares", [1.0, 1.2, 1.1, 1.3, 1.05, 1.25]),
@@ -166,8 +169,34 @@ def test_stream_figures_carry_their_roughness_and_their_bracket():
          "metrics": {**sweep, "max_sustained_rate": 64_000, "first_failed_rate": 128_000}},
     ])  # fmt: skip
     assert row.cells["kafka"].text == "32k-64k/s" and row.cells["dask"].text == "≥128k/s"
-    # ray failed at 128k, which dask sustained: apart
-    assert row.winner == "dask"
+    # ray failed at 128k, which dask sustained, but only once: not yet a verdict
+    assert row.winner is None
+    cells = [
+        {**_time_cell("dask", "stream", [1.0], "sweep"),
+         "metrics": {**sweep, "max_sustained_rate": 128_000, "first_failed_rate": None,
+                     "confirmed": True}},
+        {**_time_cell("ray", "stream", [1.0], "sweep"),
+         "metrics": {**sweep, "max_sustained_rate": 64_000, "first_failed_rate": 128_000}},
+    ]  # fmt: skip
+    assert _row(cells).winner == "dask"  # sustained twice where ray failed
+    # a search the sender could not keep up with measured nothing of the engine: grey
+    limited = {**sweep, "max_sustained_rate": None, "first_failed_rate": 32_000,
+               "sender_limited": True}  # fmt: skip
+    row = _row([*cells, {**_time_cell("kafka", "stream", [1.0], "sweep"), "metrics": limited}])
+    assert row.cells["kafka"].text == "sender-limited" and row.cells["kafka"].css == "n/a"
+    # p99s from three trials each holding 100 events beyond their p99: firm when the
+    # trials agree within +-10%
+    firm = {**lat, "trials": 3, "passed_filter": 10_000,
+            "latency_spread_ms": {"p99": [8.5, 9.5]}}  # fmt: skip
+    row = _row([
+        {**_time_cell("dask", "stream", [1.0], "fixed_rate"), "metrics": firm},
+        {**_time_cell("ray", "stream", [1.0], "fixed_rate"),
+         "metrics": {**firm, "latency_ms": {"p50": 6.0, "p99": 30.0},
+                     "latency_spread_ms": {"p99": [12.0, 45.0]}}},
+    ])  # fmt: skip
+    assert row.cells["dask"].text == "9.0ms" and row.cells["ray"].text == "~30ms"
+    # ray's ratio lies between 12 / 9.5 and 45 / 8.5: from its near end, r2, striped r4
+    assert row.cells["ray"].css == "r2" and row.cells["ray"].far_css == "r4"
 
 
 def test_a_capped_run_is_ranked_by_its_own_extrapolations():

@@ -46,6 +46,15 @@ def run(
         ),
     ] = 2,
     warmup: Annotated[int, typer.Option(help="Unmeasured warm-up runs per cell.")] = 1,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Time budget, e.g. 5m or 90s, or none (default: 5m at the default size, "
+            "none otherwise): the run predicts its length on this machine from a speed "
+            "reference it times first, and shortens or leaves out what does not fit, "
+            "saying what."
+        ),
+    ] = None,
     workers: Annotated[
         str | None,
         typer.Option(
@@ -168,7 +177,10 @@ def run(
         gpus = default_gpu_count()
         console.print(f"[dim]gpu_queue: declaring {gpus} GPUs on each engine (--gpus to change)[/]")
     counts = _worker_counts(workers)
+    from distlab.run.budget import parse_budget
+
     spec = matrix.RunSpec(
+        budget_s=parse_budget(budget, size),
         engines=engine_names,
         workloads=workload_names,
         params=params_of(param),

@@ -12,9 +12,10 @@ The figure per row (:func:`row_kind`):
 * ``faults``: tasks lost plus duplicated, when a fault was injected.
 
 A row's winner is marked (a star) only where the best is better than the runner-up at 95%
-confidence: two time cells by an exact Mann-Whitney test over their repetitions
-(recommend.separate), two request/response loops by the same test over their round
-trips, two rate searches when the runner-up failed below the rate the best sustained. A
+confidence: two time cells by an exact Mann-Whitney test over their repetitions, which
+must also lie more than 10% apart (recommend.separate), two request/response loops by the
+same test over their round trips, two rate searches when the runner-up failed at a rate
+the best sustained twice. A
 p99 from one run and a fault count have no spread: no winner is marked.
 
 A colour is a claim about a ratio to the row's best. Where a figure has a range (a time's
@@ -185,10 +186,12 @@ def separated(best: Cell, runner_up: Cell, kind: str) -> bool:
         a, b = _overhead_samples(best), _overhead_samples(runner_up)
         return len(a) >= 5 and len(b) >= 5 and mann_whitney_p(a, b) <= SIGNIFICANCE
     if kind == "rate":
-        # the runner-up failed at a rate the best sustained: their brackets are apart
+        # the runner-up failed at a rate the best sustained twice (the search's
+        # confirmation): their brackets are apart
         high = value_of(best, kind)
         failed_at = _metrics(runner_up).get("first_failed_rate")
-        return high is not None and failed_at is not None and high >= float(failed_at)
+        confirmed = _metrics(best).get("confirmed") is True
+        return confirmed and high is not None and failed_at is not None and high >= failed_at
     return False
 
 
@@ -198,6 +201,9 @@ def figure_range(cell: Cell, kind: str) -> tuple[float, float] | None:
     unbounded above at the plan's ceiling). None for figures without one."""
     if kind == "time":
         return full_range(cell)
+    if kind == "p99":
+        spread = (_metrics(cell).get("latency_spread_ms") or {}).get("p99")
+        return (float(spread[0]), float(spread[1])) if spread else None
     if kind == "rate":
         low = max_sustained_rate(cell)
         failed_at = _number(_metrics(cell).get("first_failed_rate"))
@@ -205,6 +211,17 @@ def figure_range(cell: Cell, kind: str) -> tuple[float, float] | None:
             return None
         return low, failed_at if failed_at is not None else math.inf
     return None
+
+
+def _rough_percentile(cell: Cell) -> bool:
+    """A stream percentile from fewer than three trials, from trials too short to hold
+    their p99 by 100 events, or whose trials spread by more than +-10%: "~"."""
+    metrics = _metrics(cell)
+    spread = (metrics.get("latency_spread_ms") or {}).get("p99")
+    p99 = value_of(cell, "p99")
+    if (metrics.get("trials") or 1) < 3 or not spread or not p99:
+        return True
+    return (metrics.get("passed_filter") or 0) < 10_000 or (spread[1] - spread[0]) / p99 > 0.2
 
 
 def rate_text(cell: Cell, value: float) -> str:
@@ -256,13 +273,17 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
                 wall = c.get("wall") or {}
                 gc.rough = (wall.get("n") or 0) < 2 or bool(wall.get("unstable"))
             elif kind == "p99":
-                gc.rough = True  # a percentile of one stream: its spread is not known
+                gc.rough = _rough_percentile(c)
             gc.text = ("~" if gc.rough else "") + gc.text
             span = extrapolated_from(c) if kind == "time" else None
             if span is not None:
                 gc.note = f"extrapolated from {span[0]:,} of {span[1]:,} elements"
             if gc.value is not None and row.race:
                 ranked.append((gc.value, c))
+            elif kind == "rate" and gc.value is None and _metrics(c).get("sender_limited"):
+                # the sender fell behind: what failed is the measurement, not the engine
+                gc.text, gc.css = "sender-limited", "n/a"
+                gc.note = "the sender could not keep to the offered rate: no rate measured"
             elif kind == "rate" and gc.value is None:  # the search sustained no rate
                 gc.ratio, gc.css = math.inf, ratio_class(math.inf)
         else:

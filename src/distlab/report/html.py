@@ -158,6 +158,16 @@ def plots_html(plots: list, note: str | None) -> str:
     return "".join(out)
 
 
+def _plan_html(doc: dict) -> str:
+    """The run's time budget and what it shortened or left out to fit (run/budget.py)."""
+    plan = (doc.get("plan") or {}).get("summary")
+    if not plan or not (doc.get("plan") or {}).get("budget_s"):
+        return ""
+    took = (doc.get("timing") or {}).get("total_s")
+    took_text = f"; the run took {fmt_s(took)}" if took else ""
+    return f'<p class="meta" id="plan">{e(plan)}{e(took_text)}.</p>'
+
+
 def environment_html(doc: dict) -> str:
     env = doc.get("environment") or {}
     rows = (
@@ -242,7 +252,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 <p class="meta">distlab, {e(created)} on {e((doc.get("environment") or {}).get("host"))} ({e(machine_speed.text(doc))}) · {e(summary)}
 · <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
 · <a href="#environment-section">environment</a></p>
-{partial}<section id="glance-section">{glance_html(doc)}</section>
+{partial}{_plan_html(doc)}<section id="glance-section">{glance_html(doc)}</section>
 {choose_html(doc)}
 {hosts_html(doc)}
 {rtt_html(doc)}

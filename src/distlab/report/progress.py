@@ -29,6 +29,7 @@ from distlab.run.model import (
     EngineClosed,
     EngineStarted,
     Event,
+    Planned,
     ReferenceMeasured,
     StepChanged,
 )
@@ -163,6 +164,8 @@ class RunProgress:
             ln.workloads_done.update(self.workloads)
             ln.state = "failed" if ev.error else "done"
             ln.ended, ln.current = now, ""
+        elif isinstance(ev, Planned):
+            console.print(f"[dim]{escape(ev.summary)}[/]")
         elif isinstance(ev, StepChanged):
             text = f"{ev.engine}: {ev.workload} step {ev.step} {ev.state}"
             if ev.engine in self.lines:
@@ -195,6 +198,8 @@ class RunProgress:
         ln.started = ln.started or now
         if cell.variant == "-":  # never reached its variants (unsupported, failed early)
             ln.workloads_done.add(cell.workload)
+        if cell.status == "skipped" and ln.workloads_done >= set(self.workloads):
+            ln.state, ln.ended = "left out", now  # the plan left out all it would run
         if cell.status == "ok":
             ln.ok += 1
         elif cell.status == "failed":

@@ -2,7 +2,8 @@
 
 Every sentence here is computed: a winner is named only when an exact Mann-Whitney test
 over the repetitions says, at 95% confidence (two-sided p <= 0.05), that it is faster
-than the runner-up. Ranges apart with too few repetitions for the test to ever say so
+than the runner-up, and every one of its repetitions is more than 10% faster than every
+one of the runner-up's. Ranges apart with too few repetitions for the test to ever say so
 are "tentative" in words (no star anywhere); otherwise the engines are reported as tied. Caveats (NumPy beat every engine,
 distribution did not pay, unstable or failed cells) come from the same numbers.
 
@@ -45,21 +46,26 @@ from distlab.report.streams import ceiling_rate
 from distlab.stats import mann_whitney_p, min_possible_p
 
 ALPHA = 0.05
+#: how far apart (the slower's fastest repetition over the faster's slowest) two cells
+#: must be besides the test for a "clear" verdict: beyond the 10% of the best's own colour
+#: class. A significant 2% lead is real within one run and gone in the next (the machine's
+#: state shifts whole runs by a few percent): it is no reason to pick an engine.
+CLEAR_MARGIN = 1.10
 
 
 # ---- the comparison of two engines on one piece of work ----------------------------------
 
 
 def separate(faster: dict, slower: dict) -> tuple[str, float]:
-    """How the faster cell stands against the slower: 'clear' (the test says so at 95%),
-    'tentative' (every repetition apart, too few for the test to ever say so) or 'tie',
-    and p. Only 'clear' earns a star."""
+    """How the faster cell stands against the slower: 'clear' (the test says so at 95%,
+    and their repetitions are more than 10% apart), 'tentative' (every repetition apart,
+    too few for the test to ever say so) or 'tie', and p. Only 'clear' earns a star."""
     fa, sl = wall_samples(faster), wall_samples(slower)
     p = mann_whitney_p(fa, sl)
     ra, rb = full_range(faster), full_range(slower)
     if ra is None or rb is None or (full_median(faster) or 0) >= (full_median(slower) or 0):
         return "tie", p
-    if p <= ALPHA:
+    if p <= ALPHA and rb[0] >= ra[1] * CLEAR_MARGIN:
         return "clear", p
     overlap = ra[1] >= rb[0]
     if overlap:

@@ -85,6 +85,11 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
     _engines, rows = glance(doc)
     console.print(headline(rows), markup=False, highlight=False, width=width)
     console.print(f"[dim]{escape(machine_speed.text(doc))}[/]", width=width)
+    plan = (doc.get("plan") or {}).get("summary")
+    if plan:
+        took = (doc.get("timing") or {}).get("total_s")
+        took_text = f"; it took {took:.0f} s" if took else ""
+        console.print(f"[dim]{escape(plan)}{took_text}[/]", width=width)
     failed = [c for c in doc.get("cells") or [] if c.get("status") == "failed"]
     if failed:
         first = failed[0]

@@ -21,7 +21,7 @@ from typing import Any
 
 from distlab import machine_speed, registry, results
 from distlab.contracts import DistlabError
-from distlab.run import on_hosts, racing
+from distlab.run import budget, on_hosts, racing
 from distlab.run.launcher import EngineProcess, interpreter_for
 from distlab.run.model import (
     CellFinished,
@@ -32,6 +32,7 @@ from distlab.run.model import (
     EngineStarted,
     Event,
     Fatal,
+    Planned,
     ReferenceMeasured,
     RunSpec,
 )
@@ -159,6 +160,15 @@ class _Matrix:
         elif isinstance(ev, Fatal):
             doc["engines"].setdefault(name, {}).update(status="failed", error=ev.error)
 
+    def left_out(self, pairs: list[tuple[str, str]], why: str) -> list[CellRecord]:
+        """Cells the plan left out to fit the time budget: recorded, never silently missing."""
+        reason = "left out to fit the run's time budget (--budget none runs everything)"
+        cells = [CellRecord(e, w, status="skipped", reason=reason) for e, w in pairs]
+        self.cells += cells
+        if pairs:
+            self.doc["left_out"] = {"cells": [list(p) for p in pairs], "why": why}
+        return cells
+
     def engine_unavailable(self, name: str) -> None:
         hint = registry.entry(name).install_hint
         self.doc["engines"][name] = {"status": "unavailable", "error": f"not installed: {hint}"}
@@ -232,8 +242,16 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     path = out_dir / "results.json"
-    # before anything starts: the machine's speed, undisturbed by the engines
-    matrix.doc["environment"]["speed"] = machine_speed.measure()
+    # before anything starts: the machine's speed, undisturbed by the engines, and the
+    # run planned to its time budget with it
+    speed = machine_speed.measure()
+    matrix.doc["environment"]["speed"] = speed
+    plan = budget.plan(spec, speed["seconds"], spec.budget_s)
+    matrix.doc["plan"] = plan.to_dict()
+    progress(Planned(plan.summary()))
+    spec = budget.applied(spec, plan)
+    for cell in matrix.left_out(plan.left_out, plan.summary()):
+        progress(CellFinished(cell))
     started = time.perf_counter()
     timing: dict[str, Any] = {"engines": {}}
     matrix.doc["timing"] = timing
@@ -287,9 +305,13 @@ def _run_engine(
         matrix.engine_unavailable(name)
         progress(EngineStarted(name, "unavailable"))
         return
+    left_out = {c.workload for c in matrix.cells if c.engine == name and c.status == "skipped"}
+    workloads = [w for w in spec.workloads if w not in left_out]
+    if name != "reference" and not workloads:
+        return  # everything it would run was left out to fit the budget
     job = EngineJob(
         engine=name,
-        workloads=spec.workloads,
+        workloads=workloads,
         size=spec.size,
         repeats=spec.repeats,
         warmup=spec.warmup,
@@ -302,7 +324,8 @@ def _run_engine(
         options=spec.options.get(name, {}),
         functions=spec.functions,
         # the best times so far on each piece of work: this engine's cells race them
-        rivals=racing.rivals(matrix.cells),
+        rivals=racing.rivals(matrix.cells) if spec.race else {},
+        race=spec.race,
     )
     try:
         python = interpreter_for(name)

@@ -179,7 +179,7 @@ def _run_cell(
             i += 1
             longest = max(longest, time.perf_counter() - run_started)
             rival = job.rivals.get(racing.key(wl.name, variant))
-            ranked = outputs[-1].work_fraction is not None
+            ranked = job.race and outputs[-1].work_fraction is not None
             if measured and racing.enough(samples, full, repeats, longest, ranked, rival):
                 break
     last = outputs[-1]

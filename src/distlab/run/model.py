@@ -50,6 +50,10 @@ class RunSpec:
     #: their links: rtt_ms, loss_pct, rate
     hosts: int = 0
     links: dict[str, Any] = field(default_factory=dict)
+    #: --budget: seconds the run is planned to (run/budget.py); None: no budget
+    budget_s: float | None = None
+    #: extra repetitions where they decide a star (run/racing.py)
+    race: bool = True
 
     def settings(self) -> dict[str, Any]:
         """What the results file records of the run's settings."""
@@ -78,6 +82,8 @@ class EngineJob:
     #: per "workload/variant", the full-workload repetitions of the best cell the engines
     #: before this one measured (run/racing.py)
     rivals: dict[str, list[float]] = field(default_factory=dict)
+    #: False: the minimum repetitions only, no race
+    race: bool = True
 
     def to_json(self) -> str:
         return to_json(asdict(self))
@@ -240,6 +246,14 @@ class Fatal(Event):
 
 
 @dataclass
+class Planned(Event):
+    """The run's plan against its time budget (run/budget.py), before anything starts."""
+
+    kind: ClassVar[str] = "plan"
+    summary: str
+
+
+@dataclass
 class Interrupted(Event):
     kind: ClassVar[str] = "interrupted"
 
@@ -267,6 +281,7 @@ _EVENTS: dict[str, type[Event]] = {
         StepChanged,
         EngineClosed,
         Fatal,
+        Planned,
         Interrupted,
         Finished,
         BenchMeasured,

@@ -4,6 +4,7 @@ against the golden. Shared by the stream workload and the rate search."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,46 @@ def stream_figures(
         "notes": raw.notes,
         "engine_settings": raw.settings,
     }
+
+
+def pooled_trials(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Independent trials of one stream as one figure: each percentile the median of the
+    trials' (their min and max beside it: the spread across trials), throughput likewise,
+    losses and duplicates summed, and each trial's own figures kept. A percentile is firm
+    only where every trial had 100 events or more beyond its p99 (``p99_held``)."""
+    if len(trials) == 1:
+        return {**trials[0], "trials": 1}
+    out = dict(trials[-1])
+    latency, spread = {}, {}
+    for key in trials[0]["latency_ms"]:
+        values = [t["latency_ms"].get(key) for t in trials]
+        if any(v is None for v in values):
+            latency[key], spread[key] = None, None
+            continue
+        latency[key] = statistics.median(values)
+        spread[key] = [min(values), max(values)]
+    out.update(
+        latency_ms=latency,
+        latency_spread_ms=spread,
+        throughput_eps=statistics.median(t["throughput_eps"] for t in trials),
+        latency_samples_ms=sorted(
+            downsample(sorted(x for t in trials for x in t["latency_samples_ms"]))
+        ),
+        lost=sum(t["lost"] for t in trials),
+        duplicate_arrivals=sum(t["duplicate_arrivals"] for t in trials),
+        unexpected_arrivals=sum(t["unexpected_arrivals"] for t in trials),
+        trials=len(trials),
+        per_trial=[
+            {k: t[k] for k in ("latency_ms", "throughput_eps", "lost", "elapsed_s", "send_lag_s")}
+            for t in trials
+        ],
+    )
+    return out
+
+
+def p99_held(metrics: dict[str, Any]) -> bool:
+    """Whether every trial's p99 rests on 100 events or more beyond it."""
+    return metrics.get("passed_filter", 0) >= 10_000
 
 
 def sustained(point: dict, p99_bound_ms: float) -> bool:

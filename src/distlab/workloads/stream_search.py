@@ -60,6 +60,8 @@ class SearchPlan:
     #: the factor between the first points (2: doubling; the main job's shorter search
     #: takes bigger steps)
     growth: float = 2.0
+    #: measure the highest sustained rate once more before it stands
+    confirm: bool = True
 
     def n_events(self, rate: float) -> int:
         return max(1, int(rate * (self.seconds + self.warmup_s)))
@@ -73,6 +75,7 @@ class SearchPlan:
             f"search: {steps} from {self.start_rate:,.0f} events/s (at most "
             f"{self.max_rate:,.0f}), then bisection to within {self.precision:.0%}; "
             f"{self.seconds:g} s per point after {self.warmup_s:g} s warm-up"
+            + ("; the highest sustained rate measured once more" if self.confirm else "")
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -157,9 +160,21 @@ def search(
             good = mid
         else:
             bad = mid  # an invalid point too: nothing above the sender's limit is measured
+    confirmed = None
+    if good is not None and plan.confirm:
+        # the highest sustained rate measured once more: a rate that holds only once is
+        # not the engine's, and the bracket drops below it
+        again = {**measure(good), "confirming": True}
+        points.append(again)
+        confirmed = bool(again["sustained"])
+        if not confirmed:
+            bad = good
+            below = [pt["offered_rate"] for pt in points if pt["sustained"] and pt["offered_rate"] < good]
+            good = max(below) if below else None
     best = next((pt for pt in points if good is not None and pt["offered_rate"] == good), None)
     return {
         "best_rate": good,
+        "confirmed": confirmed,
         "first_failed_rate": bad,
         "at_best": best,
         "points": sorted(points, key=lambda pt: pt["offered_rate"]),
