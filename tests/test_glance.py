@@ -250,3 +250,28 @@ def test_page_cells_carry_the_figures_and_classes(tmp_path):
             pattern = f'<td class="g {css}[^"]*" data-engine="{name}"'
             assert re.search(pattern, table), (row.label, name, gc)
     assert table.count("★") == 2  # squares and the request/response loop
+
+
+def test_a_fault_row_says_what_the_fault_did_to_busy_work():
+    def faulted(engine, record, **cell):
+        return {**_time_cell(engine, "jobs", [1.0, 1.1], "batch"), "fault": record, **cell}
+
+    hit = {"kind": "worker", "killed_pid": 4321, "in_flight": True, "victim_observed": True,
+           "tasks": 10}  # fmt: skip
+    row = _row([
+        faulted("celery", {**hit, "duplicated": 1}, duplicates=1, lost=0),
+        faulted("dask", {**hit, "lost": 0}, lost=0),
+        # no broker of ours: nothing was killed, so nothing can read as a clean "0"
+        faulted("ray", {"kind": "broker", "error": "no broker of ours to kill",
+                        "not_hit": "no broker of ours to kill"}),
+        # the process pool lost the tasks its dead worker held: the run is wrong, and
+        # how much it lost is the figure
+        faulted("local", {**hit, "lost": 8}, status="failed", verified=False, lost=8,
+                error="wrong answer: 8 results missing", verify_detail="8 results missing"),
+    ])  # fmt: skip
+    assert row.kind == "faults"
+    assert row.cells["dask"].text == "0" and row.cells["dask"].css == "r1"
+    assert row.cells["celery"].text == "1 dup" and row.cells["celery"].css == "r5"
+    assert row.cells["ray"].text == "no fault" and row.cells["ray"].css == "n/a"
+    assert "no broker of ours" in row.cells["ray"].note
+    assert row.cells["local"].text == "lost 8 of 10" and row.cells["local"].css == "lost"

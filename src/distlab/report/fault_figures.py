@@ -1,8 +1,15 @@
 """A cell's fault record in report form (``--kill-worker``, ``--kill-broker``,
-``--cut-host``): what was hit, what it cost, what happened afterwards."""
+``--cut-host``): what was hit, what it cost, what happened afterwards.
+
+:func:`fault_verdict` is the figure of the row that ranks engines under a fault. A fault
+that hit none of the run's busy work (no broker of ours, the run had ended, only idle
+workers, a cut host with no worker: the record's ``not_hit``) is "no fault", never a
+"0" that would read as work that survived it; a run that lost work says how much of it
+("lost 8 of 10"), also when losing it made the answer wrong and failed the cell."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from distlab.report.figures import Cell, _number, fmt_s
@@ -91,7 +98,8 @@ def fault_summary(cell: Cell) -> str:
     row = fault_row(cell)
     if row is None:
         return ""
-    if row["error"] and row["target"] == "-":
+    verdict = fault_verdict(cell)
+    if row["error"] and (row["target"] == "-" or (verdict and not verdict.happened)):
         return f"{row['kind']} fault: {row['error']}"
     hit = "cut" if row["kind"] == "host cut" else f"killed {row['kind']}"
     parts = [f"{hit} {row['target']}"]
@@ -115,3 +123,93 @@ def fault_summary(cell: Cell) -> str:
     if row["error"]:
         text += f"; {row['error']}"
     return text
+
+
+#: FaultVerdict.severity: nothing lost or duplicated; duplicates only; work lost; the
+#: fault hit none of the run's busy work
+CLEAN, DUP, LOST, NONE = "clean", "dup", "lost", "none"
+
+
+@dataclass(frozen=True)
+class FaultVerdict:
+    """What the fault did to the run it was injected into."""
+
+    #: the fault hit busy work of this run (a victim doing this run's work, or a broker or
+    #: host the run depended on, while the run was in flight)
+    happened: bool
+    lost: int | None  # tasks lost (None: could not be counted)
+    duplicated: int | None  # executions beyond the first per task (None: not counted)
+    total: int | None  # the run's tasks, when known (for "lost 8 of 10")
+    text: str  # "0", "lost 8 of 10", "2 dup", "no fault", ...
+    severity: str  # CLEAN | DUP | LOST | NONE
+    reason: str  # why "no fault", or what was lost; "" when clean
+    value: float | None  # what the row ranks: lost + duplicated when it happened
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _why_not_hit(rec: dict[str, Any]) -> str | None:
+    """Why the fault hit none of the run's busy work; None when it did."""
+    if rec.get("not_hit"):
+        return str(rec["not_hit"])
+    # what a record says without ``not_hit`` (a results file from before it was written)
+    cut = (rec.get("kind") or "worker") == "host cut"
+    hit = rec.get("at_s") is not None if cut else bool(rec.get("killed_pid"))
+    if not hit:
+        return str(rec.get("error") or "nothing was hit")
+    if rec.get("in_flight") is False:
+        return f"the {'cut' if cut else 'kill'} came after the run ended"
+    return None
+
+
+def _duplicated(cell: Cell, rec: dict[str, Any]) -> int | None:
+    """Executions beyond the first: the task log's count, or the duplicate results the
+    cell saw when more (None when the executions were not counted and none was seen)."""
+    counted = [_count(rec.get("duplicated")), _count(cell.get("duplicates"))]
+    if counted[0] is None and not counted[1]:
+        return None
+    return max(x for x in counted if x is not None)
+
+
+def fault_verdict(cell: Cell) -> FaultVerdict | None:
+    """The fault's figure for this cell; None when no fault was asked for it."""
+    rec = fault(cell)
+    if not rec:
+        return None
+    total = _count(rec.get("tasks")) or _count(cell.get("n_tasks")) or None
+    why_not = _why_not_hit(rec)
+    if why_not is not None:
+        return FaultVerdict(False, None, None, total, "no fault", NONE, why_not, None)
+    run_error = rec.get("run_error")
+    if run_error:  # the run raised: what it lost only the task log could count, or nobody
+        lost = _count(rec.get("lost"))
+    else:
+        lost = _count(cell.get("lost"))
+        lost = _count(rec.get("lost")) if lost is None else lost
+    duplicated = _duplicated(cell, rec)
+    known = [x for x in (lost, duplicated) if x is not None]
+    value = float(sum(known)) if known else None
+    dup_text = f"{duplicated} dup" if duplicated else ""
+    if lost:
+        bound = "≥" if rec.get("lost_counted_by") else ""
+        of = f" of {total}" if total else ""
+        text = f"lost {bound}{lost}{of}" + (f", {dup_text}" if dup_text else "")
+        reason = f"{bound}{lost}{of} tasks lost under the fault"
+        if bound:
+            reason += f" (counted by the {rec['lost_counted_by']})"
+        if run_error:
+            reason += f"; the run failed: {run_error}"
+        return FaultVerdict(True, lost, duplicated, total, text, LOST, reason, value)
+    if run_error or lost is None:  # it raised, and nothing could count what it lost
+        why = run_error or cell.get("error") or "what it lost could not be counted"
+        reason = f"the run failed under the fault: {why}"
+        return FaultVerdict(True, lost, duplicated, total, "run failed", LOST, reason, value)
+    if cell.get("status") == "failed" and cell.get("verify_detail"):
+        reason = f"nothing counted as lost, but the answer was wrong: {cell['verify_detail']}"
+        return FaultVerdict(True, lost, duplicated, total, "wrong answer", LOST, reason, value)
+    if duplicated:
+        reason = f"{duplicated} task executions beyond the first (work done twice)"
+        return FaultVerdict(True, lost, duplicated, total, dup_text, DUP, reason, value)
+    return FaultVerdict(True, lost, duplicated, total, "0", CLEAN, "", value)

@@ -9,7 +9,10 @@ The figure per row (:func:`row_kind`):
 * ``overhead``: a request/response loop's round trip minus the job's own time, p50;
 * ``rate``: a stream search's highest sustained rate (higher is better);
 * ``p99``: a fixed-rate stream's p99 latency at the offered rate;
-* ``faults``: tasks lost plus duplicated, when a fault was injected.
+* ``faults``: what the injected fault did (report.fault_figures.fault_verdict): "0", the
+  duplicates, "lost 8 of 10" in red, or "no fault" in grey with the reason when it hit no
+  busy work of the run (no broker of ours, the run had ended, an idle worker, a host with
+  no worker).
 
 A row's winner is marked (a star) only where the best is better than the runner-up at 95%
 confidence: two time cells by an exact Mann-Whitney test over their repetitions, which
@@ -30,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from distlab.report.fault_figures import fault, has_fault
+from distlab.report.fault_figures import LOST, NONE, fault_verdict, has_fault
 from distlab.report.figures import (
     Cell,
     Doc,
@@ -135,8 +138,8 @@ def value_of(cell: Cell, kind: str) -> float | None:
         return max_sustained_rate(cell)
     if kind == "p99":
         return _number(latency_ms(cell).get("p99"))
-    record = fault(cell)
-    return float((cell.get("lost") or 0) + (cell.get("duplicates") or 0)) if record else None
+    verdict = fault_verdict(cell)
+    return verdict.value if verdict else None
 
 
 def text_of(value: float | None, kind: str) -> str:
@@ -264,7 +267,17 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
     for c in cells:
         status = _status(c)
         gc = GlanceCell(c["engine"], status, css=status if status != "ok" else "none")
-        if status == "ok":
+        verdict = fault_verdict(c) if kind == "faults" else None
+        if verdict is not None:
+            # what the fault did is this row's figure, whether or not the run came through
+            gc.text, gc.note, gc.value = verdict.text, verdict.reason, verdict.value
+            if verdict.severity == NONE:
+                gc.css = "n/a"  # no fault happened to busy work: nothing to rank
+            elif verdict.severity == LOST:
+                gc.css, gc.ratio = "lost", math.inf  # losing work: the figure the row shows
+            elif verdict.value is not None and row.race:
+                ranked.append((verdict.value, c))
+        elif status == "ok":
             gc.value = value_of(c, kind)
             gc.text = text_of(gc.value, kind)
             if kind == "rate" and gc.value is not None:
@@ -295,7 +308,7 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
         best = ranked[0][0]
         for value, c in ranked:
             gc = row.cells[c["engine"]]
-            if kind == "faults":
+            if kind == "faults":  # 0 is clean; duplicates are no loss, but not clean
                 gc.ratio = 1.0 if value == 0 else math.inf
             elif best == value:
                 gc.ratio = 1.0

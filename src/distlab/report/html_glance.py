@@ -21,7 +21,7 @@ table.glance th.row span { display: block; font-weight: normal; font-size: 0.75r
 td.g.r1 { background: #1a9850; color: #fff; } td.g.r2 { background: #91cf60; }
 td.g.r3 { background: #d9ef8b; } td.g.r4 { background: #fee08b; }
 td.g.r5 { background: #fc8d59; }
-td.g.failed, td.g.unverified { background: #d73027; color: #fff; font-weight: 600; }
+td.g.failed, td.g.unverified, td.g.lost { background: #d73027; color: #fff; font-weight: 600; }
 td.g.n-a { background: #f4f4f4; color: #888; } td.g.none { background: #fff; }
 td.g.winner { font-weight: 700; }
 .legend span { display: inline-block; padding: 0 0.5rem; margin-right: 0.2rem; }
@@ -79,7 +79,7 @@ def _legend() -> str:
         f"{''.join(spans)}, from the end of its range nearer the best; stripes: the range "
         "reaches the next colour · ★ the best, ahead of the runner-up at 95% confidence "
         "(none where the numbers do not say so) · "
-        '<span style="background:#d73027;color:#fff">failed / wrong</span> · '
+        '<span style="background:#d73027;color:#fff">failed / wrong / work lost under a fault</span> · '
         '<span style="background:#f4f4f4;color:#888">n/a: not supported or not installed'
         "</span></p>"
     )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -28,6 +30,7 @@ CLASS_STYLES = {
     "r5": "red",
     "failed": "bold white on red",
     "unverified": "bold white on red",
+    "lost": "bold white on red",
     "n/a": "dim",
 }
 #: the widest the end-of-run summary may be (within a 100-column terminal)
@@ -49,7 +52,7 @@ def glance_table(doc: dict) -> Table:
     distance from the best; * marks a winner the spread separates; failures in red."""
     engines, rows = glance(doc)
     t = Table(
-        title="distlab: the figure that matters per row (* = best, separated by the spread)",
+        title="distlab: the figure that matters per row (* = ahead of the runner-up at 95%)",
         box=box.SIMPLE_HEAD,
         padding=(0, 0, 0, 1),  # one space between columns: nine engines fit in 99
         pad_edge=False,
@@ -62,7 +65,9 @@ def glance_table(doc: dict) -> Table:
         cells = []
         for name in engines:
             gc = row.cells[name]
-            text = gc.text + ("*" if gc.winner else "")
+            # "lost 8 of 10" as "lost8/10": nine columns of nine characters fit in 99
+            text = re.sub(r"lost (≥?\d+) of (\d+)", r"lost\1/\2", gc.text)
+            text += "*" if gc.winner else ""
             style = CLASS_STYLES.get(gc.css, "")
             cells.append(f"[{style}]{escape(text)}[/]" if style else escape(text))
         t.add_row(_short_row_label(row), *cells)

@@ -12,6 +12,8 @@ from distlab.run.faults import Fault
 
 #: how long a broker that keeps its data stays dead before distlab restarts it (seconds)
 BROKER_OUTAGE_S = 1.0
+#: ``not_hit`` of an engine without a broker distlab started (none, or the user's)
+NO_BROKER = "no broker of ours to kill"
 
 
 class BrokerKiller(Fault):
@@ -31,6 +33,7 @@ class BrokerKiller(Fault):
                 else "it uses no broker"
             )
             self.base["error"] = f"{engine.name} has no broker of ours to kill: {why}"
+            self.base["not_hit"] = f"{NO_BROKER}: {why}"
         else:
             self.base.update(broker=self.broker.label, keeps_data=self.broker.keeps_data)
         self.record = dict(self.base)

@@ -21,6 +21,12 @@ A run that ends before its fault lands is reported apart too, and the fault is t
 again on the next repetition (MAX_ATTEMPTS runs in all). After a kill, the next
 repetition waits until the victim is gone (outside any timing), so that a kill landing
 at the very end of the faulted run cannot fail a later one.
+
+A fault that hit none of the run's work says why in ``not_hit`` (the run had ended, the
+only workers were idle, no broker or worker host to hit), so that no report reads it as
+work that came through a fault unharmed. An idle Ray worker (titled ``ray::IDLE``) is
+never the victim: it holds none of the run's work, so its death would cost the run
+nothing.
 """
 
 from __future__ import annotations
@@ -49,10 +55,26 @@ BUSY_AFTER_ATTEMPTS = 3
 BUSY_WITHIN_S = 0.005
 #: how often the worker killer re-reads the engine's worker processes (seconds)
 WORKERS_REFRESH_S = 0.2
+#: the title Ray gives a worker process waiting for work (prestarted, or between tasks)
+IDLE_TITLE = "ray::IDLE"
+#: ``not_hit`` when every worker the killer could pick was idle
+IDLE_ONLY = f"the only workers to kill were idle ({IDLE_TITLE})"
+#: ``not_hit`` when the signal landed once the run had returned
+AFTER_RUN = "the kill came after the run ended"
 
 
 def _round(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(x, digits)
+
+
+def idle_worker(pid: int) -> bool:
+    """Whether the process titles itself as a worker waiting for work (``ray::IDLE``):
+    Ray keeps such workers ready, and one of them dying takes no work with it."""
+    try:
+        title = psutil.Process(pid).cmdline()[:1]  # one read of /proc: it precedes a kill
+    except psutil.Error:
+        return False
+    return bool(title) and title[0].startswith(IDLE_TITLE)
 
 
 class Fault:
@@ -68,6 +90,8 @@ class Fault:
         self.log: TaskLog | None = None
         self.attempts = 0
         self._missed = False  # the last attempt's run ended before anything was hit
+        #: idle workers the killer passed over in this attempt (never victims)
+        self._idle_passed: set[int] = set()
         self._thread: threading.Thread | None = None
         self._ended = threading.Event()
         self._run_started = 0.0  # time.time(): the task log's clock
@@ -94,6 +118,7 @@ class Fault:
         if self.attempts > 1:
             self.record["attempts"] = self.attempts
         self._missed = False
+        self._idle_passed = set()
         self._kill_time = None
         share = 0.25 if self.attempts == 1 else 0.0
         self.delay = share * (expected_s or 0.5)
@@ -113,6 +138,10 @@ class Fault:
         self.record["in_flight"] = False
         more = "" if self.attempts >= MAX_ATTEMPTS else " (tried again on the next run)"
         self.record["error"] = f"{what}: nothing was killed{more}"
+        self.record["not_hit"] = what
+        if self._idle_passed:
+            self.record["idle_workers_passed_over"] = sorted(self._idle_passed)[:20]
+            self.record["not_hit"] = f"{IDLE_ONLY}: {what}"
 
     def run_ended(self) -> None:
         """Called the moment the faulted run returned or raised (before anything else)."""
@@ -164,6 +193,8 @@ class Fault:
         kill = self._kill_time
         if kill is None and "killed_pid" not in rec and "error" not in rec:
             rec["error"] = "nothing was killed"
+        if kill is None and "killed_pid" not in rec and "not_hit" not in rec:
+            rec["not_hit"] = rec["error"]
         if lost is not None:
             rec["lost"] = lost
         if kill is not None and self._run_ended is not None:
@@ -256,6 +287,7 @@ class WorkerKiller(Fault):
                     for x in state.executions[-50:]
                     if x.pid in workers and x.end and time.time() - x.end < BUSY_WITHIN_S
                 ]
+                busy = [x for x in busy if not self._passed_over_if_idle(x.pid)]
                 if busy:
                     last = max(busy, key=lambda x: x.end)
                     self._kill(last.pid)
@@ -274,8 +306,10 @@ class WorkerKiller(Fault):
                 victim = max(ours, key=lambda x: x.start)
                 log.read()  # a last look, a few microseconds before the signal
                 if victim.end is None:
-                    self._kill(victim.pid, victim_task=victim.task_id)
-                    return
+                    if not self._passed_over_if_idle(victim.pid):
+                        self._kill(victim.pid, victim_task=victim.task_id)
+                        return
+                    self._ended.wait(POLL_S)  # its task has just ended: look again
                 continue
             if running and now - workers_read > 0.01:
                 workers_read = 0.0  # a new worker (a replacement): look again at once
@@ -291,11 +325,25 @@ class WorkerKiller(Fault):
             return
         self._missed_run("no worker was seen running one of this run's tasks before it finished")
 
+    def _passed_over_if_idle(self, pid: int) -> bool:
+        if not idle_worker(pid):
+            return False
+        self._idle_passed.add(pid)
+        return True
+
     def _kill_unobserved(self) -> None:
         """Work that is not distlab's tasks: a worker process, not observed running it."""
         pids = [p for p in self.engine.worker_pids() if p != os.getpid()]
         if not pids:
             self.record["error"] = "the engine reported no worker process to kill"
+            return
+        pids = [p for p in pids if not self._passed_over_if_idle(p)]
+        if not pids:
+            self.record.update(
+                error="every worker process the engine lists was idle: nothing was killed",
+                not_hit=IDLE_ONLY,
+                idle_workers_passed_over=sorted(self._idle_passed)[:20],
+            )
             return
         self.record["victim_observed"] = False
         self.record["note"] = (
@@ -318,6 +366,7 @@ class WorkerKiller(Fault):
         in_flight = ended is None or ended > now  # (it may end in the microseconds between)
         if not in_flight:
             self.record["note"] = "the run had already finished: the kill hit no task"
+            self.record["not_hit"] = AFTER_RUN
         self._kill_time = now
         self.record.update(
             killed_pid=pid, at_s=round(now - self._run_started, 3), in_flight=in_flight

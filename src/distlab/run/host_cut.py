@@ -6,6 +6,12 @@ later the link comes back up. The record says which host, when, for how long, wh
 the run was in flight, what the engine said meanwhile (``health()``), and, from the task
 log, what was lost, re-run and duplicated, and how long the run took once the host was
 back.
+
+A deployment with more worker hosts than workers leaves the last hosts empty
+(distlab.hosts.deploy ``spread``): a host that runs none of the deployment's processes
+is not cut, since nothing of the run could depend on it, and the record says so
+(``not_hit``). On a worker host, the deployment's processes are its workers and what
+serves them (an sshd, a proxy), so any process there means work that can be cut off.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import subprocess
 import time
 from typing import Any
 
+import psutil
+
 from distlab.contracts import Engine
 from distlab.hosts.netns import Host, TestHosts
 from distlab.run.faults import Fault, _round
@@ -21,6 +29,27 @@ from distlab.run.faults import Fault, _round
 #: how long the host stays off the network: longer than Kafka's group session timeout
 #: (3 s), so that a consumer group notices the members it lost
 CUT_S = 5.0
+#: ``not_hit`` of a cut host that runs none of the deployment's processes
+NO_WORKER = "no worker on the cut host"
+
+
+def processes_on(host: Host) -> list[str] | None:
+    """The names of the processes running inside ``host``'s network namespace (None:
+    they could not be listed)."""
+    try:
+        res = subprocess.run(["ip", "netns", "pids", host.netns],
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if res.returncode != 0:
+        return None
+    names = []
+    for pid in res.stdout.split():
+        try:
+            names.append(psutil.Process(int(pid)).name())
+        except (psutil.Error, ValueError):
+            continue  # gone since it was listed
+    return names
 
 
 class HostCut(Fault):
@@ -35,9 +64,22 @@ class HostCut(Fault):
             self.base["error"] = (
                 "no worker host to cut: --cut-host needs the test hosts of --hosts (3 or more)"
             )
+            self.base["not_hit"] = "no worker host to cut"
         else:
-            self.host = hosts.hosts[-1]
-            self.base.update(host=self.host.name, address=self.host.address, cut_s=CUT_S)
+            host = hosts.hosts[-1]
+            self.base.update(host=host.name, address=host.address, cut_s=CUT_S)
+            running = processes_on(host)
+            if running is not None:
+                self.base["host_processes"] = sorted(set(running))[:10]
+                self.base["host_runs_workers"] = bool(running)
+            if running == []:
+                self.base["error"] = (
+                    f"{host.name} runs none of the deployment's processes (more worker hosts "
+                    f"than workers): nothing was cut"
+                )
+                self.base["not_hit"] = f"{NO_WORKER} ({host.name})"
+            else:
+                self.host = host
         self.record = dict(self.base)
 
     def _link(self, state: str) -> None:
