@@ -87,6 +87,10 @@ def _check_run(engine_name: str, top_n: bool = False):
 @pytest.mark.skipif(not has_module("confluent_kafka"), reason="no confluent-kafka")
 def test_kafka_stream_tiny_exact_windows_top_n_and_percentiles():
     out = _check_run("kafka", top_n=True)
+    # one source partition per processor, as the other engines hosting these processors
+    # (not the task topic's two per worker: each consumer read two, each batch halved)
+    settings = out.metrics["engine_settings"]
+    assert settings["partitions"] == settings["processors"] == 2
     assert out.metrics["latency_ms"]["p50"] < 1000  # a live pipeline, not a batch replay
     (sink,) = out.result.values()  # windows closed by the processors: each emitted once
     assert sink.window_updates == FINAL

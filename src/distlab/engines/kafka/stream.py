@@ -45,7 +45,11 @@ def run_on_kafka_engine(engine, spec: StreamSpec) -> StreamResult:
     processor per worker process, the driver sends and reads."""
     if not engine.started:
         raise DistlabError("the kafka engine is not started")
-    partitions = spec.partitions or engine.partitions
+    # one source partition per processor, as on every engine that hosts these processors:
+    # the task topic's partitions (2 per worker, for rebalancing) made each consumer read
+    # two, and each send and fetch carry half the batch (p50 267 ms against Dask's 44 ms
+    # at 10,000 events/s, on one core)
+    partitions = spec.partitions or max(1, engine.workers)
     with StreamTopics(spec.bootstrap or engine.bootstrap, partitions) as topics:
         spec_dict, names = spec.to_dict(), topics.names
         shares = spread(partitions, engine.workers)
