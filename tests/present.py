@@ -1,7 +1,8 @@
-"""Engine tests that cannot find their engine: skipped on a developer's machine, failed in
-CI. ``scripts/test.sh`` (what CI runs) sets DISTLAB_REQUIRE_ENGINES=1, so that a broken
-install (a library that does not import, Flink's environment that cannot be built) turns
-the run red instead of leaving it green with fewer tests."""
+"""Tests that cannot find what they run on (an engine, root for the test hosts, a headless
+browser): skipped on a developer's machine, failed in CI. ``scripts/test.sh`` (what CI
+runs) sets DISTLAB_REQUIRE_ENGINES=1, so that a broken install (a library that does not
+import, Flink's environment that cannot be built, no Chromium, no root) turns the run red
+instead of leaving it green with fewer tests."""
 
 from __future__ import annotations
 
@@ -20,10 +21,19 @@ def engines_required() -> bool:
 
 
 def missing(reason: str) -> None:
-    """Skip this test (or module) because an engine is missing; fail it when required."""
+    """Skip this test (or module) because something it runs on is missing; fail it when
+    required."""
     if engines_required():
-        pytest.fail(f"{reason} ({ENV} is set: every engine must be present)", pytrace=False)
+        pytest.fail(
+            f"{reason} ({ENV} is set: everything the tests run on must be present)", pytrace=False
+        )
     pytest.skip(reason, allow_module_level=True)
+
+
+def require_root(reason: str) -> None:
+    """missing(reason) unless this process runs as root."""
+    if os.geteuid() != 0:
+        missing(reason)
 
 
 def require_module(name: str) -> ModuleType:

@@ -15,8 +15,9 @@ from distlab.bench_break_even import (
     fitted_break_even_ms,
     summarize_curve,
 )
-from distlab.report.choose import serial_fraction
+from distlab.report.choose import PER_ELEMENT, SAME_WORK, scaling_rows, serial_fraction
 from distlab.report.choose_tables import break_even_sentence, break_even_table
+from distlab.report.html_choose import scaling_html
 
 
 def test_the_overhead_fit_recovers_a_known_overhead():
@@ -101,10 +102,73 @@ def _render(table) -> str:
 
 
 def test_serial_fraction_follows_amdahl():
-    # S(2) = 1 / (f + (1 - f) / 2) = 1.6  <=>  f = 0.25
-    assert serial_fraction([(1, 1.0), (2, 1.6)]) == pytest.approx(0.25, abs=0.002)
+    # S(n) = 1 / (f + (1 - f) / n) with f = 0.25: S(2) = 1.6, S(4) = 2.286
+    assert serial_fraction([(1, 1.0), (2, 1.6), (4, 1 / (0.25 + 0.75 / 4))]) == pytest.approx(
+        0.25, abs=0.002
+    )
     assert serial_fraction([(1, 1.0), (2, 2.0), (4, 4.0)]) == pytest.approx(0.0, abs=0.002)
+    # through one count beyond one worker any f fits exactly: no fit
+    assert serial_fraction([(1, 1.0), (2, 1.6)]) is None
     assert serial_fraction([(1, 1.0)]) is None
+
+
+def _per_element_cell(workers: int, elements: int, wall_s: float) -> dict:
+    """A `numbers` per_element cell as results.json holds it: it ran as many elements as
+    fit its time budget, so twice the workers ran about twice the elements."""
+    n = 20_000
+    return {
+        "engine": "local",
+        "workload": "numbers",
+        "variant": "per_element",
+        "status": "ok",
+        "verified": True,
+        "workers": workers,
+        "wall": {"median": wall_s, "min": wall_s * 0.9, "max": wall_s * 1.1, "n": 3},
+        "metrics": {"elements": elements, "capped": True, "work_fraction": elements / n},
+    }
+
+
+def _scaling_doc(cells: list[dict], cpus: int) -> dict:
+    return {"environment": {"cpus": cpus}, "scaling": {"cells": cells}, "cells": cells[-1:]}
+
+
+def test_scaling_compares_equal_work_not_raw_times():
+    # the same 0.5 s budget at each count: 2 workers did twice the elements in it
+    cells = [_per_element_cell(1, 1000, 0.5), _per_element_cell(2, 2000, 0.5)]
+    (row,) = scaling_rows(_scaling_doc(cells, cpus=2))
+    one, two = row["points"]
+    assert row["basis"] == PER_ELEMENT and row["baseline_workers"] == 1
+    assert one["time"]["median"] == pytest.approx(0.5 / 1000)
+    assert two["speedup"] == pytest.approx(2.0) and two["efficiency"] == pytest.approx(1.0)
+    assert two["speedup_range"] == pytest.approx([2.0 / 1.1, 2.0 / 0.9])
+    page = scaling_html(_scaling_doc(cells, cpus=2))
+    assert "time per element" in page and "against one worker" in page
+    assert "×2.00" in page and "100%" in page
+
+
+def test_scaling_says_against_which_count_and_fits_only_what_it_can():
+    same = [_per_element_cell(n, 20_000, 2.0 / n) for n in (2, 4)]
+    for c in same:
+        c["metrics"].update(capped=False, work_fraction=1.0)
+    (row,) = scaling_rows(_scaling_doc(same, cpus=8))
+    assert row["basis"] == SAME_WORK and row["baseline_workers"] == 2
+    two, four = row["points"]
+    # twice the pace of two workers: a speed-up of 2 against them, not 4 against one
+    assert four["speedup"] == pytest.approx(2.0) and four["efficiency"] == pytest.approx(1.0)
+    assert row["serial_fraction"] is None and "one worker was not measured" in row["fit_note"]
+    assert "against 2 workers (one was not measured)" in scaling_html(_scaling_doc(same, 8))
+    # one worker and a single count beyond it: no fit
+    cells = [_per_element_cell(1, 1000, 0.5), _per_element_cell(2, 2000, 0.5)]
+    (row,) = scaling_rows(_scaling_doc(cells, cpus=8))
+    assert row["serial_fraction"] is None and "two or more counts" in row["fit_note"]
+    # 1, 2 and 4 workers on a 2-CPU machine: 4 is flagged and left out of the fit
+    cells.append(_per_element_cell(4, 4000, 0.9))
+    (row,) = scaling_rows(_scaling_doc(cells, cpus=2))
+    assert [p["above_cpus"] for p in row["points"]] == [False, False, True]
+    assert row["serial_fraction"] is None and "within the 2 CPUs" in row["fit_note"]
+    assert "4 workers (&gt; 2 CPUs)" in scaling_html(_scaling_doc(cells, cpus=2))
+    (row,) = scaling_rows(_scaling_doc(cells, cpus=8))
+    assert row["serial_fraction"] is not None and "fitted on 2, 4 workers" in row["fit_note"]
 
 
 def test_break_even_bench_on_the_process_pool(tmp_path):
@@ -147,7 +211,12 @@ def test_data_size_bench_verifies_and_says_where_it_stops(tmp_path):
     for p in row["points"]:
         for way in ("argument", "result", "shared"):
             assert p[way]["wall"]["n"] == 2 and p[way]["mb_per_s"] > 0, p
+            # the payload once per round trip, also when 2 tasks per worker read it
+            rate = p["bytes"] / 2**20 / p[way]["wall"]["median"]
+            assert p[way]["mb_per_s"] == pytest.approx(rate), (way, p[way])
+        assert p["shared"]["tasks"] == 2 * row["workers"]
     assert set(row["copies"]) == {"argument", "result", "shared"}
+    assert "counted once per round trip" in " ".join(res.stdout.split())
     # a round trip that cannot finish in time: that size fails with its reason, and
     # the larger sizes of that way are not tried
     res = distlab(
@@ -193,3 +262,25 @@ def test_scaling_with_several_worker_counts_and_the_report(tmp_path):
     assert all(row.count("<td") == head for row in table.split("<tr>")[2:]), table
     assert (out / "plots" / "scaling.png").is_file()
     assert (out / "plots" / "break_even.png").is_file()
+
+
+def test_one_task_per_element_scales_per_element_on_the_process_pool(tmp_path):
+    """Its run fills a time budget, so two workers compute more elements than one: the
+    scaling figures compare the time per element, not the two runs' times."""
+    out = tmp_path / "run"
+    res = distlab(
+        "run", "--engines", "local", "--workloads", "numbers", "--size", "tiny",
+        "--workers", "1,2", "--repeats", "1", "--param", "numbers.per_element_cap=20000",
+        "--param", "numbers.per_element_budget_s=0.1", "--out", str(out),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    cells = {c["workers"]: c for c in doc["scaling"]["cells"] if c["variant"] == "per_element"}
+    # each count ran the elements its budget allowed at its own measured task overhead
+    assert cells[1]["metrics"]["elements"] != cells[2]["metrics"]["elements"]
+    per_element = {n: c["wall"]["median"] / c["metrics"]["elements"] for n, c in cells.items()}
+    (row,) = [r for r in scaling_rows(doc) if r["variant"] == "per_element"]
+    assert row["basis"] == PER_ELEMENT
+    one, two = row["points"]
+    assert two["speedup"] == pytest.approx(per_element[1] / per_element[2])
+    assert "time per element" in (out / "report.html").read_text()

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from commands import distlab
-from distlab.hosts import netns
+from distlab.bench_rtt import NO_DELAYED_LINK, with_slopes
+from distlab.contracts import DistlabError
+from distlab.hosts import netns, toxiproxy
+from distlab.report.bench_tables import rtt_cells
+from present import ENV, require_root
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+NEED_ROOT = "network namespaces need root"
 
 
 def _namespaces() -> list[str]:
@@ -22,7 +29,13 @@ def _namespaces() -> list[str]:
 
 
 @pytest.fixture
-def state_dir(tmp_path, monkeypatch):
+def root():
+    """Skipped without root on a developer's machine; failed in CI (tests/present.py)."""
+    require_root(NEED_ROOT)
+
+
+@pytest.fixture
+def state_dir(root, tmp_path, monkeypatch):
     monkeypatch.setenv("DISTLAB_STATE_DIR", str(tmp_path / "state"))
     yield tmp_path / "state"
     netns.down()
@@ -128,6 +141,93 @@ def test_loss_without_netem_is_one_line(state_dir):
     res = distlab("cluster", "up", "--hosts", "2", "--loss", "1%")
     assert res.returncode == 2 and "--loss needs netem" in res.stderr, res.stderr
     assert _namespaces() == []  # nothing half-made is left
+
+
+def test_toxiproxy_adds_only_whole_milliseconds_each_way():
+    assert [toxiproxy.each_way_ms(r) for r in (0, 2, 20, 40.0)] == [0, 1, 10, 20]
+    for rtt in (1, 3, 0.5, 2.5):
+        with pytest.raises(DistlabError, match="even number of ms"):
+            toxiproxy.each_way_ms(rtt)
+
+
+def test_an_rtt_the_links_cannot_carry_exactly_is_refused_up_front(state_dir):
+    if netns.netem_available_here():
+        pytest.skip("this kernel has netem: it delays the links by fractions of a ms")
+    # refused before anything else is looked at (the bad size would be refused next)
+    res = distlab("run", "--engines", "local", "--hosts", "3", "--rtt", "1", "--size", "nosuch")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "error: --rtt 1 ms cannot be applied exactly without netem" in res.stderr
+    assert "must be an even number of ms (0, 2, 4, 6, ...)" in res.stderr
+    for args in (["--rtt", "3"], ["--rtt", "2", "--repeats", "2"]):
+        res = distlab("bench", "rtt", "--engines", "dask", *args)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert "even number of ms" in res.stderr or "--repeats must be >= 3" in res.stderr
+    assert _namespaces() == []  # nothing was made
+
+
+def _rtt_point(rtt_ms: float, links: dict[str, str], rt_ms: list[float], rate: float) -> dict:
+    """One point of a `distlab bench rtt` row, as the bench writes it."""
+    jobs = [40.5 + 2 * rtt_ms, 41.0 + 2 * rtt_ms, 41.5 + 2 * rtt_ms]
+    return {"rtt_ms": rtt_ms, "n": 100, "adapter_tasks_per_s": rate, "links": links,
+            "adapter_samples_s": [100 / (rate * f) for f in (0.95, 1.0, 1.05)],
+            "adapter_rt_ms": {"p50": rt_ms[len(rt_ms) // 2], "p99": max(rt_ms)},
+            "rt_p50_samples_ms": rt_ms, "jobs_p50_samples_ms": jobs,
+            "jobs_rr_ms": {"p50": jobs[1], "p99": jobs[2] + 4}}  # fmt: skip
+
+
+def test_slopes_only_where_the_delay_was_carried_from_three_samples_with_their_range():
+    links = {"driver -> scheduler": "Toxiproxy on h0 (20 ms round trip)",
+             "workers <-> workers (data)": "not delayed: no netem here"}  # fmt: skip
+    row = with_slopes({"engine": "dask", "points": [
+        _rtt_point(0.0, links, [1.0, 1.2, 1.4], 1000.0),
+        _rtt_point(20.0, links, [21.0, 22.2, 23.0], 500.0)]})  # fmt: skip
+    assert row["delayed_links"] == ["driver -> scheduler"]
+    assert row["rt_p50_ms_per_rtt_ms"] == pytest.approx(1.05)
+    assert row["rt_p50_ms_per_rtt_ms_range"] == pytest.approx([(21.0 - 1.4) / 20, 1.1])
+    assert row["jobs_p50_ms_per_rtt_ms"] == pytest.approx(2.0)
+    lo, hi = row["tasks_per_s_loss_per_rtt_ms_range"]
+    assert lo < row["tasks_per_s_loss_per_rtt_ms"] == pytest.approx(0.5 / 20)
+    assert row["tasks_per_s_loss_per_rtt_ms"] < hi
+    cells = rtt_cells(row)
+    assert cells[5] == "1.05 [0.98–1.10]" and cells[3] == "1.20 [1.00–1.40]"
+    # two samples at a point: no slope read from them
+    short = with_slopes({"engine": "dask", "points": [
+        _rtt_point(0.0, links, [1.0, 1.2], 1000.0),
+        _rtt_point(20.0, links, [21.0, 23.0], 500.0)]})  # fmt: skip
+    assert "rt_p50_ms_per_rtt_ms" not in short
+    assert rtt_cells(short)[5] == "- (fewer than 3 samples)"
+    # Ray's links here: its client fails its start-up through a proxy, and nothing else
+    # can carry one; its figures at 0 and 20 ms differ by noise alone: no slope at all
+    spared = {"driver -> head (Ray Client)": "not delayed: Ray Client fails its start-up"}
+    ray = with_slopes({"engine": "ray", "points": [
+        _rtt_point(0.0, spared, [1.0, 1.1, 1.2], 1000.0),
+        _rtt_point(20.0, spared, [1.0, 1.05, 1.3], 990.0)]})  # fmt: skip
+    assert ray["slopes_blank"] == NO_DELAYED_LINK and ray["delayed_links"] == []
+    assert not [k for k in ray if "per_rtt_ms" in k]
+    cells = rtt_cells(ray)
+    assert cells[2] == cells[5] == cells[8] == f"- ({NO_DELAYED_LINK})"
+    assert cells[-1].startswith("delayed: none")
+
+
+def test_without_root_the_hosts_tests_fail_when_required(root, tmp_path):
+    """What CI sets (DISTLAB_REQUIRE_ENGINES=1): a test that needs root, run without it,
+    fails the run instead of skipping; without the switch it is skipped."""
+    base = Path(tempfile.mkdtemp(prefix="distlab-nobody-"))
+    base.chmod(0o777)  # pytest's own temporary directories, for the unprivileged user
+    try:
+        for required, outcome, wanted in (("1", 1, "1 error"), ("", 0, "1 skipped")):
+            res = subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                 f"--basetemp={base / ('required' if required else 'plain')}",
+                 f"{__file__}::test_down_after_a_crash_stops_what_runs_on_the_hosts"],
+                capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1],
+                env={**os.environ, ENV: required},
+            )  # fmt: skip
+            assert res.returncode == outcome, res.stdout[-2000:] + res.stderr[-2000:]
+            assert wanted in res.stdout and NEED_ROOT in res.stdout, res.stdout[-2000:]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 RESOURCES = ("dask", "ray", "celery")
@@ -249,6 +349,8 @@ def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
         if not hosts.netem:
             assert dep.links["driver -> scheduler"].startswith("Toxiproxy on h0")
             assert dep.address.startswith("tcp://127.0.0.1:")
+            applied = [v for tp in dep.toxiproxies.values() for v in tp.applied_rtt_ms.values()]
+            assert applied and set(applied) == {40}  # 20 whole ms each way
         out = dep.run_on_driver(
             "import time\n"
             "from distributed import Client\n"
@@ -277,7 +379,7 @@ def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir,
 
     res = distlab(
         "bench", "rtt", "--engines", "dask,celery,kafka", "--rtt", "20", "--n", "100",
-        "--round-trips", "20", "--repeats", "1", "--out", str(tmp_path), timeout=600,
+        "--round-trips", "30", "--repeats", "3", "--out", str(tmp_path), timeout=900,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((tmp_path / "bench-rtt.json").read_text())
@@ -287,7 +389,12 @@ def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir,
         base, delayed = row["points"]
         assert (base["rtt_ms"], delayed["rtt_ms"]) == (0.0, 20.0)
         assert delayed["adapter_rt_ms"]["p50"] >= base["adapter_rt_ms"]["p50"] + 15, row
-        assert row["rt_p50_ms_per_rtt_ms"] >= 0.75
+        assert row["rt_p50_ms_per_rtt_ms"] >= 0.75 and row["delayed_links"], row
+        # each slope from 3 samples a point, within the range their extremes allow
+        assert len(base["rt_p50_samples_ms"]) == len(delayed["jobs_p50_samples_ms"]) == 3
+        for slope in ("rt_p50_ms_per_rtt_ms", "jobs_p50_ms_per_rtt_ms"):
+            lo, hi = row[f"{slope}_range"]
+            assert lo <= row[slope] <= hi, (slope, row)
         assert delayed["adapter_tasks_per_s"] < base["adapter_tasks_per_s"]
         # the jobs request/response loop (a 40 ms job): each request crosses the delay
         assert base["jobs_rr_ms"]["p50"] >= 40, row
@@ -296,6 +403,8 @@ def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir,
             # the baseline went through the same proxies, without delay
             driver_link = next(v for k, v in base["links"].items() if k.startswith("driver"))
             assert driver_link.startswith("Toxiproxy on h0 (0 ms")
+            assert (base["proxies_rtt_ms"], delayed["proxies_rtt_ms"]) == ([0], [20])
     html = rtt_html(attach_benches({}, tmp_path))
     assert 'id="rtt"' in html and "dask" in html and "celery" in html
+    assert "RT p50 ms at 20 ms" in html and "RT ms per ms of RTT (range)" in html
     assert _namespaces() == []

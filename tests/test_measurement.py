@@ -1,5 +1,5 @@
 """What is timed, what is ranked, and how often: only the work inside a timed region,
-streams ranked by what they achieved, repetitions that stop once the median is known."""
+streams ranked by what they achieved, repetitions that stop once the runs agree."""
 
 from __future__ import annotations
 
@@ -26,13 +26,18 @@ def pool():
 
 
 def test_numbers_times_only_the_engine_work(pool):
-    wl = create("numbers", "tiny")
+    """The serialisation round trip the workload measures of its own run (its breakdown)
+    is harness work: it must lie outside the timed region. A given batch size calibrates
+    nothing, so the run's time beyond its timed region is that measurement and little
+    else, and the timed region is short of the whole by at least what it measured."""
+    wl = create("numbers", "tiny", n=200_000)  # a round trip of ms, far above timer noise
     t0 = time.perf_counter()
-    out = wl.run(pool, "batched")  # first run: calibrates the task overhead and batch size
+    out = wl.run_batched(pool, 20_000)  # ten batches: a round trip not measured before
     whole = time.perf_counter() - t0
-    assert out.wall_s is not None and 0 < out.wall_s < whole
+    serialization = out.metrics["breakdown_s"]["serialization"]
+    assert out.metrics["batch_size_chosen"] == "given" and serialization > 0
+    assert out.wall_s is not None and 0 < out.wall_s <= whole - serialization
     assert wl.verify(out, "batched")[0]
-    assert out.metrics["breakdown_s"]["serialization"] >= 0  # measured, outside the timing
 
 
 def test_per_element_extrapolation_fits_fixed_plus_per_element_cost(pool):
@@ -56,7 +61,7 @@ def test_a_kill_that_loses_tasks_keeps_its_fault_record(pool):
     assert cell.fault["faulted_wall_s"] > 0
 
 
-def test_repetitions_stop_when_the_median_is_known():
+def test_repetitions_stop_when_the_runs_agree_or_the_budget_is_spent():
     steady = [1.0, 1.01, 0.99]
     assert repetitions.enough(steady, minimum=3)
     assert not repetitions.enough(steady[:2], minimum=3)
@@ -73,8 +78,6 @@ def test_repetitions_stop_when_the_median_is_known():
     assert repetitions.enough([12.0], minimum=2, longest_run_s=12.5)
     assert not repetitions.enough([12.0], minimum=3, longest_run_s=12.5)
     assert not repetitions.enough([], minimum=2, longest_run_s=12.5)
-    lo, hi = repetitions.median_ci(list(range(1, 101)))
-    assert lo < 50 < hi and hi - lo < 30
 
 
 def test_memory_is_pss_without_double_counting():

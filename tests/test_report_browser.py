@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from distlab.report.html import build_report
+from present import ENV, missing
 
 CHROMIUM = next(
     (
@@ -30,9 +31,9 @@ CHROMIUM = next(
     ),
     None,
 )
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not found (Debian: apt-get install chromium)"
-)
+NO_BROWSER = "headless Chromium not found (Debian: apt-get install chromium)"
+if CHROMIUM is None:
+    missing(NO_BROWSER)  # skipped here, failed in CI (tests/present.py)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 # Runs before anything else on the page; reports after the load event.
@@ -128,6 +129,7 @@ BACKGROUNDS = {
     "r5": "rgb(252, 141, 89)",
     "failed": "rgb(215, 48, 39)",
     "unverified": "rgb(215, 48, 39)",
+    "lost": "rgb(215, 48, 39)",
     "n/a": "rgb(244, 244, 244)",
     "none": "rgb(255, 255, 255)",
 }
@@ -213,3 +215,17 @@ def test_screenshot_of_the_first_screen(report, tmp_path):
         assert greens > 2000, f"only {greens} pixels of the best figure's green"
         top = rgb.convert("L").crop((0, 0, 1400, 120))
         assert top.getextrema()[0] < 80  # the title is drawn at the top
+
+
+def test_without_a_browser_the_run_fails_when_required(tmp_path):
+    """What CI sets (DISTLAB_REQUIRE_ENGINES=1): with no Chromium on the PATH these tests
+    fail the run instead of skipping; without the switch they are skipped."""
+    for required, outcome, wanted in (("1", 2, "1 error"), ("", 5, "1 skipped")):
+        res = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             f"--basetemp={tmp_path / ('required' if required else 'plain')}", __file__],
+            capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1],
+            env={**os.environ, "PATH": str(tmp_path), ENV: required},
+        )  # fmt: skip
+        assert res.returncode == outcome, res.stdout[-2000:] + res.stderr[-2000:]
+        assert wanted in res.stdout and NO_BROWSER in res.stdout, res.stdout[-2000:]

@@ -11,9 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from commands import DISTLAB
+from distlab.workloads.user import judged
 
 TASK_ENGINES = ["local", "ray", "dask", "celery", "kafka", "scoop", "spark"]
 
@@ -42,6 +44,10 @@ def close_enough(result, golden):
 
 def always_wrong(result, golden):
     return False
+
+
+def forgets_to_return(result, golden):
+    result == golden  # the comparison is made, its answer never returned
 
 
 def _guarded(lock, x):
@@ -180,6 +186,53 @@ def test_a_verify_function_that_refuses_fails_the_cell(user_dir):
     doc = json.loads((out / "results.json").read_text())
     assert res.returncode == 1
     assert all(not c["verified"] for c in doc["cells"] if c["engine"] == "local")
+
+
+def test_a_verify_function_that_forgets_to_return_fails_the_cell_saying_so(user_dir):
+    out = user_dir / "out"
+    res = _run(
+        [
+            "run",
+            "--engines",
+            "local",
+            "--function",
+            "userwork:leibniz",
+            "--items",
+            "userwork:make_items",
+            "--verify",
+            "userwork:forgets_to_return",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        cwd=user_dir,
+    )
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr
+    doc = json.loads((out / "results.json").read_text())
+    cells = [c for c in doc["cells"] if c["engine"] == "local"]
+    assert cells and all(c["status"] == "failed" and not c["verified"] for c in cells)
+    assert all("returned None, not True or False" in c["verify_detail"] for c in cells)
+    assert all("forget to return" in c["error"] for c in cells)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "accepted", "said"),
+    [
+        (True, True, "accepted by the verify function"),
+        (np.True_, True, "accepted by the verify function"),
+        (False, False, "returned False"),
+        (np.False_, False, "returned False"),
+        (None, False, "returned None, not True or False: did it forget to return?"),
+        (0, False, "returned 0 (int), not True or False"),
+        (1, False, "returned 1 (int), not True or False"),
+        ("yes", False, "returned 'yes' (str), not True or False"),
+        (np.array([True]), False, "(ndarray), not True or False"),
+    ],
+)
+def test_only_true_accepts_an_answer(verdict, accepted, said):
+    ok, detail = judged(verdict)
+    assert ok is accepted and said in detail, detail
 
 
 def test_a_workload_class_of_your_own_by_module_and_by_entry_point(user_dir):

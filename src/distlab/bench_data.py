@@ -9,12 +9,13 @@ a task meets data, each timed as one round trip from the driver:
   Dask's scatter, Spark's broadcast; by value elsewhere), then ``2 x workers`` tasks
   read it and return its checksum; timed from the share to the last result.
 
-Every answer is checked against the checksum (crc32 of the values) computed in the
-driver, outside the timing. The time to make the payload and to compute one checksum in
-the driver is recorded beside each size (a task does one of them in every round trip),
-so that the transfer's own share of a round trip can be read off. Sizes
-run from small to large; the first failure of a way (an error, a timeout) is recorded
-with its reason and the larger sizes of that way are not tried.
+The MB/s of every way counts the payload once per round trip: a shared payload is shared
+once, however many tasks read it. Every answer is checked against the checksum (crc32 of
+the values) computed in the driver, outside the timing. The time to make the payload and
+to compute one checksum in the driver is recorded beside each size (a task does one of
+them in every round trip), so that the transfer's own share of a round trip can be read
+off. Sizes run from small to large; the first failure of a way (an error, a timeout) is
+recorded with its reason and the larger sizes of that way are not tried.
 """
 
 from __future__ import annotations
@@ -126,4 +127,7 @@ def _way(eng, way, make, data, nbytes, expected, workers, p) -> dict[str, Any]:
         return {"error": error_line(exc)}
     wall = summarize(samples)
     tasks = 2 * workers if way == "shared" else 1
-    return {"wall": wall, "tasks": tasks, "mb_per_s": nbytes / MB * tasks / wall["median"]}
+    # the payload once per round trip, every way alike: whether serving its readers took
+    # the engine one copy or one per task depends on the engine (its ``copies`` record),
+    # so a multiple per reading task would claim copies that were never counted
+    return {"wall": wall, "tasks": tasks, "mb_per_s": nbytes / MB / wall["median"]}

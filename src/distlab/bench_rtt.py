@@ -6,21 +6,37 @@ each engine is deployed across them by its own tooling (distlab.hosts.<engine>),
 tiny-tasks benchmark (distlab.bench.tiny_tasks_cell: no-op tasks/s through ``map``, and
 sequential one-task round trips), then the jobs workload's request/response loop (its
 default size: a 40 ms job every 100 ms, round-trip p50 and p99), run in an engine process
-on the driver's host h0 against that deployment. Without netem the delay is a Toxiproxy in front of each client
--> server link it can sit on; at 0 ms the same proxies are there without delay, so the
-two points differ by the delay alone. Each row says which links carried the delay.
+on the driver's host h0 against that deployment. Without netem the delay is a Toxiproxy
+in front of each client -> server link it can sit on; at 0 ms the same proxies are there
+without delay, so the two points differ by the delay alone. Each row says which links
+carried the delay.
+
+The change per millisecond of round trip (a slope) is computed from at least
+``MIN_SAMPLES`` samples at each point (tasks/s per batch, the one-task round trip's p50
+per group of round trips, the jobs loop's p50 per run), given with the range the
+samples' extremes allow. An engine none of whose links carried the delay gets no slope:
+its figures at the two points differ by noise alone, and a flat slope there would read
+as an engine the round trip does not touch.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
 from distlab import bench, registry
 from distlab.contracts import DistlabError
 from distlab.hosts import netns
+from distlab.hosts.toxiproxy import check_rtt
 from distlab.run.model import EngineJob
 from distlab.run.on_hosts import deploy_engine
+
+#: the fewest samples at each round trip a slope is computed from
+MIN_SAMPLES = 3
+#: what a row says instead of slopes when none of the engine's links carried the delay
+NO_DELAYED_LINK = "no delayed link"
 
 
 def run_rtt(
@@ -34,6 +50,12 @@ def run_rtt(
     millisecond of round trip."""
     if rtt_ms <= 0:
         raise DistlabError("--rtt must be > 0 (0 ms is always measured as the baseline)")
+    check_rtt(rtt_ms, "--rtt")
+    if params.get("repeats", 0) < MIN_SAMPLES:
+        raise DistlabError(
+            f"--repeats must be >= {MIN_SAMPLES} for bench rtt: each slope per ms of round "
+            f"trip comes from at least {MIN_SAMPLES} samples at each round trip"
+        )
     rows: dict[str, dict[str, Any]] = {e: {"engine": e, "points": []} for e in engines}
     for rtt in (0.0, rtt_ms):
         hosts = netns.up(n_hosts, rtt_ms=rtt, proxied=True)
@@ -43,7 +65,7 @@ def run_rtt(
                 rows[name]["points"].append({"rtt_ms": rtt, **_point(name, hosts, params)})
         finally:
             netns.down()
-    return [_with_slopes(row) for row in rows.values()]
+    return [with_slopes(row) for row in rows.values()]
 
 
 def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[str, Any]:
@@ -56,35 +78,68 @@ def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[st
         job = bench.bench_job(name, params, dep.address, dep.options)
         figures = bench.measure("rtt", job, wrap=dep.driver.command([]))
         figures.pop("engine", None)
-        return {**figures, "links": dict(dep.links), "placement": dict(dep.placement)}
+        # what the proxies added (twice their whole ms each way), beside what was asked
+        applied = {v for tp in dep.toxiproxies.values() for v in tp.applied_rtt_ms.values()}
+        return {
+            **figures,
+            "links": dict(dep.links),
+            "placement": dict(dep.placement),
+            "proxies_rtt_ms": sorted(applied),
+        }
     finally:
         dep.stop()
 
 
 def rtt_cell(job: EngineJob) -> dict[str, Any]:
-    """In the engine process: the tiny-tasks figures, then one verified run of the jobs
-    request/response loop on a new engine of the same deployment."""
+    """In the engine process: the tiny-tasks figures, then, on a new engine of the same
+    deployment, the one-task round trip's p50 per group of round trips and verified runs
+    of the jobs request/response loop, ``repeats`` of each (the slopes' samples)."""
+    from distlab import probes
+    from distlab.stats import percentiles
     from distlab.workloads import create
 
     out = bench.tiny_tasks_cell(job)
+    repeats, round_trips = job.params["bench"]["repeats"], job.params["bench"]["round_trips"]
     jobs = create("jobs", "default")
+    latencies: list[float] = []
     with registry.create(
         job.engine, address=job.address, workers=job.workers, **job.options
     ) as eng:
-        output = jobs.run(eng, "request_response")
-    ok, note = jobs.verify(output, "request_response")
-    if not ok:
-        raise DistlabError(f"{job.engine}: the jobs request/response loop: {note}")
-    out["jobs_rr_ms"] = output.metrics["latency_ms"]
+        eng.submit(probes.noop, 0).result()  # the new engine's first task is not a sample
+        out["rt_p50_samples_ms"] = []
+        for _ in range(repeats):
+            trips = []
+            for i in range(max(1, round_trips // repeats)):
+                t = time.perf_counter()
+                eng.submit(probes.noop, i).result()
+                trips.append((time.perf_counter() - t) * 1e3)
+            out["rt_p50_samples_ms"].append(statistics.median(trips))
+        out["jobs_p50_samples_ms"] = []
+        for _ in range(repeats):
+            output = jobs.run(eng, "request_response")
+            ok, note = jobs.verify(output, "request_response")
+            if not ok:
+                raise DistlabError(f"{job.engine}: the jobs request/response loop: {note}")
+            out["jobs_p50_samples_ms"].append(output.metrics["latency_ms"]["p50"])
+            latencies += output.metrics["latency_samples_ms"]
+    out["jobs_rr_ms"] = percentiles(latencies, (50, 99))
     out["jobs_job_ms"] = output.metrics["job_ms"]
     return out
 
 
-def _with_slopes(row: dict[str, Any]) -> dict[str, Any]:
-    """Adds, when both points were measured: ``rt_p50_ms_per_rtt_ms`` (how many ms the
-    round trip grew per ms of network round trip: about the number of network round
-    trips a task makes on delayed links) and ``tasks_per_s_loss_per_rtt_ms`` (the share
-    of tiny-task throughput lost per ms)."""
+def delayed_links(links: dict[str, str]) -> list[str]:
+    """The links a deployment put behind the delay (netem, or a Toxiproxy on them)."""
+    return [k for k, v in links.items() if v.startswith(("Toxiproxy", "netem"))]
+
+
+def with_slopes(row: dict[str, Any]) -> dict[str, Any]:
+    """Adds, when both points were measured and some link carried the delay, each slope
+    with the range its samples' extremes allow (``<name>_range``):
+    ``rt_p50_ms_per_rtt_ms`` (how many ms the round trip grew per ms of network round
+    trip: about the number of network round trips a task makes on delayed links),
+    ``tasks_per_s_loss_per_rtt_ms`` (the share of tiny-task throughput lost per ms) and
+    ``jobs_p50_ms_per_rtt_ms``; a slope with fewer than MIN_SAMPLES samples at either
+    point is left out. With no delayed link: ``slopes_blank`` says so, and no slope."""
     points = row["points"]
     if len(points) != 2 or any("error" in p for p in points):
         errors = [p["error"] for p in points if "error" in p]
@@ -92,13 +147,36 @@ def _with_slopes(row: dict[str, Any]) -> dict[str, Any]:
             row["error"] = errors[0]
         return row
     base, delayed = points
+    row["delayed_links"] = delayed_links(delayed.get("links") or {})
+    if not row["delayed_links"]:
+        row["slopes_blank"] = NO_DELAYED_LINK
+        return row
     d_rtt = delayed["rtt_ms"] - base["rtt_ms"]
-    rt0, rt1 = base["adapter_rt_ms"]["p50"], delayed["adapter_rt_ms"]["p50"]
-    tps0, tps1 = base["adapter_tasks_per_s"], delayed["adapter_tasks_per_s"]
-    row["rt_p50_ms_per_rtt_ms"] = (rt1 - rt0) / d_rtt
-    row["tasks_per_s_loss_per_rtt_ms"] = (1 - tps1 / tps0) / d_rtt
-    if "jobs_rr_ms" in base and "jobs_rr_ms" in delayed:
-        row["jobs_p50_ms_per_rtt_ms"] = (
-            delayed["jobs_rr_ms"]["p50"] - base["jobs_rr_ms"]["p50"]
-        ) / d_rtt
+    for name, key in (
+        ("rt_p50_ms_per_rtt_ms", "rt_p50_samples_ms"),
+        ("jobs_p50_ms_per_rtt_ms", "jobs_p50_samples_ms"),
+    ):
+        slope = _growth(base.get(key) or [], delayed.get(key) or [], d_rtt)
+        if slope is not None:
+            row[name], row[f"{name}_range"] = slope
+    rates = [[p["n"] / s for s in p.get("adapter_samples_s") or []] for p in points]
+    loss = _loss(rates[0], rates[1], d_rtt)
+    if loss is not None:
+        row["tasks_per_s_loss_per_rtt_ms"], row["tasks_per_s_loss_per_rtt_ms_range"] = loss
     return row
+
+
+def _growth(at_0: list[float], at_rtt: list[float], d_rtt: float):
+    """(median growth per ms, [least, most] the extremes allow), or None on too few."""
+    if min(len(at_0), len(at_rtt)) < MIN_SAMPLES:
+        return None
+    mid = (statistics.median(at_rtt) - statistics.median(at_0)) / d_rtt
+    return mid, [(min(at_rtt) - max(at_0)) / d_rtt, (max(at_rtt) - min(at_0)) / d_rtt]
+
+
+def _loss(at_0: list[float], at_rtt: list[float], d_rtt: float):
+    """(share of throughput lost per ms, [least, most]), or None on too few samples."""
+    if min(len(at_0), len(at_rtt)) < MIN_SAMPLES:
+        return None
+    mid = (1 - statistics.median(at_rtt) / statistics.median(at_0)) / d_rtt
+    return mid, [(1 - max(at_rtt) / min(at_0)) / d_rtt, (1 - min(at_rtt) / max(at_0)) / d_rtt]

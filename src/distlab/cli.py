@@ -243,10 +243,14 @@ def _engine_options(option: list[str] | None, engines: list[str], gpus: int | No
 
 def _links(hosts: int, rtt: str | None, loss: str | None, rate: str | None) -> dict:
     from distlab.cli_cluster import parse_ms, parse_pct
+    from distlab.hosts.toxiproxy import check_rtt
 
     if not hosts and (rtt or loss or rate):
         raise DistlabError("--rtt, --loss and --rate go with --hosts")
-    return {"rtt_ms": parse_ms(rtt, "--rtt"), "loss_pct": parse_pct(loss, "--loss"), "rate": rate}
+    rtt_ms = parse_ms(rtt, "--rtt")
+    # refused now, not rounded later: the results record the round trip the links carry
+    check_rtt(rtt_ms, "--rtt")
+    return {"rtt_ms": rtt_ms, "loss_pct": parse_pct(loss, "--loss"), "rate": rate}
 
 
 def _worker_counts(text: str | None) -> list[int]:

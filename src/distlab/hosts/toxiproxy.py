@@ -6,7 +6,9 @@ here (``python -m distlab.hosts.toxiproxy fetch``, which scripts/setup.sh runs) 
 ``~/.cache/distlab/bin``. On a test host, :func:`start` runs one server (its API on the
 host's loopback); :meth:`Toxiproxy.proxy` then listens on that host's loopback and
 forwards to a server on another host, half the round trip added in each direction, so
-that a client on that host connecting to the proxy sees the whole RTT.
+that a client on that host connecting to the proxy sees the whole RTT. Toxiproxy's
+latency is whole milliseconds, so only an even number of milliseconds is a round trip
+it can add exactly; any other is refused (:func:`each_way_ms`), never rounded.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distlab.contracts import DistlabError
+from distlab.hosts import netns
 from distlab.hosts.netns import Host
 
 #: the pinned release (github.com/Shopify/toxiproxy/v2 on the Go module proxy)
@@ -58,6 +61,32 @@ def fetch() -> Path:
     return path
 
 
+def each_way_ms(rtt_ms: float, flag: str = "--rtt") -> int:
+    """The whole milliseconds a proxy adds in each direction for a round trip of
+    ``rtt_ms``; one line (DistlabError) when no whole number adds exactly that."""
+    half = rtt_ms / 2
+    if half < 0 or half != int(half):
+        raise DistlabError(
+            f"{flag} {rtt_ms:g} ms cannot be applied exactly without netem: Toxiproxy delays "
+            "each direction by whole milliseconds, so the round trip must be an even number "
+            "of ms (0, 2, 4, 6, ...)"
+        )
+    return int(half)
+
+
+def check_rtt(rtt_ms: float, flag: str = "--rtt") -> None:
+    """Before anything starts: one line unless ``rtt_ms`` can be applied exactly here,
+    by Toxiproxy (an even number of ms) or by netem (which takes fractions)."""
+    try:
+        each_way_ms(rtt_ms, flag)
+    except DistlabError:
+        # netem is tried in a namespace of its own, which needs root; without root the
+        # hosts cannot be made at all, and Toxiproxy's limit is the one that stands
+        if os.geteuid() == 0 and shutil.which("tc") and netns.netem_available_here():
+            return
+        raise
+
+
 @dataclass
 class Toxiproxy:
     """A toxiproxy server running on ``host`` (API on the host's 127.0.0.1)."""
@@ -65,6 +94,8 @@ class Toxiproxy:
     host: Host
     proc: subprocess.Popen
     proxies: dict[str, int] = field(default_factory=dict)
+    #: proxy name -> the round trip it adds (ms): twice the whole milliseconds each way
+    applied_rtt_ms: dict[str, int] = field(default_factory=dict)
 
     def _api(self, method: str, path: str, body: dict | None = None) -> dict:
         code = (
@@ -83,7 +114,9 @@ class Toxiproxy:
 
     def proxy(self, name: str, listen_port: int, upstream: str, rtt_ms: float) -> str:
         """A proxy on this host's 127.0.0.1:listen_port to ``upstream`` (host:port), half
-        of ``rtt_ms`` added each way; its address."""
+        of ``rtt_ms`` added each way (DistlabError, before anything is made, when that is
+        not a whole number of ms); its address."""
+        each_way = each_way_ms(rtt_ms)
         self._api("POST", "/proxies", {"name": name, "listen": f"127.0.0.1:{listen_port}",
                                        "upstream": upstream, "enabled": True})  # fmt: skip
         for stream in ("upstream", "downstream"):
@@ -94,10 +127,11 @@ class Toxiproxy:
                     "name": f"delay-{stream}",
                     "type": "latency",
                     "stream": stream,
-                    "attributes": {"latency": round(rtt_ms / 2), "jitter": 0},
+                    "attributes": {"latency": each_way, "jitter": 0},
                 },  # fmt: skip
             )
         self.proxies[name] = listen_port
+        self.applied_rtt_ms[name] = 2 * each_way
         return f"127.0.0.1:{listen_port}"
 
 

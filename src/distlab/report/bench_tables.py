@@ -6,6 +6,7 @@ row instead of figures.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from rich.table import Table
@@ -114,14 +115,22 @@ def tiny_tasks_table(rows: list[dict[str, Any]], n: int, round_trips: int, repea
 RTT_COLUMNS = (
     "engine",
     "tasks/s at 0 ms",
-    "tasks/s at RTT",
-    "throughput lost per ms",
+    "tasks/s at {rtt}",
+    "throughput lost per ms (range)",
     "RT p50 ms at 0 ms",
-    "RT p50 ms at RTT",
-    "RT ms per ms of RTT",
+    "RT p50 ms at {rtt}",
+    "RT ms per ms of RTT (range)",
     "jobs p50 / p99 ms at 0 ms",
-    "jobs p50 / p99 ms at RTT (p50 ms per ms)",
+    "jobs p50 / p99 ms at {rtt}",
+    "jobs p50 ms per ms of RTT (range)",
     "links (details: results)",
+)
+
+#: how the slopes are read, for the table's title and the page's note
+RTT_SLOPES_NOTE = (
+    "per ms of round trip: the medians' difference over the ms added, its range (in "
+    "brackets) from the samples' extremes, 3 or more at each round trip; blank where no "
+    "link of the engine carried the delay"
 )
 
 
@@ -132,22 +141,44 @@ def rtt_cells(row: dict[str, Any]) -> list[str]:
         return [row["error"], *[""] * (len(RTT_COLUMNS) - 2)]
     base, delayed = row["points"]
     links = delayed.get("links", {})
-    carried = [k for k, v in links.items() if v.startswith(("Toxiproxy", "netem"))]
+    carried = row.get("delayed_links")
+    if carried is None:  # a file written before rows said which links were delayed
+        carried = [k for k, v in links.items() if v.startswith(("Toxiproxy", "netem"))]
     spared = [k for k in links if k not in carried]
     where = f"delayed: {', '.join(carried) or 'none'}"
     where += f"; not delayed: {', '.join(spared)}" if spared else ""
     return [
         f"{base['adapter_tasks_per_s']:,.0f}",
         f"{delayed['adapter_tasks_per_s']:,.0f}",
-        f"{row['tasks_per_s_loss_per_rtt_ms']:.1%}",
-        f"{base['adapter_rt_ms']['p50']:.2f}",
-        f"{delayed['adapter_rt_ms']['p50']:.2f}",
-        f"{row['rt_p50_ms_per_rtt_ms']:.2f}",
+        _slope(row, "tasks_per_s_loss_per_rtt_ms", "{:.1%}"),
+        _rt_p50(base),
+        _rt_p50(delayed),
+        _slope(row, "rt_p50_ms_per_rtt_ms", "{:.2f}"),
         _jobs_rr(base),
-        _jobs_rr(delayed)
-        + (f" ({row['jobs_p50_ms_per_rtt_ms']:.2f})" if "jobs_p50_ms_per_rtt_ms" in row else ""),
+        _jobs_rr(delayed),
+        _slope(row, "jobs_p50_ms_per_rtt_ms", "{:.2f}"),
         where,
     ]
+
+
+def _slope(row: dict[str, Any], key: str, form: str) -> str:
+    """A slope with its range; blank with the reason where there is none."""
+    if row.get("slopes_blank"):
+        return f"- ({row['slopes_blank']})"
+    if key not in row:
+        return "- (fewer than 3 samples)"
+    rng = row.get(f"{key}_range")
+    spread = f" [{form.format(rng[0])}–{form.format(rng[1])}]" if rng else ""
+    return form.format(row[key]) + spread
+
+
+def _rt_p50(point: dict[str, Any]) -> str:
+    """The one-task round trip's p50: the median of its groups' [min–max] when measured
+    in groups, else the p50 of all its round trips."""
+    groups = point.get("rt_p50_samples_ms")
+    if groups:
+        return f"{statistics.median(groups):.2f} [{min(groups):.2f}–{max(groups):.2f}]"
+    return f"{point['adapter_rt_ms']['p50']:.2f}"
 
 
 def _jobs_rr(point: dict[str, Any]) -> str:
@@ -158,9 +189,12 @@ def _jobs_rr(point: dict[str, Any]) -> str:
 
 def rtt_table(rows: list[dict[str, Any]], rtt_ms: float, n_hosts: int) -> Table:
     """Tiny tasks at 0 ms and at ``rtt_ms`` round trip, across ``n_hosts`` test hosts."""
-    t = Table(title=f"tiny tasks across {n_hosts} test hosts at 0 and {rtt_ms:g} ms round trip")
+    t = Table(
+        title=f"tiny tasks across {n_hosts} test hosts at 0 and {rtt_ms:g} ms round trip; "
+        + RTT_SLOPES_NOTE
+    )
     for col in RTT_COLUMNS:
-        t.add_column(col.replace("RTT", f"{rtt_ms:g} ms"))
+        t.add_column(col.replace("{rtt}", f"{rtt_ms:g} ms"), overflow="fold")
     for r in rows:
         t.add_row(r["engine"], *rtt_cells(r))
     return t

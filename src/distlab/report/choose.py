@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from distlab.report.figures import Doc
+from distlab.report.figures import Doc, elements, is_race, work_share
 
 #: bench files `distlab report` picks up beside a results file
 BENCH_FILES = {
@@ -39,12 +39,18 @@ def bench_rows(doc: Doc, kind: str) -> list[dict[str, Any]]:
 
 
 # -- scaling -----------------------------------------------------------------------------
+#: what a scaling row's times are (``basis``), as the table says it
+SAME_WORK = "median time (the same work at every count)"
+PER_ELEMENT = "time per element (each count ran its own number of elements)"
+SCALED = "time scaled to the whole work (each count ran its own share of it)"
+
+
 def serial_fraction(points: list[tuple[int, float]]) -> float | None:
-    """Amdahl's serial fraction f fitted to (workers, speed-up) points, speed-up
-    S(n) = 1 / (f + (1 - f) / n), least squares over f in [0, 1]; None with no point
-    beyond one worker."""
+    """Amdahl's serial fraction f fitted to (workers, speed-up against one worker) points,
+    S(n) = 1 / (f + (1 - f) / n), least squares over f in [0, 1]; None from fewer than
+    two counts beyond one worker (through one point the fit is exact and says nothing)."""
     usable = [(n, s) for n, s in points if n > 1 and s > 0]
-    if not usable:
+    if len({n for n, _ in usable}) < 2:
         return None
 
     def loss(f: float) -> float:
@@ -53,48 +59,95 @@ def serial_fraction(points: list[tuple[int, float]]) -> float | None:
     return min((k / 1000 for k in range(1001)), key=loss)
 
 
+def _equal_work(by_n: dict[int, dict]) -> tuple[str, dict[int, float]]:
+    """How a row's cells compare for equal work, and the divisor of each count's times.
+    One task per element fills a time budget, so more workers run more elements: their
+    times are compared per element (or per share of the whole work) instead."""
+    shares = {n: work_share(c) for n, c in by_n.items()}
+    if all(share == 1 for share in shares.values()):
+        return SAME_WORK, {n: 1.0 for n in by_n}
+    counts = {n: elements(c) for n, c in by_n.items()}
+    if all(counts.values()):
+        return PER_ELEMENT, {n: float(k) for n, k in counts.items()}
+    return SCALED, shares
+
+
 def scaling_rows(doc: Doc) -> list[dict[str, Any]]:
-    """Per engine x workload/variant: median time per worker count, speed-up against
-    the engine's own smallest count, efficiency, the fitted serial fraction."""
+    """Per engine x workload/variant: the time of equal work per worker count (``basis``
+    says which time), speed-up and efficiency against the smallest count measured
+    (``baseline_workers``: one worker only when one was measured), each count flagged
+    when it exceeds the machine's CPUs, and Amdahl's serial fraction when one worker and
+    two or more counts beyond it, within the CPUs, were measured (else ``fit_note``)."""
     scaling = doc.get("scaling") or {}
+    cpus = (doc.get("environment") or {}).get("cpus")
     groups: dict[tuple[str, str, str], dict[int, dict]] = {}
     for c in scaling.get("cells") or []:
         if c.get("status") != "ok" or not c.get("verified") or not c.get("workers"):
             continue
+        if not is_race(c) or not (c.get("wall") or {}).get("median"):
+            continue  # no work to compare (a paced loop, a cached re-run)
         key = (c["engine"], c["workload"], c.get("variant") or "-")
         groups.setdefault(key, {})[c["workers"]] = c
     rows = []
     for (engine, workload, variant), by_n in groups.items():
+        basis, per = _equal_work(by_n)
         counts = sorted(by_n)
         base_n = counts[0]
-        base = by_n[base_n]["wall"]["median"]
+        base = by_n[base_n]["wall"]["median"] / per[base_n]
         points = []
         for n in counts:
             wall = by_n[n]["wall"]
-            speedup = base / wall["median"] * base_n  # against one worker's pace
+            time = {k: wall.get(k, wall["median"]) / per[n] for k in ("median", "min", "max")}
+            speedup = base / time["median"]
             points.append(
                 {
                     "workers": n,
                     "wall": wall,
+                    "time": time,
+                    "work_share": work_share(by_n[n]),
+                    "elements": elements(by_n[n]),
                     "speedup": speedup,
                     # from the slowest and fastest repetitions
-                    "speedup_range": [base / wall["max"] * base_n, base / wall["min"] * base_n],
-                    "efficiency": speedup / n,
+                    "speedup_range": [base / time["max"], base / time["min"]],
+                    "efficiency": speedup * base_n / n,
+                    "above_cpus": bool(cpus and n > cpus),
                 }
             )
-        fit = (
-            serial_fraction([(p["workers"], p["speedup"]) for p in points]) if base_n == 1 else None
-        )
+        fit, note = _amdahl(points, base_n, cpus)
         rows.append(
             {
                 "engine": engine,
                 "workload": workload,
                 "variant": variant,
+                "basis": basis,
+                "baseline_workers": base_n,
+                "cpus": cpus,
                 "points": points,
                 "serial_fraction": fit,
+                "fit_note": note,
             }
         )
     return rows
+
+
+def _amdahl(points: list[dict], base_n: int, cpus: int | None) -> tuple[float | None, str]:
+    """The serial fraction and how it was fitted, or None and why not. Counts above the
+    CPUs are left out: past them the workers share cores, which no serial fraction models."""
+    if base_n != 1:
+        return None, f"no fit: one worker was not measured (speed-up is against {base_n})"
+    within = [(p["workers"], p["speedup"]) for p in points if p["workers"] > 1]
+    within = [(n, s) for n, s in within if not cpus or n <= cpus]
+    fit = serial_fraction(within)
+    if fit is None:
+        where = f" within the {cpus} CPUs" if cpus else ""
+        return None, f"no fit: it needs two or more counts beyond one worker{where}"
+    return fit, f"fitted on {', '.join(str(n) for n, _ in within)} workers against one"
+
+
+def baseline_text(row: dict[str, Any]) -> str:
+    """'against one worker', or against the smallest count measured when it was not one."""
+    n = row["baseline_workers"]
+    return "against one worker" if n == 1 else f"against {n} workers (one was not measured)"
 
 
 # -- the user's own functions ------------------------------------------------------------

@@ -125,8 +125,9 @@ def _way_text(result: dict[str, Any] | None) -> str:
 def data_size_table(rows: list[dict[str, Any]]) -> Table:
     """Per engine and payload: the round trip of each way data meets a task."""
     t = Table(
-        title="data size: round trip per way (median; MB/s moved), checksums verified; "
-        "shared = share once + 2 tasks per worker reading it"
+        title="data size: round trip per way (median; MB/s = payload / round trip, the "
+        "payload counted once per round trip), checksums verified; shared = share once + 2 "
+        "tasks per worker reading it, counted once"
     )
     for col in ("engine", "payload", "argument", "result", "shared", "make / checksum"):
         t.add_column(col, overflow="fold")

@@ -7,8 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from distlab.bench_data import size_text
-from distlab.report.choose import bench_rows, function_rows, has_choose, scaling_rows
+from distlab.report.choose import (
+    baseline_text,
+    bench_rows,
+    function_rows,
+    has_choose,
+    scaling_rows,
+)
 from distlab.report.choose_tables import break_even_sentence, break_even_text, fit_text, ms_text
+from distlab.report.figures import fmt_s
 from distlab.report.html_tables import e, spread_text
 
 
@@ -133,40 +140,56 @@ def scaling_html(doc: dict) -> str:
     if not rows:
         return ""
     counts = sorted({p["workers"] for r in rows for p in r["points"]})
+    cpus = next((r["cpus"] for r in rows if r.get("cpus")), None)
     out = []
     for r in rows:
         by_n = {p["workers"]: p for p in r["points"]}
         cells = [
             _td(r["engine"]),
             _td(f"{r['workload']} {r['variant']}" if r["variant"] != "-" else r["workload"]),
+            _td(f"{r['basis']}; speed-up {baseline_text(r)}"),
         ]
         for n in counts:
             p = by_n.get(n)
-            if p is None:
-                cells.append(_td("-"))
-                continue
-            lo, hi = p["speedup_range"]
-            cells.append(
-                _td(
-                    f"{spread_text({'wall': p['wall']})}; ×{p['speedup']:.2f} [{lo:.2f}–{hi:.2f}], "
-                    f"{p['efficiency']:.0%}"
-                )
-            )
+            cells.append(_td(_scaling_point_text(p) if p else "-"))
         f = r.get("serial_fraction")
-        cells.append(_td(f"{f:.2f}" if f is not None else "-", True))
+        cells.append(_td(f"{f:.2f} ({r['fit_note']})" if f is not None else r["fit_note"]))
         out.append(cells)
     head = [
         "engine",
         "work",
-        *[f"{n} worker{'s' if n > 1 else ''}" for n in counts],
+        "compared",
+        *[
+            f"{n} worker{'s' if n > 1 else ''}" + (f" (> {cpus} CPUs)" if cpus and n > cpus else "")
+            for n in counts
+        ],
         "serial fraction (Amdahl fit)",
     ]
+    over = (
+        f" A count marked “&gt; {e(cpus)} CPUs” runs more workers than this machine has CPUs: "
+        "its workers share cores, and it is left out of the fit."
+        if cpus and counts[-1] > cpus
+        else ""
+    )
     return (
         "<h3>How far does it scale</h3>"
         + _table(head, out, "scaling")
-        + '<p class="small">Median time [min–max]; speed-up against the same engine with one '
-        "worker [from the slowest and fastest repetitions]; efficiency = speed-up / workers "
+        + '<p class="small">Each count at equal work (the “compared” column says which '
+        "time: a one-task-per-element run fills a time budget, so more workers run more "
+        "elements and are compared per element), median [min–max]; speed-up against the "
+        "smallest count measured [from the slowest and fastest repetitions]; efficiency = "
+        f"speed-up / the workers' multiple of that count.{over} "
         "(<code>distlab run --workers 1,2,...</code>).</p>"
+    )
+
+
+def _scaling_point_text(p: dict[str, Any]) -> str:
+    t = p["time"]
+    lo, hi = p["speedup_range"]
+    ran = f" ({p['elements']} elements)" if p.get("elements") and p["work_share"] < 1 else ""
+    return (
+        f"{fmt_s(t['median'])} [{fmt_s(t['min'])}–{fmt_s(t['max'])}]{ran}; "
+        f"×{p['speedup']:.2f} [{lo:.2f}–{hi:.2f}], {p['efficiency']:.0%}"
     )
 
 

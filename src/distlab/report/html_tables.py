@@ -204,15 +204,16 @@ def hosts_html(doc: dict) -> str:
 def rtt_html(doc: dict) -> str:
     """The `distlab bench rtt` file beside the results (``doc["benches"]["rtt"]``): tiny
     tasks at 0 ms and at a chosen round trip per engine; '' without one."""
-    from distlab.report.bench_tables import RTT_COLUMNS, rtt_cells
+    from distlab.report.bench_tables import RTT_COLUMNS, RTT_SLOPES_NOTE, rtt_cells
     from distlab.report.choose import bench_rows
 
     rows = bench_rows(doc, "rtt")
     if not rows:
         return ""
     delayed = next((r["points"][-1] for r in rows if len(r.get("points", [])) == 2), {})
-    rtt = delayed.get("rtt_ms", "?")
-    head = "".join(f"<th>{e(c.replace('RTT', f'{rtt} ms'))}</th>" for c in RTT_COLUMNS)
+    rtt = delayed.get("rtt_ms")
+    at = f"{rtt:g} ms" if isinstance(rtt, int | float) else "? ms"
+    head = "".join(f"<th>{e(c.replace('{rtt}', at))}</th>" for c in RTT_COLUMNS)
     body = "".join(
         f"<tr><td>{e(r['engine'])}</td>"
         + "".join(f"<td>{e(c)}</td>" for c in rtt_cells(r))
@@ -225,6 +226,6 @@ def rtt_html(doc: dict) -> str:
         '<p class="small">No-op tasks through <code>map</code> and sequential one-task round '
         "trips (p50), on test hosts with the engine's server and workers apart from the "
         "driver, at 0 ms and with the delay on the links named (<code>distlab bench "
-        "rtt</code>); RT ms per ms of RTT is about the number of delayed network round "
-        "trips one task makes.</p></section>"
+        f"rtt</code>); {e(RTT_SLOPES_NOTE)}. RT ms per ms of RTT is about the number of "
+        "delayed network round trips one task makes.</p></section>"
     )

@@ -186,6 +186,8 @@ def _run_cell(
     cell.verified, cell.verify_detail = True, detail
     cell.wall = summarize(samples)
     cell.wall["rel_precision"] = repetitions.relative_precision(samples)
+    if samples:  # what the interval behind rel_precision covers: 50% from 2 runs
+        cell.wall["median_coverage"] = round(repetitions.median_ci(samples).coverage, 4)
     cell.wall_s = cell.wall["median"]
     cell.n_tasks = last.n_tasks
     cell.metrics = dict(last.metrics)

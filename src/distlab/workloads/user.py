@@ -196,9 +196,32 @@ class FunctionWorkload(Workload):
             verdict = self.check(output.result, self.golden())
         except AssertionError as exc:
             return False, f"the verify function refused it: {exc}"
-        if verdict is False:
-            return False, "the verify function returned False"
+        return judged(verdict)
+
+
+def judged(verdict: Any) -> tuple[bool, str]:
+    """What a verify function's return value says: only True (or NumPy's true) accepts.
+    Anything else refuses, so a check that forgot its ``return`` (None) or answered with a
+    number cannot pass a wrong answer as verified."""
+    if verdict is True or (_numpy_bool(verdict) and bool(verdict)):
         return True, "accepted by the verify function"
+    if verdict is False or _numpy_bool(verdict):
+        return False, "the verify function returned False"
+    if verdict is None:
+        return False, (
+            "the verify function returned None, not True or False: did it forget to return?"
+        )
+    shown = repr(verdict)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return False, (
+        f"the verify function returned {shown} ({type(verdict).__name__}), not True or False"
+    )
+
+
+def _numpy_bool(value: Any) -> bool:
+    # by the type's home, not by importing NumPy: a user's check may never have used it
+    kind = type(value)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
 def resolve(spec: FunctionSpec, name: str) -> tuple[Any, list[Any], Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from distlab.report.choose import bench_rows, scaling_rows
+from distlab.report.choose import PER_ELEMENT, bench_rows, scaling_rows
 from distlab.report.figures import Doc
 from distlab.report.plots.canvas import PALETTE, pyplot
 
@@ -78,11 +78,15 @@ def scaling_plot(doc: Doc) -> Figure | None:
     names = list(dict.fromkeys(r["engine"] for r in rows))
     fig, axes = plt.subplots(1, len(works), figsize=(4.2 * len(works) + 1, 3.8), squeeze=False)
     top = max(p["workers"] for r in rows for p in r["points"])
+    cpus = next((r["cpus"] for r in rows if r.get("cpus")), None)
     for ax, (workload, variant) in zip(axes[0], works, strict=True):
-        ax.plot([1, top], [1, top], color="#999", linestyle="--", linewidth=0.8, label="ideal")
-        for r in rows:
-            if (r["workload"], r["variant"]) != (workload, variant):
-                continue
+        mine = [r for r in rows if (r["workload"], r["variant"]) == (workload, variant)]
+        base = min(r["baseline_workers"] for r in mine)
+        ax.plot([base, top], [1, top / base], color="#999", linestyle="--", linewidth=0.8,
+                label="ideal")  # fmt: skip
+        if cpus and top > cpus:
+            ax.axvspan(cpus, top, color="#ddd", alpha=0.5, label=f"more workers than {cpus} CPUs")
+        for r in mine:
             xs = [p["workers"] for p in r["points"]]
             ys = [p["speedup"] for p in r["points"]]
             err = [
@@ -91,10 +95,14 @@ def scaling_plot(doc: Doc) -> Figure | None:
             ]
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3,
                         color=_colour(names, r["engine"]), label=r["engine"])  # fmt: skip
-        ax.set_title(workload if variant == "-" else f"{workload} {variant}", fontsize=9)
+        per = " per element" if any(r["basis"] == PER_ELEMENT for r in mine) else ""
+        title = workload if variant == "-" else f"{workload} {variant}"
+        ax.set_title(f"{title}{per}", fontsize=9)
         ax.set_xlabel("workers")
         ax.set_xticks(sorted({p["workers"] for r in rows for p in r["points"]}))
-    axes[0][0].set_ylabel("speed-up against one worker")
+    bases = {r["baseline_workers"] for r in rows}
+    against = "one worker" if bases == {1} else "the smallest count measured"
+    axes[0][0].set_ylabel(f"speed-up at equal work, against {against}")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
