@@ -40,9 +40,9 @@ def run(
     repeats: Annotated[
         int,
         typer.Option(
-            help="Least measured repetitions per cell (more until its median is stable, "
-            "within a small time budget; a run of 10 s or more is measured once unless "
-            "more than 2 are asked for)."
+            help="Least measured repetitions per cell (more where they decide a star: the "
+            "best so far up to 5, a cell behind it until the test separates them; a run "
+            "of 10 s or more is measured once unless more than 2 are asked for)."
         ),
     ] = 2,
     warmup: Annotated[int, typer.Option(help="Unmeasured warm-up runs per cell.")] = 1,

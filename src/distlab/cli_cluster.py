@@ -47,10 +47,11 @@ def up(
 ) -> None:
     """Create the test hosts (any earlier set is removed first)."""
     from distlab.hosts import netns
+    from distlab.hosts.toxiproxy import check_rtt
 
-    state = netns.up(
-        hosts, rate=rate, rtt_ms=parse_ms(rtt, "--rtt"), loss_pct=parse_pct(loss, "--loss")
-    )
+    rtt_ms = parse_ms(rtt, "--rtt")
+    check_rtt(rtt_ms, "--rtt")  # refused now, not when a run builds its proxies
+    state = netns.up(hosts, rate=rate, rtt_ms=rtt_ms, loss_pct=parse_pct(loss, "--loss"))
     for h in state.hosts:
         print_plain(f"{h.name}  {h.address}  (ip netns exec {h.netns} ...)")
     if (state.rtt_ms or state.loss_pct) and not state.netem:

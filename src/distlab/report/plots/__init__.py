@@ -56,8 +56,9 @@ CAPTIONS = {
     "enough for that engine.",
     "data_size": "Round trip of one task against the size of the NumPy array it carries, "
     "returns, or reads after one share (checksums verified).",
-    "scaling": "Speed-up against the same engine with one worker (bars: the fastest and "
-    "slowest repetitions); the dashed line is ideal scaling.",
+    "scaling": "Speed-up at equal work against the same engine at the smallest worker "
+    "count measured (bars: the fastest and slowest repetitions); the dashed line is ideal "
+    "scaling.",
     "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "
     "workload measures them.",
     "latency": "End-to-end latency percentiles (against intended send times).",
