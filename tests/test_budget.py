@@ -34,16 +34,30 @@ def test_a_machine_twice_as_slow_is_planned_to_fit():
     assert fast.predicted_s == fast.asked_s and not fast.shortened and not fast.left_out
     slow = budget.plan(MAIN_JOB, 2 * budget.REFERENCE_SPEED_S, 300.0)
     assert slow.asked_s == pytest.approx(2 * fast.asked_s)
-    assert slow.predicted_s <= 300.0 < slow.asked_s
-    # what costs the least information first: every shortening before anything left out
-    assert len(slow.shortened) == len(budget.SHORTENINGS) and slow.left_out
-    assert slow.params["stream"] == {"sweep_confirm": False, "trials": 1}
-    # then the costliest cells first: none left in costs more than the first left out
-    costs = budget.cell_costs(MAIN_JOB)
-    first = sum(costs[slow.left_out[0]].values())
-    kept = [k for k in costs if k not in slow.left_out]
-    assert all(sum(costs[k].values()) <= first for k in kept)
+    assert slow.predicted_s <= 300.0 * budget.AIM < slow.asked_s
+    # whole rows and whole engines only: never a part of a row
+    rows = {r for w in MAIN_JOB.workloads for r in budget._rows(w)}
+    assert slow.left_out and all(
+        u in rows or u.removeprefix("engine ") in MAIN_JOB.engines for u in slow.left_out
+    )
+    # a shortening stays only where a row it shortens is still run
+    assert slow.shortened and slow.params["stream"] == {"trials": 1}
+    assert "stream/fixed_rate" not in slow.left_out
+    assert "stream/sweep" in slow.left_out and "sweep_confirm" not in slow.params["stream"]
     assert "left out: " in slow.summary() and "planned to" in slow.summary()
+
+
+def test_the_least_that_fits_goes_before_the_most():
+    spec = RunSpec(engines=["local", "scoop", "spark"], workloads=["squares", "numbers"])
+    cells = budget.cell_costs(spec)
+    asked = budget.plan(spec, budget.REFERENCE_SPEED_S, None).asked_s
+    # just over by less than the squares row costs: that row is enough, and the smallest
+    squares = sum(v for (_e, row), v in cells.items() if row == "squares")
+    made = budget.plan(spec, budget.REFERENCE_SPEED_S, (asked - squares / 2) / budget.AIM)
+    assert made.left_out == ["squares"]
+    # far over: the most that can go at once first (spark: its start-up and both rows)
+    made = budget.plan(spec, budget.REFERENCE_SPEED_S, asked / 2 / budget.AIM)
+    assert made.left_out[0] == "engine spark"
 
 
 def test_the_plan_goes_into_the_workloads_parameters_but_a_users_own_wins():
@@ -60,14 +74,12 @@ def test_a_bad_budget_is_one_line_and_exit_2(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
 
 
-def test_a_tight_budget_leaves_out_cells_and_says_so(tmp_path):
+def test_a_tight_budget_leaves_out_what_its_plan_says_and_says_so(tmp_path):
     from distlab import machine_speed
 
     spec = RunSpec(engines=["local", "scoop"], workloads=["squares", "kfold"])
-    speed = machine_speed.measure()["seconds"]
-    asked = budget.plan(spec, speed, None).asked_s
-    # 80% of the prediction: both kfold cells (the costlier) must go, both squares fit
-    tight = round(asked * 0.8, 1)
+    asked = budget.plan(spec, machine_speed.measure()["seconds"], None).asked_s
+    tight = round(asked * 0.8, 1)  # something must go
     res = distlab(
         "run", "--engines", "local,scoop", "--workloads", "squares,kfold",
         "--budget", f"{tight}s", "--out", str(tmp_path),
@@ -76,13 +88,15 @@ def test_a_tight_budget_leaves_out_cells_and_says_so(tmp_path):
     doc = json.loads((tmp_path / "results.json").read_text())
     plan = doc["plan"]
     assert plan["budget_s"] == tight and plan["speed_s"] == doc["environment"]["speed"]["seconds"]
-    assert plan["predicted_s"] <= tight < plan["asked_s"]
-    assert sorted(plan["left_out"]) == [["local", "kfold"], ["scoop", "kfold"]]
-    skipped = sorted([c["engine"], c["workload"]] for c in doc["cells"] if c["status"] == "skipped")
-    assert skipped == sorted(plan["left_out"])
-    assert all("time budget" in c["reason"] for c in doc["cells"] if c["status"] == "skipped")
-    ran = {(c["engine"], c["workload"]) for c in doc["cells"] if c["status"] == "ok"}
-    assert ran == {("local", "squares"), ("scoop", "squares")}
-    assert "left out: local/kfold, scoop/kfold" in res.stdout.replace("\n", " ")
+    assert plan["predicted_s"] <= tight * budget.AIM < plan["asked_s"] and plan["left_out"]
+    # the cells skipped are exactly those of the rows and engines the plan left out, each
+    # saying why; every other cell ran
+    gone = set(plan["left_out"])
+    for c in doc["cells"]:
+        out = c["workload"] in gone or f"engine {c['engine']}" in gone
+        assert (c["status"] == "skipped") == out, c
+        assert not out or "time budget" in c["reason"]
+    assert any(c["status"] == "ok" for c in doc["cells"])
+    assert "left out: " in res.stdout and f"time budget {round(tight)} s" in res.stdout
     page = (tmp_path / "report.html").read_text()
     assert 'id="plan"' in page and "left out" in page

@@ -165,52 +165,27 @@ def test_a_function_on_the_process_pool_with_items_from_a_file(user_dir):
     assert doc["cells"][0]["verify_detail"] == "equal to the reference"
 
 
-def test_a_verify_function_that_refuses_fails_the_cell(user_dir):
+def _run_with_check(user_dir, check: str) -> tuple:
+    """``--function`` on the process pool with ``--verify userwork:CHECK``: the run and
+    the process pool's cells."""
     out = user_dir / "out"
-    res = _run(
-        [
-            "run",
-            "--engines",
-            "local",
-            "--function",
-            "userwork:leibniz",
-            "--items",
-            "userwork:make_items",
-            "--verify",
-            "userwork:always_wrong",
-            "--out",
-            str(out),
-        ],  # fmt: skip
-        cwd=user_dir,
-    )
+    argv = ["run", "--engines", "local", "--function", "userwork:leibniz", "--items",
+            "userwork:make_items", "--verify", f"userwork:{check}", "--repeats", "1",
+            "--out", str(out)]  # fmt: skip
+    res = _run(argv, cwd=user_dir)
     doc = json.loads((out / "results.json").read_text())
+    return res, [c for c in doc["cells"] if c["engine"] == "local"]
+
+
+def test_a_verify_function_that_refuses_fails_the_cell(user_dir):
+    res, cells = _run_with_check(user_dir, "always_wrong")
     assert res.returncode == 1
-    assert all(not c["verified"] for c in doc["cells"] if c["engine"] == "local")
+    assert cells and all(not c["verified"] for c in cells)
 
 
 def test_a_verify_function_that_forgets_to_return_fails_the_cell_saying_so(user_dir):
-    out = user_dir / "out"
-    res = _run(
-        [
-            "run",
-            "--engines",
-            "local",
-            "--function",
-            "userwork:leibniz",
-            "--items",
-            "userwork:make_items",
-            "--verify",
-            "userwork:forgets_to_return",
-            "--repeats",
-            "1",
-            "--out",
-            str(out),
-        ],  # fmt: skip
-        cwd=user_dir,
-    )
+    res, cells = _run_with_check(user_dir, "forgets_to_return")
     assert res.returncode == 1, res.stdout[-2000:] + res.stderr
-    doc = json.loads((out / "results.json").read_text())
-    cells = [c for c in doc["cells"] if c["engine"] == "local"]
     assert cells and all(c["status"] == "failed" and not c["verified"] for c in cells)
     assert all("returned None, not True or False" in c["verify_detail"] for c in cells)
     assert all("forget to return" in c["error"] for c in cells)

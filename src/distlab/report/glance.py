@@ -282,6 +282,8 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
             gc.text = text_of(gc.value, kind)
             if kind == "rate" and gc.value is not None:
                 gc.text = rate_text(c, gc.value)
+                if _metrics(c).get("sender_limited"):
+                    gc.note = "sender-limited: the sender fell behind at a higher rate"
             if kind == "time":
                 wall = c.get("wall") or {}
                 gc.rough = (wall.get("n") or 0) < 2 or bool(wall.get("unstable"))

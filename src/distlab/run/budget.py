@@ -5,10 +5,12 @@ shrink with the work (engine start-ups, a JVM job per stream). So a run predicts
 length before anything starts: each engine's cost per workload at the default size, as
 measured on a reference machine (:data:`COSTS`, with that machine's speed figure
 :data:`REFERENCE_SPEED_S`), scaled by this machine's speed figure (machine_speed, timed
-at the run's start) and the size. Where the prediction exceeds the budget, the plan
-shortens first what costs the least information, then leaves out the costliest cells,
-one engine-workload pair at a time, until it fits; the results record the plan and the
-report says what was shortened and left out. A prediction is a model, not a promise:
+at the run's start). Where the prediction exceeds the budget, the plan shortens first
+what costs the least information, then leaves out the costliest whole rows of the matrix
+(a workload, or one of the stream's variants, on every engine) or whole engines, one at
+a time, until it fits: never a part of a row, where a star could go to the best of the
+engines that happened to run. The results record the plan and the report says what was
+shortened and left out. A prediction is a model, not a promise:
 the plan records it beside what the run then took.
 """
 
@@ -23,45 +25,46 @@ from distlab.contracts import DistlabError
 from distlab.run.model import RunSpec
 
 #: the speed figure (machine_speed.measure) of the machine COSTS were measured on
-REFERENCE_SPEED_S = 0.209
+REFERENCE_SPEED_S = 0.198
 #: seconds each engine spent at the default size on that machine: "fixed" (start-up,
 #: close, its process and imports), then each workload's cells (the stream's variants
 #: apart), warm-ups and extra repetitions included (costs_from() makes this from a
 #: results file)
 COSTS: dict[str, dict[str, float]] = {
     # the single-process references: the raw pipe's search is most of it
-    "reference": {"fixed": 3.0, "stream": 11.3},
-    "local": {"fixed": 2.0, "squares": 1.5, "numbers": 2.8, "jobs": 4.5, "wordcount": 0.3,
-              "gpu_queue": 3.7, "kfold": 3.6, "microscopy": 5.3},
-    "ray": {"fixed": 7.6, "squares": 1.5, "numbers": 3.2, "jobs": 4.3, "wordcount": 0.5,
-            "gpu_queue": 3.2, "kfold": 4.3, "microscopy": 10.2, "stream/sweep": 17.4,
-            "stream/fixed_rate": 1.9, "stream/top_n": 2.1},
-    "dask": {"fixed": 3.4, "squares": 1.2, "numbers": 3.1, "jobs": 4.3, "wordcount": 1.3,
-             "gpu_queue": 2.6, "kfold": 4.1, "microscopy": 3.8, "stream/sweep": 7.5,
-             "stream/fixed_rate": 1.8, "stream/top_n": 1.9},
-    "celery": {"fixed": 4.3, "squares": 1.2, "numbers": 4.3, "jobs": 4.5, "wordcount": 0.2,
-               "gpu_queue": 2.7, "kfold": 3.9, "microscopy": 3.8},
-    "kafka": {"fixed": 6.9, "squares": 1.6, "numbers": 2.4, "jobs": 4.4, "wordcount": 0.5,
-              "kfold": 4.3, "microscopy": 4.3, "stream/sweep": 14.7,
-              "stream/fixed_rate": 1.9, "stream/top_n": 1.9},
-    "scoop": {"fixed": 2.0, "squares": 1.1, "numbers": 2.4, "jobs": 4.2, "wordcount": 0.1,
-              "kfold": 3.5, "microscopy": 3.6},
-    "spark": {"fixed": 10.2, "squares": 2.4, "numbers": 9.8, "jobs": 5.2, "wordcount": 7.4,
-              "kfold": 5.5, "microscopy": 5.1, "stream/sweep": 21.7,
-              "stream/fixed_rate": 3.4, "stream/top_n": 4.6},
-    "flink": {"fixed": 3.0, "wordcount": 28.4, "stream/sweep": 27.2,
-              "stream/fixed_rate": 4.2, "stream/top_n": 3.7},
-    "mapreduce": {"fixed": 10.4, "wordcount": 17.9},
+    "reference": {"fixed": 3.0, "stream": 14.8},
+    "local": {"fixed": 2.1, "squares": 1.5, "numbers": 2.8, "jobs": 4.5, "wordcount": 0.3,
+              "gpu_queue": 3.7, "kfold": 3.8, "microscopy": 5.3},
+    "ray": {"fixed": 6.5, "squares": 1.5, "numbers": 3.6, "jobs": 4.3, "wordcount": 0.2,
+            "gpu_queue": 3.2, "kfold": 4.8, "microscopy": 10.4, "stream/sweep": 20.0,
+            "stream/fixed_rate": 6.5, "stream/top_n": 6.5},
+    "dask": {"fixed": 3.7, "squares": 1.2, "numbers": 3.6, "jobs": 4.3, "wordcount": 1.4,
+             "gpu_queue": 2.6, "kfold": 4.2, "microscopy": 3.8, "stream/sweep": 13.2,
+             "stream/fixed_rate": 6.5, "stream/top_n": 6.5},
+    "celery": {"fixed": 4.5, "squares": 1.2, "numbers": 3.8, "jobs": 4.3, "wordcount": 0.2,
+               "gpu_queue": 2.7, "kfold": 4.1, "microscopy": 3.8},
+    "kafka": {"fixed": 7.3, "squares": 1.7, "numbers": 3.7, "jobs": 4.3, "wordcount": 0.2,
+              "kfold": 4.3, "microscopy": 4.5, "stream/sweep": 17.1,
+              "stream/fixed_rate": 6.5, "stream/top_n": 6.4},
+    "scoop": {"fixed": 2.2, "squares": 1.2, "numbers": 2.6, "jobs": 4.2, "wordcount": 0.3,
+              "kfold": 3.6, "microscopy": 3.7},
+    "spark": {"fixed": 11.2, "squares": 2.9, "numbers": 10.2, "jobs": 5.4, "wordcount": 8.1,
+              "kfold": 6.3, "microscopy": 5.6, "stream/sweep": 31.6,
+              "stream/fixed_rate": 11.7, "stream/top_n": 14.0},
+    "flink": {"fixed": 3.3, "wordcount": 32.4, "stream/sweep": 69.6,
+              "stream/fixed_rate": 13.6, "stream/top_n": 14.2},
+    "mapreduce": {"fixed": 13.2, "wordcount": 21.8},
 }  # fmt: skip
-#: the run's own share besides the engines: the stream broker's start, the CLI, the report
-RUN_FIXED_S = 7.0
+#: the run's own share besides the engines: the speed reference, the stream broker's
+#: start, the CLI, the report
+RUN_FIXED_S = 9.0
 #: what a cell not in COSTS (a user's workload, an engine of a plugin) is taken to cost
 UNKNOWN_CELL_S = 5.0
 #: the main job's default budget
 DEFAULT_BUDGET_S = 300.0
-#: how the other sizes compare with the default (tiny: start-ups and per-job costs
-#: dominate, about as long; seed: no budget applies by default)
-SIZE_FACTOR = {"tiny": 1.0, "default": 1.0, "seed": 1.0}
+#: the share of the budget a plan aims at: the prediction is off by up to ~10% from one
+#: run to the next on the same machine
+AIM = 0.9
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,20 @@ class Plan:
     #: the prediction of the whole run as asked, before anything was shortened
     asked_s: float
     shortened: list[str] = field(default_factory=list)
-    #: (engine, workload) pairs left out
-    left_out: list[tuple[str, str]] = field(default_factory=list)
+    #: what was left out, in order: "engine NAME", or a row "WORKLOAD" / "WORKLOAD/VARIANT"
+    left_out: list[str] = field(default_factory=list)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def engines_left_out(self) -> set[str]:
+        return {u.removeprefix("engine ") for u in self.left_out if u.startswith("engine ")}
+
+    @property
+    def rows_left_out(self) -> list[str]:
+        return [u for u in self.left_out if not u.startswith("engine ")]
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out["left_out"] = [list(p) for p in self.left_out]
         out["reference_speed_s"] = REFERENCE_SPEED_S
         out["summary"] = self.summary()
         return out
@@ -124,7 +134,7 @@ class Plan:
             return head + ": nothing shortened"
         parts = list(self.shortened)
         if self.left_out:
-            parts.append("left out: " + ", ".join(f"{e}/{w}" for e, w in self.left_out))
+            parts.append("left out: " + ", ".join(self.left_out))
         return f"{head}; planned to {_mmss(self.predicted_s)}: " + "; ".join(parts)
 
 
@@ -149,70 +159,96 @@ def _mmss(seconds: float) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
-def _cost_keys(workload: str) -> list[str]:
-    return (
-        [k for k in ("stream/sweep", "stream/fixed_rate", "stream/top_n")]
-        if (workload == "stream")
-        else [workload]
-    )
+def _rows(workload: str) -> list[str]:
+    """The rows a workload's costs are kept by: the stream's variants apart."""
+    return ["stream/sweep", "stream/fixed_rate", "stream/top_n"] if workload == "stream" else [
+        workload
+    ]
 
 
-def cell_costs(spec: RunSpec) -> dict[tuple[str, str], dict[str, float]]:
-    """(engine, workload) -> {variant or '-': seconds on the costs' machine}."""
+def cell_costs(spec: RunSpec) -> dict[tuple[str, str], float]:
+    """(engine, row) -> seconds on the costs' machine, for what the spec runs."""
     out = {}
     for engine in spec.engines:
         if engine == "reference":
             continue
-        costs = COSTS.get(engine, {})
+        costs = COSTS.get(engine)
         for w in spec.workloads:
-            if engine in COSTS and not any(k in costs for k in _cost_keys(w)):
-                continue  # the engine does not run it (unsupported): nothing to wait for
-            if w == "stream":
-                out[(engine, w)] = {
-                    k.split("/")[1]: costs.get(k, UNKNOWN_CELL_S / 3) for k in _cost_keys(w)
-                }
-            else:
-                out[(engine, w)] = {"-": costs.get(w, UNKNOWN_CELL_S)}
+            for row in _rows(w):
+                if costs is None:  # an engine of a plugin: a guess, said to be one
+                    out[(engine, row)] = UNKNOWN_CELL_S / len(_rows(w))
+                elif row in costs:  # absent: the engine does not run it (unsupported)
+                    out[(engine, row)] = costs[row]
+                elif w not in COSTS["local"] and w != "stream":  # a user's workload
+                    out[(engine, row)] = UNKNOWN_CELL_S
     return out
 
 
-def _total(spec: RunSpec, cells: dict[tuple[str, str], dict[str, float]], scale: float) -> float:
-    engines = {e for e, _w in cells}
+def _total(spec: RunSpec, cells: dict[tuple[str, str], float], scale: float) -> float:
+    engines = {e for e, _row in cells}
     ref = COSTS["reference"]
-    fixed = RUN_FIXED_S + ref["fixed"] + sum(ref.get(w, 0.0) for w in spec.workloads)
+    fixed = RUN_FIXED_S + ref["fixed"]
+    fixed += sum(ref.get(w, 0.0) for w in {row.split("/")[0] for _e, row in cells})
     fixed += sum(COSTS.get(e, {}).get("fixed", UNKNOWN_CELL_S) for e in engines)
-    return (fixed + sum(sum(v.values()) for v in cells.values())) * scale
+    return (fixed + sum(cells.values())) * scale
+
+
+def _units(cells: dict[tuple[str, str], float]) -> dict[str, list[tuple[str, str]]]:
+    """What can be left out whole: each row on every engine, and each engine."""
+    units: dict[str, list[tuple[str, str]]] = {}
+    for engine, row in cells:
+        units.setdefault(row, []).append((engine, row))
+        units.setdefault(f"engine {engine}", []).append((engine, row))
+    return units
 
 
 def plan(spec: RunSpec, speed_s: float, budget_s: float | None) -> Plan:
     """What to run so that the predicted time fits ``budget_s`` on a machine whose speed
     figure is ``speed_s``."""
-    scale = speed_s / REFERENCE_SPEED_S * SIZE_FACTOR.get(spec.size, 1.0)
+    scale = speed_s / REFERENCE_SPEED_S
     cells = cell_costs(spec)
     asked = _total(spec, cells, scale)
     out = Plan(budget_s, speed_s, asked, asked)
-    if budget_s is None or asked <= budget_s or spec.size != "default":
-        # other sizes have no costs measured: the budget is stated, not planned
+    aim = None if budget_s is None else budget_s * AIM
+    if aim is None or asked <= aim or spec.size != "default":
+        # the costs were measured at the default size: at another the budget is stated,
+        # not planned
         return out
     for step in SHORTENINGS:
-        if out.predicted_s <= budget_s:
+        if out.predicted_s <= aim:
             break
         if step.workload not in spec.workloads:
             continue
-        for (_e, w), variants in cells.items():
-            if w == step.workload:
-                for variant, keep in step.keeps.items():
-                    if variant in variants:
-                        variants[variant] *= keep
+        for key in cells:
+            keep = step.keeps.get(key[1].partition("/")[2])
+            if key[1].startswith(f"{step.workload}/") and keep is not None:
+                cells[key] *= keep
         out.params.setdefault(step.workload, {}).update(step.params)
         out.shortened.append(step.says)
         out.predicted_s = _total(spec, cells, scale)
-    # then the costliest cells, one engine-workload pair at a time
-    while out.predicted_s > budget_s and cells:
-        pair = max(cells, key=lambda k: sum(cells[k].values()))
-        del cells[pair]
-        out.left_out.append(pair)
+    # then the costliest whole row or engine, one at a time
+    while out.predicted_s > aim and cells:
+        units = _units(cells)
+        saving = {
+            unit: out.predicted_s
+            - _total(spec, {k: v for k, v in cells.items() if k not in keys}, scale)
+            for unit, keys in units.items()
+        }
+        over = out.predicted_s - aim
+        enough = [u for u in units if saving[u] >= over]
+        # the least that makes it fit, else the most that can go at once
+        unit = min(enough, key=saving.get) if enough else max(units, key=saving.get)
+        for key in units[unit]:
+            del cells[key]
+        out.left_out.append(unit)
         out.predicted_s = _total(spec, cells, scale)
+    # a shortening of rows that were then left out whole shortened nothing
+    for step in SHORTENINGS:
+        rows = {f"{step.workload}/{v}" for v in step.keeps}
+        if step.says in out.shortened and rows <= set(out.left_out):
+            out.shortened.remove(step.says)
+            for name in step.params:
+                out.params[step.workload].pop(name, None)
     return out
 
 
@@ -241,3 +277,16 @@ def applied(spec: RunSpec, made: Plan) -> RunSpec:
     --param wins over the plan's)."""
     params = {w: {**made.params.get(w, {}), **spec.params.get(w, {})} for w in spec.workloads}
     return dataclasses.replace(spec, params={w: p for w, p in params.items() if p})
+
+
+#: the reference that only the left-out row needs (the sweep's ceiling)
+ONLY_FOR = {"stream/sweep": "stream/raw pipe"}
+LEFT_OUT_REASON = "left out to fit the run's time budget (--budget none runs everything)"
+
+
+def left_out_rows(made: Plan) -> dict[str, str]:
+    """What an engine process skips: "workload/variant" -> why (and a reference that only
+    a left-out row needs)."""
+    rows = {r: LEFT_OUT_REASON for r in made.rows_left_out if "/" in r}
+    rows.update({ONLY_FOR[r]: LEFT_OUT_REASON for r in list(rows) if r in ONLY_FOR})
+    return rows

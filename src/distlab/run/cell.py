@@ -119,6 +119,11 @@ def run_engine(job: EngineJob, events: Events) -> None:
             wl.monitor = _monitor(events, name, wname)
             try:
                 for variant in wl.variants(engine):
+                    if f"{wname}/{variant}" in job.left_out:  # the run's time budget
+                        skipped = CellRecord(name, wname, variant, status="skipped")
+                        skipped.reason = job.left_out[f"{wname}/{variant}"]
+                        events.emit(CellFinished(skipped))
+                        continue
                     events.emit(CellStarted(name, wname, variant))
                     cell = _cell(engine, wl, variant, job, keeper)
                     cell.startup_s = startup

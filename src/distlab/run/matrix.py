@@ -134,6 +134,8 @@ class _Matrix:
         self.open: dict[str, CellStarted] = {}
         #: with several worker counts: the cells of the smaller ones (the scaling curve)
         self.smaller: list[CellRecord] = []
+        #: the run planned to its time budget (made once the machine's speed is known)
+        self.plan: budget.Plan | None = None
 
     def absorb(self, ev: Event, name: str) -> None:
         doc = self.doc
@@ -160,13 +162,19 @@ class _Matrix:
         elif isinstance(ev, Fatal):
             doc["engines"].setdefault(name, {}).update(status="failed", error=ev.error)
 
-    def left_out(self, pairs: list[tuple[str, str]], why: str) -> list[CellRecord]:
-        """Cells the plan left out to fit the time budget: recorded, never silently missing."""
-        reason = "left out to fit the run's time budget (--budget none runs everything)"
-        cells = [CellRecord(e, w, status="skipped", reason=reason) for e, w in pairs]
+    def left_out(self, plan: budget.Plan) -> list[CellRecord]:
+        """What the plan left out to fit the time budget, as cells: whole engines and
+        whole workloads here (a left-out variant is skipped by the engine process, which
+        knows the variants); recorded, never silently missing."""
+        reason = budget.LEFT_OUT_REASON
+        cells = []
+        for engine in self.spec.engines:
+            for w in self.spec.workloads:
+                if engine in plan.engines_left_out or w in plan.rows_left_out:
+                    cells.append(CellRecord(engine, w, status="skipped", reason=reason))
         self.cells += cells
-        if pairs:
-            self.doc["left_out"] = {"cells": [list(p) for p in pairs], "why": why}
+        if plan.left_out:
+            self.doc["left_out"] = {"units": plan.left_out, "why": plan.summary()}
         return cells
 
     def engine_unavailable(self, name: str) -> None:
@@ -246,11 +254,11 @@ def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> 
     # run planned to its time budget with it
     speed = machine_speed.measure()
     matrix.doc["environment"]["speed"] = speed
-    plan = budget.plan(spec, speed["seconds"], spec.budget_s)
+    plan = matrix.plan = budget.plan(spec, speed["seconds"], spec.budget_s)
     matrix.doc["plan"] = plan.to_dict()
     progress(Planned(plan.summary()))
     spec = budget.applied(spec, plan)
-    for cell in matrix.left_out(plan.left_out, plan.summary()):
+    for cell in matrix.left_out(plan):
         progress(CellFinished(cell))
     started = time.perf_counter()
     timing: dict[str, Any] = {"engines": {}}
@@ -305,7 +313,9 @@ def _run_engine(
         matrix.engine_unavailable(name)
         progress(EngineStarted(name, "unavailable"))
         return
-    left_out = {c.workload for c in matrix.cells if c.engine == name and c.status == "skipped"}
+    plan = matrix.plan
+    left_out = set(plan.rows_left_out if plan else [])
+    left_out |= {c.workload for c in matrix.cells if c.engine == name and c.status == "skipped"}
     workloads = [w for w in spec.workloads if w not in left_out]
     if name != "reference" and not workloads:
         return  # everything it would run was left out to fit the budget
@@ -326,6 +336,7 @@ def _run_engine(
         # the best times so far on each piece of work: this engine's cells race them
         rivals=racing.rivals(matrix.cells) if spec.race else {},
         race=spec.race,
+        left_out=budget.left_out_rows(plan) if plan else {},
     )
     try:
         python = interpreter_for(name)

@@ -84,6 +84,8 @@ class EngineJob:
     rivals: dict[str, list[float]] = field(default_factory=dict)
     #: False: the minimum repetitions only, no race
     race: bool = True
+    #: "workload/variant" -> why it is not run (the run's time budget left that row out)
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return to_json(asdict(self))
