@@ -6,10 +6,10 @@ length before anything starts: each engine's cost per workload at the default si
 measured on a reference machine (:data:`COSTS`, with that machine's speed figure
 :data:`REFERENCE_SPEED_S`), scaled by this machine's speed figure (machine_speed, timed
 at the run's start). Where the prediction exceeds the budget, the plan shortens first
-what costs the least information, then leaves out the costliest whole rows of the matrix
-(a workload, or one of the stream's variants, on every engine) or whole engines, one at
-a time, until it fits: never a part of a row, where a star could go to the best of the
-engines that happened to run. The results record the plan and the report says what was
+what costs the least information, then leaves out whole rows of the matrix (a workload,
+or one of the stream's variants, on every engine), one at a time, until it fits: never a
+part of a row, where a star could go to the best of the engines that happened to run, and
+never an engine that still has a row to run. The results record the plan and the report says what was
 shortened and left out. A prediction is a model, not a promise:
 the plan records it beside what the run then took.
 """
@@ -17,6 +17,7 @@ the plan records it beside what the run then took.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,8 @@ COSTS: dict[str, dict[str, float]] = {
 RUN_FIXED_S = 9.0
 #: what a cell not in COSTS (a user's workload, an engine of a plugin) is taken to cost
 UNKNOWN_CELL_S = 5.0
+#: the steps machines are told apart by (speed_class)
+SPEED_STEP = 1.25
 #: the main job's default budget
 DEFAULT_BUDGET_S = 300.0
 #: the share of the budget a plan aims at: the prediction is off by up to ~10% from one
@@ -128,7 +131,7 @@ class Plan:
         head = (
             f"time budget {_mmss(self.budget_s)}: the run as asked was predicted at "
             f"{_mmss(self.asked_s)} on this machine (speed figure {self.speed_s:.2f} s, the "
-            f"costs' machine {REFERENCE_SPEED_S:.2f} s)"
+            f"costs' machine {REFERENCE_SPEED_S:.2f} s: {speed_class(self.speed_s):.2f}x)"
         )
         if not self.shortened and not self.left_out:
             return head + ": nothing shortened"
@@ -194,18 +197,27 @@ def _total(spec: RunSpec, cells: dict[tuple[str, str], float], scale: float) -> 
 
 
 def _units(cells: dict[tuple[str, str], float]) -> dict[str, list[tuple[str, str]]]:
-    """What can be left out whole: each row on every engine, and each engine."""
+    """What can be left out whole: each row on every engine. Rows, not engines: choosing
+    an engine is comparing engines, and a row left out leaves every engine in the others
+    (an engine goes only when none of its rows is left)."""
     units: dict[str, list[tuple[str, str]]] = {}
     for engine, row in cells:
         units.setdefault(row, []).append((engine, row))
-        units.setdefault(f"engine {engine}", []).append((engine, row))
     return units
+
+
+def speed_class(speed_s: float) -> float:
+    """How much slower than the costs' machine this one is, in steps of 1.25x (1, 1.25,
+    1.56, 1.95, ...): the speed figure moves by ~10% from one run to the next on one
+    machine, and a plan that followed it would leave out other rows in each."""
+    steps = round(math.log(speed_s / REFERENCE_SPEED_S) / math.log(SPEED_STEP))
+    return SPEED_STEP**steps
 
 
 def plan(spec: RunSpec, speed_s: float, budget_s: float | None) -> Plan:
     """What to run so that the predicted time fits ``budget_s`` on a machine whose speed
     figure is ``speed_s``."""
-    scale = speed_s / REFERENCE_SPEED_S
+    scale = speed_class(speed_s)
     cells = cell_costs(spec)
     asked = _total(spec, cells, scale)
     out = Plan(budget_s, speed_s, asked, asked)
@@ -242,6 +254,10 @@ def plan(spec: RunSpec, speed_s: float, budget_s: float | None) -> Plan:
             del cells[key]
         out.left_out.append(unit)
         out.predicted_s = _total(spec, cells, scale)
+    # an engine none of whose rows is left has nothing to start for
+    for engine in dict.fromkeys(e for e, _row in cell_costs(spec)):
+        if f"engine {engine}" not in out.left_out and not any(e == engine for e, _ in cells):
+            out.left_out.append(f"engine {engine}")
     # a shortening of rows that were then left out whole shortened nothing
     for step in SHORTENINGS:
         rows = {f"{step.workload}/{v}" for v in step.keeps}
