@@ -4,8 +4,12 @@ For every (engine, workload, variant) measured in both files: the ratio B/A of t
 times (capped runs scaled to the full workload so a changed cap does not read as a
 change), a two-sided Mann-Whitney test over the repetitions, and a verdict. A cell is a
 regression when B is slower by more than the threshold AND the test says the difference
-is beyond noise; an improvement is the mirror image. A cell that ran in A and failed in
+is beyond noise (see below); an improvement is the mirror image. A cell that ran in A and failed in
 B is a regression too. The geometric mean of the ratios summarises the whole file.
+Significance is judged over the whole file: two runs compare some 80 cells, and at p <
+0.05 each about 4 would differ by chance alone, so a cell is called only where its
+Benjamini-Hochberg q-value (the false discovery rate at which it would be called) is 0.05
+or less.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from pathlib import Path
 from rich.table import Table
 
 from distlab import machine_speed, results
-from distlab.report.figures import Headline, fmt_s, full_median, headline, wall_samples
+from distlab.report.figures import (
+    Headline,
+    fmt_s,
+    full_median,
+    headline,
+    is_race,
+    wall_samples,
+)
 from distlab.stats import mann_whitney_p, min_possible_p
 
 THRESHOLD = 0.10
@@ -104,21 +115,17 @@ def compare(
         sa, sb = wall_samples(ca), wall_samples(cb)
         row.a_s, row.b_s = full_median(ca), full_median(cb)
         row.ratio = row.b_s / row.a_s
+        if not (is_race(ca) and is_race(cb)):
+            # a cached re-run, a paced loop: its time is reported, never ranked
+            row.note = "ranks nothing (a cached re-run or a paced loop)"
+            out.rows.append(row)
+            continue
         row.p = mann_whitney_p(sa, sb)
         row.n = (len(sa), len(sb))
         underpowered |= min_possible_p(*row.n) > alpha
         ratios.append(row.ratio)
-        significant = row.p < alpha
-        if row.ratio > 1 + threshold and significant:
-            row.verdict = "regression"
-        elif row.ratio < 1 / (1 + threshold) and significant:
-            row.verdict = "improvement"
-        elif abs(math.log(row.ratio)) > math.log(1 + threshold):
-            row.verdict = "noise"
-            row.note = f"beyond {threshold:.0%} but p={row.p:.2f}"
-            if min_possible_p(*row.n) > alpha:
-                row.note += f" (n={row.n[0]}/{row.n[1]} cannot reach p<{alpha})"
         out.rows.append(row)
+    _judge(out, threshold, alpha)
     if ratios:
         out.geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     if underpowered:
@@ -150,6 +157,37 @@ def compare(
     return out
 
 
+def false_discovery_q(ps: list[float]) -> list[float]:
+    """Benjamini-Hochberg q-values of ``ps`` (in their order): the false discovery rate at
+    which each would be called. A run compares some 80 cells: at p < 0.05 each, about 4
+    would differ by chance alone between two runs of the same code."""
+    m = len(ps)
+    order = sorted(range(m), key=ps.__getitem__)
+    q = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, ps[i] * m / rank)
+        q[i] = min(1.0, running)
+    return q
+
+
+def _judge(out: Comparison, threshold: float, alpha: float) -> None:
+    """Each tested time row's verdict: beyond the threshold and significant once the whole
+    file's comparisons are accounted for (a false discovery rate of ``alpha``)."""
+    tested = [r for r in out.rows if r.p is not None]
+    for row, q in zip(tested, false_discovery_q([r.p for r in tested]), strict=True):
+        beyond = abs(math.log(row.ratio)) > math.log(1 + threshold)
+        if beyond and q <= alpha:
+            row.verdict = "regression" if row.ratio > 1 else "improvement"
+            row.note = f"q={q:.3f} over {len(tested)} comparisons"
+        elif beyond:
+            row.verdict = "noise"
+            row.note = f"beyond {threshold:.0%}, p={row.p:.2f}, q={q:.2f} over {len(tested)}"
+            if min_possible_p(*row.n) > alpha:
+                row.note += f" (n={row.n[0]}/{row.n[1]} cannot reach p<{alpha})"
+
+
 def _compare_figure(row: Row, ha: Headline, hb: Headline, threshold: float) -> None:
     """A cell ranked by another figure than time (a stream's sustained rate or p99), in
     that figure's direction: the ratio is how many times worse B is than A."""
@@ -165,6 +203,13 @@ def _compare_figure(row: Row, ha: Headline, hb: Headline, threshold: float) -> N
     if abs(math.log(row.ratio)) > math.log(1 + threshold):
         row.verdict = "noise"
         row.note += f" ({'worse' if row.ratio > 1 else 'better'} in B; one run each, untested)"
+
+
+def _figure(row: Row, value: float | None) -> str:
+    """A time in seconds, or a stream's figure in its own unit (ms, events/s)."""
+    if value is None or not row.note.startswith(("p99", "highest")):
+        return fmt_s(value)
+    return f"{value:,.1f} ms" if row.note.startswith("p99") else f"{value:,.0f}/s"
 
 
 def _why(cell: dict) -> str:
@@ -189,7 +234,8 @@ def _ratio(r: Row) -> str:
 def table(cmp: Comparison) -> Table:
     t = Table(
         title=f"B / A per cell (A = {cmp.a_path or 'A'}, B = {cmp.b_path or 'B'}); "
-        f"regression = slower by > {cmp.threshold:.0%} with p < {cmp.alpha}"
+        f"regression = slower by > {cmp.threshold:.0%} with a false discovery rate q <= {cmp.alpha} "
+        "over the file's comparisons"
     )
     for col in (
         "engine",
@@ -211,8 +257,8 @@ def table(cmp: Comparison) -> Table:
             r.engine,
             r.workload,
             r.variant,
-            fmt_s(r.a_s),
-            fmt_s(r.b_s),
+            _figure(r, r.a_s),
+            _figure(r, r.b_s),
             _ratio(r),
             "-" if r.p is None else f"{r.p:.3f}",
             f"{r.n[0]}/{r.n[1]}" if r.ratio is not None else "-",
@@ -253,7 +299,7 @@ def write_html(cmp: Comparison, path: str | Path) -> Path:
         )
         rows.append(
             f'<tr class="{cls}"><td>{e(r.engine)}</td><td>{e(r.workload)}</td><td>{e(r.variant)}</td>'
-            f'<td class="num">{e(fmt_s(r.a_s))}</td><td class="num">{e(fmt_s(r.b_s))}</td>'
+            f'<td class="num">{e(_figure(r, r.a_s))}</td><td class="num">{e(_figure(r, r.b_s))}</td>'
             f'<td class="num">{e(_ratio(r))}</td>'
             f'<td class="num">{"-" if r.p is None else f"{r.p:.3f}"}</td>'
             f"<td>{e(r.verdict)}</td><td>{e(r.note)}</td></tr>"
