@@ -59,14 +59,35 @@ def test_search_in_bigger_steps_to_within_a_factor():
     assert tried[:4] == [8000, 8000, 32_000, 128_000]
     assert got["best_rate"] <= 50_000 < got["first_failed_rate"]
     assert got["first_failed_rate"] <= 2 * got["best_rate"]
-    assert len(got["points"]) <= 5  # 8k, 32k, 128k, then 80k and 56k
+    # 8k, 32k, 128k, then 80k and 56k, and the best once more before it stands
+    assert len(got["points"]) <= 6 and got["confirmed"] is True
+    assert tried[-1] == got["best_rate"] and got["points"][-1]["offered_rate"] <= 128_000
     assert got["warm_up"] == "a stream at the first rate"
     # after streams on the same engine, the search needs no throw-away stream
     measure, tried = _fake(limit=50_000)
     plan = SearchPlan(start_rate=16_000, max_rate=128_000, growth=4, precision=1.0)
     got = search(measure, plan, warm=True)
-    assert tried == [16_000, 64_000, 40_000]
+    assert tried == [16_000, 64_000, 40_000, 40_000]  # the last: the confirmation
     assert got["best_rate"] == 40_000 and got["warm_up"] == "the streams just before it"
+    # a best rate that does not hold a second time does not stand: the bracket drops
+    measure, tried = _fake(limit=50_000)
+    flaky = {"n": 0}
+
+    def once_only(rate):
+        point = measure(rate)
+        if rate == 40_000:
+            flaky["n"] += 1
+            point = {**point, "sustained": flaky["n"] == 1}
+        return point
+
+    got = search(once_only, plan, warm=True)
+    assert got["confirmed"] is False and got["first_failed_rate"] == 40_000
+    assert got["best_rate"] == 16_000
+    # without confirmation (the budget's first shortening), the best is measured once
+    measure, tried = _fake(limit=50_000)
+    got = search(measure, SearchPlan(start_rate=16_000, max_rate=128_000, growth=4,
+                                     precision=1.0, confirm=False), warm=True)  # fmt: skip
+    assert tried == [16_000, 64_000, 40_000] and got["confirmed"] is None
 
 
 def test_search_looks_lower_and_marks_the_sender_limit():

@@ -62,7 +62,7 @@ def test_rivals_are_the_best_verified_repetitions_for_the_full_workload():
 
 def test_a_run_gives_the_leader_its_repetitions_and_the_other_what_decides(tmp_path):
     res = distlab(
-        "run", "--engines", "local,scoop", "--workloads", "squares", "--size", "tiny",
+        "run", "--engines", "local,scoop", "--workloads", "squares", "--size", "default",
         "--out", str(tmp_path),
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
@@ -75,3 +75,13 @@ def test_a_run_gives_the_leader_its_repetitions_and_the_other_what_decides(tmp_p
     mine = scoop["wall"]["samples"]
     assert len(mine) >= racing.needed(len(rival)) or racing.separated(mine, rival)
     assert doc["environment"]["speed"]["seconds"] > 0
+
+
+def test_the_tests_size_does_not_race(tmp_path):
+    res = distlab(
+        "run", "--engines", "local", "--workloads", "squares", "--size", "tiny",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    (cell,) = json.loads((tmp_path / "results.json").read_text())["cells"]
+    assert cell["wall"]["n"] < racing.LEAD_REPEATS  # the ordinary rule: no race

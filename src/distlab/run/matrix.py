@@ -300,6 +300,12 @@ def _counts(spec: RunSpec, name: str) -> list[int | None]:
     return sorted(spec.worker_counts)
 
 
+def racing_on(spec: RunSpec) -> bool:
+    """Whether the engines race (run/racing.py): not at the tests' size, whose cells are
+    smoke, not a verdict (a race would add up to 4 s of repetitions to each of them)."""
+    return spec.race and spec.size != "tiny"
+
+
 def _run_engine(
     name: str,
     spec: RunSpec,
@@ -334,8 +340,8 @@ def _run_engine(
         options=spec.options.get(name, {}),
         functions=spec.functions,
         # the best times so far on each piece of work: this engine's cells race them
-        rivals=racing.rivals(matrix.cells) if spec.race else {},
-        race=spec.race,
+        rivals=racing.rivals(matrix.cells) if racing_on(spec) else {},
+        race=racing_on(spec),
         left_out=budget.left_out_rows(plan) if plan else {},
     )
     try:
