@@ -25,8 +25,8 @@ from typing import Any
 from distlab.contracts import DistlabError
 from distlab.run.model import RunSpec
 
-#: the speed figure (machine_speed.measure) of the machine COSTS were measured on
-REFERENCE_SPEED_S = 0.198
+#: the speed figure (machine_speed.measure, best of 7) of the machine COSTS were measured on
+REFERENCE_SPEED_S = 0.18
 #: seconds each engine spent at the default size on that machine: "fixed" (start-up,
 #: close, its process and imports), then each workload's cells (the stream's variants
 #: apart), warm-ups and extra repetitions included (costs_from() makes this from a
