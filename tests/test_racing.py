@@ -60,13 +60,16 @@ def test_rivals_are_the_best_verified_repetitions_for_the_full_workload():
     assert racing.rivals(cells) == {"numbers/per_element": [20.0, 21.0]}
 
 
-def test_a_run_gives_the_leader_its_repetitions_and_the_other_what_decides(tmp_path):
-    res = distlab(
-        "run", "--engines", "local,scoop", "--workloads", "squares", "--size", "default",
-        "--out", str(tmp_path),
-    )  # fmt: skip
+def _squares(tmp_path, engines: str, size: str) -> dict:
+    """A real run of squares; its results document."""
+    res = distlab("run", "--engines", engines, "--workloads", "squares", "--size", size,
+                  "--out", str(tmp_path))  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
-    doc = json.loads((tmp_path / "results.json").read_text())
+    return json.loads((tmp_path / "results.json").read_text())
+
+
+def test_a_run_gives_the_leader_its_repetitions_and_the_other_what_decides(tmp_path):
+    doc = _squares(tmp_path, "local,scoop", "default")
     local, scoop = (c for c in doc["cells"] if c["workload"] == "squares")
     assert local["engine"] == "local" and local["wall"]["n"] >= racing.LEAD_REPEATS
     # the second engine raced the first: it repeated until the test could tell them
@@ -78,10 +81,5 @@ def test_a_run_gives_the_leader_its_repetitions_and_the_other_what_decides(tmp_p
 
 
 def test_the_tests_size_does_not_race(tmp_path):
-    res = distlab(
-        "run", "--engines", "local", "--workloads", "squares", "--size", "tiny",
-        "--out", str(tmp_path),
-    )  # fmt: skip
-    assert res.returncode == 0, res.stdout + res.stderr
-    (cell,) = json.loads((tmp_path / "results.json").read_text())["cells"]
+    (cell,) = _squares(tmp_path, "local", "tiny")["cells"]
     assert cell["wall"]["n"] < racing.LEAD_REPEATS  # the ordinary rule: no race

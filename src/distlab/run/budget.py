@@ -164,9 +164,11 @@ def _mmss(seconds: float) -> str:
 
 def _rows(workload: str) -> list[str]:
     """The rows a workload's costs are kept by: the stream's variants apart."""
-    return ["stream/sweep", "stream/fixed_rate", "stream/top_n"] if workload == "stream" else [
-        workload
-    ]
+    return (
+        ["stream/sweep", "stream/fixed_rate", "stream/top_n"]
+        if workload == "stream"
+        else [workload]
+    )
 
 
 def cell_costs(spec: RunSpec) -> dict[tuple[str, str], float]:

@@ -169,7 +169,9 @@ def search(
         confirmed = bool(again["sustained"])
         if not confirmed:
             bad = good
-            below = [pt["offered_rate"] for pt in points if pt["sustained"] and pt["offered_rate"] < good]
+            below = [
+                pt["offered_rate"] for pt in points if pt["sustained"] and pt["offered_rate"] < good
+            ]
             good = max(below) if below else None
     best = next((pt for pt in points if good is not None and pt["offered_rate"] == good), None)
     return {
