@@ -109,6 +109,8 @@ class Plan:
     #: what was left out, in order: "engine NAME", or a row "WORKLOAD" / "WORKLOAD/VARIANT"
     left_out: list[str] = field(default_factory=list)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: False at a size whose costs were never measured (tiny, seed): nothing is predicted
+    predicted: bool = True
 
     @property
     def engines_left_out(self) -> set[str]:
@@ -126,6 +128,9 @@ class Plan:
 
     def summary(self) -> str:
         """One line for the terminal and the report."""
+        if not self.predicted:
+            stated = f"time budget {_mmss(self.budget_s)}" if self.budget_s else "no time budget"
+            return f"{stated} (not planned: run costs are known at the default size only)"
         if self.budget_s is None:
             return f"no time budget (predicted {_mmss(self.asked_s)} on this machine)"
         head = (
@@ -222,7 +227,7 @@ def plan(spec: RunSpec, speed_s: float, budget_s: float | None) -> Plan:
     scale = speed_class(speed_s)
     cells = cell_costs(spec)
     asked = _total(spec, cells, scale)
-    out = Plan(budget_s, speed_s, asked, asked)
+    out = Plan(budget_s, speed_s, asked, asked, predicted=spec.size == "default")
     aim = None if budget_s is None else budget_s * AIM
     if aim is None or asked <= aim or spec.size != "default":
         # the costs were measured at the default size: at another the budget is stated,
