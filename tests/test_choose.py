@@ -8,7 +8,7 @@ import json
 import pytest
 
 from commands import distlab
-from distlab.bench_break_even import (
+from distlab.bench.break_even import (
     break_even_ms,
     fit_model,
     fit_overhead_ms,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from commands import distlab
-from distlab.bench_rtt import NO_DELAYED_LINK, with_slopes
+from distlab.bench.rtt import NO_DELAYED_LINK, with_slopes
 from distlab.contracts import DistlabError
 from distlab.hosts import netns, toxiproxy
 from distlab.report.bench_tables import rtt_cells

@@ -122,7 +122,8 @@ class JobsNeedingAModule(Jobs):
 @pytest.mark.parametrize("variant", ["batch", "request_response"])
 def test_a_task_error_fails_the_cell_with_its_own_message(pool, variant):
     """It used to be swallowed and counted as lost: '10 of 10 results missing'."""
-    from distlab.run.measure import error_line, run_cell
+    from distlab.contracts import error_line
+    from distlab.run.measure import run_cell
     from distlab.run.model import EngineJob
 
     wl = JobsNeedingAModule("tiny")
@@ -131,7 +132,7 @@ def test_a_task_error_fails_the_cell_with_its_own_message(pool, variant):
         run_cell(pool, wl, variant, job)
     # the cell's error is the task's own (run_engine records error_line(exc)), and the
     # worker's traceback comes with it
-    assert error_line(info.value).startswith("ImportError: cannot import name")
+    assert error_line(info.value).startswith("ModuleNotFoundError: No module named")
     remote = "".join(traceback.format_exception(info.value))
     assert "import_missing" in remote and "no_such_module_on_this_worker" in remote
 

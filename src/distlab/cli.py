@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import pairs, params_of, split
+from distlab.cli_options import Rtt, pairs, params_of, parse_ms, parse_pct, split
 from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
@@ -132,9 +132,7 @@ def run(
             "namespaces: driver, server, workers; needs root); 0: one machine."
         ),
     ] = 0,
-    rtt: Annotated[
-        str | None, typer.Option(help="With --hosts: round-trip time between hosts, e.g. 2ms.")
-    ] = None,
+    rtt: Rtt = None,
     loss: Annotated[str | None, typer.Option(help="With --hosts: packet loss, e.g. 0.1%.")] = None,
     rate: Annotated[
         str | None, typer.Option(help="With --hosts: rate per link, e.g. 1gbit.")
@@ -163,9 +161,9 @@ def run(
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
     from distlab import results
-    from distlab.report.progress import RunProgress
     from distlab.report.terminal import print_summary
     from distlab.run import matrix
+    from distlab.run.progress import RunProgress
 
     engine_names = split(engines) or matrix.default_engines()
     functions = matrix.function_workloads(function, items, verify)
@@ -212,7 +210,7 @@ def run(
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results.writable_dir(out, "--out")  # before anything starts: a file, no permission
     with RunProgress(engine_names, workload_names, verbose=verbose) as progress:
-        doc = matrix.run(spec, out, progress.update)
+        doc = matrix.run(spec, out, progress.update, checked=True)
     print_summary(doc, console)
     print_plain(f"results: {out / 'results.json'}")
     if report:
@@ -242,7 +240,6 @@ def _engine_options(option: list[str] | None, engines: list[str], gpus: int | No
 
 
 def _links(hosts: int, rtt: str | None, loss: str | None, rate: str | None) -> dict:
-    from distlab.cli_cluster import parse_ms, parse_pct
     from distlab.hosts.toxiproxy import check_rtt
 
     if not hosts and (rtt or loss or rate):
@@ -340,7 +337,7 @@ def compare_cmd(
 
 
 def _add_groups() -> None:
-    from distlab.cli_bench import bench_app
+    from distlab.bench.cli import bench_app
     from distlab.cli_cluster import cluster_app
 
     app.add_typer(bench_app, name="bench")

@@ -7,41 +7,16 @@ from typing import Annotated
 
 import typer
 
+from distlab.cli_options import Rtt, parse_ms, parse_pct
 from distlab.console import print_plain
-from distlab.contracts import DistlabError
 
 cluster_app = typer.Typer(no_args_is_help=True, help="Test hosts on this machine (needs root).")
-
-
-def parse_ms(text: str | None, flag: str) -> float:
-    """'2ms', '0.5 ms', '2' -> milliseconds."""
-    if not text:
-        return 0.0
-    raw = text.strip().lower().removesuffix("ms").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DistlabError(f"{flag} must be a duration like 2ms, not {text!r}") from None
-    if value < 0:
-        raise DistlabError(f"{flag} must be >= 0")
-    return value
-
-
-def parse_pct(text: str | None, flag: str) -> float:
-    if not text:
-        return 0.0
-    try:
-        return float(text.strip().removesuffix("%"))
-    except ValueError:
-        raise DistlabError(f"{flag} must be a percentage like 0.1%, not {text!r}") from None
 
 
 @cluster_app.command("up")
 def up(
     hosts: Annotated[int, typer.Option(help="How many test hosts.")] = 3,
-    rtt: Annotated[
-        str | None, typer.Option(help="Round-trip time between hosts, e.g. 2ms.")
-    ] = None,
+    rtt: Rtt = None,
     loss: Annotated[str | None, typer.Option(help="Packet loss per link, e.g. 0.1%.")] = None,
     rate: Annotated[str | None, typer.Option(help="Rate limit per link (tc), e.g. 1gbit.")] = None,
 ) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
+
+import typer
 
 from distlab.contracts import DistlabError
 
@@ -36,3 +39,30 @@ def params_of(values: list[str] | None, flag: str = "--param", what: str = "WORK
             value = raw
         out.setdefault(workload.strip(), {})[key.strip()] = value
     return out
+
+
+#: --rtt, one type wherever it is taken (run, cluster up, bench rtt): text such as 2ms
+Rtt = Annotated[str | None, typer.Option(help="Round-trip time between hosts, e.g. 2ms.")]
+
+
+def parse_ms(text: str | None, flag: str) -> float:
+    """'2ms', '0.5 ms', '2' -> milliseconds."""
+    if not text:
+        return 0.0
+    raw = text.strip().lower().removesuffix("ms").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DistlabError(f"{flag} must be a duration like 2ms, not {text!r}") from None
+    if value < 0:
+        raise DistlabError(f"{flag} must be >= 0")
+    return value
+
+
+def parse_pct(text: str | None, flag: str) -> float:
+    if not text:
+        return 0.0
+    try:
+        return float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise DistlabError(f"{flag} must be a percentage like 0.1%, not {text!r}") from None

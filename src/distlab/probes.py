@@ -40,7 +40,7 @@ def fail_with(message: str) -> None:
 def import_missing(data: Any = None, sleep_s: float = 0.0) -> Any:
     """Fails on the worker with ImportError, as a task does whose worker lacks a module
     (the signature of jobs' and squares' tasks, so it can stand in for them)."""
-    from distlab import no_such_module_on_this_worker  # noqa: F401
+    import no_such_module_on_this_worker  # noqa: F401
 
     return data
 

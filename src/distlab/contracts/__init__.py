@@ -21,6 +21,8 @@ from distlab.contracts.errors import (
     TaskLost,
     UnsatisfiableResources,
     call_capturing,
+    error_line,
+    first_line,
     remote_traceback_text,
     with_remote_traceback,
 )
@@ -61,6 +63,8 @@ __all__ = [
     "apply_chunk",
     "call_capturing",
     "chunked",
+    "error_line",
+    "first_line",
     "granted_units",
     "remote_traceback_text",
     "task_map_reduce",

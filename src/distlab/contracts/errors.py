@@ -13,6 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what
+    a one-line error, a table cell or a log line shows of it."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def error_line(exc: BaseException) -> str:
+    """``Type: first line`` of an exception (the type alone when it has no message)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+
+
 class DistlabError(Exception):
     """An error meant for the user: printed as one line, exit code 2."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Protocol, final
 
-from distlab.contracts.errors import DistlabError, EngineStartError
+from distlab.contracts.errors import DistlabError, EngineStartError, first_line
 from distlab.procs import port_open, split_host_port
 
 # The shapes of work (seed 004's taxonomy).
@@ -154,7 +154,7 @@ class Engine:
                 pass
             if isinstance(exc, DistlabError) or not isinstance(exc, Exception):
                 raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             raise EngineStartError(f"{self.name} did not start: {first}") from exc
         self.started = True
         return self

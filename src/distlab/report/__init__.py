@@ -5,6 +5,5 @@ summary tables and printed findings), ``html`` (the offline page), ``plots`` (PN
 ``compare`` (two files, cell by cell), ``recommend`` and ``facts`` (the derived
 statements). Every workload-specific figure is read through ``figures``.
 
-Beside them: ``progress`` (the live lines of `distlab run`), ``bench_tables`` (the
-figures of `distlab bench`) and ``catalog`` (`distlab engines` and `distlab workloads`).
+Beside them: ``bench_tables`` (the figures of `distlab bench`) and ``catalog`` (`distlab engines` and `distlab workloads`).
 """

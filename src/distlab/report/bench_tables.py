@@ -1,4 +1,4 @@
-"""Terminal tables of `distlab bench` figures (the rows ``distlab.bench.run_cells`` returns).
+"""Terminal tables of `distlab bench` figures (the rows ``distlab.bench.runner.run_cells`` returns).
 
 A row with an ``error`` key is an engine that could not be measured: its error fills the
 row instead of figures.

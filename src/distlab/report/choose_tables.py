@@ -138,7 +138,7 @@ def data_size_table(rows: list[dict[str, Any]]) -> Table:
         for i, p in enumerate(r["points"]):
             t.add_row(
                 r["engine"] if i == 0 else "",
-                f"{p['payload']} {_size(p['bytes'])}",
+                f"{p['payload']} {size_text(p['bytes'])}",
                 _way_text(p.get("argument")),
                 _way_text(p.get("result")),
                 _way_text(p.get("shared")),
@@ -148,10 +148,12 @@ def data_size_table(rows: list[dict[str, Any]]) -> Table:
     return t
 
 
-def _size(nbytes: int) -> str:
-    from distlab.bench_data import size_text
-
-    return size_text(nbytes)
+def size_text(nbytes: int) -> str:
+    """A payload's size in the largest binary unit it reaches (1 KB = 1024 bytes)."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if nbytes >= factor:
+            return f"{nbytes / factor:g} {unit}"
+    return f"{nbytes} B"
 
 
 def data_size_sentences(rows: list[dict[str, Any]]) -> list[str]:
@@ -167,7 +169,7 @@ def data_size_sentences(rows: list[dict[str, Any]]) -> list[str]:
             failed = next(
                 (p[way]["error"] for p in r["points"] if "error" in (p.get(way) or {})), None
             )
-            text = f"{way} up to {_size(max(ok))}" if ok else f"{way}: none"
+            text = f"{way} up to {size_text(max(ok))}" if ok else f"{way}: none"
             if failed:
                 text += f" (then: {failed})"
             parts.append(text)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from distlab.bench_data import size_text
 from distlab.report.choose import (
     baseline_text,
     bench_rows,
@@ -14,7 +13,13 @@ from distlab.report.choose import (
     has_choose,
     scaling_rows,
 )
-from distlab.report.choose_tables import break_even_sentence, break_even_text, fit_text, ms_text
+from distlab.report.choose_tables import (
+    break_even_sentence,
+    break_even_text,
+    fit_text,
+    ms_text,
+    size_text,
+)
 from distlab.report.figures import fmt_s
 from distlab.report.html_tables import e, spread_text
 

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from distlab.contracts import Engine
+from distlab.contracts import Engine, first_line
 from distlab.run.faults import Fault
 
 #: how long a broker that keeps its data stays dead before distlab restarts it (seconds)
@@ -69,7 +69,7 @@ class BrokerKiller(Fault):
         try:
             broker.restart()
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             self.record["restarted"] = False
             self.record["restart_error"] = first
             return

@@ -4,8 +4,8 @@ measurements, in a process of its own.
 Each engine runs in a fresh process: its memory figures are its own, its library cannot
 clash with another's, and an engine that wedges can be stopped without harming the rest.
 It reads an :class:`EngineJob` and appends typed events (:mod:`distlab.run.model`) to the
-events file the parent follows. MODE is ``run`` (the matrix) or ``bench:KIND`` (a
-benchmark cell of :mod:`distlab.bench`). The pseudo-engine ``reference`` measures the
+events file the parent follows. MODE is ``run`` (benchmarks have their own engine
+process, :mod:`distlab.bench.process`). The pseudo-engine ``reference`` measures the
 single-process reference computations.
 """
 
@@ -20,12 +20,11 @@ import traceback
 from pathlib import Path
 
 from distlab import registry
-from distlab.contracts import DistlabError, Engine
+from distlab.contracts import DistlabError, Engine, error_line
 from distlab.procs import pss_mb, stop_pids, tree
 from distlab.results import library_versions
 from distlab.run.measure import run_cell
 from distlab.run.model import (
-    BenchMeasured,
     CellFinished,
     CellRecord,
     CellStarted,
@@ -37,7 +36,6 @@ from distlab.run.model import (
     Finished,
     Interrupted,
     StepChanged,
-    error_line,
 )
 from distlab.run.recovery import EngineKeeper
 from distlab.run.references import run_references
@@ -178,17 +176,7 @@ def close_engine(engine: Engine, events: Events) -> None:
         events.emit(EngineClosed(engine.name, error=error_line(exc)))
 
 
-def run_bench(kind: str, job: EngineJob, events: Events) -> None:
-    from distlab import bench
-
-    try:
-        row = bench.cell_function(kind)(job)
-    except Exception as exc:  # the bench table shows the error in this engine's row
-        row = {"engine": job.engine, "error": error_line(exc)}
-    events.emit(BenchMeasured(row))
-
-
-def _exit_with_parent(grace: float = 60.0) -> None:
+def exit_with_parent(grace: float = 60.0) -> None:
     """If the parent (distlab run) dies, even by SIGKILL, stop: close the engine through
     the SIGTERM path, and if that hangs, stop our own descendants by PID and exit."""
     # the runner names itself: had it died before we got here, getppid() would be 1 already
@@ -225,11 +213,9 @@ def main(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    _exit_with_parent()
+    exit_with_parent()
     try:
-        if mode.startswith("bench:"):
-            run_bench(mode.removeprefix("bench:"), job, events)
-        elif job.engine == "reference":
+        if job.engine == "reference":
             run_references(job, events)
         else:
             run_engine(job, events)

@@ -1,6 +1,7 @@
 """Starting an engine process and following it: used by ``distlab run`` and the benches.
 
-The child runs ``python -m distlab.run.cell JOB EVENTS`` with the engine's own interpreter
+The child runs ``python -m MODULE MODE JOB EVENTS`` (``distlab.run.cell`` for the matrix,
+``distlab.bench.process`` for a benchmark) with the engine's own interpreter
 (Flink's environment for Flink), in a session of its own (our Ctrl-C handling decides
 when it stops), and stops by itself if we die (it watches ``DISTLAB_PARENT_PID``).
 """
@@ -12,12 +13,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
 from distlab import registry
 from distlab.procs import stop_pids
-from distlab.run.model import EngineJob, Event, decode_event
+from distlab.run.model import Event, decode_event
+
+
+class ProcessJob(Protocol):
+    """What an engine process is given: a matrix's EngineJob or a benchmark's BenchJob."""
+
+    engine: str
+
+    def to_json(self) -> str: ...
 
 
 def interpreter_for(name: str) -> str:
@@ -36,12 +46,13 @@ class EngineProcess:
 
     def __init__(
         self,
-        job: EngineJob,
+        job: ProcessJob,
         workdir: Path,
         python: str | None = None,
         mode: str = "run",
         label: str | None = None,
         wrap: list[str] | None = None,
+        module: str = "distlab.run.cell",
     ):
         """``wrap``: a command prefix, e.g. ``ip netns exec HOST`` (the driver's host)."""
         self.name = label or job.engine
@@ -53,7 +64,7 @@ class EngineProcess:
         self._offset = 0
         self._known: set[int] = set()
         python = python or interpreter_for(job.engine)
-        cmd = [*(wrap or []), python, "-m", "distlab.run.cell", mode, str(self.job_path),
+        cmd = [*(wrap or []), python, "-m", module, mode, str(self.job_path),
                str(self.events_path)]  # fmt: skip
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

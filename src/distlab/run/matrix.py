@@ -72,10 +72,26 @@ def function_workloads(
     return {name: FunctionSpec(function, items, verify).to_dict()}
 
 
-def validate(spec: RunSpec) -> None:
-    """Fail fast, with one line, on anything that cannot work."""
-    for name in spec.engines:
+def validate_engines(
+    engines: list[str], addresses: dict[str, str], workers: int | None = None
+) -> None:
+    """The engines, their addresses and the worker count (what `distlab bench` takes too):
+    one line (DistlabError) on anything that cannot work."""
+    for name in engines:
         registry.entry(name)
+    if workers is not None and workers < 1:
+        raise DistlabError("--workers must be >= 1")
+    for name, address in addresses.items():
+        registry.entry(name)
+        if name not in engines:
+            raise DistlabError(f"--address given for {name!r}, which is not among --engines")
+        registry.engine_class(name).check_address(address)
+
+
+def validate(spec: RunSpec) -> None:
+    """Fail fast, with one line, on anything that cannot work (once per run: the command
+    line calls it before it prints anything, then runs the matrix with ``checked=True``)."""
+    validate_engines(spec.engines, spec.addresses, spec.workers)
     register_functions(spec.functions)
     for name in spec.workloads:
         workload_class(name)
@@ -93,8 +109,6 @@ def validate(spec: RunSpec) -> None:
         raise DistlabError(f"unknown size {spec.size!r}; choose from: {', '.join(SIZES)}")
     if spec.repeats < 1 or spec.warmup < 0:
         raise DistlabError("--repeats must be >= 1 and --warmup >= 0")
-    if spec.workers is not None and spec.workers < 1:
-        raise DistlabError("--workers must be >= 1")
     if spec.hosts:
         from distlab.hosts.netns import require_privileges
 
@@ -116,11 +130,6 @@ def validate(spec: RunSpec) -> None:
         gpus = options.get("gpus")
         if gpus is not None and (not isinstance(gpus, int) or gpus < 0):
             raise DistlabError(f"--gpus must be a whole number >= 0 (got {gpus!r} for {name})")
-    for name, address in spec.addresses.items():
-        registry.entry(name)
-        if name not in spec.engines:
-            raise DistlabError(f"--address given for {name!r}, which is not among --engines")
-        registry.engine_class(name).check_address(address)
 
 
 class _Matrix:
@@ -242,9 +251,13 @@ def _derive(cell: CellRecord, doc: dict[str, Any]) -> None:
         cell.per_task_overhead_ms = (wall * workers - work) / cell.n_tasks * 1e3
 
 
-def run(spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None) -> dict:
-    """Run the matrix; write and return the results document."""
-    validate(spec)
+def run(
+    spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None, checked: bool = False
+) -> dict:
+    """Run the matrix; write and return the results document (``checked``: the caller has
+    validated ``spec`` already)."""
+    if not checked:
+        validate(spec)
     matrix = _Matrix(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = out_dir / "logs"

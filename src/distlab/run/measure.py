@@ -9,13 +9,13 @@ import time
 import traceback
 from typing import Any
 
-from distlab.contracts import TASKS, DistlabError, Engine
+from distlab.contracts import TASKS, DistlabError, Engine, error_line
 from distlab.procs import PeakMemory
 from distlab.run import racing, repetitions
 from distlab.run.broker_kill import BrokerKiller
 from distlab.run.faults import Fault, WorkerKiller
 from distlab.run.host_cut import HostCut
-from distlab.run.model import CellRecord, EngineJob, error_line
+from distlab.run.model import CellRecord, EngineJob
 from distlab.run.recovery import fault_target, note_engine_state, restart_engine
 from distlab.stats import summarize
 from distlab.workloads.base import RunOutput, Workload

@@ -298,8 +298,3 @@ def decode_event(line: str) -> Event:
     if cls is CellFinished:
         return CellFinished(CellRecord.from_dict(data["cell"]))
     return _from_dict(cls, data)
-
-
-def error_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")

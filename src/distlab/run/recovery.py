@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from distlab.contracts import Engine
-from distlab.run.model import error_line
+from distlab.contracts import Engine, error_line
 
 
 def fault_target(record: dict[str, Any]) -> str:

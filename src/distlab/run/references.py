@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from distlab.run.model import EngineJob, ReferenceMeasured, error_line
+from distlab.contracts import error_line
+from distlab.run.model import EngineJob, ReferenceMeasured
 from distlab.stats import summarize
 from distlab.workloads import create as create_workload
 from distlab.workloads.base import RunOutput

@@ -20,7 +20,13 @@ import time
 from itertools import combinations
 from typing import Any
 
-from distlab.contracts import DistlabError, Engine, UnsatisfiableResources
+from distlab.contracts import (
+    DistlabError,
+    Engine,
+    UnsatisfiableResources,
+    error_line,
+    first_line,
+)
 from distlab.contracts.tasks import RESOURCE_UNITS_ENV, granted_units
 from distlab.workloads.base import Param, RunOutput, Workload
 
@@ -155,12 +161,12 @@ class GpuQueue(Workload):
             future.result(timeout=FAIL_FAST_S)
             outcome["raised"] = None
         except UnsatisfiableResources as exc:
-            outcome.update(raised="UnsatisfiableResources", message=str(exc).splitlines()[0])
+            outcome.update(raised="UnsatisfiableResources", message=first_line(exc))
         except TimeoutError:
             outcome["raised"] = f"nothing: still waiting after {FAIL_FAST_S:g} s (a hang)"
         except Exception as exc:
             outcome["raised"] = (
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                error_line(exc)
             )
         outcome["seconds"] = time.perf_counter() - t0
         # nothing of the queue's work runs here: no speed-up against the reference

@@ -211,6 +211,7 @@ class Workflow:
             except Exception as exc:
                 end = log.now()
                 spent_failing += end - begin
+                # inline: this module runs on workers without distlab (see above)
                 error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 if attempt == self.max_retries:
                     log.event(step, "failed", begin, end, "", attempt=attempt, error=error)

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from distlab import registry
-from distlab.run.model import EngineJob
+from distlab.bench.model import BenchJob
 from distlab.workloads import create as create_workload
 from distlab.workloads.stream_search import SearchPlan, measure_point, search, search_raw_pipe
 
@@ -33,11 +33,11 @@ def _spec_maker(p: dict[str, Any]):
     return lambda rate, n_events: wl.spec(rate=rate, n_events=n_events, query=p["query"])
 
 
-def streams_cell(job: EngineJob) -> dict[str, Any]:
+def streams_cell(job: BenchJob) -> dict[str, Any]:
     """An engine's search (runs inside the engine's own process)."""
     from distlab.services.kafka.broker import KafkaBroker
 
-    p = _params(job.params["bench"])
+    p = _params(job.params)
     plan = _plan(p)
     eng = registry.create(job.engine, address=job.address, workers=job.workers)
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import pairs, split
+from distlab.cli_options import pairs, parse_ms, split
 from distlab.console import console
 from distlab.contracts import DistlabError
 
@@ -35,16 +35,16 @@ def _run_bench(
     kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
 ) -> list[dict]:
     """Validate engines and addresses, measure each engine in its own process, save."""
-    from distlab import bench
+    from distlab.bench import runner
     from distlab.run import matrix
 
     addresses = pairs(address, "--address")
-    matrix.validate(matrix.RunSpec(engines=names, workloads=["squares"], addresses=addresses))
-    rows = bench.run_cells(
+    matrix.validate_engines(names, addresses, params.get("workers"))
+    rows = runner.run_cells(
         kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
     )
     if out:
-        bench.save(kind, rows, out)
+        runner.save(kind, rows, out)
     return rows
 
 
@@ -116,9 +116,7 @@ def bench_rtt(
         str, typer.Option(help="Comma-separated engines that deploy across test hosts.")
     ] = "dask,celery,ray",
     hosts: Annotated[int, typer.Option(help="Test hosts (driver, server, workers).")] = 3,
-    rtt: Annotated[
-        float, typer.Option(help="Round trip (ms) measured against 0 ms.", min=0.0)
-    ] = 2.0,
+    rtt: Annotated[str, typer.Option(help="Round trip measured against 0 ms, e.g. 2ms.")] = "2ms",
     n: TasksPerSample = 500,
     round_trips: RoundTrips = 100,
     repeats: Samples = 3,
@@ -126,24 +124,30 @@ def bench_rtt(
     out: Out = None,
 ) -> None:
     """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root)."""
-    from distlab import bench, registry
-    from distlab.bench_rtt import run_rtt
+    from distlab import registry
+    from distlab.bench import runner
+    from distlab.bench.rtt import run_rtt
     from distlab.hosts import netns
+    from distlab.hosts.toxiproxy import check_rtt
     from distlab.report.bench_tables import rtt_table
+    from distlab.run import matrix
 
     names = split(engines)
+    matrix.validate_engines(names, {}, workers)
     for name in names:
         registry.engine_class(name)  # one line now if it is not installed
         if not registry.entry(name).deploy:
             raise DistlabError(f"{name} cannot be deployed across test hosts yet")
     if hosts < 2:
         raise DistlabError("--hosts must be >= 2 (the driver's host and the engine's)")
+    rtt_ms = parse_ms(rtt, "--rtt")
+    check_rtt(rtt_ms, "--rtt")
     params = _tiny_task_params(n, round_trips, repeats, workers)
     netns.require_privileges()
-    rows = run_rtt(names, hosts, rtt, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    rows = run_rtt(names, hosts, rtt_ms, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
     if out:
-        bench.save("rtt", rows, out)
-    console.print(rtt_table(rows, rtt, hosts))
+        runner.save("rtt", rows, out)
+    console.print(rtt_table(rows, rtt_ms, hosts))
 
 
 @bench_app.command("streams")
@@ -163,7 +167,8 @@ def bench_streams(
     out: Out = None,
 ) -> None:
     """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
-    from distlab import bench, bench_streams
+    from distlab.bench import runner
+    from distlab.bench import streams as bench_streams
     from distlab.contracts.streams import QUERIES
     from distlab.report.bench_tables import streams_table
 
@@ -184,7 +189,7 @@ def bench_streams(
     rows = [bench_streams.pipe_row(params)]
     rows += _run_bench("streams", split(engines), params, None, None)
     if out:
-        bench.save("streams", rows, out)
+        runner.save("streams", rows, out)
     console.print(streams_table(rows, {**bench_streams.DEFAULTS, **params}))
 
 

@@ -31,9 +31,9 @@ from functools import partial
 from typing import Any
 
 from distlab import registry
+from distlab.bench.model import BenchJob
 from distlab.contracts import DistlabError
 from distlab.probes import spin, timed_spin
-from distlab.run.model import EngineJob
 from distlab.stats import summarize
 
 #: task durations in milliseconds (the issue's 0.1 ms to 1 s, ~3x apart)
@@ -149,9 +149,9 @@ def summarize_curve(points: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def break_even_cell(job: EngineJob) -> dict[str, Any]:
+def break_even_cell(job: BenchJob) -> dict[str, Any]:
     """One engine's curve (runs inside the engine's own process)."""
-    p = {**DEFAULTS, **{k: v for k, v in job.params["bench"].items() if v is not None}}
+    p = {**DEFAULTS, **{k: v for k, v in job.params.items() if v is not None}}
     speed = iterations_per_ms()
     eng = registry.create(job.engine, address=job.address, workers=job.workers)
     t0 = time.perf_counter()

@@ -24,8 +24,10 @@ import time
 from typing import Any
 
 from distlab import registry
+from distlab.bench.model import BenchJob
+from distlab.contracts import error_line
 from distlab.probes import checksum, payload, payload_frame
-from distlab.run.model import EngineJob, error_line
+from distlab.report.choose_tables import size_text
 from distlab.stats import summarize
 
 KB, MB = 1024, 1024 * 1024
@@ -39,16 +41,9 @@ DEFAULTS: dict[str, Any] = {
 WAYS = ("argument", "result", "shared")
 
 
-def size_text(nbytes: int) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", MB), ("KB", KB)):
-        if nbytes >= factor:
-            return f"{nbytes / factor:g} {unit}"
-    return f"{nbytes} B"
-
-
-def data_size_cell(job: EngineJob) -> dict[str, Any]:
+def data_size_cell(job: BenchJob) -> dict[str, Any]:
     """One engine's table (runs inside the engine's own process)."""
-    p = {**DEFAULTS, **{k: v for k, v in job.params["bench"].items() if v is not None}}
+    p = {**DEFAULTS, **{k: v for k, v in job.params.items() if v is not None}}
 
     def fresh():
         engine = registry.create(job.engine, address=job.address, workers=job.workers)

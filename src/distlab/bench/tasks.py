@@ -1,36 +1,22 @@
-"""Benchmarks that print figures and ratios measured in one run.
+"""The two task benchmarks: ``granularity`` (W2 numbers at full size on each engine: the
+seed's per-element tasks on a capped prefix, extrapolated per task, batched tasks with the
+automatically chosen batch size, and a sweep of batch sizes, beside the seed's sequential
+loop and vectorized NumPy) and ``tiny-tasks`` (no-op tasks/s and round trips through
+distlab's adapter and through the engine's own API, side by side).
 
-``granularity``: W2 numbers at full size on each engine — the seed's per-element tasks
-(on a capped prefix, extrapolated per task), batched tasks with the automatically chosen
-batch size, and a sweep of batch sizes, beside the seed's sequential loop and vectorized
-NumPy.
-
-``tiny-tasks``: no-op tasks/s and round trips through distlab's adapter and through the
-engine's own API, side by side.
-
-Each engine is measured in an engine process of its own, started by the same launcher as
-``distlab run`` (the engine's own interpreter; it dies with its parent).
+Each runs inside an engine process of its own (distlab.bench.process).
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import math
 import statistics
-import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from distlab import registry
+from distlab.bench.model import BenchJob
 from distlab.contracts import DistlabError
-from distlab.run.launcher import EngineProcess
-from distlab.run.model import BenchMeasured, EngineJob
-
-#: the longest one engine's bench may take
-BENCH_TIMEOUT_S = 1800.0
 
 
 def sweep_sizes(n: int, workers: int) -> list[int]:
@@ -43,7 +29,7 @@ def sweep_sizes(n: int, workers: int) -> list[int]:
     return [*sizes, top]
 
 
-def granularity_cell(job: EngineJob) -> dict[str, Any]:
+def granularity_cell(job: BenchJob) -> dict[str, Any]:
     """Measure one engine (runs inside its own process).
 
     Every figure that enters a ratio (the loop, NumPy, the auto batch, each sweep size)
@@ -55,7 +41,7 @@ def granularity_cell(job: EngineJob) -> dict[str, Any]:
     from distlab.workloads.numbers import Numbers
 
     engine_name, workers, address = job.engine, job.workers, job.address
-    n, cap, repeats = (job.params["bench"][k] for k in ("n", "cap", "repeats"))
+    n, cap, repeats = (job.params[k] for k in ("n", "cap", "repeats"))
 
     wl = Numbers("default", n=n, per_element_cap=cap)
     out: dict[str, Any] = {"engine": engine_name, "n": n, "rounds": repeats}
@@ -135,16 +121,16 @@ def granularity_cell(job: EngineJob) -> dict[str, Any]:
     return out
 
 
-def tiny_tasks_cell(job: EngineJob) -> dict[str, Any]:
+def tiny_tasks_cell(job: BenchJob) -> dict[str, Any]:
     """No-op tasks/s and round trips, through distlab's adapter and the engine's own API,
     interleaved so drift on a shared machine hits both alike."""
     from distlab import probes
     from distlab.stats import percentiles
 
     engine_name, workers, address = job.engine, job.workers, job.address
-    n, round_trips, repeats = (job.params["bench"][k] for k in ("n", "round_trips", "repeats"))
+    n, round_trips, repeats = (job.params[k] for k in ("n", "round_trips", "repeats"))
 
-    # options: what a deployment on the test hosts asks of its driver (bench_rtt)
+    # options: what a deployment on the test hosts asks of its driver (distlab.bench.rtt)
     eng = registry.create(engine_name, address=address, workers=workers, **job.options)
     t0 = time.perf_counter()
     eng.start()
@@ -202,85 +188,3 @@ def tiny_tasks_cell(job: EngineJob) -> dict[str, Any]:
 def _check_noops(engine: str, path: str, got: list, n: int) -> None:
     if list(got) != list(range(n)):
         raise DistlabError(f"{engine} {path}: {n} no-op tasks gave a wrong answer")
-
-
-def bench_job(
-    name: str, params: dict[str, Any], address: str | None = None, options: dict | None = None
-) -> EngineJob:
-    """The job of one engine's bench process: ``params`` reach its cell as
-    ``job.params["bench"]``; ``options`` its engine (e.g. a test-host deployment's)."""
-    return EngineJob(
-        engine=name,
-        workloads=[],
-        size="default",
-        repeats=0,
-        warmup=0,
-        address=address,
-        workers=params.get("workers"),
-        options=dict(options or {}),
-        params={"bench": params},
-    )
-
-
-def run_cells(
-    kind: str, engines: list[str], params: dict[str, Any], addresses: dict[str, str], progress=print
-) -> list[dict[str, Any]]:
-    """Run ``<kind>_cell`` for each engine in an engine process of its own."""
-    rows = []
-    for name in engines:
-        registry.engine_class(name)  # one-line error now if it is not installed
-        job = bench_job(name, params, addresses.get(name))
-        progress(f"measuring {name} ...")
-        rows.append(measure(kind, job))
-    return rows
-
-
-def measure(kind: str, job: EngineJob, wrap: list[str] | None = None) -> dict[str, Any]:
-    """``<kind>_cell`` in an engine process of its own (``wrap``: a command prefix that
-    runs it on a test host)."""
-    with tempfile.TemporaryDirectory(prefix="distlab-bench-") as tmp:
-        ep = EngineProcess(job, Path(tmp), mode=f"bench:{kind}", wrap=wrap)
-        deadline = time.monotonic() + BENCH_TIMEOUT_S
-        try:
-            while ep.proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            timed_out = ep.proc.poll() is None
-        finally:
-            ep.stop()
-        rows = [ev.row for ev in ep.new_events() if isinstance(ev, BenchMeasured)]
-        if rows:
-            return rows[-1]
-        if timed_out:
-            return {"engine": job.engine, "error": f"timed out after {BENCH_TIMEOUT_S:.0f} s"}
-        return {"engine": job.engine, "error": ep.log_tail() or "no output"}
-
-
-def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> Path:
-    """Write the figures to ``path``, or into the directory ``path`` as
-    ``bench-<benchmark>.json`` (where `distlab report` of that directory finds them)."""
-    from distlab.results import environment
-
-    if path.is_dir():
-        path = path / f"bench-{benchmark}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"benchmark": benchmark, "environment": environment(), "rows": rows}
-    path.write_text(json.dumps(doc, indent=1))
-    return path
-
-
-#: bench kind -> "module:function" an engine process runs for it (named, not imported
-#: here: the benchmarks' own modules build on this one)
-CELLS = {
-    "granularity": "distlab.bench:granularity_cell",
-    "tiny-tasks": "distlab.bench:tiny_tasks_cell",
-    "streams": "distlab.bench_streams:streams_cell",
-    "break-even": "distlab.bench_break_even:break_even_cell",
-    "data-size": "distlab.bench_data:data_size_cell",
-    "rtt": "distlab.bench_rtt:rtt_cell",
-}
-
-
-def cell_function(kind: str) -> Callable[[EngineJob], dict[str, Any]]:
-    """The function of bench ``kind`` (a KeyError for an unknown one)."""
-    module, func = CELLS[kind].split(":")
-    return getattr(importlib.import_module(module), func)

@@ -3,7 +3,7 @@ costs milliseconds, measured at 0 ms and at the chosen round-trip time in one ru
 
 For each round-trip time in turn, the test hosts are brought up (distlab.hosts.netns),
 each engine is deployed across them by its own tooling (distlab.hosts.<engine>), and the
-tiny-tasks benchmark (distlab.bench.tiny_tasks_cell: no-op tasks/s through ``map``, and
+tiny-tasks benchmark (distlab.bench.tasks.tiny_tasks_cell: no-op tasks/s through ``map``, and
 sequential one-task round trips), then the jobs workload's request/response loop (its
 default size: a 40 ms job every 100 ms, round-trip p50 and p99), run in an engine process
 on the driver's host h0 against that deployment. Without netem the delay is a Toxiproxy
@@ -26,11 +26,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from distlab import bench, registry
+from distlab import registry
+from distlab.bench.model import BenchJob
+from distlab.bench.runner import bench_job, measure
+from distlab.bench.tasks import tiny_tasks_cell
 from distlab.contracts import DistlabError
 from distlab.hosts import netns
 from distlab.hosts.toxiproxy import check_rtt
-from distlab.run.model import EngineJob
 from distlab.run.on_hosts import deploy_engine
 
 #: the fewest samples at each round trip a slope is computed from
@@ -75,8 +77,8 @@ def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[st
     except (DistlabError, OSError, TimeoutError) as exc:
         return {"error": f"deploying {name} failed: {exc}"}
     try:
-        job = bench.bench_job(name, params, dep.address, dep.options)
-        figures = bench.measure("rtt", job, wrap=dep.driver.command([]))
+        job = bench_job(name, params, dep.address, dep.options)
+        figures = measure("rtt", job, wrap=dep.driver.command([]))
         figures.pop("engine", None)
         # what the proxies added (twice their whole ms each way), beside what was asked
         applied = {v for tp in dep.toxiproxies.values() for v in tp.applied_rtt_ms.values()}
@@ -90,7 +92,7 @@ def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[st
         dep.stop()
 
 
-def rtt_cell(job: EngineJob) -> dict[str, Any]:
+def rtt_cell(job: BenchJob) -> dict[str, Any]:
     """In the engine process: the tiny-tasks figures, then, on a new engine of the same
     deployment, the one-task round trip's p50 per group of round trips and verified runs
     of the jobs request/response loop, ``repeats`` of each (the slopes' samples)."""
@@ -98,8 +100,8 @@ def rtt_cell(job: EngineJob) -> dict[str, Any]:
     from distlab.stats import percentiles
     from distlab.workloads import create
 
-    out = bench.tiny_tasks_cell(job)
-    repeats, round_trips = job.params["bench"]["repeats"], job.params["bench"]["round_trips"]
+    out = tiny_tasks_cell(job)
+    repeats, round_trips = job.params["repeats"], job.params["round_trips"]
     jobs = create("jobs", "default")
     latencies: list[float] = []
     with registry.create(
