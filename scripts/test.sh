@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 .venv/bin/ruff check src tests
+# the layer order of ARCHITECTURE.md (pyproject.toml [tool.importlinter])
+.venv/bin/lint-imports --no-cache
 # Every engine must be present: a test that cannot import its engine's library or build
 # Flink's environment fails instead of skipping (tests/present.py), so a broken install
 # cannot leave CI green. Unset it to run a partial install's tests locally.
