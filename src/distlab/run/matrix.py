@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from distlab import machine_speed, registry, results
+from distlab import machine_speed, needs, registry, results
 from distlab.contracts import DistlabError
 from distlab.run import budget, on_hosts, racing
 from distlab.run.launcher import EngineProcess, interpreter_for
@@ -364,8 +364,10 @@ def _run_engine(
         left_out=budget.left_out_rows(plan) if plan else {},
     )
     try:
+        if name != "reference":  # the JVM parts fetched here, where their line is seen
+            needs.prepare(name, workloads, spec.addresses.get(name))
         python = interpreter_for(name)
-    except DistlabError as exc:  # e.g. Flink's environment could not be built
+    except DistlabError as exc:  # e.g. no Java, Flink's environment could not be built
         matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
         if name != "reference":
             matrix.missing_cells_failed(name)
