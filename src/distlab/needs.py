@@ -148,7 +148,5 @@ def prepare(name: str, workloads: list[str], address: str | None = None) -> None
         jvm.java()
     streams = STREAM_WORKLOAD in workloads
     own_broker = name == "kafka" and not address  # an --address brings its own broker
-    if ("jvm" in needs and (own_broker or name != "kafka")) or (
-        "jvm-streams" in needs and streams
-    ):
+    if ("jvm" in needs and (own_broker or name != "kafka")) or ("jvm-streams" in needs and streams):
         jvm.fetch()
