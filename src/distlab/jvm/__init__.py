@@ -83,6 +83,7 @@ def fetch(quiet: bool = True) -> Path:
     root = jars_root()
     if ready():
         return root
+    java()  # Maven runs on Java, as does everything these jars are for: say that first
     mvn = shutil.which("mvn")
     if not mvn:
         raise EngineUnavailable(
