@@ -1,4 +1,4 @@
-"""The `distlab` command: run, engines, workloads, bench, report, compare.
+"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare.
 
 Each command parses and checks its options, calls the library, and prints through
 ``distlab.console``; the tables and pages themselves are built in ``distlab.report``.
@@ -265,6 +265,26 @@ def engines_cmd() -> None:
     from distlab.report.catalog import engines_table
 
     console.print(engines_table())
+
+
+@app.command("doctor")
+def doctor_cmd(
+    engines: Annotated[
+        str | None, typer.Option(help="Comma-separated engines to check (default: all).")
+    ] = None,
+    hosts: Annotated[
+        bool, typer.Option("--hosts", help="Also require what the test hosts need (root, ...).")
+    ] = False,
+) -> None:
+    """What each engine needs, what is missing, the command that installs it; exit 1 if
+    anything asked for is missing."""
+    from distlab import doctor
+
+    table, blocking = doctor.diagnose(split(engines) or None, hosts)
+    console.print(table)
+    print_plain(doctor.summary(blocking, split(engines) or None, hosts))
+    if blocking:
+        raise typer.Exit(1)
 
 
 @app.command("workloads")

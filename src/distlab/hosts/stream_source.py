@@ -8,7 +8,6 @@ loopback, which other hosts cannot reach)."""
 from __future__ import annotations
 
 from distlab.hosts.deploy import Deployment
-from distlab.hosts.kafka import start_broker
 
 #: beside the Kafka engine's broker (9092, 9093, 9100+) should both run on the server host
 PORT = 9094
@@ -21,6 +20,10 @@ def start_stream_broker(dep: Deployment) -> None:
     Every host may read or write its topics (the driver, the engine's server, e.g. a
     Flink JobManager's source coordinator, and its workers), each through its own
     listener and proxy when delayed."""
+    # imported here: the Kafka deployment needs confluent-kafka, which an install
+    # without the kafka extra lacks, and every `distlab run` imports this module
+    from distlab.hosts.kafka import start_broker
+
     clients = [
         (h, "driver -> stream broker" if h is dep.driver else
             "server -> stream broker" if h is dep.server else "workers -> stream broker")

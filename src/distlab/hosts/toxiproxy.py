@@ -2,8 +2,8 @@
 links it can sit on, where the kernel has no netem to delay the links themselves.
 
 The server is a Go program built once from the Go module proxy at the version pinned
-here (``python -m distlab.hosts.toxiproxy fetch``, which scripts/setup.sh runs) into
-``~/.cache/distlab/bin``. On a test host, :func:`start` runs one server (its API on the
+here (``python -m distlab.hosts.toxiproxy fetch``, which scripts/setup.sh runs, or on
+first use, saying so in one line) into ``~/.cache/distlab/bin``. On a test host, :func:`start` runs one server (its API on the
 host's loopback); :meth:`Toxiproxy.proxy` then listens on that host's loopback and
 forwards to a server on another host, half the round trip added in each direction, so
 that a client on that host connecting to the proxy sees the whole RTT. Toxiproxy's
@@ -31,6 +31,8 @@ from distlab.hosts.netns import Host
 VERSION = "v2.12.0"
 MODULE = "github.com/Shopify/toxiproxy/v2"
 API_PORT = 8474
+#: the one command that installs Go (Debian's package, as scripts/setup.sh)
+GO_INSTALL = "apt-get install golang-go"
 
 
 def binary_path() -> Path:
@@ -45,9 +47,13 @@ def fetch() -> Path:
         return path
     go = shutil.which("go")
     if go is None:
-        raise DistlabError(
-            "Toxiproxy is built with Go, which is not installed (apt install golang)"
-        )
+        raise DistlabError(f"Toxiproxy is built with Go, which is not installed: {GO_INSTALL}")
+    print(
+        f"distlab: building Toxiproxy {VERSION} with Go from the Go module proxy into "
+        f"{path.parent} (first use only; a minute or two)...",
+        file=sys.stderr,
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="distlab-go-") as gobin:
         res = subprocess.run(
             [go, "install", f"{MODULE}/cmd/server@{VERSION}"],

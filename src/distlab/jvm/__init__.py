@@ -2,9 +2,11 @@
 Flink's Kafka connectors), pinned in one place: ``pom.xml`` beside this file, one Maven
 module per classpath, every artifact from Maven Central.
 
-``fetch()`` (``python -m distlab.jvm fetch``, run by scripts/setup.sh) copies each module's
-runtime dependencies into a cache directory once (Maven's local repository then serves
-later fetches offline); ``classpath(module)`` gives the jars of one module. The cache
+``fetch()`` (``python -m distlab.jvm fetch``, run by scripts/setup.sh, and on first use by
+whatever needs a jar: an installed wheel carries only the poms) copies each module's
+runtime dependencies into a cache directory once, saying so in one line on stderr
+(Maven's local repository then serves later fetches offline); ``classpath(module)``
+gives the jars of one module. The cache
 directory's name carries a hash of the pom files, so new pins give a new directory.
 """
 
@@ -15,6 +17,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -28,6 +32,9 @@ READY_MARKER = ".distlab-jars-ready"
 #: how long one fetch may take (a cold Maven repository downloads ~200 MB)
 FETCH_TIMEOUT_S = 1200
 _NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+#: the one command that installs what is missing (Debian's packages, as scripts/setup.sh)
+JAVA_INSTALL = "apt-get install openjdk-17-jre-headless"
+MAVEN_INSTALL = "apt-get install maven"
 
 
 def poms() -> list[Path]:
@@ -67,7 +74,7 @@ def java() -> str:
         return str(candidate)
     found = shutil.which("java")
     if not found:
-        raise EngineUnavailable("no Java runtime (java) found: run scripts/setup.sh")
+        raise EngineUnavailable(f"no Java runtime (java) found: {JAVA_INSTALL} (or set JAVA_HOME)")
     return found
 
 
@@ -76,16 +83,26 @@ def fetch(quiet: bool = True) -> Path:
     root = jars_root()
     if ready():
         return root
+    java()  # Maven runs on Java, as does everything these jars are for: say that first
     mvn = shutil.which("mvn")
     if not mvn:
         raise EngineUnavailable(
-            "Maven (mvn) is needed to fetch the JVM parts: run scripts/setup.sh"
+            f"Maven (mvn) fetches the JVM parts on first use and is not installed: {MAVEN_INSTALL}"
         )
     root.mkdir(parents=True, exist_ok=True)
     with open(root.with_name(root.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch at a time
         if ready():
             return root
+        pinned = pins()
+        print(
+            f"distlab: fetching the pinned JVM parts (Kafka {pinned.get('kafka.version')}, "
+            f"Hadoop {pinned.get('hadoop.version')}, Spark's and Flink's Kafka connectors; "
+            f"about 230 MB) from Maven Central into {root} (first use only; a few minutes)...",
+            file=sys.stderr,
+            flush=True,
+        )
+        started = time.monotonic()
         base = [mvn, "-B", *(["-q"] if quiet else []), "-f", str(POM_DIR / "pom.xml")]
         goal = ["dependency:copy-dependencies", f"-Ddistlab.jars={root}"]
         # offline first: a filled local repository needs no network
@@ -103,6 +120,8 @@ def fetch(quiet: bool = True) -> Path:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
             raise EngineUnavailable(f"could not fetch the JVM parts: {' / '.join(tail)}")
         (root / READY_MARKER).write_text("ok\n")
+        took = time.monotonic() - started
+        print(f"distlab: JVM parts ready in {took:.0f} s", file=sys.stderr, flush=True)
     return root
 
 
@@ -112,5 +131,7 @@ def classpath(module: str) -> list[Path]:
         raise ValueError(f"unknown JVM module {module!r}")
     jars = sorted((fetch() / module).glob("*.jar"))
     if not jars:
-        raise EngineUnavailable(f"no jars for {module} in {jars_root()}: run scripts/setup.sh")
+        raise EngineUnavailable(
+            f"no jars for {module} in {jars_root()}: python -m distlab.jvm fetch"
+        )
     return jars

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from distlab import machine_speed, registry, results
+from distlab import machine_speed, needs, registry, results
 from distlab.contracts import DistlabError
 from distlab.run import budget, on_hosts, racing
 from distlab.run.launcher import EngineProcess, interpreter_for
@@ -145,6 +145,8 @@ class _Matrix:
         self.smaller: list[CellRecord] = []
         #: the run planned to its time budget (made once the machine's speed is known)
         self.plan: budget.Plan | None = None
+        #: cells of workloads whose libraries are not installed: the matrix's last rows
+        self.lacking: list[CellRecord] = []
 
     def absorb(self, ev: Event, name: str) -> None:
         doc = self.doc
@@ -186,6 +188,20 @@ class _Matrix:
             self.doc["left_out"] = {"units": plan.left_out, "why": plan.summary()}
         return cells
 
+    def lacking_libraries(self) -> list[CellRecord]:
+        """The workloads this installation lacks the libraries of (an install without
+        their extra), as unsupported cells on every engine with the command that installs
+        them; the spec keeps only the others, so that nothing tries to run them."""
+        cells, kept = [], []
+        for w in self.spec.workloads:
+            why = workload_class(w).missing_libraries()
+            kept += [] if why else [w]
+            cells += [CellRecord(e, w, status="unsupported", reason=why)
+                      for e in self.spec.engines if why]  # fmt: skip
+        self.spec = replace(self.spec, workloads=kept)
+        self.lacking = cells
+        return cells
+
     def engine_unavailable(self, name: str) -> None:
         hint = registry.entry(name).install_hint
         self.doc["engines"][name] = {"status": "unavailable", "error": f"not installed: {hint}"}
@@ -222,7 +238,7 @@ class _Matrix:
         then the document with every cell serialised."""
         for cell in self.cells + self.smaller:
             _derive(cell, self.doc)
-        self.doc["cells"] = [c.to_dict() for c in self.cells]
+        self.doc["cells"] = [c.to_dict() for c in self.cells + self.lacking]
         if self.spec.worker_counts:
             self.doc["scaling"] = {
                 "worker_counts": sorted(self.spec.worker_counts),
@@ -259,6 +275,9 @@ def run(
     if not checked:
         validate(spec)
     matrix = _Matrix(spec)
+    for cell in matrix.lacking_libraries():
+        progress(CellFinished(cell))
+    spec = matrix.spec
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -358,8 +377,10 @@ def _run_engine(
         left_out=budget.left_out_rows(plan) if plan else {},
     )
     try:
+        if name != "reference":  # the JVM parts fetched here, where their line is seen
+            needs.prepare(name, workloads, spec.addresses.get(name))
         python = interpreter_for(name)
-    except DistlabError as exc:  # e.g. Flink's environment could not be built
+    except DistlabError as exc:  # e.g. no Java, Flink's environment could not be built
         matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
         if name != "reference":
             matrix.missing_cells_failed(name)

@@ -8,6 +8,7 @@ rest unsupported with the reason. Nothing is emulated to fill a cell.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, ClassVar
@@ -227,6 +228,11 @@ class Workload:
     params_declared: ClassVar[dict[str, Param]] = {}
     #: repetitions of the sequential reference (sleep-bound references need only one)
     reference_repeats: ClassVar[int] = 3
+    #: top-level modules the workload itself imports beyond distlab's own dependencies,
+    #: and the extra that installs them: without them (an install without that extra)
+    #: its cells are unsupported with the command, instead of failing on every engine
+    requires: ClassVar[tuple[str, ...]] = ()
+    requires_extra: ClassVar[str] = ""
 
     def __init__(self, size: str = "default", **overrides: Any):
         if size not in self.sizes:
@@ -251,6 +257,14 @@ class Workload:
             if not engine_cls.capabilities().get(cap, False):
                 return f"{engine_cls.name} lacks {cap.removeprefix('supports_')}"
         return None
+
+    @classmethod
+    def missing_libraries(cls) -> str | None:
+        """Why this workload cannot run in this installation (None: it can)."""
+        missing = [m for m in cls.requires if importlib.util.find_spec(m) is None]
+        if not missing:
+            return None
+        return f"needs the Python module {', '.join(missing)}: pip install 'distlab[{cls.requires_extra}]'"
 
     @classmethod
     def parameter_names(cls) -> set[str]:

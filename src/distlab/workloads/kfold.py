@@ -68,6 +68,8 @@ class KFold(Workload):
         "seed": {"scale": 1},
     }
     params_declared = {"scale": Param(int, minimum=1)}
+    requires = ("sklearn",)
+    requires_extra = "ml"
 
     def __init__(self, size: str = "default", **overrides: Any):
         super().__init__(size, **overrides)

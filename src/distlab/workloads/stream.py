@@ -74,6 +74,10 @@ class Stream(Workload):
         "events at a fixed rate through a filter, keyed tumbling windows or a sliding top-N (W7)"
     )
     shape = STREAMS
+    # its events travel through Apache Kafka: the harness produces and reads them with
+    # confluent-kafka, whichever engine processes them
+    requires = ("confluent_kafka",)
+    requires_extra = "kafka"
     sizes = {
         "tiny": {
             "n_events": 2000,

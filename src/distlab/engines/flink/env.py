@@ -124,7 +124,7 @@ def _java() -> str | None:
 def unavailable_reason() -> str | None:
     """Why the Flink environment cannot be used or built here (None: it can)."""
     if _java() is None:
-        return "Flink needs Java 11+ on PATH or in JAVA_HOME (e.g. apt-get install openjdk-17-jre)"
+        return "Flink needs Java 11+ on PATH or in JAVA_HOME: apt-get install openjdk-17-jre-headless"
     if is_ready():
         return None
     if _uv() is None:
@@ -220,7 +220,8 @@ def _build(directory: Path, deadline: float, timeout: float) -> None:
         shutil.rmtree(directory)
     print(
         f"distlab: creating the Flink environment in {directory} (first use only; "
-        "installs apache-flink, a few minutes)...",
+        f"installs apache-flink {pinned_version('apache-flink')} and its pins from PyPI, "
+        "a few minutes)...",
         file=sys.stderr,
         flush=True,
     )
