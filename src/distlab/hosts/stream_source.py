@@ -7,8 +7,8 @@ loopback, which other hosts cannot reach)."""
 
 from __future__ import annotations
 
+from distlab.engines.kafka.hosts import start_broker
 from distlab.hosts.deploy import Deployment
-from distlab.hosts.kafka import start_broker
 
 #: beside the Kafka engine's broker (9092, 9093, 9100+) should both run on the server host
 PORT = 9094

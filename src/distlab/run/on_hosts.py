@@ -1,5 +1,5 @@
 """`distlab run --hosts N`: each engine deployed across the test hosts by its own
-multi-node tooling (distlab.hosts.<engine>, named by the registry), its cells run by an
+multi-node tooling (distlab.engines.<engine>.hosts, named by its plugin), its cells run by an
 engine process on the driver's host h0 against that deployment's address, then the
 deployment stopped by PID. An engine that cannot span hosts here says why in its cells."""
 

@@ -22,7 +22,7 @@ Options (``distlab.engine("celery", ..., **options)``):
                      rpc:// for amqp).
   queue              serve tasks through this queue, whose workers were started elsewhere
                      (``distlab run --hosts``: a `celery worker` per test host, see
-                     distlab.hosts.celery); the engine starts no worker of its own and
+                     engines/celery/hosts.py); the engine starts no worker of its own and
                      waits until one has run a probe task.
   durable_broker     the embedded Redis writes an append-only file (fsync at each write),
                      so it can be restarted with its data after it died (distlab run
@@ -58,7 +58,6 @@ from distlab.contracts import (
     UnsatisfiableResources,
     chunked,
 )
-from distlab.engines.addressing import endpoint, require_answer
 from distlab.engines.celery.app import (
     NOOP_TASK,
     RUN_CHUNK_TASK,
@@ -72,6 +71,7 @@ from distlab.engines.celery.results import (
     unreachable,
 )
 from distlab.engines.celery.workers import WorkerProcesses
+from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer, redis_version
 
@@ -87,7 +87,7 @@ DRIVER_STORE_RETRY = {
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
-#: the options' defaults (also what distlab.hosts.celery gives the workers it starts)
+#: the options' defaults (also what engines/celery/hosts.py gives the workers it starts)
 VISIBILITY_TIMEOUT_S = 30.0
 PREFETCH_MULTIPLIER = 4
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}

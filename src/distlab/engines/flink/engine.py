@@ -38,7 +38,7 @@ from distlab.contracts import (
     StreamSpec,
     WordCount,
 )
-from distlab.engines.addressing import endpoint, unreachable
+from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.flink import env as flink_env
 from distlab.procs import split_host_port, stop_pids
 

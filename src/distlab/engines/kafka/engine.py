@@ -5,7 +5,7 @@ Without an address the adapter starts its own Apache Kafka broker (one KRaft nod
 distlab.services.kafka.broker) on loopback; with ``address="host:port[,host:port]"`` it
 uses the user's bootstrap servers, creating uniquely named topics there and deleting them
 on close. Its worker processes (distlab.engines.kafka.worker) run on this machine, or
-elsewhere with ``group`` (distlab.hosts.kafka starts them on test hosts).
+elsewhere with ``group`` (engines/kafka/hosts.py starts them on test hosts).
 
 Delivery is at-least-once: a worker commits a task's offset only after its result is
 flushed, so a killed worker's unfinished tasks are re-run by the group member that takes
@@ -39,7 +39,7 @@ from distlab.contracts import (
     apply_chunk,
     chunked,
 )
-from distlab.engines.addressing import endpoint, unreachable
+from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.kafka.group import WorkerProcesses, wait_for_assignment
 from distlab.engines.kafka.results import TaskResults
 from distlab.engines.kafka.worker import RECORD_OVERHEAD, too_large

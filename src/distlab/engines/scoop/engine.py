@@ -46,7 +46,7 @@ import psutil
 import scoop
 
 from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine
-from distlab.engines.addressing import unreachable
+from distlab.engines.common.addressing import unreachable
 from distlab.engines.scoop.origin import (
     AUTHKEY_FILE,
     ID_BYTES,

@@ -43,7 +43,7 @@ from distlab.contracts import (
     apply_chunk,
     chunked,
 )
-from distlab.engines.addressing import endpoint, require_answer
+from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.engines.spark.stream import kafka_connector_jars
 from distlab.engines.spark.tasks import (
     collect,

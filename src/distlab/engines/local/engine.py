@@ -8,7 +8,7 @@ A task submitted with ``resources=`` runs on a second pool sized to the largest 
 total; the driver hands each task its own unit ids when it starts and takes them back
 when it ends, so at most the declared units are ever in use. The task reads its units
 with ``distlab.contracts.granted_units()`` (DISTLAB_RESOURCE_UNITS, and CUDA_VISIBLE_DEVICES
-for GPUs, set around the call: distlab.engines.units).
+for GPUs, set around the call: distlab.engines.common.units).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from distlab.contracts import (
     UnsatisfiableResources,
 )
 from distlab.contracts.errors import call_capturing, with_remote_traceback
-from distlab.engines.mainmodule import ForkServerContext
-from distlab.engines.units import published_units
+from distlab.engines.common.mainmodule import ForkServerContext
+from distlab.engines.common.units import published_units
 
 # A task goes by value (cloudpickle) when the standard pickler cannot send its function
 # (lambdas, closures), so the pool accepts what Ray and Dask accept, and when it would
@@ -288,7 +288,7 @@ class LocalEngine(TaskEngine):
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # forkserver: safe with the driver's threads (progress, memory sampler), fast to
-        # fork; ours starts every process so that `python -` works (engines.mainmodule).
+        # fork; ours starts every process so that `python -` works (engines.common.mainmodule).
         pool = ProcessPoolExecutor(self.workers, mp_context=ForkServerContext())
         # Start every worker now, so start-up is measured apart from the work.
         for f in [pool.submit(_warm) for _ in range(self.workers)]:
