@@ -47,6 +47,7 @@ from distlab.engines.dask.futures import (
     lost_task,
     seceded,
 )
+from distlab.engines.dask.plugin import PLUGIN
 from distlab.procs import stop_pids
 
 _SCHEDULER_DEFAULT_PORT = 8786
@@ -58,6 +59,7 @@ _WORKER_LOG_LEVEL = logging.CRITICAL
 
 class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "dask"
+    plugin = PLUGIN
     supports_resources = True
     supports_actors = True
     supports_shared_objects = True
@@ -98,7 +100,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
 
     def _start_embedded(self) -> None:
         n = self.workers
-        threads = int(self.options.get("threads", 1))
+        threads = self.options["threads"]
         # Unlimited saturation: the scheduler sends every ready task to the workers at
         # once instead of holding back a queue; many tiny tasks run ~2x faster so.
         # The scheduler runs in this process, so the setting applies at its creation.
@@ -131,8 +133,8 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     def _per_worker_resources(self, n: int) -> list[tuple[dict[str, float], dict[str, str]]]:
         """(resources, environment) of each worker: its share of every total, and the ids
         of its whole units published as every engine publishes a task's grant."""
-        totals = dict(self.options.get("resources") or {})
-        if self.options.get("gpus"):
+        totals = dict(self.options["resources"])
+        if self.options["gpus"]:
             totals["GPU"] = self.options["gpus"]
         shares: list[dict[str, float]] = [{} for _ in range(n)]
         units: list[dict[str, list[int]]] = [{} for _ in range(n)]
@@ -322,7 +324,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
         out: dict[str, Any] = {
             "address": self.address or "embedded",
             "workers": self.workers,
-            "threads_per_worker": int(self.options.get("threads", 1)) if not self.address else None,
+            "threads_per_worker": self.options["threads"] if not self.address else None,
             "distributed": distributed.__version__,
         }
         if self.client is not None:

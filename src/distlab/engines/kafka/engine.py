@@ -41,6 +41,7 @@ from distlab.contracts import (
 )
 from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.kafka.group import WorkerProcesses, wait_for_assignment
+from distlab.engines.kafka.plugin import PLUGIN
 from distlab.engines.kafka.results import TaskResults
 from distlab.engines.kafka.worker import RECORD_OVERHEAD, too_large
 from distlab.procs import port_open
@@ -52,7 +53,6 @@ from distlab.services.kafka.broker import (
     delete_topics,
     kafka_version,
 )
-from distlab.services.kafka.clients import FETCH_WAIT_MS
 
 #: how long an unreachable user cluster may take to fail
 CONNECT_TIMEOUT = 8.0
@@ -64,6 +64,7 @@ BROKER_GRACE_S = 3.0
 
 class KafkaEngine(TaskEngine, StreamEngine):
     name = "kafka"
+    plugin = PLUGIN
     needs_server = True
     own_kafka = True
     server = "KRaft broker and controller, one node"
@@ -89,7 +90,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
         topic's)."""
         super().__init__(address, workers, **options)
         #: dead worker processes replaced (option restart_workers, default True)
-        self.restart_workers = bool(self.options.get("restart_workers", True))
+        self.restart_workers: bool = self.options["restart_workers"]
         self.worker_restarts = 0
         self._broker: KafkaBroker | None = None
         #: why the broker is lost (it died; an in-memory broker takes the topics with it)
@@ -132,7 +133,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
         return self._results.foreign_messages if self._results is not None else 0
 
     def _start(self) -> None:
-        self.partitions = int(self.options.get("partitions") or 2 * self.workers)
+        self.partitions = self.options["partitions"] or 2 * self.workers
         if self.partitions < self.workers:
             raise DistlabError(
                 f"kafka needs partitions >= workers ({self.partitions} < {self.workers})"
@@ -140,10 +141,10 @@ class KafkaEngine(TaskEngine, StreamEngine):
         # a broker refuses a session timeout under its group.min.session.timeout.ms:
         # 6 s by default on a user's cluster, 1 s on the embedded broker
         default_timeout = 6000 if self.address else 3000
-        self.session_timeout_ms = int(self.options.get("session_timeout_ms", default_timeout))
-        self.max_message_bytes = int(self.options.get("max_message_bytes", 64 << 20))
+        self.session_timeout_ms = self.options["session_timeout_ms"] or default_timeout
+        self.max_message_bytes = self.options["max_message_bytes"]
         # Apache Kafka answers a fetch as soon as data arrive: this only bounds idle polls.
-        self.fetch_wait_ms = int(self.options.get("fetch_wait_ms", FETCH_WAIT_MS))
+        self.fetch_wait_ms = self.options["fetch_wait_ms"]
 
         if self.address:
             self.check_address(self.address)
@@ -155,7 +156,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self.bootstrap = self._broker.bootstrap
 
         run = uuid.uuid4().hex[:12]
-        remote = self.options.get("group")
+        remote = self.options["group"]
         names = remote or f"distlab-{run}"
         self.tasks_topic, self.results_topic = f"{names}-tasks", f"{names}-results"
         self.group = f"{names}-workers"
@@ -395,7 +396,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             "delivery": "at-least-once (duplicates dropped by the driver)",
             "restart_workers": self.restart_workers,
             # the consumer group of workers started elsewhere (option group), if any
-            "group_of_workers_started_elsewhere": self.options.get("group") and self.group,
+            "group_of_workers_started_elsewhere": self.options["group"] and self.group,
         }
 
 

@@ -37,6 +37,7 @@ from distlab.contracts import (
 from distlab.contracts.errors import call_capturing, with_remote_traceback
 from distlab.engines.common.mainmodule import ForkServerContext
 from distlab.engines.common.units import published_units
+from distlab.engines.local.plugin import PLUGIN
 
 # A task goes by value (cloudpickle) when the standard pickler cannot send its function
 # (lambdas, closures), so the pool accepts what Ray and Dask accept, and when it would
@@ -259,6 +260,7 @@ class _UnitScheduler:
 
 class LocalEngine(TaskEngine):
     name = "local"
+    plugin = PLUGIN
     supports_resources = True
     address_help = "(none: the process pool runs on this machine only)"
     data_path = {
@@ -308,9 +310,9 @@ class LocalEngine(TaskEngine):
         return self._pool
 
     def _declared_resources(self) -> dict[str, int]:
-        totals = {k: int(v) for k, v in (self.options.get("resources") or {}).items() if v}
-        if self.options.get("gpus"):
-            totals["GPU"] = int(self.options["gpus"])
+        totals = {k: int(v) for k, v in self.options["resources"].items() if v}
+        if self.options["gpus"]:
+            totals["GPU"] = self.options["gpus"]
         return totals
 
     def close(self) -> None:

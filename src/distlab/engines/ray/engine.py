@@ -54,6 +54,7 @@ from distlab.engines.ray.futures import (
     run_with_units,
     task_options,
 )
+from distlab.engines.ray.plugin import PLUGIN
 from distlab.procs import stop_pids
 
 # Where Ray's own executables and scripts live: how we tell its processes from others.
@@ -69,6 +70,7 @@ _CLIENT_ATTEMPTS, _CLIENT_START_FAILURES = 3, ("Initialization failure", "client
 
 class RayEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "ray"
+    plugin = PLUGIN
     supports_resources = True
     supports_actors = True
     supports_shared_objects = True
@@ -151,9 +153,9 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         # Kept short: Ray's socket paths must fit in 107 bytes.
         self._temp_dir = tempfile.mkdtemp(prefix="distlab-ray-")
         extra: dict[str, Any] = {}
-        if self.options.get("gpus") is not None:
+        if self.options["gpus"] is not None:
             extra["num_gpus"] = self.options["gpus"]
-        if self.options.get("resources"):
+        if self.options["resources"]:
             extra["resources"] = dict(self.options["resources"])
         self._owns_session = True
         # Workers import the driver's modules (functions pickled by reference, e.g. from
