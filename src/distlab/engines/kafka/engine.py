@@ -79,15 +79,10 @@ class KafkaEngine(TaskEngine, StreamEngine):
     }
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
-        """Options: ``partitions`` (task topic, default 2 x workers),
-        ``session_timeout_ms`` (group failure detection, default 3000; 6000 on a user's cluster),
-        ``max_message_bytes`` (largest task or result, default 64 MiB),
-        ``fetch_wait_ms`` (longest wait of an idle fetch, default 100),
-        ``restart_workers`` (replace a worker process that dies, default True),
-        ``group`` (use the topics ``GROUP-tasks`` and ``GROUP-results`` and the consumer
-        group ``GROUP-workers`` of workers started elsewhere, e.g. on other hosts: start
-        no worker, create and delete no topic; ``partitions`` must then be the tasks
-        topic's)."""
+        """Options: as declared in plugin.py. With ``group`` the engine uses the topics
+        ``GROUP-tasks`` and ``GROUP-results`` and the consumer group ``GROUP-workers`` of
+        workers started elsewhere (e.g. on other hosts): it starts no worker, creates and
+        deletes no topic, and ``partitions`` must then be the tasks topic's."""
         super().__init__(address, workers, **options)
         #: dead worker processes replaced (option restart_workers, default True)
         self.restart_workers: bool = self.options["restart_workers"]
