@@ -3,10 +3,12 @@ derives, loads without the engine's library, and its options are checked before 
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +158,24 @@ def test_a_broken_plugin_is_one_line_naming_it(tmp_path):
         "engine 'broken' cannot be used: no_such_module_xyz.plugin:PLUGIN does not load "
         "(ModuleNotFoundError",
     )
+
+
+def test_what_a_deployment_gives_its_engine_is_declared():
+    """The options a test-host deployment hands the driver's engine (``dep.options``,
+    engines/<name>/hosts.py) are options that engine declares: checked here, as the hosts
+    tests that run them need root."""
+    engines = Path(registry.__file__).parent / "engines"
+    given: dict[str, set[str]] = {}
+    for hosts in sorted(engines.glob("*/hosts.py")):
+        for node in ast.walk(ast.parse(hosts.read_text())):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Dict)
+                and any(ast.unparse(target) == "dep.options" for target in node.targets)
+            ):
+                keys = {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+                given.setdefault(hosts.parent.name, set()).update(keys)
+    assert {"celery", "kafka", "scoop", "spark", "flink"} <= set(given), given
+    for name, keys in given.items():
+        declared = {o.name for o in registry.entry(name).options}
+        assert keys <= declared, (name, keys - declared)

@@ -168,7 +168,7 @@ class EnginePlugin:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
+            if exc.name and (module_name + ".").startswith(exc.name + "."):  # its own module
                 raise EngineUnavailable(
                     f"engine {self.name!r}: its module {module_name!r} is not installed"
                 ) from None
