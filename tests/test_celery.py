@@ -131,8 +131,8 @@ def test_user_provided_redis_is_used_and_left_running():
 
 def test_workers_started_elsewhere_serve_the_engine_given_their_queue():
     """queue=...: the engine starts no worker; a `celery worker` someone else started (as
-    distlab.hosts.celery does on each test host) runs its tasks."""
-    from distlab.engines.celery.engine import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
+    engines/celery/hosts.py does on each test host) runs its tasks."""
+    from distlab.engines.celery.plugin import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
     from distlab.engines.celery.workers import worker_command, worker_environment
     from distlab.procs import stop_pids
 

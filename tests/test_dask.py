@@ -101,7 +101,7 @@ class TestDaskResources:
 
 
 def test_uneven_split_of_units():
-    from distlab.engines.units import split_units
+    from distlab.engines.common.units import split_units
 
     assert split_units(5, 2) == [3, 2]
     assert split_units(1, 2) == [1, 0]

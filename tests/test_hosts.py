@@ -341,7 +341,7 @@ def test_cut_host_on_celery_and_kafka_loses_nothing_once_the_host_returns(state_
 def test_a_round_trip_carries_the_asked_rtt_through_toxiproxy(state_dir):
     """No netem here: the delay is a Toxiproxy on the driver's host in front of the
     scheduler (and on each worker host); a task's round trip then takes at least the RTT."""
-    from distlab.hosts import dask as dask_hosts
+    from distlab.engines.dask import hosts as dask_hosts
 
     hosts = netns.up(3, rtt_ms=40.0)
     dep = dask_hosts.deploy(hosts, 2)

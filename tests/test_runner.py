@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from distlab import registry, stats
@@ -17,11 +19,7 @@ def test_unknown_size_is_a_user_error():
 
 def test_missing_engine_gives_install_hint(monkeypatch):
     e = registry.ENGINES["ray"]
-    monkeypatch.setitem(
-        registry.ENGINES,
-        "ray",
-        registry.EngineEntry(e.name, e.module, e.cls, ("no_such_module_xyz",), e.extra),
-    )
+    monkeypatch.setitem(registry.ENGINES, "ray", replace(e, probe=("no_such_module_xyz",)))
     with pytest.raises(EngineUnavailable, match=r"pip install 'distlab\[ray\]'"):
         registry.engine_class("ray")
 

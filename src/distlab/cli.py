@@ -234,8 +234,13 @@ def _engine_options(option: list[str] | None, engines: list[str], gpus: int | No
         if name not in engines:
             raise DistlabError(f"--option {name}.…: {name!r} is not an engine of this run")
     if gpus is not None:
+        from distlab import registry
+
+        # to the engines that schedule by GPUs (declare the option); the others run the
+        # GPU workload's tasks without them, or say it is unsupported
         for name in engines:
-            options.setdefault(name, {})["gpus"] = gpus
+            if registry.entry(name).declares("gpus"):
+                options.setdefault(name, {})["gpus"] = gpus
     return options
 
 
@@ -261,10 +266,11 @@ def _worker_counts(text: str | None) -> list[int]:
 
 @app.command("engines")
 def engines_cmd() -> None:
-    """What engines are installed, their versions and capabilities."""
-    from distlab.report.catalog import engines_table
+    """What engines are installed, their versions, capabilities and options."""
+    from distlab.report.catalog import engines_table, options_table
 
     console.print(engines_table())
+    console.print(options_table())
 
 
 @app.command("doctor")

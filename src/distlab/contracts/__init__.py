@@ -5,7 +5,9 @@
 * :mod:`.batch`: map/reduce and typed built-in operators (BatchEngine);
 * :mod:`.streams`: StreamSpec/StreamResult, golden helpers, the paced sender
   (StreamEngine); :mod:`.pacing`: the one pacer every paced loop uses;
-* :mod:`.errors`: the errors every layer shares.
+* :mod:`.errors`: the errors every layer shares;
+* :mod:`.plugin`: an engine's light declaration (EnginePlugin, its Options), what the
+  registry discovers through the ``distlab.engines`` entry points.
 
 An engine declares the shapes it runs by subclassing the sub-contracts it implements;
 ``Engine.shapes`` is derived from them. This package imports nothing above it.
@@ -27,6 +29,7 @@ from distlab.contracts.errors import (
     with_remote_traceback,
 )
 from distlab.contracts.lifecycle import BATCH, STREAMS, TASKS, Broker, Engine
+from distlab.contracts.plugin import EnginePlugin, Option
 from distlab.contracts.streams import StreamEngine, StreamResult, StreamSpec
 from distlab.contracts.tasks import (
     ActorHandle,
@@ -50,8 +53,10 @@ __all__ = [
     "DistlabError",
     "Engine",
     "EngineStartError",
+    "EnginePlugin",
     "EngineUnavailable",
     "Future",
+    "Option",
     "RemoteTraceback",
     "StreamEngine",
     "StreamResult",

@@ -21,10 +21,13 @@ leaves no listening port behind, and is idempotent.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Protocol, final
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, final
 
 from distlab.contracts.errors import DistlabError, EngineStartError, first_line
 from distlab.procs import port_open, split_host_port
+
+if TYPE_CHECKING:
+    from distlab.contracts.plugin import EnginePlugin
 
 # The shapes of work (seed 004's taxonomy).
 TASKS = "tasks"
@@ -89,6 +92,9 @@ class Engine:
     #: processes of its own library), e.g. "KRaft broker and controller, one node";
     #: ``server_version()`` names it
     server: ClassVar[str | None] = None
+    #: the engine's declaration (its package's PLUGIN): the options it accepts come from
+    #: it; None: an engine without one takes its options unchecked
+    plugin: ClassVar[EnginePlugin | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -99,7 +105,11 @@ class Engine:
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         self.address = address
         self.workers = workers
-        self.options = options
+        #: every declared option, typed, its default when not given (an unknown name or a
+        #: bad value is one line, DistlabError, before anything starts)
+        self.options: dict[str, Any] = (
+            self.plugin.read_options(options) if self.plugin is not None else dict(options)
+        )
         self.started = False
         #: results the engine delivered more than once and the adapter dropped
         #: (at-least-once engines count them; the others never deliver twice)

@@ -1,3 +1,5 @@
-"""Engine adapters: one module or package per engine family, the only place its library
-is imported. Shared by the adapters: ``addressing`` (the pieces of ``check_address``) and
-``units`` (a task's granted resource units in its environment)."""
+"""Engine adapters: one package per engine (``engines/<name>/``), the only place its
+library is imported. Each package has a light ``plugin.py`` (its ``PLUGIN``: what the
+engine is, its options, where its class and its deployment across test hosts live),
+registered in the ``distlab.engines`` entry-point group; ``common/`` holds what several
+adapters share."""

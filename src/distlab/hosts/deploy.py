@@ -4,8 +4,8 @@ where, the address its driver connects to, and how it is taken down.
 The layout is the same for every engine: the driver (the engine process distlab runs
 its cells in) on h0, the engine's server (scheduler, head, broker) on h1, its workers
 spread over the remaining hosts (h1 as well when there are only two hosts). Each
-engine's deploy function lives in distlab.hosts.<engine> and is named by the registry
-(``EngineEntry.deploy``); it starts processes with :meth:`Deployment.start` and waits
+engine's deploy function lives in distlab.engines.<engine>.hosts and is named by the
+engine's plugin (``EnginePlugin.deploy``); it starts processes with :meth:`Deployment.start` and waits
 until its workers have joined, so the driver's first figure is not a join in progress.
 """
 

@@ -1,5 +1,6 @@
-"""Terminal tables of what this distlab offers: engines (installed, versions, capabilities)
-and workloads (shape, needs, sizes). They read the registries, not a results file."""
+"""Terminal tables of what this distlab offers: engines (installed, versions, capabilities,
+and the options each declares) and workloads (shape, needs, sizes). They read the
+registries, not a results file."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from rich.table import Table
 
 from distlab import registry
 from distlab.contracts import DistlabError
+from distlab.contracts.plugin import Option
 from distlab.results import library_versions
 from distlab.workloads import WORKLOADS, entry_point_names, workload_class
 
@@ -64,6 +66,34 @@ def engines_table() -> Table:
             *caps,
             "" if installed else entry.install_hint,
         )
+    for name, why in registry.BROKEN.items():  # another package's plugin that does not load
+        t.add_row(name, "no", "", "", f"[red]{why}[/]", *[""] * (len(ENGINE_COLUMNS) - 5))
+    return t
+
+
+def _default_text(option: Option) -> str:
+    if option.default is None:
+        return "not set"
+    if isinstance(option.default, bool):
+        return "true" if option.default else "false"
+    return str(option.default) if option.default != {} else "{}"
+
+
+def options_table() -> Table:
+    """Every engine's declared options (--option ENGINE.NAME=VALUE): type, default, help."""
+    t = Table(title="engine options (--option ENGINE.NAME=VALUE)")
+    for col in ("engine", "option", "accepts", "default", "what it sets"):
+        t.add_column(col, overflow="fold")
+    for name, plugin in registry.ENGINES.items():
+        for i, option in enumerate(plugin.options):
+            t.add_row(
+                name if i == 0 else "",
+                option.name,
+                option.describe(),
+                _default_text(option),
+                option.help,
+                end_section=i == len(plugin.options) - 1,
+            )
     return t
 
 

@@ -57,7 +57,7 @@ def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
     try:
         cls = registry.engine_class(name)
         options = dict(job.options)
-        if job.kill_broker and cls.needs_server and not job.address:
+        if job.kill_broker and not job.address and registry.entry(name).declares("durable_broker"):
             # a broker that can come back with its data after --kill-broker (if the
             # engine's broker can: Redis with an append-only file)
             options.setdefault("durable_broker", True)

@@ -130,6 +130,8 @@ def validate(spec: RunSpec) -> None:
         gpus = options.get("gpus")
         if gpus is not None and (not isinstance(gpus, int) or gpus < 0):
             raise DistlabError(f"--gpus must be a whole number >= 0 (got {gpus!r} for {name})")
+        # names, types and ranges, against the engine's declared options
+        registry.check_options(name, options)
 
 
 class _Matrix:

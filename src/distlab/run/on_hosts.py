@@ -1,5 +1,5 @@
 """`distlab run --hosts N`: each engine deployed across the test hosts by its own
-multi-node tooling (distlab.hosts.<engine>, named by the registry), its cells run by an
+multi-node tooling (distlab.engines.<engine>.hosts, named by its plugin), its cells run by an
 engine process on the driver's host h0 against that deployment's address, then the
 deployment stopped by PID. An engine that cannot span hosts here says why in its cells."""
 
@@ -13,9 +13,9 @@ from distlab import registry
 from distlab.contracts import DistlabError
 from distlab.hosts import netns
 from distlab.hosts.deploy import Deployment
-from distlab.hosts.stream_source import start_stream_broker
 from distlab.run.model import CellRecord, RunSpec
 from distlab.run.stream_broker import needs_stream_broker
+from distlab.run.stream_broker_on_hosts import start_stream_broker
 
 
 @contextmanager

@@ -22,7 +22,7 @@ Options (``distlab.engine("celery", ..., **options)``):
                      rpc:// for amqp).
   queue              serve tasks through this queue, whose workers were started elsewhere
                      (``distlab run --hosts``: a `celery worker` per test host, see
-                     distlab.hosts.celery); the engine starts no worker of its own and
+                     engines/celery/hosts.py); the engine starts no worker of its own and
                      waits until one has run a probe task.
   durable_broker     the embedded Redis writes an append-only file (fsync at each write),
                      so it can be restarted with its data after it died (distlab run
@@ -58,13 +58,13 @@ from distlab.contracts import (
     UnsatisfiableResources,
     chunked,
 )
-from distlab.engines.addressing import endpoint, require_answer
 from distlab.engines.celery.app import (
     NOOP_TASK,
     RUN_CHUNK_TASK,
     RUN_TASK,
     make_app,
 )
+from distlab.engines.celery.plugin import PLUGIN
 from distlab.engines.celery.results import (
     CeleryFuture,
     collect,
@@ -72,6 +72,7 @@ from distlab.engines.celery.results import (
     unreachable,
 )
 from distlab.engines.celery.workers import WorkerProcesses
+from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer, redis_version
 
@@ -87,15 +88,13 @@ DRIVER_STORE_RETRY = {
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
-#: the options' defaults (also what distlab.hosts.celery gives the workers it starts)
-VISIBILITY_TIMEOUT_S = 30.0
-PREFETCH_MULTIPLIER = 4
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "pyamqp": 5672, "amqps": 5671}
 # As root Celery refuses pickle unless C_FORCE_ROOT is set, then warns on every start.
 
 
 class CeleryEngine(WorkerProcesses, TaskEngine):
     name = "celery"
+    plugin = PLUGIN
     needs_server = True
     server = "broker and result backend"
 
@@ -118,13 +117,13 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         super().__init__(address=address, workers=workers, **options)
         #: seconds before the unacked tasks of a worker that died come back; tasks that
         #: run longer than this may be delivered twice (kombu's Redis transport)
-        self.visibility_timeout = float(options.get("visibility_timeout", VISIBILITY_TIMEOUT_S))
-        self.prefetch_multiplier = int(options.get("prefetch_multiplier", PREFETCH_MULTIPLIER))
-        self.result_backend = options.get("backend")
-        self._resource_totals = {k: int(v) for k, v in (options.get("resources") or {}).items()}
-        if options.get("gpus"):
-            self._resource_totals["GPU"] = int(options["gpus"])
-        self.durable_broker = bool(options.get("durable_broker", False))
+        self.visibility_timeout: float = self.options["visibility_timeout"]
+        self.prefetch_multiplier: int = self.options["prefetch_multiplier"]
+        self.result_backend: str | None = self.options["backend"]
+        self._resource_totals = {k: int(v) for k, v in self.options["resources"].items()}
+        if self.options["gpus"]:
+            self._resource_totals["GPU"] = self.options["gpus"]
+        self.durable_broker: bool = self.options["durable_broker"]
         self._redis: RedisServer | None = None
         #: when the embedded Redis was first seen dead (None: alive)
         self._broker_dead_since: float | None = None
@@ -162,7 +161,7 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
     def _start(self) -> None:
         # with queue=..., workers started elsewhere serve it, and QUEUE.RESOURCE for each
         # resource total declared (e.g. a test-host deployment's GPU worker)
-        given_queue = self.options.get("queue")
+        given_queue = self.options["queue"]
         broker, backend = self._broker_and_backend()
         self._queue = given_queue or f"distlab-{uuid.uuid4().hex[:12]}"
         config = {
@@ -389,7 +388,7 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
             "workers": self.workers,
             "pool": "prefork",
             # workers started elsewhere (distlab run --hosts) serve this queue
-            "queue_of_workers_started_elsewhere": self.options.get("queue"),
+            "queue_of_workers_started_elsewhere": self.options["queue"],
             "prefetch_multiplier": self.prefetch_multiplier,
             "visibility_timeout_s": self.visibility_timeout,
             "durable_broker": self.durable_broker if self._redis is not None else None,

@@ -38,8 +38,9 @@ from distlab.contracts import (
     StreamSpec,
     WordCount,
 )
-from distlab.engines.addressing import endpoint, unreachable
+from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.flink import env as flink_env
+from distlab.engines.flink.plugin import PLUGIN
 from distlab.procs import split_host_port, stop_pids
 
 DEFAULT_REST_PORT = 8081
@@ -51,6 +52,7 @@ _ENV_SET = ("FLINK_LOG_DIR", "_python_worker_execution_mode")
 
 class FlinkEngine(BatchEngine, StreamEngine):
     name = "flink"
+    plugin = PLUGIN
     builtin_ops = frozenset({WordCount})
     address_help = "host:port of a Flink JobManager's REST endpoint (e.g. 127.0.0.1:8081)"
     server = "mini-cluster: JobManager and TaskManagers in one JVM"
@@ -105,7 +107,7 @@ class FlinkEngine(BatchEngine, StreamEngine):
             settings.update({"execution.target": "remote", "rest.address": host})
             settings["rest.port"] = str(port)
             # The cluster's task managers run the UDFs with their own python.
-            if self.options.get("python_executable"):
+            if self.options["python_executable"]:
                 settings["python.executable"] = self.options["python_executable"]
         else:
             settings.update(
@@ -119,7 +121,7 @@ class FlinkEngine(BatchEngine, StreamEngine):
                     "taskmanager.bind-host": "127.0.0.1",
                 }
             )
-        settings.update({k: str(v) for k, v in self.options.get("flink_conf", {}).items()})
+        settings.update({k: str(v) for k, v in self.options["flink_conf"].items()})
         return settings
 
     def _start(self) -> None:

@@ -5,7 +5,7 @@ Without an address the adapter starts its own Apache Kafka broker (one KRaft nod
 distlab.services.kafka.broker) on loopback; with ``address="host:port[,host:port]"`` it
 uses the user's bootstrap servers, creating uniquely named topics there and deleting them
 on close. Its worker processes (distlab.engines.kafka.worker) run on this machine, or
-elsewhere with ``group`` (distlab.hosts.kafka starts them on test hosts).
+elsewhere with ``group`` (engines/kafka/hosts.py starts them on test hosts).
 
 Delivery is at-least-once: a worker commits a task's offset only after its result is
 flushed, so a killed worker's unfinished tasks are re-run by the group member that takes
@@ -39,8 +39,9 @@ from distlab.contracts import (
     apply_chunk,
     chunked,
 )
-from distlab.engines.addressing import endpoint, unreachable
+from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.kafka.group import WorkerProcesses, wait_for_assignment
+from distlab.engines.kafka.plugin import PLUGIN
 from distlab.engines.kafka.results import TaskResults
 from distlab.engines.kafka.worker import RECORD_OVERHEAD, too_large
 from distlab.procs import port_open
@@ -52,7 +53,6 @@ from distlab.services.kafka.broker import (
     delete_topics,
     kafka_version,
 )
-from distlab.services.kafka.clients import FETCH_WAIT_MS
 
 #: how long an unreachable user cluster may take to fail
 CONNECT_TIMEOUT = 8.0
@@ -64,6 +64,7 @@ BROKER_GRACE_S = 3.0
 
 class KafkaEngine(TaskEngine, StreamEngine):
     name = "kafka"
+    plugin = PLUGIN
     needs_server = True
     own_kafka = True
     server = "KRaft broker and controller, one node"
@@ -78,18 +79,13 @@ class KafkaEngine(TaskEngine, StreamEngine):
     }
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
-        """Options: ``partitions`` (task topic, default 2 x workers),
-        ``session_timeout_ms`` (group failure detection, default 3000; 6000 on a user's cluster),
-        ``max_message_bytes`` (largest task or result, default 64 MiB),
-        ``fetch_wait_ms`` (longest wait of an idle fetch, default 100),
-        ``restart_workers`` (replace a worker process that dies, default True),
-        ``group`` (use the topics ``GROUP-tasks`` and ``GROUP-results`` and the consumer
-        group ``GROUP-workers`` of workers started elsewhere, e.g. on other hosts: start
-        no worker, create and delete no topic; ``partitions`` must then be the tasks
-        topic's)."""
+        """Options: as declared in plugin.py. With ``group`` the engine uses the topics
+        ``GROUP-tasks`` and ``GROUP-results`` and the consumer group ``GROUP-workers`` of
+        workers started elsewhere (e.g. on other hosts): it starts no worker, creates and
+        deletes no topic, and ``partitions`` must then be the tasks topic's."""
         super().__init__(address, workers, **options)
         #: dead worker processes replaced (option restart_workers, default True)
-        self.restart_workers = bool(self.options.get("restart_workers", True))
+        self.restart_workers: bool = self.options["restart_workers"]
         self.worker_restarts = 0
         self._broker: KafkaBroker | None = None
         #: why the broker is lost (it died; an in-memory broker takes the topics with it)
@@ -132,7 +128,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
         return self._results.foreign_messages if self._results is not None else 0
 
     def _start(self) -> None:
-        self.partitions = int(self.options.get("partitions") or 2 * self.workers)
+        self.partitions = self.options["partitions"] or 2 * self.workers
         if self.partitions < self.workers:
             raise DistlabError(
                 f"kafka needs partitions >= workers ({self.partitions} < {self.workers})"
@@ -140,10 +136,10 @@ class KafkaEngine(TaskEngine, StreamEngine):
         # a broker refuses a session timeout under its group.min.session.timeout.ms:
         # 6 s by default on a user's cluster, 1 s on the embedded broker
         default_timeout = 6000 if self.address else 3000
-        self.session_timeout_ms = int(self.options.get("session_timeout_ms", default_timeout))
-        self.max_message_bytes = int(self.options.get("max_message_bytes", 64 << 20))
+        self.session_timeout_ms = self.options["session_timeout_ms"] or default_timeout
+        self.max_message_bytes = self.options["max_message_bytes"]
         # Apache Kafka answers a fetch as soon as data arrive: this only bounds idle polls.
-        self.fetch_wait_ms = int(self.options.get("fetch_wait_ms", FETCH_WAIT_MS))
+        self.fetch_wait_ms = self.options["fetch_wait_ms"]
 
         if self.address:
             self.check_address(self.address)
@@ -155,7 +151,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             self.bootstrap = self._broker.bootstrap
 
         run = uuid.uuid4().hex[:12]
-        remote = self.options.get("group")
+        remote = self.options["group"]
         names = remote or f"distlab-{run}"
         self.tasks_topic, self.results_topic = f"{names}-tasks", f"{names}-results"
         self.group = f"{names}-workers"
@@ -395,7 +391,7 @@ class KafkaEngine(TaskEngine, StreamEngine):
             "delivery": "at-least-once (duplicates dropped by the driver)",
             "restart_workers": self.restart_workers,
             # the consumer group of workers started elsewhere (option group), if any
-            "group_of_workers_started_elsewhere": self.options.get("group") and self.group,
+            "group_of_workers_started_elsewhere": self.options["group"] and self.group,
         }
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from distlab.contracts import EngineStartError
-from distlab.engines import addressing
+from distlab.engines.common import addressing
 from distlab.services.hadoop_client import SITE_FILES, read_configuration, write_client_conf
 
 NAMENODE_PORT = 8020

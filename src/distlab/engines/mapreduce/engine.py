@@ -47,6 +47,7 @@ import psutil
 from distlab.contracts import BatchEngine, DistlabError
 from distlab.engines.mapreduce import task as task_module
 from distlab.engines.mapreduce.client import ClientConf, job_counters, job_phases
+from distlab.engines.mapreduce.plugin import PLUGIN
 from distlab.procs import tree
 from distlab.services.hadoop import HadoopCluster
 from distlab.services.hadoop_client import hadoop_java, hadoop_version
@@ -54,7 +55,6 @@ from distlab.services.hadoop_client import hadoop_java, hadoop_version
 FS_SHELL = "org.apache.hadoop.fs.FsShell"
 STREAMING = "org.apache.hadoop.streaming.HadoopStreaming"
 #: Hadoop's default ports, for addresses given without one
-MAX_ATTEMPTS = 2
 #: an FsShell call (put, cat, mkdir) that takes longer has hung
 FS_TIMEOUT_S = 600
 #: the counters kept in last_job (Hadoop's names -> ours)
@@ -68,6 +68,7 @@ def _first_line(text: str) -> str:
 
 class MapReduceEngine(BatchEngine):
     name = "mapreduce"
+    plugin = PLUGIN
     needs_server = True
     # a job is new JVMs (client, application master, one per task) and Python task
     # processes; here the first job took 18.4 s and the next 19.1 s
@@ -82,9 +83,9 @@ class MapReduceEngine(BatchEngine):
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
         #: the interpreter that runs the tasks (on a user's cluster: the nodes' path)
-        self.python = str(options.get("python") or sys.executable)
-        self.max_attempts = int(options.get("max_attempts", MAX_ATTEMPTS))
-        self.container_mb = int(options.get("container_mb", 512))
+        self.python: str = self.options["python"] or sys.executable
+        self.max_attempts: int = self.options["max_attempts"]
+        self.container_mb: int = self.options["container_mb"]
         #: the last job: YARN application id, HDFS paths, seconds per step, counters
         self.last_job: dict[str, Any] = {}
         self.cluster: HadoopCluster | None = None
@@ -121,7 +122,7 @@ class MapReduceEngine(BatchEngine):
                 nodemanager_mb=512 + self.workers * self.container_mb,
                 container_mb=self.container_mb,
                 am_mb=512,
-                properties=self.options.get("hadoop_properties"),
+                properties=self.options["hadoop_properties"],
             ).start()
             self.conf_dir = self.cluster.conf_dir
         self.hdfs_root = f"/tmp/distlab/{uuid.uuid4().hex[:12]}"

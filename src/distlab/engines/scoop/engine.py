@@ -46,7 +46,7 @@ import psutil
 import scoop
 
 from distlab.contracts import DistlabError, EngineStartError, Future, TaskEngine
-from distlab.engines.addressing import unreachable
+from distlab.engines.common.addressing import unreachable
 from distlab.engines.scoop.origin import (
     AUTHKEY_FILE,
     ID_BYTES,
@@ -58,6 +58,7 @@ from distlab.engines.scoop.origin import (
     greet_origin,
     settle,
 )
+from distlab.engines.scoop.plugin import PLUGIN
 from distlab.procs import port_open, stop_pids, tree
 
 BRIDGE_SCRIPT = str(Path(__file__).with_name("bridge.py"))
@@ -67,6 +68,7 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 class ScoopEngine(TaskEngine):
     name = "scoop"
+    plugin = PLUGIN
     data_path = {"argument": "cloudpickled to SCOOP's origin, then via its ZeroMQ broker",
                  "result": "the same way back: worker -> broker -> origin -> driver",
                  "shared": "by value: pickled into every task that uses it"}  # fmt: skip
@@ -75,8 +77,6 @@ class ScoopEngine(TaskEngine):
         "same python and distlab paths; the origin runs here"
     )
 
-    #: seconds for SCOOP to start and its origin to connect back
-    start_timeout = 60.0
     #: the whole host check (port 22 of every host) ends within this
     hosts_timeout = 8.0
 
@@ -143,7 +143,7 @@ class ScoopEngine(TaskEngine):
             raise EngineStartError(f"SCOOP did not start: {reason}") from exc
 
     def _launch(self, hosts: list[str]) -> None:
-        timeout = float(self.options.get("start_timeout", self.start_timeout))
+        timeout = self.options["start_timeout"]
         self._workdir = tempfile.mkdtemp(prefix="distlab-scoop-")
         listener = socket.socket()
         try:
@@ -160,10 +160,10 @@ class ScoopEngine(TaskEngine):
             if hosts:
                 # The origin (first host) is this machine, also when named by an external
                 # host name (over ssh if SCOOP does not know the name as local: test hosts)
-                origin = self.options.get("external_hostname") or "127.0.0.1"
+                origin = self.options["external_hostname"] or "127.0.0.1"
                 cmd += ["--hosts", str(origin), *hosts]
                 for option in ("external_hostname", "ssh_executable"):
-                    if self.options.get(option):
+                    if self.options[option]:
                         cmd += ["--" + option.replace("_", "-"), str(self.options[option])]
             cmd += [BRIDGE_SCRIPT, f"127.0.0.1:{listener.getsockname()[1]}", str(key_file)]
             with open(self._log_path(), "wb") as log:
@@ -227,7 +227,7 @@ class ScoopEngine(TaskEngine):
 
     def _warm_up(self) -> None:
         """Run one tiny task per worker so start-up is measured apart from the work."""
-        timeout = float(self.options.get("start_timeout", self.start_timeout))
+        timeout = self.options["start_timeout"]
         for fut in [self.submit(os.getpid) for _ in range(self.workers)]:
             if fut.result(timeout=timeout) == self._origin_pid:
                 raise EngineStartError("SCOOP ran a task in its origin: workers did not start")

@@ -43,7 +43,8 @@ from distlab.contracts import (
     apply_chunk,
     chunked,
 )
-from distlab.engines.addressing import endpoint, require_answer
+from distlab.engines.common.addressing import endpoint, require_answer
+from distlab.engines.spark.plugin import PLUGIN
 from distlab.engines.spark.stream import kafka_connector_jars
 from distlab.engines.spark.tasks import (
     collect,
@@ -75,6 +76,7 @@ _PY_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) 
 
 class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "spark"
+    plugin = PLUGIN
     supports_shared_objects = True
     address_help = "spark://host:port (a standalone master); default: embedded local[workers]"
     server = "local mode: driver and executors in one JVM"
@@ -176,7 +178,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         self.kafka_jars, self.kafka_jars_missing = kafka_connector_jars()
         if self.kafka_jars:
             conf.set("spark.jars", ",".join(str(j) for j in self.kafka_jars))
-        for key, value in self.options.get("conf", {}).items():
+        for key, value in self.options["conf"].items():
             conf.set(key, str(value))
         try:
             # The JVM's own output (a module warning on every start, fatal errors) goes to
@@ -203,7 +205,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
                     .collect()
                 )
             )
-            warming.result(timeout=float(self.options.get("start_timeout", 120)))
+            warming.result(timeout=self.options["start_timeout"])
         except Exception as exc:
             if isinstance(exc, DistlabError):
                 raise
@@ -274,7 +276,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         executors included, has spark.driver.memory, 1g by default) or exited."""
         fatal = jvm_fatal(self._log_path) if self.started and self._sc is not None else None
         if fatal:
-            memory = self.options.get("conf", {}).get("spark.driver.memory", "1g")
+            memory = self.options["conf"].get("spark.driver.memory", "1g")
             return (
                 f"the Spark JVM failed with {fatal} (spark.driver.memory {memory}; more "
                 "with conf={'spark.driver.memory': '4g'}): the SparkContext is gone"

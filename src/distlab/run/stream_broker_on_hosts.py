@@ -22,7 +22,7 @@ def start_stream_broker(dep: Deployment) -> None:
     listener and proxy when delayed."""
     # imported here: the Kafka deployment needs confluent-kafka, which an install
     # without the kafka extra lacks, and every `distlab run` imports this module
-    from distlab.hosts.kafka import start_broker
+    from distlab.engines.kafka.hosts import start_broker
 
     clients = [
         (h, "driver -> stream broker" if h is dep.driver else

@@ -8,7 +8,7 @@ A task submitted with ``resources=`` runs on a second pool sized to the largest 
 total; the driver hands each task its own unit ids when it starts and takes them back
 when it ends, so at most the declared units are ever in use. The task reads its units
 with ``distlab.contracts.granted_units()`` (DISTLAB_RESOURCE_UNITS, and CUDA_VISIBLE_DEVICES
-for GPUs, set around the call: distlab.engines.units).
+for GPUs, set around the call: distlab.engines.common.units).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from distlab.contracts import (
     UnsatisfiableResources,
 )
 from distlab.contracts.errors import call_capturing, with_remote_traceback
-from distlab.engines.mainmodule import ForkServerContext
-from distlab.engines.units import published_units
+from distlab.engines.common.mainmodule import ForkServerContext
+from distlab.engines.common.units import published_units
+from distlab.engines.local.plugin import PLUGIN
 
 # A task goes by value (cloudpickle) when the standard pickler cannot send its function
 # (lambdas, closures), so the pool accepts what Ray and Dask accept, and when it would
@@ -259,6 +260,7 @@ class _UnitScheduler:
 
 class LocalEngine(TaskEngine):
     name = "local"
+    plugin = PLUGIN
     supports_resources = True
     address_help = "(none: the process pool runs on this machine only)"
     data_path = {
@@ -288,7 +290,7 @@ class LocalEngine(TaskEngine):
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # forkserver: safe with the driver's threads (progress, memory sampler), fast to
-        # fork; ours starts every process so that `python -` works (engines.mainmodule).
+        # fork; ours starts every process so that `python -` works (engines.common.mainmodule).
         pool = ProcessPoolExecutor(self.workers, mp_context=ForkServerContext())
         # Start every worker now, so start-up is measured apart from the work.
         for f in [pool.submit(_warm) for _ in range(self.workers)]:
@@ -308,9 +310,9 @@ class LocalEngine(TaskEngine):
         return self._pool
 
     def _declared_resources(self) -> dict[str, int]:
-        totals = {k: int(v) for k, v in (self.options.get("resources") or {}).items() if v}
-        if self.options.get("gpus"):
-            totals["GPU"] = int(self.options["gpus"])
+        totals = {k: int(v) for k, v in self.options["resources"].items() if v}
+        if self.options["gpus"]:
+            totals["GPU"] = self.options["gpus"]
         return totals
 
     def close(self) -> None:

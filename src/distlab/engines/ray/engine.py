@@ -5,7 +5,7 @@ Options (``distlab.engine("ray", ..., **options)``), embedded start only:
                   id from Ray, which the task reads with ``distlab.contracts.granted_units``.
   resources={..}  custom named resources of the node.
 
-A task that asks for resources runs inside a wrapper (``_run_with_units``) that publishes
+A task that asks for resources runs inside a wrapper (``run_with_units``) that publishes
 the accelerator ids Ray assigned to it (``get_accelerator_ids()``: GPUs and other
 accelerators; Ray assigns no ids for custom resources) as every engine does
 (distlab.contracts.tasks.units_environment).
@@ -31,29 +31,30 @@ from typing import Any
 
 import psutil
 import ray
-from ray.exceptions import (
-    LocalRayletDiedError,
-    NodeDiedError,
-    ObjectLostError,
-    RayActorError,
-    RayError,
-    RayTaskError,
-    WorkerCrashedError,
-)
+from ray.exceptions import RayTaskError
 
 from distlab.contracts import (
     BatchEngine,
     EngineStartError,
     Future,
-    RemoteTraceback,
     StreamEngine,
     TaskEngine,
-    TaskLost,
     UnsatisfiableResources,
     task_map_reduce,
 )
-from distlab.engines.addressing import endpoint, require_answer
-from distlab.engines.units import published_units, temporary_environment
+from distlab.engines.common.addressing import endpoint, require_answer
+from distlab.engines.common.units import temporary_environment
+from distlab.engines.ray.futures import (
+    LOSSES,
+    RayActor,
+    RayFuture,
+    apply_callable,
+    raise_lost,
+    raise_original,
+    run_with_units,
+    task_options,
+)
+from distlab.engines.ray.plugin import PLUGIN
 from distlab.procs import stop_pids
 
 # Where Ray's own executables and scripts live: how we tell its processes from others.
@@ -67,83 +68,9 @@ _CLIENT_DEFAULT_PORT = 10001
 _CLIENT_ATTEMPTS, _CLIENT_START_FAILURES = 3, ("Initialization failure", "client server failed")
 
 
-def _raise_original(exc: RayTaskError) -> None:
-    """Raise the task's own exception (its type, not Ray's wrapper) with the remote
-    traceback as ``__cause__``; keep Ray's error when the cause did not survive."""
-    original = exc.cause
-    if isinstance(original, BaseException) and not isinstance(original, RayError):
-        # str() of Ray's error is the remote traceback (the dual-class form Ray raises
-        # has no traceback_str of its own).
-        raise original from RemoteTraceback(str(exc))
-    raise exc
-
-
-#: how Ray says it lost a task (its worker, node or result died) once its retries are spent
-_LOSSES = (WorkerCrashedError, NodeDiedError, ObjectLostError, LocalRayletDiedError, RayActorError)
-
-
-def _raise_lost(exc: RayError) -> None:
-    first = (str(exc).strip().splitlines() or [""])[0][:200]
-    raise TaskLost(f"Ray lost the task ({type(exc).__name__}: {first})") from exc
-
-
-class RayFuture:
-    """An ObjectRef with the Future interface distlab promises."""
-
-    __slots__ = ("ref",)
-
-    def __init__(self, ref: ray.ObjectRef):
-        self.ref = ref
-
-    def result(self, timeout: float | None = None) -> Any:
-        try:
-            return ray.get(self.ref, timeout=timeout)
-        except RayTaskError as exc:
-            _raise_original(exc)
-        except _LOSSES as exc:
-            _raise_lost(exc)
-
-    def done(self) -> bool:
-        ready, _ = ray.wait([self.ref], timeout=0, fetch_local=False)
-        return bool(ready)
-
-
-class RayActor:
-    def __init__(self, handle: Any):
-        self._handle = handle
-
-    def call(self, method: str, *args: Any, **kwargs: Any) -> RayFuture:
-        return RayFuture(getattr(self._handle, method).remote(*args, **kwargs))
-
-
-def _apply(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    # Carrier for callables ray.remote refuses (partials, callable objects, builtins).
-    return fn(*args, **kwargs)
-
-
-def _run_with_units(
-    requested: tuple[str, ...], fn: Callable[..., Any], *args: Any, **kwargs: Any
-) -> Any:
-    """On the worker: publish the units Ray granted this task, then run it."""
-    assigned = ray.get_runtime_context().get_accelerator_ids()
-    units = {name: ids for name, ids in assigned.items() if name in requested}
-    with published_units(units):
-        return fn(*args, **kwargs)
-
-
-def _task_options(resources: dict[str, float]) -> dict[str, Any]:
-    """distlab's {"GPU": 1, "CPU": 2, "disk": 1} -> Ray's num_gpus/num_cpus/resources."""
-    custom = {k: float(v) for k, v in resources.items() if k not in ("CPU", "GPU")}
-    options: dict[str, Any] = {"num_cpus": resources.get("CPU", 1)}
-    if "GPU" in resources:
-        options["num_gpus"] = resources["GPU"]
-    if custom:
-        options["resources"] = custom
-    return options
-
-
 class RayEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "ray"
+    plugin = PLUGIN
     supports_resources = True
     supports_actors = True
     supports_shared_objects = True
@@ -226,9 +153,9 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         # Kept short: Ray's socket paths must fit in 107 bytes.
         self._temp_dir = tempfile.mkdtemp(prefix="distlab-ray-")
         extra: dict[str, Any] = {}
-        if self.options.get("gpus") is not None:
+        if self.options["gpus"] is not None:
             extra["num_gpus"] = self.options["gpus"]
-        if self.options.get("resources"):
+        if self.options["resources"]:
             extra["resources"] = dict(self.options["resources"])
         self._owns_session = True
         # Workers import the driver's modules (functions pickled by reference, e.g. from
@@ -289,7 +216,7 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
     def _remote(self, fn: Callable[..., Any], resources: dict[str, float] | None) -> Any:
         """The remote function that runs ``fn``: the function itself (Ray names the task
         after it), or a carrier that takes it as its first argument (callables Ray
-        refuses, and resource tasks, whose units are published by _run_with_units)."""
+        refuses, and resource tasks, whose units are published by run_with_units)."""
         key = tuple(sorted(resources.items())) if resources else ()
         try:
             per_fn = self._remote_fns.setdefault(fn, {})
@@ -298,9 +225,9 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         remote = per_fn.get(key)
         if remote is None:
             if resources:
-                remote = ray.remote(_run_with_units).options(**_task_options(resources))
+                remote = ray.remote(run_with_units).options(**task_options(resources))
             else:
-                remote = ray.remote(fn if inspect.isfunction(fn) else _apply)
+                remote = ray.remote(fn if inspect.isfunction(fn) else apply_callable)
             per_fn[key] = remote
         return remote
 
@@ -337,9 +264,9 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         try:
             return ray.get([f.ref for f in futures])
         except RayTaskError as exc:
-            _raise_original(exc)
-        except _LOSSES as exc:
-            _raise_lost(exc)
+            raise_original(exc)
+        except LOSSES as exc:
+            raise_lost(exc)
 
     def share(self, obj: Any) -> Any:
         return ray.put(obj)
@@ -362,7 +289,7 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine):
         """Streams: distlab's Kafka processors in Ray actors kept between streams
         (engines/hosted_streams.py); an actor holds no CPU while it runs, so they never
         starve the task slots."""
-        from distlab.engines.hosted_streams import KeptActors, LongRunning
+        from distlab.engines.common.hosted_streams import KeptActors, LongRunning
 
         if self._stream_actors is None:
             self._stream_actors = KeptActors(lambda: self.create_actor(LongRunning))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 
-from distlab.engines.celery.engine import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
+from distlab.engines.celery.plugin import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
 from distlab.engines.celery.workers import worker_command, worker_environment
 from distlab.hosts.deploy import Deployment, build, wait_for_port
 from distlab.hosts.netns import TestHosts

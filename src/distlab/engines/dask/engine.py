@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,16 +30,24 @@ from distributed import Client, KilledWorker, LocalCluster
 from distlab.contracts import (
     BatchEngine,
     Future,
-    RemoteTraceback,
     StreamEngine,
     TaskEngine,
     TaskLost,
     UnsatisfiableResources,
     units_environment,
 )
-from distlab.engines.addressing import endpoint, require_answer
-from distlab.engines.mainmodule import main_file_hidden
-from distlab.engines.units import split_units
+from distlab.engines.common.addressing import endpoint, require_answer
+from distlab.engines.common.mainmodule import main_file_hidden
+from distlab.engines.common.units import split_units
+from distlab.engines.dask.futures import (
+    LIVENESS_INTERVAL_S,
+    NO_WORKER_GRACE_S,
+    DaskActor,
+    DaskFuture,
+    lost_task,
+    seceded,
+)
+from distlab.engines.dask.plugin import PLUGIN
 from distlab.procs import stop_pids
 
 _SCHEDULER_DEFAULT_PORT = 8786
@@ -50,85 +57,9 @@ _CONNECT_TIMEOUT = "8s"
 _WORKER_LOG_LEVEL = logging.CRITICAL
 
 
-def _with_remote_traceback(exc: BaseException, dask_future: Any) -> BaseException:
-    """Attach the worker-side frames of a failed task as ``__cause__``."""
-    if isinstance(exc.__cause__, RemoteTraceback):
-        return exc
-    try:
-        tb = dask_future.traceback()
-    except Exception:  # the scheduler may have forgotten it; keep the exception itself
-        tb = None
-    if tb is not None:
-        text = "Traceback (most recent call last):\n" + "".join(traceback.format_tb(tb))
-        exc.__cause__ = RemoteTraceback(text + "".join(traceback.format_exception_only(exc)))
-    return exc
-
-
-def _lost(exc: KilledWorker) -> TaskLost:
-    """KilledWorker: the workers running the task died (allowed-failures times)."""
-    lost = TaskLost(f"Dask lost the task: {exc}")
-    lost.__cause__ = exc
-    return lost
-
-
-#: seconds an embedded cluster may have no live worker process (its nannies restarting
-#: them) before waiting callers get TaskLost instead of waiting forever
-NO_WORKER_GRACE_S = 10.0
-#: how often a waiting caller checks that the embedded cluster still has a worker
-LIVENESS_INTERVAL_S = 1.0
-
-
-class DaskFuture:
-    """A dask Future (or actor future) whose failures carry the remote traceback;
-    ``check()``, if given, runs between the slices of a wait and raises when the
-    cluster cannot finish the task (no worker left)."""
-
-    __slots__ = ("check", "inner")
-
-    def __init__(self, inner: Any, check: Any = None):
-        self.inner = inner
-        self.check = check
-
-    def result(self, timeout: float | None = None) -> Any:
-        try:
-            if self.check is None or timeout is not None:
-                return self.inner.result(timeout=timeout)
-            while True:
-                try:
-                    return self.inner.result(timeout=LIVENESS_INTERVAL_S)
-                except TimeoutError:
-                    self.check()
-        except KilledWorker as exc:
-            raise _lost(exc) from exc
-        except Exception as exc:
-            if hasattr(self.inner, "traceback"):  # actor futures have no traceback()
-                _with_remote_traceback(exc, self.inner)
-            raise
-
-    def done(self) -> bool:
-        return self.inner.done()
-
-
-class DaskActor:
-    def __init__(self, proxy: Any, client: Client):
-        self._proxy = proxy
-        self._client = client
-
-    def call(self, method: str, *args: Any, **kwargs: Any) -> DaskFuture:
-        # The proxy finds its client through get_client(); ours is not the global default.
-        with self._client.as_current():
-            return DaskFuture(getattr(self._proxy, method)(*args, **kwargs))
-
-
-def _seceded(fn: Any, *args: Any) -> Any:
-    """On a worker: leave the worker's thread pool (its slot goes to other tasks), as
-    Dask advises for a task that runs for long, then run ``fn``."""
-    distributed.secede()
-    return fn(*args)
-
-
 class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     name = "dask"
+    plugin = PLUGIN
     supports_resources = True
     supports_actors = True
     supports_shared_objects = True
@@ -169,7 +100,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
 
     def _start_embedded(self) -> None:
         n = self.workers
-        threads = int(self.options.get("threads", 1))
+        threads = self.options["threads"]
         # Unlimited saturation: the scheduler sends every ready task to the workers at
         # once instead of holding back a queue; many tiny tasks run ~2x faster so.
         # The scheduler runs in this process, so the setting applies at its creation.
@@ -202,8 +133,8 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     def _per_worker_resources(self, n: int) -> list[tuple[dict[str, float], dict[str, str]]]:
         """(resources, environment) of each worker: its share of every total, and the ids
         of its whole units published as every engine publishes a task's grant."""
-        totals = dict(self.options.get("resources") or {})
-        if self.options.get("gpus"):
+        totals = dict(self.options["resources"])
+        if self.options["gpus"]:
             totals["GPU"] = self.options["gpus"]
         shares: list[dict[str, float]] = [{} for _ in range(n)]
         units: list[dict[str, list[int]]] = [{} for _ in range(n)]
@@ -300,7 +231,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
                 if f.inner.status == "error":
                     f.result()
             if isinstance(exc, KilledWorker):
-                raise _lost(exc) from exc
+                raise lost_task(exc) from exc
             raise
 
     def native_noop_tasks(self, n: int) -> list[Any]:
@@ -327,10 +258,10 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
     def run_stream(self, spec):
         """Streams: distlab's Kafka processors in long-running Dask tasks that secede from
         their worker's thread pool (engines/hosted_streams.py)."""
-        from distlab.engines.hosted_streams import run_hosted
+        from distlab.engines.common.hosted_streams import run_hosted
 
         def host(fn, *args):
-            return self.submit(_seceded, fn, *args)
+            return self.submit(seceded, fn, *args)
 
         return run_hosted(self, spec, host, "long-running Dask tasks (seceded)")
 
@@ -393,7 +324,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
         out: dict[str, Any] = {
             "address": self.address or "embedded",
             "workers": self.workers,
-            "threads_per_worker": int(self.options.get("threads", 1)) if not self.address else None,
+            "threads_per_worker": self.options["threads"] if not self.address else None,
             "distributed": distributed.__version__,
         }
         if self.client is not None:

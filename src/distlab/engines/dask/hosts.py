@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from distlab.contracts.tasks import units_environment
-from distlab.engines.units import split_units
+from distlab.engines.common.units import split_units
 from distlab.hosts.deploy import Deployment, build, carried, wait_for_port
 from distlab.hosts.netns import Host, TestHosts
 

@@ -1,0 +1,1 @@
+"""A local process pool (the standard library's ProcessPoolExecutor): engine.py."""
