@@ -50,7 +50,7 @@ def test_bad_paths_are_one_line_and_exit_2(tmp_path):
 
 
 def test_stream_parameters_it_reads_are_accepted():
-    from distlab.run import matrix
+    from distlab.run import matrix, validate
 
     params = {
         "stream": {
@@ -63,7 +63,7 @@ def test_stream_parameters_it_reads_are_accepted():
             "top_n": 5,
         }
     }
-    matrix.validate(matrix.RunSpec(engines=["kafka"], workloads=["stream"], params=params))
+    validate.validate(matrix.RunSpec(engines=["kafka"], workloads=["stream"], params=params))
     from distlab.workloads import create
 
     spec = create("stream", "tiny", **params["stream"]).spec()

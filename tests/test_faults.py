@@ -21,7 +21,7 @@ import distlab
 from distlab.contracts import DistlabError, TaskLost
 from distlab.contracts.tasklog import TaskLog, run_recorded
 from distlab.report import fault_figures
-from distlab.run import matrix
+from distlab.run import validate
 from distlab.run.cell import EngineKeeper, Events, run_engine
 from distlab.run.faults import IDLE_ONLY, WorkerKiller, idle_worker
 from distlab.run.measure import run_cell
@@ -79,7 +79,7 @@ def test_task_log_records_starts_and_counts_reexecutions():
 def test_both_faults_at_once_are_refused():
     spec = RunSpec(engines=["local"], workloads=["squares"], kill_worker=True, kill_broker=True)
     with pytest.raises(DistlabError, match="choose one fault"):
-        matrix.validate(spec)
+        validate.validate(spec)
 
 
 # -- the error path --------------------------------------------------------------------------

@@ -162,12 +162,12 @@ def run(
     """Run workloads on engines, verify every answer, write DIR/results.json."""
     from distlab import results
     from distlab.report.terminal import print_summary
-    from distlab.run import matrix
+    from distlab.run import matrix, validate
     from distlab.run.progress import RunProgress
 
-    engine_names = split(engines) or matrix.default_engines()
-    functions = matrix.function_workloads(function, items, verify)
-    workload_names = split(workloads) or ([] if functions else matrix.known_workloads())
+    engine_names = split(engines) or validate.default_engines()
+    functions = validate.function_workloads(function, items, verify)
+    workload_names = split(workloads) or ([] if functions else validate.known_workloads())
     workload_names += list(functions)
     if gpus is None and "gpu_queue" in workload_names:
         from distlab.workloads.gpu_queue import default_gpu_count
@@ -197,7 +197,7 @@ def run(
         hosts=hosts,
         links=_links(hosts, rtt, loss, rate),
     )
-    matrix.validate(spec)
+    validate.validate(spec)
     if size == "seed":
         from distlab.run.estimate import waits_floor_s
 

@@ -36,10 +36,10 @@ def _run_bench(
 ) -> list[dict]:
     """Validate engines and addresses, measure each engine in its own process, save."""
     from distlab.bench import runner
-    from distlab.run import matrix
+    from distlab.run import validate
 
     addresses = pairs(address, "--address")
-    matrix.validate_engines(names, addresses, params.get("workers"))
+    validate.validate_engines(names, addresses, params.get("workers"))
     rows = runner.run_cells(
         kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
     )
@@ -52,10 +52,10 @@ def _task_engines(engines: str | None) -> list[str]:
     """The engines asked for, or every installed engine that runs tasks."""
     from distlab import registry
     from distlab.contracts import TASKS
-    from distlab.run import matrix
+    from distlab.run import validate
 
     return split(engines) or [
-        e for e in matrix.default_engines() if TASKS in registry.engine_class(e).shapes
+        e for e in validate.default_engines() if TASKS in registry.engine_class(e).shapes
     ]
 
 
@@ -130,10 +130,10 @@ def bench_rtt(
     from distlab.hosts import netns
     from distlab.hosts.toxiproxy import check_rtt
     from distlab.report.bench_tables import rtt_table
-    from distlab.run import matrix
+    from distlab.run import validate
 
     names = split(engines)
-    matrix.validate_engines(names, {}, workers)
+    validate.validate_engines(names, {}, workers)
     for name in names:
         registry.engine_class(name)  # one line now if it is not installed
         if not registry.entry(name).deploy:

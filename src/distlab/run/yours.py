@@ -37,7 +37,7 @@ def compare(
     import cloudpickle
 
     from distlab import registry, results
-    from distlab.run import matrix
+    from distlab.run import matrix, validate
     from distlab.workloads import WORKLOADS
     from distlab.workloads.user import FunctionSpec, importable_everywhere, module_root, shippable
 
@@ -49,7 +49,7 @@ def compare(
     if not items:
         raise DistlabError("compare: no items")
     names = engines or [
-        e for e in matrix.default_engines() if TASKS in registry.engine_class(e).shapes
+        e for e in validate.default_engines() if TASKS in registry.engine_class(e).shapes
     ]
     out_dir = Path(out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
     results.writable_dir(out_dir, "out")
