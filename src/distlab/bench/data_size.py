@@ -26,6 +26,7 @@ from typing import Any
 from distlab import registry
 from distlab.bench.model import BenchJob
 from distlab.contracts import error_line
+from distlab.contracts.measured import data_path
 from distlab.probes import checksum, payload, payload_frame
 from distlab.report.choose_tables import size_text
 from distlab.stats import summarize
@@ -59,7 +60,7 @@ def data_size_cell(job: BenchJob) -> dict[str, Any]:
     stopped: dict[tuple[str, str], str] = {}
     try:
         out["workers"] = workers = eng.workers or 1
-        out["copies"] = dict(type(eng).data_path)
+        out["copies"] = data_path(type(eng))
         out["points"] = []
         for kind, nbytes in payloads:
             make = payload if kind == "array" else payload_frame

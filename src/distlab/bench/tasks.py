@@ -17,6 +17,7 @@ from typing import Any
 from distlab import registry
 from distlab.bench.model import BenchJob
 from distlab.contracts import DistlabError
+from distlab.contracts.measured import NativeNoopTasks
 
 
 def sweep_sizes(n: int, workers: int) -> list[int]:
@@ -144,11 +145,9 @@ def tiny_tasks_cell(job: BenchJob) -> dict[str, Any]:
         def native_batch():
             return eng.native_noop_tasks(n)
 
-        try:
-            native_batch()
-            has_native = True
-        except NotImplementedError:
-            has_native = False
+        has_native = isinstance(eng, NativeNoopTasks)
+        if has_native:
+            native_batch()  # warm-up
         adapter_batch()  # warm-up
         a_s, n_s = [], []
         for _ in range(repeats):

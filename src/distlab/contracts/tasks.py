@@ -78,13 +78,6 @@ class TaskEngine(Engine):
     """An engine that runs tasks: implement ``submit_with``."""
 
     contract_shape: ClassVar[str] = TASKS
-    #: where data is copied when it is a task's argument, a task's result, or shared
-    #: once (``share``) and read by many tasks: said in the data-size benchmark's table
-    data_path: ClassVar[dict[str, str]] = {
-        "argument": "pickled into the task's message",
-        "result": "pickled into the result's message",
-        "shared": "by value: pickled into every task that uses it",
-    }
     #: set by the engine process while a fault is injected: every task sent through
     #: ``submit`` records its start and end (distlab.contracts.tasklog); None otherwise
     task_log: TaskLog | None = None
@@ -137,10 +130,3 @@ class TaskEngine(Engine):
     def resource_totals(self) -> dict[str, float]:
         """Named resources the cluster offers (for failing fast on impossible requests)."""
         return {}
-
-    # -- the engine's own API, for measuring the adapter's overhead ---------------------
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        """Run ``probes.noop(i)`` for i in range(n) through the engine's own API (no
-        adapter code in the path), submitted at once, results in order. Used only by
-        `distlab bench tiny-tasks` to put a number on what the adapter costs."""
-        raise NotImplementedError

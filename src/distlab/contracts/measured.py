@@ -1,0 +1,29 @@
+"""What the benchmarks read of an engine beyond the task contract: optional, and nothing a
+user of the task contract needs. An engine offers them by defining them (no base class)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+#: where data is copied when it is a task's argument, a task's result, or shared once
+#: (``share``) and read by many tasks: an engine's ``data_path`` class attribute replaces
+#: it (said in `distlab bench data-size`'s table)
+DEFAULT_DATA_PATH: dict[str, str] = {
+    "argument": "pickled into the task's message",
+    "result": "pickled into the result's message",
+    "shared": "by value: pickled into every task that uses it",
+}
+
+
+def data_path(engine_class: type) -> dict[str, str]:
+    """The engine's own account of where its data is copied, else the default one."""
+    return dict(getattr(engine_class, "data_path", DEFAULT_DATA_PATH))
+
+
+@runtime_checkable
+class NativeNoopTasks(Protocol):
+    """An engine that can run ``probes.noop(i)`` for i in range(n) through its own API
+    (no adapter code in the path), submitted at once, results in order: `distlab bench
+    tiny-tasks` puts a number on what the adapter costs with it."""
+
+    def native_noop_tasks(self, n: int) -> list[Any]: ...
