@@ -173,7 +173,9 @@ def run(
         from distlab.workloads.gpu_queue import default_gpu_count
 
         gpus = default_gpu_count()
-        console.print(f"[dim]gpu_queue: declaring {gpus} GPUs on each engine (--gpus to change)[/]")
+        gpu_notice = f"gpu_queue: declaring {gpus} GPUs on each engine that takes gpus (--gpus)"
+    else:
+        gpu_notice = None
     counts = _worker_counts(workers)
     from distlab.run.budget import parse_budget
 
@@ -198,6 +200,8 @@ def run(
         links=_links(hosts, rtt, loss, rate),
     )
     validate.validate(spec)
+    if gpu_notice:  # after validation: bad input is one line, nothing before it
+        console.print(f"[dim]{gpu_notice}[/]")
     if size == "seed":
         from distlab.run.estimate import waits_floor_s
 

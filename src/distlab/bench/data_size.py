@@ -60,7 +60,7 @@ def data_size_cell(job: BenchJob) -> dict[str, Any]:
     stopped: dict[tuple[str, str], str] = {}
     try:
         out["workers"] = workers = eng.workers or 1
-        out["copies"] = data_path(type(eng))
+        out["copies"] = data_path(eng)
         out["points"] = []
         for kind, nbytes in payloads:
             make = payload if kind == "array" else payload_frame

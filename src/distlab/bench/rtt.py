@@ -2,7 +2,7 @@
 costs milliseconds, measured at 0 ms and at the chosen round-trip time in one run.
 
 For each round-trip time in turn, the test hosts are brought up (distlab.hosts.netns),
-each engine is deployed across them by its own tooling (distlab.hosts.<engine>), and the
+each engine is deployed across them by its own tooling (distlab.engines.<name>.hosts), and the
 tiny-tasks benchmark (distlab.bench.tasks.tiny_tasks_cell: no-op tasks/s through ``map``, and
 sequential one-task round trips), then the jobs workload's request/response loop (its
 default size: a 40 ms job every 100 ms, round-trip p50 and p99), run in an engine process

@@ -15,9 +15,17 @@ DEFAULT_DATA_PATH: dict[str, str] = {
 }
 
 
-def data_path(engine_class: type) -> dict[str, str]:
+@runtime_checkable
+class DescribesDataPath(Protocol):
+    """An engine that says where its data is copied (its ``data_path`` class attribute,
+    keyed like DEFAULT_DATA_PATH)."""
+
+    data_path: dict[str, str]
+
+
+def data_path(engine: object) -> dict[str, str]:
     """The engine's own account of where its data is copied, else the default one."""
-    return dict(getattr(engine_class, "data_path", DEFAULT_DATA_PATH))
+    return dict(engine.data_path if isinstance(engine, DescribesDataPath) else DEFAULT_DATA_PATH)
 
 
 @runtime_checkable

@@ -77,7 +77,7 @@ class Stream(Workload):
     # its events travel through Apache Kafka: the harness produces and reads them with
     # confluent-kafka, whichever engine processes them
     requires = ("confluent_kafka",)
-    requires_extra = "kafka"
+    requires_extra = "stream"
     sizes = {
         "tiny": {
             "n_events": 2000,
