@@ -22,6 +22,14 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 Workers = Annotated[int | None, typer.Option(help="Workers per engine.")]
 Addresses = Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")]
 Out = Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")]
+#: the benches whose figures `distlab report DIR` adds to the page
+ReportOut = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write the figures as JSON: a file, or a directory (its bench-NAME.json, "
+        "which `distlab report` of that directory shows)."
+    ),
+]
 # the tiny-tasks cell's options (bench tiny-tasks, bench rtt; defaults differ)
 TasksPerSample = Annotated[int, typer.Option(help="No-op tasks per throughput sample.")]
 RoundTrips = Annotated[int, typer.Option(help="Sequential one-task round trips.")]
@@ -203,13 +211,7 @@ def bench_break_even(
     repeats: Annotated[int, typer.Option(help="Measured runs per duration (median).")] = 3,
     workers: Workers = None,
     address: Addresses = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write the figures as JSON: a file, or a directory (its "
-            "bench-break-even.json, which `distlab report` of that directory shows)."
-        ),
-    ] = None,
+    out: ReportOut = None,
 ) -> None:
     """How small can a task be: efficiency against task duration, per-task overhead, and
     the duration at which each engine reaches 90% efficiency."""
@@ -242,13 +244,7 @@ def bench_data_size(
     timeout: Annotated[float, typer.Option(help="Seconds one round trip may take.")] = 120.0,
     workers: Workers = None,
     address: Addresses = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write the figures as JSON: a file, or a directory (its "
-            "bench-data-size.json, which `distlab report` of that directory shows)."
-        ),
-    ] = None,
+    out: ReportOut = None,
 ) -> None:
     """What moving data costs: payloads as argument, as result, and shared once, per size;
     where each engine's copy happens and where it stops."""
