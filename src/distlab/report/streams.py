@@ -24,9 +24,9 @@ def sweep_points(cell_or_metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 def raw_pipe(doc: Doc) -> dict[str, Any] | None:
     """The raw pipe's search (its metrics), when the run measured it."""
-    ref = ((doc.get("references") or {}).get("stream") or {}).get(RAW_PIPE) or {}
-    metrics = ref.get("metrics")
-    return metrics if isinstance(metrics, dict) and ref.get("verified") else None
+    refs = doc.references.get("stream")
+    ref = refs.runs.get(RAW_PIPE) if refs else None
+    return ref.metrics if ref is not None and ref.metrics and ref.verified else None
 
 
 def ceiling_rate(doc: Doc) -> float | None:
@@ -44,4 +44,4 @@ def share_of_ceiling(cell: Cell, doc: Doc) -> float | None:
 
 def sweep_cells(cells: list[Cell]) -> list[Cell]:
     """The stream cells that searched a rate (variant ``sweep``)."""
-    return [c for c in cells if c.get("workload") == "stream" and sweep_points(c)]
+    return [c for c in cells if c.workload == "stream" and sweep_points(c)]
