@@ -62,15 +62,15 @@ def test_page_has_the_matrix_with_every_cell(run_dir, report_page):
     matrix = page[
         page.index('<table id="matrix"') : page.index("</table>", page.index('id="matrix"'))
     ]
-    for cell in doc["cells"]:
-        assert cell["status"] == "ok" and cell["verified"]
+    for cell in doc.cells:
+        assert cell.status == "ok" and cell.verified
         # the median as the page prints it, with its min-max spread
-        assert figures.fmt_s(cell["wall"]["median"]) in matrix
+        assert figures.fmt_s(cell.wall["median"]) in matrix
         assert (
-            f"[{figures.fmt_s(cell['wall']['min'])}–{figures.fmt_s(cell['wall']['max'])}]" in matrix
+            f"[{figures.fmt_s(cell.wall['min'])}–{figures.fmt_s(cell.wall['max'])}]" in matrix
         )
-        assert figures.fmt_x(cell["speedup"]) in matrix
-    assert matrix.count("✓ verified") == len(doc["cells"])
+        assert figures.fmt_x(cell.speedup) in matrix
+    assert matrix.count("✓ verified") == len(doc.cells)
     for row in ("squares", "numbers (batched)", "numbers (per_element)"):
         assert f"<tr><th>{row}</th>" in matrix
     assert "<th>local</th>" in matrix

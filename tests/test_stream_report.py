@@ -30,10 +30,10 @@ def test_a_stream_run_measures_the_ceiling_and_reports_against_it(tmp_path):
     cells = {c.variant: c for c in doc.cells}
     assert set(cells) == {"fixed_rate", "top_n", "sweep"}
     for cell in cells.values():
-        assert cell["status"] == "ok" and cell["verified"], cell
-    assert "top-N rows equal to the golden" in cells["top_n"]["verify_detail"]
-    assert cells["sweep"]["wall"]["n"] == 1  # a search measures each point: run once
-    sweep = cells["sweep"]["metrics"]
+        assert cell.status == "ok" and cell.verified, cell
+    assert "top-N rows equal to the golden" in cells["top_n"].verify_detail
+    assert cells["sweep"].wall["n"] == 1  # a search measures each point: run once
+    sweep = cells["sweep"].metrics
     assert sweep["search"].startswith("search: x4 steps from 1,000 events/s")
     assert all(p["verified"] for p in sweep["sweep"])  # exact at every point
     best = sweep["max_sustained_rate"]

@@ -95,10 +95,10 @@ def scaling_rows(doc: Doc) -> list[dict[str, Any]]:
         basis, per = _equal_work(by_n)
         counts = sorted(by_n)
         base_n = counts[0]
-        base = by_n[base_n]["wall"]["median"] / per[base_n]
+        base = by_n[base_n].wall["median"] / per[base_n]
         points = []
         for n in counts:
-            wall = by_n[n]["wall"]
+            wall = by_n[n].wall
             time = {k: wall.get(k, wall["median"]) / per[n] for k in ("median", "min", "max")}
             speedup = base / time["median"]
             points.append(

@@ -134,7 +134,7 @@ def compare(
             f"Some cells have too few repetitions for any difference to reach p<{alpha}: "
             "run with --repeats 4 or more."
         )
-    speed = machine_speed.difference(doc_a, doc_b)
+    speed = machine_speed.difference(doc_a.environment.speed, doc_b.environment.speed)
     if speed:
         out.notes.append(speed)
     env_a, env_b = doc_a.environment, doc_b.environment

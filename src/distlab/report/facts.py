@@ -73,7 +73,7 @@ def latency_findings(doc: dict) -> list[Finding]:
         out.append(
             Finding(
                 "latency",
-                f"{label(order[0])}: lowest p99 latency {order[0]['engine']}; {listing}.",
+                f"{label(order[0])}: lowest p99 latency {order[0].engine}; {listing}.",
                 workload,
                 variant,
             )
@@ -92,7 +92,7 @@ def memory_findings(doc: dict) -> list[Finding]:
         out.append(
             Finding(
                 "memory",
-                f"{label(order[0])}: least peak memory {order[0]['engine']}; {listing}.",
+                f"{label(order[0])}: least peak memory {order[0].engine}; {listing}.",
                 workload,
                 variant,
             )
@@ -114,7 +114,7 @@ def throughput_findings(doc: dict) -> list[Finding]:
         out.append(
             Finding(
                 "throughput",
-                f"{label(order[0])}: highest throughput {order[0]['engine']}; {listing}.",
+                f"{label(order[0])}: highest throughput {order[0].engine}; {listing}.",
                 workload,
                 variant,
             )

@@ -122,7 +122,7 @@ def row_kind(cells: list[Cell]) -> str:
     if any(has_fault(c) for c in cells):
         return "faults"
     metrics = [_metrics(c) for c in cells if c.status == "ok"]
-    if shape_of(cells[0].get("workload", "")) == "streams":
+    if shape_of(cells[0].workload) == "streams":
         return "rate" if any("max_sustained_rate" in m for m in metrics) else "p99"
     if any("engine_share_ms" in m for m in metrics):
         return "overhead"
@@ -325,7 +325,7 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
                 near, far = (ratio_class(x) for x in gc.ratio_range)
                 gc.css, gc.far_css = near, far if far != near else ""
         if len(ranked) > 1 and ranked[0][0] != ranked[1][0]:
-            row.cells[ranked[0][1]["engine"]].winner = separated(ranked[0][1], ranked[1][1], kind)
+            row.cells[ranked[0][1].engine].winner = separated(ranked[0][1], ranked[1][1], kind)
     for name in engines:  # an engine with no cell for this work
         row.cells.setdefault(name, GlanceCell(name, "n/a", text="n/a", css="n/a"))
     row.cells = {name: row.cells[name] for name in engines}

@@ -177,7 +177,7 @@ def environment_html(doc: dict) -> str:
             for f in dataclasses.fields(env)
             if f.name not in ("libraries", "speed") and getattr(env, f.name) is not None
         )
-        + f"<tr><th>speed</th><td>{e(machine_speed.text(doc))}</td></tr>"
+        + f"<tr><th>speed</th><td>{e(machine_speed.text(doc.environment.speed))}</td></tr>"
     )
     libs = "".join(
         f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in env.libraries.items()
@@ -252,7 +252,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 <style>{CSS}{GLANCE_CSS}</style></head>
 <body>
 <h1>Which engine for which work</h1>
-<p class="meta">distlab, {e(created)} on {e(doc.environment.host)} ({e(machine_speed.text(doc))}) · {e(summary)}
+<p class="meta">distlab, {e(created)} on {e(doc.environment.host)} ({e(machine_speed.text(doc.environment.speed))}) · {e(summary)}
 · <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
 · <a href="#environment-section">environment</a></p>
 {partial}{_plan_html(doc)}<section id="glance-section">{glance_html(doc)}</section>

@@ -81,7 +81,7 @@ def details_table(doc: dict) -> str:
             "-" if overhead is None else f"{overhead:.2f} ms",
             e("-" if c.n_tasks is None else c.n_tasks),
             "-" if not c.peak_mem_mb else f"{c.peak_mem_mb:.0f}",
-            f"{c.get('lost', '-')}/{c.get('duplicates', '-')}",
+            f"{c.lost}/{c.duplicates}",
         ]
         tds = "".join(
             f'<td class="num">{x}</td>' if i >= 5 else f"<td>{x}</td>" for i, x in enumerate(cells)

@@ -153,7 +153,7 @@ def stream_rankings(doc: dict) -> list[Finding]:
         higher = rated[0][1]["higher_is_better"]
         known.sort(key=lambda cv: -cv[1] if higher else cv[1])
         listing = ", ".join(f"{c.engine} {v:,.0f}" for c, v in known)
-        text = f"{label(known[0][0])}: best {name}: {known[0][0]['engine']}; {listing}."
+        text = f"{label(known[0][0])}: best {name}: {known[0][0].engine}; {listing}."
         if none:
             text += f" Sustained nothing: {', '.join(none)}."
         ceiling = ceiling_rate(doc)
@@ -185,7 +185,7 @@ def by_shape(doc: dict) -> list[Finding]:
             best = min(full_median(c) for c in cells)
             for c in cells:
                 ratios.setdefault(c.engine, []).append(full_median(c) / best if best else 1.0)
-            fastest = min(cells, key=full_median)["engine"]
+            fastest = min(cells, key=full_median).engine
             wins[fastest] = wins.get(fastest, 0) + 1
         total = len(cell_groups)
         # only engines measured on every piece of work of this shape are ranked
@@ -300,7 +300,7 @@ def quality_caveats(doc: dict) -> list[Finding]:
     cells = doc.cells
     failed = [c for c in cells if c.status == "failed"]
     if failed:
-        names = ", ".join(f"{c.get('engine')}/{label(c)}" for c in failed)
+        names = ", ".join(f"{c.engine}/{label(c)}" for c in failed)
         out.append(
             Finding(
                 "failed",
@@ -309,7 +309,7 @@ def quality_caveats(doc: dict) -> list[Finding]:
         )
     wrong = [c for c in cells if c.status == "ok" and not c.verified]
     if wrong:
-        names = ", ".join(f"{c.get('engine')}/{label(c)}" for c in wrong)
+        names = ", ".join(f"{c.engine}/{label(c)}" for c in wrong)
         out.append(
             Finding(
                 "unverified",

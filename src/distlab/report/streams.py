@@ -12,9 +12,10 @@ from distlab.report.figures import Cell, Doc, max_sustained_rate
 RAW_PIPE = "raw pipe"
 
 
-def sweep_points(cell_or_metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """The search's points sorted by offered rate (rows without a rate left out)."""
-    metrics = cell_or_metrics.get("metrics", cell_or_metrics)
+def sweep_points(cell_or_metrics: Cell | dict[str, Any]) -> list[dict[str, Any]]:
+    """The search's points (of a cell, or of a reference's metrics) sorted by offered
+    rate (rows without a rate left out)."""
+    metrics = cell_or_metrics.metrics if isinstance(cell_or_metrics, Cell) else cell_or_metrics
     rows = metrics.get("sweep") or metrics.get("points") or []
     return sorted(
         (r for r in rows if isinstance(r, dict) and isinstance(r.get("offered_rate"), int | float)),

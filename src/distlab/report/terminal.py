@@ -89,7 +89,7 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
     )
     _engines, rows = glance(doc)
     console.print(headline(rows), markup=False, highlight=False, width=width)
-    console.print(f"[dim]{escape(machine_speed.text(doc))}[/]", width=width)
+    console.print(f"[dim]{escape(machine_speed.text(doc.environment.speed))}[/]", width=width)
     plan = doc.plan.summary if doc.plan else None
     if plan:
         took = doc.timing.total_s if doc.timing else None
@@ -99,8 +99,8 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
     if failed:
         first = failed[0]
         console.print(
-            f"[red]{len(failed)} cell(s) failed[/], e.g. {escape(first['engine'])} / "
-            f"{escape(label(first))}: {escape(short_line(first.get('error') or ''))}",
+            f"[red]{len(failed)} cell(s) failed[/], e.g. {escape(first.engine)} / "
+            f"{escape(label(first))}: {escape(short_line(first.error or ''))}",
             width=width,
         )
     if doc.interrupted:

@@ -31,36 +31,8 @@ def from_fields(cls, data: dict[str, Any]):
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-class KeyAccess:
-    """Read a record's fields by key too (``rec["wall_s"]``, ``rec.get("error")``, ``"fault"
-    in rec``; None reads as missing): for the report modules that still read the results
-    document as JSON objects, until each reads attributes."""
-
-    __slots__ = ()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, None) if key in _names(type(self)) else None
-        return default if value is None else value
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in _names(type(self)):
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
-
-
-def _names(cls: type) -> frozenset[str]:
-    names = cls.__dict__.get("_field_names")
-    if names is None:
-        names = frozenset(f.name for f in fields(cls))
-        cls._field_names = names
-    return names
-
-
 @dataclass
-class CellRecord(KeyAccess):
+class CellRecord:
     """One engine x workload x variant: what the results file stores per cell (built in
     the engine process, derived figures added by the parent)."""
 
@@ -123,7 +95,7 @@ _ALWAYS = {"verified", "wall_s", "speedup", "per_task_overhead_ms", "peak_mem_mb
 
 
 @dataclass
-class Speed(KeyAccess):
+class Speed:
     """The machine's speed figure (distlab.machine_speed): the reference's best time."""
 
     reference: str
@@ -132,7 +104,7 @@ class Speed(KeyAccess):
 
 
 @dataclass
-class Environment(KeyAccess):
+class Environment:
     """Where the run ran, stored once per file."""
 
     host: str | None = None
@@ -149,7 +121,7 @@ class Environment(KeyAccess):
 
 
 @dataclass
-class Settings(KeyAccess):
+class Settings:
     """What the run was asked for (run/model.py RunSpec, as recorded)."""
 
     engines: list[str] = field(default_factory=list)
@@ -175,7 +147,7 @@ class Settings(KeyAccess):
 
 
 @dataclass
-class Deployment(KeyAccess):
+class Deployment:
     """An engine deployed across test hosts (``run --hosts N``)."""
 
     address: str | None = None
@@ -187,7 +159,7 @@ class Deployment(KeyAccess):
 
 
 @dataclass
-class EngineRecord(KeyAccess):
+class EngineRecord:
     """An engine's start-up, close and versions (or why it could not run)."""
 
     #: ok | failed | unavailable; None: an engine process that never said
@@ -206,7 +178,7 @@ class EngineRecord(KeyAccess):
 
 
 @dataclass
-class Reference(KeyAccess):
+class Reference:
     """One single-process reference of a workload ('sequential', 'numpy', ...)."""
 
     wall: dict[str, Any] | None = None
@@ -217,7 +189,7 @@ class Reference(KeyAccess):
 
 
 @dataclass
-class WorkloadReferences(KeyAccess):
+class WorkloadReferences:
     """A workload's references by name, or why none could be measured."""
 
     runs: dict[str, Reference] = field(default_factory=dict)
@@ -225,7 +197,7 @@ class WorkloadReferences(KeyAccess):
 
 
 @dataclass
-class Plan(KeyAccess):
+class Plan:
     """The run planned to its time budget (run/budget.py Plan, with its summary)."""
 
     budget_s: float | None = None
@@ -241,7 +213,7 @@ class Plan(KeyAccess):
 
 
 @dataclass
-class LeftOut(KeyAccess):
+class LeftOut:
     """What the plan left out to fit the time budget."""
 
     units: list[str] = field(default_factory=list)
@@ -249,7 +221,7 @@ class LeftOut(KeyAccess):
 
 
 @dataclass
-class Timing(KeyAccess):
+class Timing:
     """Seconds each engine process took (``reference`` included), and the run's total."""
 
     engines: dict[str, float] = field(default_factory=dict)
@@ -257,7 +229,7 @@ class Timing(KeyAccess):
 
 
 @dataclass
-class Interruption(KeyAccess):
+class Interruption:
     """A run stopped by Ctrl-C: the cells that were running, and how many had finished."""
 
     during: list[str] = field(default_factory=list)
@@ -265,7 +237,7 @@ class Interruption(KeyAccess):
 
 
 @dataclass
-class Scaling(KeyAccess):
+class Scaling:
     """``--workers 1,2,4``: every count's cells (the largest count's are the run's cells)."""
 
     worker_counts: list[int] = field(default_factory=list)
@@ -281,7 +253,7 @@ def in_file(f: Field) -> bool:
 
 
 @dataclass
-class BenchDocument(KeyAccess):
+class BenchDocument:
     """A bench file (``bench-<benchmark>.json``): one row of figures per engine (each
     benchmark its own columns)."""
 
@@ -291,7 +263,7 @@ class BenchDocument(KeyAccess):
 
 
 @dataclass
-class Results(KeyAccess):
+class Results:
     """A results file: the run, its engines, references and cells."""
 
     schema: str = SCHEMA

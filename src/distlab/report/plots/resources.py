@@ -69,10 +69,10 @@ def startup_plot(doc: Doc) -> Figure | None:
         return None
     plt = pyplot()
     colours = engine_colours(doc)
-    names = sorted(engines, key=lambda n: engines[n]["startup_s"])
+    names = sorted(engines, key=lambda n: engines[n].startup_s)
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
-    start = [engines[n]["startup_s"] for n in names]
-    close = [engines[n].get("close_s") or 0.0 for n in names]
+    start = [engines[n].startup_s for n in names]
+    close = [engines[n].close_s or 0.0 for n in names]
     ax.barh(names, start, color=[colours.get(n, "#888") for n in names], label="start")
     ax.barh(names, close, left=start, color="#cccccc", label="close")
     for y, (s, c) in enumerate(zip(start, close, strict=True)):
