@@ -8,6 +8,7 @@ import json
 import pytest
 
 from commands import distlab
+from distlab import results
 from distlab.bench.break_even import (
     break_even_ms,
     fit_model,
@@ -18,6 +19,7 @@ from distlab.bench.break_even import (
 from distlab.report.choose import PER_ELEMENT, SAME_WORK, scaling_rows, serial_fraction
 from distlab.report.choose_tables import break_even_sentence, break_even_table
 from distlab.report.html_choose import scaling_html
+from docs import document
 
 
 def test_the_overhead_fit_recovers_a_known_overhead():
@@ -128,8 +130,8 @@ def _per_element_cell(workers: int, elements: int, wall_s: float) -> dict:
     }
 
 
-def _scaling_doc(cells: list[dict], cpus: int) -> dict:
-    return {"environment": {"cpus": cpus}, "scaling": {"cells": cells}, "cells": cells[-1:]}
+def _scaling_doc(cells: list[dict], cpus: int):
+    return document(cells[-1:], environment={"cpus": cpus}, scaling={"cells": cells})
 
 
 def test_scaling_compares_equal_work_not_raw_times():
@@ -279,7 +281,7 @@ def test_one_task_per_element_scales_per_element_on_the_process_pool(tmp_path):
     # each count ran the elements its budget allowed at its own measured task overhead
     assert cells[1]["metrics"]["elements"] != cells[2]["metrics"]["elements"]
     per_element = {n: c["wall"]["median"] / c["metrics"]["elements"] for n, c in cells.items()}
-    (row,) = [r for r in scaling_rows(doc) if r["variant"] == "per_element"]
+    (row,) = [r for r in scaling_rows(results.load(out)) if r["variant"] == "per_element"]
     assert row["basis"] == PER_ELEMENT
     one, two = row["points"]
     assert two["speedup"] == pytest.approx(per_element[1] / per_element[2])

@@ -37,7 +37,7 @@ def test_bad_paths_are_one_line_and_exit_2(tmp_path):
         ([*run, "--out", UNWRITABLE], f"--out {UNWRITABLE} cannot be written"),
         # a results file that cannot be read (an I/O error), or read but not understood
         (["report", "/proc/self/mem"], "cannot read the results file /proc/self/mem"),
-        (["report", str(broken)], "not a readable distlab results file: 'cells' is not a list"),
+        (["report", str(broken)], "not a readable distlab results file: Expected `array`, got `str` - at `$.cells`"),
         (["compare", str(good), "/proc/self/mem"], "cannot read the results file"),
         (["report", str(good), "--out", UNWRITABLE], f"--out {UNWRITABLE} cannot be written"),
         (["compare", str(good), str(good), "--html", f"{UNWRITABLE}/c.html"], "cannot be written"),
@@ -153,7 +153,7 @@ def test_run_local_tiny_verifies_and_writes_results(tmp_path):
     )
     assert res.returncode == 0, res.stdout + res.stderr
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["schema"] == "distlab.results" and doc["version"] == 2
+    assert doc["schema"] == "distlab.results" and doc["version"] == results.VERSION
     assert doc["memory_measure"] == "pss"
     assert doc["environment"]["python"].startswith("3.")
     cells = {(c["workload"], c["variant"]): c for c in doc["cells"]}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from distlab import results
 from distlab.report.compare import compare, false_discovery_q
+from docs import document
 
 
 def _cell(workload: str, samples: list[float], **metrics) -> dict:
@@ -20,10 +20,8 @@ def _cell(workload: str, samples: list[float], **metrics) -> dict:
     }  # fmt: skip
 
 
-def _doc(cells: list[dict]) -> dict:
-    doc = results.new(["distlab", "run"], {"size": "default"})
-    doc["cells"] = cells
-    return doc
+def _doc(cells: list[dict]):
+    return document(cells)
 
 
 def test_false_discovery_q_values():

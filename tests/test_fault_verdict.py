@@ -8,17 +8,20 @@ from distlab.report import fault_figures
 from distlab.report.glance import glance
 from distlab.report.html import faults_table
 from distlab.run.faults import AFTER_RUN
+from docs import cell as as_cell
+from docs import document
 
 
 # -- reports ----------------------------------------------------------------------------------
-def _doc(*cells: dict) -> dict:
-    return {"cells": list(cells), "engines": {}, "references": {}, "settings": {}}
+def _doc(*cells: dict):
+    return document(cells, settings={})
 
 
 def test_fault_verdicts_of_the_records_faults_write():
     def verdict(record: dict, **cell) -> tuple:
-        v = fault_figures.fault_verdict({"status": "ok", "lost": 0, "duplicates": 0, **cell,
-                                         "fault": record})  # fmt: skip
+        v = fault_figures.fault_verdict(as_cell({"engine": "local", "workload": "squares",
+                                                 "status": "ok", "lost": 0, "duplicates": 0,
+                                                 **cell, "fault": record}))  # fmt: skip
         return v.happened, v.text, v.severity, v.value, v.reason
 
     hit = {"kind": "worker", "killed_pid": 7, "at_s": 0.1, "in_flight": True, "tasks": 10,
@@ -42,7 +45,7 @@ def test_fault_verdicts_of_the_records_faults_write():
     failed = verdict(uncounted, status="failed")
     assert failed[:4] == (True, "run failed", "lost", None) and "redis died" in failed[4]
     assert verdict(hit, **wrong)[1:3] == ("wrong answer", "lost")  # nothing counted lost
-    assert fault_figures.fault_verdict({"status": "ok", "fault": None}) is None
+    assert fault_figures.fault_verdict(as_cell({"engine": "local", "workload": "squares"})) is None
 
 
 def test_reports_show_the_faulted_repetition():
@@ -87,13 +90,13 @@ def test_reports_show_the_faulted_repetition():
         "status": "ok",
         "fault": {"kind": "worker", "in_flight": False, "error": "the run finished first"},
     }
-    summary = fault_figures.fault_summary(killed)
+    summary = fault_figures.fault_summary(as_cell(killed))
     assert "pid 4242" in summary and "lost 0" in summary and "dup 1" in summary
     assert "recovery 4.60 s" in summary
-    broken = fault_figures.fault_summary(failed_broker)
+    broken = fault_figures.fault_summary(as_cell(failed_broker))
     assert "pid 77" in broken and "lost -" in broken and "run failed 40.0 ms" in broken
     assert "engine restarted in 2.50 s (its broker died)" in broken
-    assert fault_figures.fault_summary(missed) == "worker fault: the run finished first"
+    assert fault_figures.fault_summary(as_cell(missed)) == "worker fault: the run finished first"
     html = faults_table(_doc(killed, failed_broker, missed))
     assert 'id="faults"' in html and "4242" in html and "failed after 40.0 ms" in html
     assert "the run finished first" in html

@@ -25,7 +25,7 @@ from distlab.run import validate
 from distlab.run.cell import EngineKeeper, Events, run_engine
 from distlab.run.faults import IDLE_ONLY, WorkerKiller, idle_worker
 from distlab.run.measure import run_cell
-from distlab.run.model import CellFinished, EngineJob, RunSpec, decode_event
+from distlab.run.model import CellFinished, CellRecord, EngineJob, RunSpec, decode_event
 from distlab.workloads import create
 from present import missing, require_module
 
@@ -96,7 +96,7 @@ def test_a_run_that_raises_keeps_its_fault_record():
     assert fault["failed_after_s"] >= 0 and "recovery_s" not in fault
     # the run could not count what it lost: the task log did
     assert 0 < fault["lost"] <= fault["tasks"] and "task log" in fault["lost_counted_by"]
-    verdict = fault_figures.fault_verdict(cell.to_dict())
+    verdict = fault_figures.fault_verdict(cell)
     assert verdict.happened and verdict.severity == "lost", verdict
     assert verdict.text == f"lost ≥{fault['lost']} of {fault['tasks']}", verdict
     assert "TaskLost" in verdict.reason and verdict.value == fault["lost"] + cell.duplicates
@@ -113,7 +113,7 @@ def test_a_process_pool_kill_reads_lost_n_of_m():
     assert cell.error.startswith("wrong answer") and f"pid {fault['killed_pid']}" in cell.error
     assert fault["in_flight"] is True and fault["victim_observed"] is True, fault
     assert cell.lost == fault["lost"] <= fault["tasks"] == 10, fault
-    verdict = fault_figures.fault_verdict(cell.to_dict())
+    verdict = fault_figures.fault_verdict(cell)
     assert verdict.text == f"lost {cell.lost} of 10" and verdict.severity == "lost", verdict
     assert verdict.happened and (verdict.lost, verdict.total) == (cell.lost, 10)
     assert verdict.value == cell.lost + cell.duplicates
@@ -123,11 +123,11 @@ def test_a_fault_that_hit_nothing_is_no_fault():
     # the process pool has no broker: the cell runs unfaulted and says why
     (cell,) = _cells(_job("local", ["squares"], fault="broker"))
     assert cell.status == "ok" and cell.verified, cell
-    verdict = fault_figures.fault_verdict(cell.to_dict())
+    verdict = fault_figures.fault_verdict(cell)
     assert (verdict.happened, verdict.text, verdict.severity) == (False, "no fault", "none")
     assert verdict.reason == "no broker of ours to kill: it uses no broker"
     assert verdict.value is None and verdict.lost is None
-    assert fault_figures.fault_summary(cell.to_dict()) == (
+    assert fault_figures.fault_summary(cell) == (
         "broker fault: local has no broker of ours to kill: it uses no broker"
     )
     # a run that ended before the kill was due: nothing killed, the worker still there
@@ -139,7 +139,7 @@ def test_a_fault_that_hit_nothing_is_no_fault():
         record = killer.disarm(0.01)
         assert eng.worker_pids() == workers
     assert "killed_pid" not in record and record["in_flight"] is False, record
-    verdict = fault_figures.fault_verdict({"fault": record, "status": "ok", "lost": 0})
+    verdict = fault_figures.fault_verdict(CellRecord("local", "squares", fault=record))
     assert not verdict.happened and verdict.text == "no fault", verdict
     assert verdict.reason == "the run finished before the kill was due"
 
@@ -162,7 +162,7 @@ def test_an_idle_ray_worker_is_never_the_victim():
         assert "killed_pid" not in record and record["not_hit"] == IDLE_ONLY, record
         assert sorted(record["idle_workers_passed_over"]) == sorted(idle)
         assert all(psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in idle)
-        verdict = fault_figures.fault_verdict({"fault": record, "status": "ok", "lost": 0})
+        verdict = fault_figures.fault_verdict(CellRecord("local", "squares", fault=record))
         assert not verdict.happened and verdict.reason == IDLE_ONLY, verdict
         # a worker running one of the run's tasks is still a victim
         busy = WorkerKiller(eng)
@@ -211,7 +211,7 @@ def test_a_cut_host_without_workers_is_no_fault(tmp_path, monkeypatch):
     assert cell.status == "ok" and cell.verified, cell
     assert "at_s" not in fault and "down_s" not in fault, fault  # nothing was cut
     assert fault["host"] == last.name and fault["host_runs_workers"] is False, fault
-    verdict = fault_figures.fault_verdict(cell.to_dict())
+    verdict = fault_figures.fault_verdict(cell)
     assert (verdict.happened, verdict.text) == (False, "no fault"), verdict
     assert verdict.reason == f"no worker on the cut host ({last.name})"
     # a host that runs something is cut
@@ -244,7 +244,7 @@ def test_celery_kill_worker_counts_the_rerun_as_a_duplicate(celery_required):
     measured = cell.time_spent["runs"]["measured"]
     assert len(samples) == cell.wall["n"] == measured - fault.get("attempts", 1) >= 2
     assert all(round(x, 4) != fault["faulted_wall_s"] for x in samples), samples
-    verdict = fault_figures.fault_verdict(cell.to_dict())
+    verdict = fault_figures.fault_verdict(cell)
     assert verdict.happened and verdict.severity == "dup" and verdict.lost == 0, verdict
     assert verdict.text == f"{cell.duplicates} dup" and verdict.value == cell.duplicates
 
@@ -267,7 +267,7 @@ def test_celery_kill_broker_restarts_redis_with_its_data(celery_required):
     assert fault["finished"] == fault["tasks"] == 10, fault
     # the messages the worker had reserved came back only after the visibility timeout
     assert fault["recovery_s"] >= 3.0, fault
-    verdict = fault_figures.fault_verdict(cell.to_dict())
+    verdict = fault_figures.fault_verdict(cell)
     assert verdict.text.startswith(f"lost {cell.lost} of 10") and verdict.severity == "lost"
     if "engine_broken" in fault:
         # kombu can crash the worker on an ack after the reconnection: the engine is

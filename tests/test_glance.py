@@ -10,11 +10,11 @@ import re
 
 from rich.console import Console
 
-from distlab import results
 from distlab.report.glance import glance, ratio_class
 from distlab.report.html import build_report
 from distlab.report.terminal import print_summary
 from distlab.report.verdict import headline, shape_sentences
+from docs import cell, document
 
 
 def _time_cell(engine: str, workload: str, samples: list[float], variant: str = "-") -> dict:
@@ -27,8 +27,7 @@ def _time_cell(engine: str, workload: str, samples: list[float], variant: str = 
     }  # fmt: skip
 
 
-def _doc() -> dict:
-    doc = results.new(["distlab", "run"], {"size": "default"})
+def _doc():
     rr = {
         "latency_samples_ms": [20.0 + i % 3 for i in range(60)],
         "job_ms": 20.0,
@@ -41,7 +40,7 @@ def _doc() -> dict:
         "engine_share_ms": {"p50": 11.0, "p99": 12.0},
     }
     sweep = {"max_sustained_rate": 80_000, "plan": {"precision": 0.1}, "work_fraction": None}
-    doc["cells"] = [
+    cells = [
         # squares: dask clearly ahead (ranges apart, five repetitions each), ray 3x off
         _time_cell("dask", "squares", [1.0, 1.01, 1.02, 1.0, 1.01]),
         _time_cell("ray", "squares", [3.0, 3.1, 3.05, 3.0, 3.02]),
@@ -60,7 +59,7 @@ def _doc() -> dict:
         {**_time_cell("dask", "stream", [1.0], "sweep"),
          "metrics": {**sweep, "max_sustained_rate": None}},
     ]  # fmt: skip
-    return doc
+    return document(cells)
 
 
 def test_rows_figures_ratios_and_winners():
@@ -89,9 +88,7 @@ def test_rows_figures_ratios_and_winners():
 
 
 def _row(cells: list[dict]):
-    doc = results.new(["distlab", "run"], {"size": "default"})
-    doc["cells"] = cells
-    (row,) = glance(doc)[1]
+    (row,) = glance(document(cells))[1]
     return row
 
 
@@ -122,15 +119,12 @@ def test_a_star_needs_95_percent_confidence_not_disjoint_ranges():
 def test_only_separated_wins_count_in_the_sentences():
     # ray has the lower median on both rows, but within the noise each time
     rows = glance(
-        {
-            **results.new(["distlab", "run"], {"size": "default"}),
-            "cells": [
-                _time_cell("ray", "squares", [1.0, 1.3]),
-                _time_cell("dask", "squares", [1.1, 1.2]),
-                _time_cell("ray", "kfold", [1.0, 1.3], "shared"),
-                _time_cell("dask", "kfold", [1.1, 1.2], "shared"),
-            ],
-        }
+        document([
+            _time_cell("ray", "squares", [1.0, 1.3]),
+            _time_cell("dask", "squares", [1.1, 1.2]),
+            _time_cell("ray", "kfold", [1.0, 1.3], "shared"),
+            _time_cell("dask", "kfold", [1.1, 1.2], "shared"),
+        ])  # fmt: skip
     )[1]
     assert all(r.winner is None for r in rows)
     ((_shape, text, pick),) = shape_sentences(rows)
@@ -210,6 +204,7 @@ def test_a_capped_run_is_ranked_by_its_own_extrapolations():
     assert row.cells["ray"].note == "extrapolated from 500 of 50,000 elements"
     from distlab.report.figures import extrapolated_full_s, full_median
 
+    capped = cell(capped)
     assert extrapolated_full_s(capped) == full_median(capped) == 20.5
 
 

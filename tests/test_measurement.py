@@ -10,13 +10,13 @@ import psutil
 import pytest
 
 import distlab
-from distlab import results
 from distlab.procs import pss_mb, rss_mb
 from distlab.report import compare, recommend
 from distlab.run import repetitions
 from distlab.run.measure import run_cell
 from distlab.run.model import EngineJob
 from distlab.workloads import create
+from docs import document
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +98,8 @@ def _stream_cell(engine: str, rate: float | None, wall_s: float) -> dict:
     }
 
 
-def _doc(cells: list[dict]) -> dict:
-    doc = results.new(["distlab"], {"size": "tiny"})
-    doc["cells"] = cells
-    return doc
+def _doc(cells: list[dict]):
+    return document(cells, settings={"size": "tiny"})
 
 
 def test_streams_are_ranked_by_sustained_rate_never_by_time():

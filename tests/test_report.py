@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from distlab.report import compare as cmp
 from distlab.report import figures, recommend
 from distlab.report.html import build_report
 from distlab.run import matrix as runner
+from docs import document
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +62,15 @@ def test_page_has_the_matrix_with_every_cell(run_dir, report_page):
     matrix = page[
         page.index('<table id="matrix"') : page.index("</table>", page.index('id="matrix"'))
     ]
-    for cell in doc["cells"]:
-        assert cell["status"] == "ok" and cell["verified"]
+    for cell in doc.cells:
+        assert cell.status == "ok" and cell.verified
         # the median as the page prints it, with its min-max spread
-        assert figures.fmt_s(cell["wall"]["median"]) in matrix
+        assert figures.fmt_s(cell.wall["median"]) in matrix
         assert (
-            f"[{figures.fmt_s(cell['wall']['min'])}–{figures.fmt_s(cell['wall']['max'])}]" in matrix
+            f"[{figures.fmt_s(cell.wall['min'])}–{figures.fmt_s(cell.wall['max'])}]" in matrix
         )
-        assert figures.fmt_x(cell["speedup"]) in matrix
-    assert matrix.count("✓ verified") == len(doc["cells"])
+        assert figures.fmt_x(cell.speedup) in matrix
+    assert matrix.count("✓ verified") == len(doc.cells)
     for row in ("squares", "numbers (batched)", "numbers (per_element)"):
         assert f"<tr><th>{row}</th>" in matrix
     assert "<th>local</th>" in matrix
@@ -109,15 +111,15 @@ def test_recommendations_are_derived_from_the_numbers(run_dir, report_page):
     doc = results.load(run_dir)
     start = page.index('id="recommendations"')
     section = page[start : page.index("</section>", start)]
-    numpy = doc["references"]["numbers"]["numpy"]["wall"]["median"]
-    numbers_cells = [c for c in doc["cells"] if c["workload"] == "numbers"]
+    numpy = doc.references["numbers"].runs["numpy"].wall["median"]
+    numbers_cells = [c for c in doc.cells if c.workload == "numbers"]
     fastest = min(figures.full_median(c) for c in numbers_cells)
     # the NumPy caveat appears exactly when the numbers say so
     assert ("vectorized NumPy on one core" in section) == (numpy < fastest)
-    slower = [c for c in doc["cells"] if c["speedup"] < 1]
+    slower = [c for c in doc.cells if c.speedup < 1]
     assert ("distribution did not pay" in section) == bool(slower)
     for c in slower:
-        assert figures.fmt_x(c["speedup"]) in section
+        assert figures.fmt_x(c.speedup) in section
     # one engine only: nothing is crowned; every workload says so
     for label in ("squares", "numbers (batched)", "numbers (per_element)"):
         assert f"{label}: only local has a verified time" in section
@@ -132,29 +134,28 @@ def test_recommendations_are_derived_from_the_numbers(run_dir, report_page):
 
 def test_winner_tie_and_tentative_verdicts_on_real_samples(slowed_pair):
     a, b = (results.load(p) for p in slowed_pair)
-    fast = next(c for c in a["cells"] if c["workload"] == "squares")
-    slow = next(c for c in b["cells"] if c["workload"] == "squares")
+    fast = next(c for c in a.cells if c.workload == "squares")
+    slow = next(c for c in b.cells if c.workload == "squares")
     verdict, p = recommend.separate(fast, slow)
     assert verdict == "clear" and p < 0.05
     assert recommend.separate(fast, fast)[0] == "tie"  # identical samples overlap
     # the same two cells with only three repetitions each: separated, but not significant
     three = [
-        {**c, "wall": {**c["wall"], "samples": c["wall"]["samples"][:3]}} for c in (fast, slow)
+        replace(c, wall={**c.wall, "samples": c.wall["samples"][:3]}) for c in (fast, slow)
     ]
     for c in three:
-        c["wall"]["min"], c["wall"]["max"] = min(c["wall"]["samples"]), max(c["wall"]["samples"])
+        c.wall["min"], c.wall["max"] = min(c.wall["samples"]), max(c.wall["samples"])
     verdict, p = recommend.separate(*three)
     assert verdict == "tentative" and p > 0.05
 
 
 def test_report_survives_missing_and_unusual_keys(tmp_path):
     """The renderer skips what is absent and draws what is present; it never crashes."""
-    doc = results.new(["distlab", "run"], {"size": "tiny", "repeats": 1})
-    doc["engines"] = {
+    engines = {
         "local": {"status": "ok"},
         "broken": {"status": "failed", "error": "no route"},
     }
-    doc["cells"] = [
+    cells = [
         {"engine": "local", "workload": "squares", "status": "ok", "verified": True},
         {"engine": "broken", "workload": "squares", "variant": "-", "status": "failed",
          "error": "EngineStartError: cannot reach 127.0.0.1:1 <&>"},
@@ -170,6 +171,7 @@ def test_report_survives_missing_and_unusual_keys(tmp_path):
              "sweep": [{"batch_size": 10, "wall_s": 0.5}],
          }},
     ]  # fmt: skip
+    doc = document(cells, settings={"size": "tiny", "repeats": 1}, engines=engines)
     page = build_report(doc, tmp_path).read_text()
     assert "EngineStartError: cannot reach 127.0.0.1:1 &lt;&amp;&gt;" in page  # escaped
     assert "no route" in page

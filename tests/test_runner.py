@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -44,7 +45,7 @@ def test_results_round_trip_and_reject_garbage(tmp_path):
 
     doc = results.new(["distlab"], {"size": "tiny"})
     save(doc, tmp_path / "results.json")
-    assert load(tmp_path)["settings"]["size"] == "tiny"
+    assert load(tmp_path).settings.size == "tiny"
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DistlabError, match="not a results file"):
         load(tmp_path / "bad.json")
@@ -63,12 +64,13 @@ def test_every_workload_declares_the_parameters_its_sizes_set():
 def test_results_file_layout_is_checked_on_load(tmp_path):
     from distlab import results
 
-    doc = results.new(["distlab"], {})
+    doc = json.loads(results.encode(results.new(["distlab"], {})))
     doc["cells"] = [{"engine": "local", "workload": "squares", "status": "ok", "wall": 3}]
-    save(doc, tmp_path / "results.json")
-    with pytest.raises(DistlabError, match="cell 0: 'wall' is not an object"):
-        load(tmp_path)
+    broken = tmp_path / "broken.json"  # not results.json: the session checks those
+    broken.write_text(json.dumps(doc))
+    with pytest.raises(DistlabError, match=r"Expected `object`, got `int` - at `\$.cells\[0\].wall`"):
+        load(broken)
     doc["cells"] = [{"engine": "local", "status": "ok"}]
-    save(doc, tmp_path / "results.json")
-    with pytest.raises(DistlabError, match="cell 0 has no 'workload'"):
-        load(tmp_path)
+    broken.write_text(json.dumps(doc))
+    with pytest.raises(DistlabError, match=r"missing required field `workload` - at `\$.cells\[0\]`"):
+        load(broken)

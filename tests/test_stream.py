@@ -362,19 +362,19 @@ def test_a_run_streams_through_one_broker_of_its_own_outside_the_engines(tmp_pat
                          "sweep_max_rate": 1000, "sweep_seconds": 1}}  # fmt: skip
     spec = RunSpec(engines=["dask", "kafka"], workloads=["stream"], size="tiny", params=params)
     doc = matrix.run(spec, tmp_path)
-    cells = {(c["engine"], c["variant"]): c for c in doc["cells"]}
-    assert all(c["status"] == "ok" and c["verified"] for c in cells.values()), cells
-    raw = doc["references"]["stream"]["raw pipe"]["metrics"]["at_best"]
+    cells = {(c.engine, c.variant): c for c in doc.cells}
+    assert all(c.status == "ok" and c.verified for c in cells.values()), cells
+    raw = doc.references["stream"].runs["raw pipe"].metrics["at_best"]
     shared = raw["engine_settings"]["broker"]
     assert shared["server"].startswith("Apache Kafka 4.") and shared["shared"]
     for variant in ("fixed_rate", "top_n"):
-        dask = cells[("dask", variant)]["metrics"]["engine_settings"]["broker"]
+        dask = cells[("dask", variant)].metrics["engine_settings"]["broker"]
         assert dask["bootstrap"] == shared["bootstrap"]
         # the search just before warmed the same Dask workers: no warm-up stream
-        assert cells[("dask", variant)]["time_spent"]["runs"] == {"warmup": 0, "measured": 1}
-        kafka = cells[("kafka", variant)]["metrics"]["engine_settings"]["broker"]
+        assert cells[("dask", variant)].time_spent["runs"] == {"warmup": 0, "measured": 1}
+        kafka = cells[("kafka", variant)].metrics["engine_settings"]["broker"]
         assert kafka["server"].startswith("Apache Kafka 4.") and "shared" not in kafka
-    assert cells[("dask", "sweep")]["metrics"]["warm_up"] == "a stream at the first rate"
+    assert cells[("dask", "sweep")].metrics["warm_up"] == "a stream at the first rate"
     host, port = shared["bootstrap"].rsplit(":", 1)
     with socket.socket() as s:
         assert s.connect_ex((host, int(port))) != 0  # stopped with the run

@@ -20,20 +20,20 @@ def test_a_stream_run_measures_the_ceiling_and_reports_against_it(tmp_path):
     done = distlab(*args, "--out", str(out), timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
     doc = results.load(out)
-    pipe = doc["references"]["stream"]["raw pipe"]
-    assert pipe["verified"], pipe
-    points = pipe["metrics"]["points"]
+    pipe = doc.references["stream"].runs["raw pipe"]
+    assert pipe.verified, pipe
+    points = pipe.metrics["points"]
     assert points and all(p["lost"] == 0 for p in points)
     ceiling = ceiling_rate(doc)
-    assert ceiling == pipe["metrics"]["max_sustained_rate"] >= 1000
-    assert f"highest sustained {ceiling:,.0f} events/s" in pipe["detail"]
-    cells = {c["variant"]: c for c in doc["cells"]}
+    assert ceiling == pipe.metrics["max_sustained_rate"] >= 1000
+    assert f"highest sustained {ceiling:,.0f} events/s" in pipe.detail
+    cells = {c.variant: c for c in doc.cells}
     assert set(cells) == {"fixed_rate", "top_n", "sweep"}
     for cell in cells.values():
-        assert cell["status"] == "ok" and cell["verified"], cell
-    assert "top-N rows equal to the golden" in cells["top_n"]["verify_detail"]
-    assert cells["sweep"]["wall"]["n"] == 1  # a search measures each point: run once
-    sweep = cells["sweep"]["metrics"]
+        assert cell.status == "ok" and cell.verified, cell
+    assert "top-N rows equal to the golden" in cells["top_n"].verify_detail
+    assert cells["sweep"].wall["n"] == 1  # a search measures each point: run once
+    sweep = cells["sweep"].metrics
     assert sweep["search"].startswith("search: x4 steps from 1,000 events/s")
     assert all(p["verified"] for p in sweep["sweep"])  # exact at every point
     best = sweep["max_sustained_rate"]

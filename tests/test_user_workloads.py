@@ -123,7 +123,7 @@ def test_a_function_from_the_users_file_runs_verified_on_every_task_engine(user_
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
-    seq = doc["references"]["leibniz"]["sequential"]
+    seq = doc["references"]["leibniz"]["runs"]["sequential"]
     assert seq["verified"] and seq["wall"]["median"] > 0
     cells = {(c["engine"], c["variant"]): c for c in doc["cells"]}
     for engine in TASK_ENGINES:
@@ -279,8 +279,7 @@ def test_compare_from_a_python_c_session(tmp_path):
             return result == golden
         doc = distlab.compare(cube, range(30), engines=["local", "dask"], verify=same,
                               out={str(tmp_path / "out")!r}, repeats=1)
-        print(json.dumps([[c["engine"], c["variant"], c["status"], c["verified"]]
-                          for c in doc["cells"]]))
+        print(json.dumps([[c.engine, c.variant, c.status, c.verified] for c in doc.cells]))
         """
     )
     res = subprocess.run(

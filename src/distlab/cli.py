@@ -221,13 +221,13 @@ def run(
         from distlab.report.html import build_report
 
         print_plain(f"report:  {build_report(out / 'results.json', out)}")
-    if doc.get("interrupted"):
+    if doc.interrupted:
         print_plain(
-            f"interrupted: everything started was stopped; the {len(doc['cells'])} cells "
+            f"interrupted: everything started was stopped; the {len(doc.cells)} cells "
             "that finished are in the files above"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
-    bad = [c for c in doc["cells"] if c["status"] == "failed"]
+    bad = [c for c in doc.cells if c.status == "failed"]
     if bad:
         raise typer.Exit(1)
 

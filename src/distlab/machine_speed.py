@@ -27,25 +27,25 @@ def measure() -> dict[str, Any]:
     return {"reference": REFERENCE, "seconds": min(samples), "samples": samples}
 
 
-def seconds(doc: dict[str, Any]) -> float | None:
-    """A results document's speed figure (None for a file written before it existed)."""
-    speed = (doc.get("environment") or {}).get("speed") or {}
-    value = speed.get("seconds")
+def seconds(speed: Any) -> float | None:
+    """A recorded speed figure's seconds (``speed``: a results file's
+    ``environment.speed``, None for a file written before it existed)."""
+    value = getattr(speed, "seconds", None)
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def text(doc: dict[str, Any]) -> str:
+def text(speed: Any) -> str:
     """'machine speed: the reference took 0.31 s' (or that it was not measured)."""
-    value = seconds(doc)
+    value = seconds(speed)
     if value is None:
         return "machine speed: not measured"
     return f"machine speed: the reference took {value:.2f} s ({REFERENCE})"
 
 
-def difference(doc_a: dict[str, Any], doc_b: dict[str, Any]) -> str | None:
-    """How much slower or faster B's machine was than A's, when both were measured and
-    they differ by more than the reference's own noise (5%)."""
-    a, b = seconds(doc_a), seconds(doc_b)
+def difference(speed_a: Any, speed_b: Any) -> str | None:
+    """How much slower or faster B's machine was than A's (their recorded speed figures),
+    when both were measured and they differ by more than the reference's own noise (5%)."""
+    a, b = seconds(speed_a), seconds(speed_b)
     if a is None or b is None:
         return None if a is None and b is None else "Only one run measured its machine's speed."
     ratio = b / a

@@ -4,7 +4,6 @@ with its parent), and saving the rows."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -69,11 +68,8 @@ def measure(kind: str, job: BenchJob, wrap: list[str] | None = None) -> dict[str
 def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> Path:
     """Write the figures to ``path``, or into the directory ``path`` as
     ``bench-<benchmark>.json`` (where `distlab report` of that directory finds them)."""
-    from distlab.results import environment
+    from distlab.results import BenchDocument, environment, save_bench
 
     if path.is_dir():
         path = path / f"bench-{benchmark}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"benchmark": benchmark, "environment": environment(), "rows": rows}
-    path.write_text(json.dumps(doc, indent=1))
-    return path
+    return save_bench(BenchDocument(benchmark, environment(), rows), path)

@@ -1,17 +1,19 @@
 """The "choose by numbers" figures, read from a results document: the smallest efficient
 task and the largest practical payload (from the `distlab bench break-even` and
-`data-size` files beside the results, attached as ``doc["benches"]``), scaling with
-workers (``doc["scaling"]`` of `distlab run --workers 1,2,...`), and the user's own
+`data-size` files beside the results, attached as ``doc.benches``), scaling with
+workers (``doc.scaling`` of `distlab run --workers 1,2,...`), and the user's own
 function workloads read against the break-even curve."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
+from distlab.contracts import DistlabError
 from distlab.report.figures import Doc, elements, is_race, work_share
+from distlab.results import load_bench
 
 #: bench files `distlab report` picks up beside a results file
 BENCH_FILES = {
@@ -28,14 +30,15 @@ def attach_benches(doc: Doc, directory: Path) -> Doc:
         path = directory / name
         if path.is_file():
             try:
-                benches[kind] = json.loads(path.read_text())
-            except (OSError, ValueError):
+                benches[kind] = load_bench(path)
+            except DistlabError:
                 continue
-    return {**doc, "benches": benches} if benches else doc
+    return dataclasses.replace(doc, benches=benches) if benches else doc
 
 
 def bench_rows(doc: Doc, kind: str) -> list[dict[str, Any]]:
-    return ((doc.get("benches") or {}).get(kind) or {}).get("rows") or []
+    bench = doc.benches.get(kind)
+    return bench.rows if bench else []
 
 
 # -- scaling -----------------------------------------------------------------------------
@@ -78,25 +81,24 @@ def scaling_rows(doc: Doc) -> list[dict[str, Any]]:
     (``baseline_workers``: one worker only when one was measured), each count flagged
     when it exceeds the machine's CPUs, and Amdahl's serial fraction when one worker and
     two or more counts beyond it, within the CPUs, were measured (else ``fit_note``)."""
-    scaling = doc.get("scaling") or {}
-    cpus = (doc.get("environment") or {}).get("cpus")
+    cpus = doc.environment.cpus
     groups: dict[tuple[str, str, str], dict[int, dict]] = {}
-    for c in scaling.get("cells") or []:
-        if c.get("status") != "ok" or not c.get("verified") or not c.get("workers"):
+    for c in doc.scaling.cells if doc.scaling else []:
+        if c.status != "ok" or not c.verified or not c.workers:
             continue
-        if not is_race(c) or not (c.get("wall") or {}).get("median"):
+        if not is_race(c) or not (c.wall or {}).get("median"):
             continue  # no work to compare (a paced loop, a cached re-run)
-        key = (c["engine"], c["workload"], c.get("variant") or "-")
-        groups.setdefault(key, {})[c["workers"]] = c
+        key = (c.engine, c.workload, c.variant or "-")
+        groups.setdefault(key, {})[c.workers] = c
     rows = []
     for (engine, workload, variant), by_n in groups.items():
         basis, per = _equal_work(by_n)
         counts = sorted(by_n)
         base_n = counts[0]
-        base = by_n[base_n]["wall"]["median"] / per[base_n]
+        base = by_n[base_n].wall["median"] / per[base_n]
         points = []
         for n in counts:
-            wall = by_n[n]["wall"]
+            wall = by_n[n].wall
             time = {k: wall.get(k, wall["median"]) / per[n] for k in ("median", "min", "max")}
             speedup = base / time["median"]
             points.append(
@@ -157,21 +159,22 @@ def function_rows(doc: Doc) -> list[dict[str, Any]]:
     beside the break-even duration measured for that engine."""
     breaks = {r["engine"]: r for r in bench_rows(doc, "break-even") if "error" not in r}
     out = []
-    for workload, ref in (doc.get("references") or {}).items():
-        cells = [c for c in doc.get("cells") or [] if c.get("workload") == workload]
-        items = next(((c.get("metrics") or {}).get("items") for c in cells), None)
-        seq = ((ref.get("sequential") or {}).get("wall") or {}).get("median")
-        if not items or not seq or not any(c.get("variant") == "per_item" for c in cells):
+    for workload, refs in doc.references.items():
+        cells = [c for c in doc.cells if c.workload == workload]
+        items = next(((c.metrics or {}).get("items") for c in cells), None)
+        seq_ref = refs.runs.get("sequential")
+        seq = ((seq_ref and seq_ref.wall) or {}).get("median")
+        if not items or not seq or not any(c.variant == "per_item" for c in cells):
             continue
         item_ms = seq / items * 1e3
         engines = []
         for c in cells:
-            if c.get("variant") != "per_item" or c.get("status") != "ok":
+            if c.variant != "per_item" or c.status != "ok":
                 continue
-            workers = c.get("workers") or 1
-            eff = c["speedup"] / workers if c.get("speedup") else None
-            be = breaks.get(c["engine"], {}).get("break_even_ms")
-            engines.append({"engine": c["engine"], "efficiency": eff, "break_even_ms": be})
+            workers = c.workers or 1
+            eff = c.speedup / workers if c.speedup else None
+            be = breaks.get(c.engine, {}).get("break_even_ms")
+            engines.append({"engine": c.engine, "efficiency": eff, "break_even_ms": be})
         out.append({"workload": workload, "item_ms": item_ms, "items": items, "engines": engines})
     return out
 

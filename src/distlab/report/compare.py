@@ -30,6 +30,7 @@ from distlab.report.figures import (
     is_race,
     wall_samples,
 )
+from distlab.results import Results
 from distlab.stats import mann_whitney_p, min_possible_p
 
 THRESHOLD = 0.10
@@ -66,26 +67,26 @@ class Comparison:
 
 
 def _key(cell: dict) -> tuple[str, str, str]:
-    return (cell.get("engine", "?"), cell.get("workload", "?"), cell.get("variant") or "-")
+    return (cell.engine, cell.workload, cell.variant or "-")
 
 
 def _usable(cell: dict | None) -> bool:
-    return bool(cell and cell.get("status") == "ok" and cell.get("verified") and full_median(cell))
+    return bool(cell and cell.status == "ok" and cell.verified and full_median(cell))
 
 
 def compare(
-    a: str | Path | dict, b: str | Path | dict, threshold: float = THRESHOLD, alpha: float = ALPHA
+    a: str | Path | Results, b: str | Path | Results, threshold: float = THRESHOLD, alpha: float = ALPHA
 ) -> Comparison:
-    doc_a = a if isinstance(a, dict) else results.load(a)
-    doc_b = b if isinstance(b, dict) else results.load(b)
+    doc_a = a if isinstance(a, Results) else results.load(a)
+    doc_b = b if isinstance(b, Results) else results.load(b)
     out = Comparison(
-        "" if isinstance(a, dict) else str(a),
-        "" if isinstance(b, dict) else str(b),
+        "" if isinstance(a, Results) else str(a),
+        "" if isinstance(b, Results) else str(b),
         threshold=threshold,
         alpha=alpha,
     )
-    cells_a = {_key(c): c for c in doc_a.get("cells") or []}
-    cells_b = {_key(c): c for c in doc_b.get("cells") or []}
+    cells_a = {_key(c): c for c in doc_a.cells}
+    cells_b = {_key(c): c for c in doc_b.cells}
     ratios = []
     underpowered = False
     for key in list(dict.fromkeys([*cells_a, *cells_b])):
@@ -133,16 +134,15 @@ def compare(
             f"Some cells have too few repetitions for any difference to reach p<{alpha}: "
             "run with --repeats 4 or more."
         )
-    speed = machine_speed.difference(doc_a, doc_b)
+    speed = machine_speed.difference(doc_a.environment.speed, doc_b.environment.speed)
     if speed:
         out.notes.append(speed)
-    env_a, env_b = doc_a.get("environment") or {}, doc_b.get("environment") or {}
+    env_a, env_b = doc_a.environment, doc_b.environment
     for field_name in ("host", "python", "cpus", "memory_gb"):
-        if env_a.get(field_name) != env_b.get(field_name):
-            out.notes.append(
-                f"Different {field_name}: {env_a.get(field_name)} vs {env_b.get(field_name)}."
-            )
-    libs_a, libs_b = env_a.get("libraries") or {}, env_b.get("libraries") or {}
+        value_a, value_b = getattr(env_a, field_name), getattr(env_b, field_name)
+        if value_a != value_b:
+            out.notes.append(f"Different {field_name}: {value_a} vs {value_b}.")
+    libs_a, libs_b = env_a.libraries, env_b.libraries
     changed = [
         f"{k} {libs_a.get(k)} -> {libs_b.get(k)}"
         for k in sorted(set(libs_a) | set(libs_b))
@@ -150,10 +150,10 @@ def compare(
     ]
     if changed:
         out.notes.append("Library versions changed: " + ", ".join(changed) + ".")
-    sa_, sb_ = doc_a.get("settings") or {}, doc_b.get("settings") or {}
     for k in ("size", "workers", "params"):
-        if sa_.get(k) != sb_.get(k):
-            out.notes.append(f"Different setting {k}: {sa_.get(k)} vs {sb_.get(k)}.")
+        value_a, value_b = getattr(doc_a.settings, k), getattr(doc_b.settings, k)
+        if value_a != value_b:
+            out.notes.append(f"Different setting {k}: {value_a} vs {value_b}.")
     return out
 
 
@@ -213,9 +213,9 @@ def _figure(row: Row, value: float | None) -> str:
 
 
 def _why(cell: dict) -> str:
-    if cell.get("status") == "ok" and not cell.get("verified"):
+    if cell.status == "ok" and not cell.verified:
         return "answer did not verify"
-    return str(cell.get("error") or cell.get("reason") or cell.get("status") or "")[:120]
+    return str(cell.error or cell.reason or cell.status or "")[:120]
 
 
 STYLE = {

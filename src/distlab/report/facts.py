@@ -35,20 +35,20 @@ class Finding:
 def startup_findings(doc: dict) -> list[Finding]:
     engines = {
         n: e
-        for n, e in (doc.get("engines") or {}).items()
-        if isinstance(e, dict) and e.get("startup_s") is not None and e.get("status") == "ok"
+        for n, e in doc.engines.items()
+        if e.startup_s is not None and e.status == "ok"
     }
     if not engines:
         return []
     out = []
-    order = sorted(engines, key=lambda n: engines[n]["startup_s"])
-    listing = ", ".join(f"{n} {fmt_s(engines[n]['startup_s'])}" for n in order)
+    order = sorted(engines, key=lambda n: engines[n].startup_s)
+    listing = ", ".join(f"{n} {fmt_s(engines[n].startup_s)}" for n in order)
     out.append(Finding("startup", f"Start-up time: {listing}.", figures={"order": order}))
     for name in order:
         total = sum(
-            (c.get("wall_s") or 0.0) for c in doc.get("cells") or [] if c.get("engine") == name
+            (c.wall_s or 0.0) for c in doc.cells if c.engine == name
         )
-        start = engines[name]["startup_s"]
+        start = engines[name].startup_s
         if total and start > total:
             out.append(
                 Finding(
@@ -68,12 +68,12 @@ def latency_findings(doc: dict) -> list[Finding]:
     for (workload, variant), cells in by_work(rows).items():
         order = sorted(cells, key=lambda c: latency_ms(c)["p99"])
         listing = ", ".join(
-            f"{c['engine']} p50 {_ms(c, 'p50')} / p99 {_ms(c, 'p99')}" for c in order
+            f"{c.engine} p50 {_ms(c, 'p50')} / p99 {_ms(c, 'p99')}" for c in order
         )
         out.append(
             Finding(
                 "latency",
-                f"{label(order[0])}: lowest p99 latency {order[0]['engine']}; {listing}.",
+                f"{label(order[0])}: lowest p99 latency {order[0].engine}; {listing}.",
                 workload,
                 variant,
             )
@@ -82,17 +82,17 @@ def latency_findings(doc: dict) -> list[Finding]:
 
 
 def memory_findings(doc: dict) -> list[Finding]:
-    rows = [c for c in measured(doc) if isinstance(c.get("peak_mem_mb"), int | float)]
+    rows = [c for c in measured(doc) if isinstance(c.peak_mem_mb, int | float)]
     out = []
     for (workload, variant), cells in by_work(rows).items():
-        if len({c["engine"] for c in cells}) < 2:
+        if len({c.engine for c in cells}) < 2:
             continue
-        order = sorted(cells, key=lambda c: c["peak_mem_mb"])
-        listing = ", ".join(f"{c['engine']} {c['peak_mem_mb']:.0f} MB" for c in order)
+        order = sorted(cells, key=lambda c: c.peak_mem_mb)
+        listing = ", ".join(f"{c.engine} {c.peak_mem_mb:.0f} MB" for c in order)
         out.append(
             Finding(
                 "memory",
-                f"{label(order[0])}: least peak memory {order[0]['engine']}; {listing}.",
+                f"{label(order[0])}: least peak memory {order[0].engine}; {listing}.",
                 workload,
                 variant,
             )
@@ -110,11 +110,11 @@ def throughput_findings(doc: dict) -> list[Finding]:
     out = []
     for (workload, variant), cells in by_work(rows).items():
         order = sorted(cells, key=lambda c: -throughput_per_s(c))
-        listing = ", ".join(f"{c['engine']} {throughput_per_s(c):,.0f}/s" for c in order)
+        listing = ", ".join(f"{c.engine} {throughput_per_s(c):,.0f}/s" for c in order)
         out.append(
             Finding(
                 "throughput",
-                f"{label(order[0])}: highest throughput {order[0]['engine']}; {listing}.",
+                f"{label(order[0])}: highest throughput {order[0].engine}; {listing}.",
                 workload,
                 variant,
             )

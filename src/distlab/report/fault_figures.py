@@ -33,7 +33,7 @@ class FaultRow(TypedDict):
 
 def fault(cell: Cell) -> dict[str, Any]:
     """The cell's fault record ({} without one)."""
-    record = cell.get("fault")
+    record = cell.fault
     return record if isinstance(record, dict) else {}
 
 
@@ -167,7 +167,7 @@ def _why_not_hit(rec: dict[str, Any]) -> str | None:
 def _duplicated(cell: Cell, rec: dict[str, Any]) -> int | None:
     """Executions beyond the first: the task log's count, or the duplicate results the
     cell saw when more (None when the executions were not counted and none was seen)."""
-    counted = [_count(rec.get("duplicated")), _count(cell.get("duplicates"))]
+    counted = [_count(rec.get("duplicated")), _count(cell.duplicates)]
     if counted[0] is None and not counted[1]:
         return None
     return max(x for x in counted if x is not None)
@@ -178,7 +178,7 @@ def fault_verdict(cell: Cell) -> FaultVerdict | None:
     rec = fault(cell)
     if not rec:
         return None
-    total = _count(rec.get("tasks")) or _count(cell.get("n_tasks")) or None
+    total = _count(rec.get("tasks")) or _count(cell.n_tasks) or None
     why_not = _why_not_hit(rec)
     if why_not is not None:
         return FaultVerdict(False, None, None, total, "no fault", NONE, why_not, None)
@@ -186,7 +186,7 @@ def fault_verdict(cell: Cell) -> FaultVerdict | None:
     if run_error:  # the run raised: what it lost only the task log could count, or nobody
         lost = _count(rec.get("lost"))
     else:
-        lost = _count(cell.get("lost"))
+        lost = _count(cell.lost)
         lost = _count(rec.get("lost")) if lost is None else lost
     duplicated = _duplicated(cell, rec)
     known = [x for x in (lost, duplicated) if x is not None]
@@ -203,11 +203,11 @@ def fault_verdict(cell: Cell) -> FaultVerdict | None:
             reason += f"; the run failed: {run_error}"
         return FaultVerdict(True, lost, duplicated, total, text, LOST, reason, value)
     if run_error or lost is None:  # it raised, and nothing could count what it lost
-        why = run_error or cell.get("error") or "what it lost could not be counted"
+        why = run_error or cell.error or "what it lost could not be counted"
         reason = f"the run failed under the fault: {why}"
         return FaultVerdict(True, lost, duplicated, total, "run failed", LOST, reason, value)
-    if cell.get("status") == "failed" and cell.get("verify_detail"):
-        reason = f"nothing counted as lost, but the answer was wrong: {cell['verify_detail']}"
+    if cell.status == "failed" and cell.verify_detail:
+        reason = f"nothing counted as lost, but the answer was wrong: {cell.verify_detail}"
         return FaultVerdict(True, lost, duplicated, total, "wrong answer", LOST, reason, value)
     if duplicated:
         reason = f"{duplicated} task executions beyond the first (work done twice)"

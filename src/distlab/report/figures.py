@@ -6,10 +6,10 @@ asks a typed function here. A key a workload did not record reads as None, an em
 list or an empty dict, never as an error, so files from older or newer distlab versions
 still render.
 
-A cell is one (engine, workload, variant) dict of ``doc["cells"]``; its time is
-``cell["wall"]`` (median, min, max, samples of the measured repetitions). A cell that ran
-only part of the work (one task per element is capped) records the share it ran as
-``work_fraction``: times here are scaled to the full workload so such cells compare
+A cell is one (engine, workload, variant) record of ``doc.cells`` (distlab.results
+``CellRecord``); its time is ``cell.wall`` (median, min, max, samples of the measured
+repetitions). A cell that ran only part of the work (one task per element is capped)
+records the share it ran as ``work_fraction``: times here are scaled to the full workload so such cells compare
 fairly; the figure that ranks a cell is ``full_median``.
 """
 
@@ -19,8 +19,10 @@ import math
 import statistics
 from typing import Any, TypedDict
 
-Cell = dict[str, Any]
-Doc = dict[str, Any]
+from distlab.results import CellRecord, Results
+
+Cell = CellRecord
+Doc = Results
 
 
 class StepEvent(TypedDict, total=False):
@@ -34,7 +36,7 @@ class StepEvent(TypedDict, total=False):
 
 
 def _metrics(cell: Cell) -> dict[str, Any]:
-    return cell.get("metrics") or {}
+    return cell.metrics or {}
 
 
 def _number(value: Any) -> float | None:
@@ -67,8 +69,13 @@ def fmt_full(cell: Cell, seconds: float | None) -> str:
 
 def label(cell: Cell) -> str:
     """'workload' or 'workload (variant)': how every view names a piece of work."""
-    variant = cell.get("variant") or "-"
-    return cell.get("workload", "?") + ("" if variant in ("-", "default") else f" ({variant})")
+    return work_label(cell.workload, cell.variant)
+
+
+def work_label(workload: str, variant: str | None) -> str:
+    """:func:`label` of a piece of work given by name."""
+    variant = variant or "-"
+    return workload + ("" if variant in ("-", "default") else f" ({variant})")
 
 
 # ---- which cells count, and how they group -------------------------------------------------
@@ -77,9 +84,7 @@ def label(cell: Cell) -> str:
 def measured(doc: Doc) -> list[Cell]:
     """Cells with a verified answer and a time: the only ones a recommendation may use."""
     return [
-        c
-        for c in doc.get("cells") or []
-        if c.get("status") == "ok" and c.get("verified") and full_median(c) is not None
+        c for c in doc.cells if c.status == "ok" and c.verified and full_median(c) is not None
     ]
 
 
@@ -87,7 +92,7 @@ def by_work(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
     """Cells by (workload, variant): the engines that did the same piece of work."""
     groups: dict[tuple[str, str], list[Cell]] = {}
     for c in cells:
-        groups.setdefault((c["workload"], c.get("variant") or "-"), []).append(c)
+        groups.setdefault((c.workload, c.variant or "-"), []).append(c)
     return groups
 
 
@@ -95,8 +100,7 @@ def is_race(cell: Cell) -> bool:
     """Whether the cell's time is a contest: a cell whose workload claims no work for it
     (work_fraction None: a cached re-run, a paced request loop, a refused request) is
     reported, never ranked."""
-    metrics = _metrics(cell)
-    return not ("work_fraction" in metrics and not metrics["work_fraction"])
+    return bool(cell.work_fraction)
 
 
 def shape_of(workload: str) -> str | None:
@@ -113,7 +117,7 @@ def shape_of(workload: str) -> str | None:
 
 def work_share(cell: Cell) -> float:
     """The fraction of the full workload a cell ran (per-element runs are capped)."""
-    share = _metrics(cell).get("work_fraction") or 1.0
+    share = cell.work_fraction or 1.0
     return share if share > 0 else 1.0
 
 
@@ -124,10 +128,10 @@ def wall_samples(cell: Cell) -> list[float]:
     recorded = _metrics(cell).get("full_samples_s")
     if recorded:
         return [x for x in recorded if isinstance(x, int | float)]
-    wall = cell.get("wall") or {}
+    wall = cell.wall or {}
     xs = [x for x in wall.get("samples") or [] if isinstance(x, int | float)]
-    if not xs and cell.get("wall_s") is not None:
-        xs = [cell["wall_s"]]
+    if not xs and cell.wall_s is not None:
+        xs = [cell.wall_s]
     return [x / work_share(cell) for x in xs]
 
 
@@ -135,13 +139,13 @@ def full_median(cell: Cell) -> float | None:
     """The figure that ranks a cell: its median time for the full workload."""
     if _metrics(cell).get("full_samples_s"):
         return statistics.median(wall_samples(cell))
-    wall = cell.get("wall") or {}
-    med = wall.get("median", cell.get("wall_s"))
+    wall = cell.wall or {}
+    med = wall.get("median", cell.wall_s)
     return None if med is None else med / work_share(cell)
 
 
 def full_range(cell: Cell) -> tuple[float, float] | None:
-    wall = cell.get("wall") or {}
+    wall = cell.wall or {}
     if _metrics(cell).get("full_samples_s") or wall.get("min") is None or wall.get("max") is None:
         xs = wall_samples(cell)
         return (min(xs), max(xs)) if xs else None
@@ -152,7 +156,7 @@ def full_range(cell: Cell) -> tuple[float, float] | None:
 def extrapolated_from(cell: Cell) -> tuple[int, int] | None:
     """(elements run, elements in the workload) for a time extrapolated from part of the
     work; None for a cell that ran all of it."""
-    ran, share = elements(cell), _metrics(cell).get("work_fraction")
+    ran, share = elements(cell), cell.work_fraction
     if not ran or not share or share >= 1 or not is_capped(cell):
         return None
     return int(ran), round(ran / share)
@@ -160,10 +164,11 @@ def extrapolated_from(cell: Cell) -> tuple[int, int] | None:
 
 def reference_median(doc: Doc, workload: str, name: str) -> float | None:
     """Median time of a verified single-process reference ('sequential', 'numpy')."""
-    ref = ((doc.get("references") or {}).get(workload) or {}).get(name) or {}
-    if not isinstance(ref, dict) or ref.get("verified") is False:
+    refs = doc.references.get(workload)
+    ref = refs.runs.get(name) if refs else None
+    if ref is None or ref.verified is False:
         return None
-    return (ref.get("wall") or {}).get("median")
+    return (ref.wall or {}).get("median")
 
 
 # ---- granularity: batches, and one task per element (W2 numbers) ------------------------
@@ -190,7 +195,7 @@ def elements_per_task(cell: Cell) -> float | None:
     if size:
         return float(size)
     count = elements(cell)
-    if cell.get("variant") == "per_element" or (count and cell.get("n_tasks") == count):
+    if cell.variant == "per_element" or (count and cell.n_tasks == count):
         return 1.0
     return None
 
@@ -288,7 +293,7 @@ def headline(cell: Cell) -> Headline:
     """What a cell achieved, in the figure that matters for its shape of work: a stream
     sweep by its highest sustained rate, a fixed-rate stream by its p99 latency at the
     offered rate, everything else by its median time."""
-    if shape_of(cell.get("workload", "")) == "streams":
+    if shape_of(cell.workload) == "streams":
         metrics = _metrics(cell)
         if "max_sustained_rate" in metrics:
             return {

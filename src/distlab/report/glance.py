@@ -121,8 +121,8 @@ def ratio_class(ratio: float | None) -> str:
 def row_kind(cells: list[Cell]) -> str:
     if any(has_fault(c) for c in cells):
         return "faults"
-    metrics = [_metrics(c) for c in cells if c.get("status") == "ok"]
-    if shape_of(cells[0].get("workload", "")) == "streams":
+    metrics = [_metrics(c) for c in cells if c.status == "ok"]
+    if shape_of(cells[0].workload) == "streams":
         return "rate" if any("max_sustained_rate" in m for m in metrics) else "p99"
     if any("engine_share_ms" in m for m in metrics):
         return "overhead"
@@ -250,9 +250,9 @@ def _ratio_range(cell: Cell, best: Cell, kind: str, higher: bool) -> tuple[float
 
 
 def _status(cell: Cell) -> str:
-    status = cell.get("status")
+    status = cell.status
     if status == "ok":
-        return "ok" if cell.get("verified") else "unverified"
+        return "ok" if cell.verified else "unverified"
     return "failed" if status == "failed" else "n/a"
 
 
@@ -261,12 +261,12 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
     row = GlanceRow(workload, variant, label(cells[0]), kind, shape_of(workload))
     # work that ranks nothing (a cached re-run, a refused request) shows its figures
     # without colours
-    row.race = kind != "time" or any(is_race(c) for c in cells if c.get("status") == "ok")
+    row.race = kind != "time" or any(is_race(c) for c in cells if c.status == "ok")
     higher = row.higher_is_better
     ranked: list[tuple[float, Cell]] = []
     for c in cells:
         status = _status(c)
-        gc = GlanceCell(c["engine"], status, css=status if status != "ok" else "none")
+        gc = GlanceCell(c.engine, status, css=status if status != "ok" else "none")
         verdict = fault_verdict(c) if kind == "faults" else None
         if verdict is not None:
             # what the fault did is this row's figure, whether or not the run came through
@@ -285,7 +285,7 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
                 if _metrics(c).get("sender_limited"):
                     gc.note = "sender-limited: the sender fell behind at a higher rate"
             if kind == "time":
-                wall = c.get("wall") or {}
+                wall = c.wall or {}
                 gc.rough = (wall.get("n") or 0) < 2 or bool(wall.get("unstable"))
             elif kind == "p99":
                 gc.rough = _rough_percentile(c)
@@ -303,13 +303,13 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
                 gc.ratio, gc.css = math.inf, ratio_class(math.inf)
         else:
             gc.text = {"failed": "failed", "unverified": "wrong"}.get(status, "n/a")
-            gc.note = c.get("error") or c.get("reason") or c.get("verify_detail") or ""
-        row.cells[c["engine"]] = gc
+            gc.note = c.error or c.reason or c.verify_detail or ""
+        row.cells[c.engine] = gc
     ranked.sort(key=lambda vc: -vc[0] if higher else vc[0])
     if ranked:
         best = ranked[0][0]
         for value, c in ranked:
-            gc = row.cells[c["engine"]]
+            gc = row.cells[c.engine]
             if kind == "faults":  # 0 is clean; duplicates are no loss, but not clean
                 gc.ratio = 1.0 if value == 0 else math.inf
             elif best == value:
@@ -325,7 +325,7 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
                 near, far = (ratio_class(x) for x in gc.ratio_range)
                 gc.css, gc.far_css = near, far if far != near else ""
         if len(ranked) > 1 and ranked[0][0] != ranked[1][0]:
-            row.cells[ranked[0][1]["engine"]].winner = separated(ranked[0][1], ranked[1][1], kind)
+            row.cells[ranked[0][1].engine].winner = separated(ranked[0][1], ranked[1][1], kind)
     for name in engines:  # an engine with no cell for this work
         row.cells.setdefault(name, GlanceCell(name, "n/a", text="n/a", css="n/a"))
     row.cells = {name: row.cells[name] for name in engines}
@@ -334,9 +334,9 @@ def _row(workload: str, variant: str, cells: list[Cell], engines: list[str]) -> 
 
 def engines_of(doc: Doc) -> list[str]:
     names: list[str] = []
-    for c in doc.get("cells") or []:
-        if c.get("engine") not in names:
-            names.append(c.get("engine"))
+    for c in doc.cells:
+        if c.engine not in names:
+            names.append(c.engine)
     return names
 
 
@@ -345,7 +345,7 @@ def work_keys(cells: list[Cell]) -> list[tuple[str, str]]:
     workload's '-' (no variant) only when none of its cells reached a variant."""
     keys: list[tuple[str, str]] = []
     for c in cells:
-        key = (c.get("workload"), c.get("variant") or "-")
+        key = (c.workload, c.variant or "-")
         if key not in keys:
             keys.append(key)
     with_variants = {w for w, v in keys if v != "-"}
@@ -358,17 +358,17 @@ def glance(doc: Doc) -> tuple[list[str], list[GlanceRow]]:
     """The engines (columns) and one row per workload/variant, in the run's order. A
     workload's cells without a variant (it never reached its variants: failed to start,
     unsupported) stand in every variant row of that workload."""
-    cells = doc.get("cells") or []
+    cells = doc.cells
     engines = engines_of(doc)
     rows = []
     for w, v in work_keys(cells):
-        mine = [c for c in cells if c.get("workload") == w and (c.get("variant") or "-") == v]
+        mine = [c for c in cells if c.workload == w and (c.variant or "-") == v]
         whole = [
             c
             for c in cells
-            if c.get("workload") == w
-            and (c.get("variant") or "-") == "-"
-            and c.get("engine") not in {m.get("engine") for m in mine}
+            if c.workload == w
+            and (c.variant or "-") == "-"
+            and c.engine not in {m.engine for m in mine}
         ]
         rows.append(_row(w, v, mine + whole, engines))
     return engines, rows

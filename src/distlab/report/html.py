@@ -6,6 +6,7 @@ and SVG files are also written beside the page under plots/).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from distlab import machine_speed, results
 from distlab.report import recommend
 from distlab.report.choose import attach_benches
-from distlab.report.figures import fmt_s, fmt_x, label
+from distlab.report.figures import fmt_s, fmt_x, label, work_label
 from distlab.report.glance import work_keys
 from distlab.report.html_choose import choose_html
 from distlab.report.html_glance import GLANCE_CSS, glance_html, time_spent_html
@@ -61,20 +62,20 @@ pre { background: #f7f7f7; padding: 0.5rem; white-space: pre-wrap; word-break: b
 
 def _matrix_cell(c: dict, rowspan: int = 1) -> str:
     span = f' rowspan="{rowspan}"' if rowspan > 1 else ""
-    status = c.get("status") or "?"
+    status = c.status or "?"
     if status == "ok":
         mark = (
             '<span class="good">✓ verified</span>'
-            if c.get("verified")
+            if c.verified
             else '<span class="bad">✗ not verified</span>'
         )
         body = (
             f"{mark}<br>{e(spread_text(c))}"
-            + (f"<br>speed-up {e(fmt_x(c['speedup']))}" if c.get("speedup") is not None else "")
+            + (f"<br>speed-up {e(fmt_x(c.speedup))}" if c.speedup is not None else "")
             + extrapolation_note(c)
         )
     else:
-        reason = c.get("error") or c.get("reason") or ""
+        reason = c.error or c.reason or ""
         body = (
             f'<span class="status">{e(status)}</span><br>'
             f'<span class="small">{e(short_line(reason))}</span>'
@@ -88,12 +89,12 @@ def matrix(doc: dict) -> str:
     Rows, not columns, for workloads: there are more workload variants than engines, and
     the page stays within a screen's width.
     """
-    cells = doc.get("cells") or []
+    cells = doc.cells
     rows_keys = work_keys(cells)
     engines: list[str] = []
     for c in cells:
-        if c.get("engine") not in engines:
-            engines.append(c.get("engine"))
+        if c.engine not in engines:
+            engines.append(c.engine)
     head = "".join(f"<th>{e(name)}</th>" for name in engines)
     rows = []
     for w, v in rows_keys:
@@ -101,17 +102,17 @@ def matrix(doc: dict) -> str:
         first_of_workload = variants[0] == v
         tds = []
         for engine in engines:
-            mine = [c for c in cells if c.get("engine") == engine and c.get("workload") == w]
-            whole = [c for c in mine if (c.get("variant") or "-") == "-"]
-            specific = [c for c in mine if (c.get("variant") or "-") != "-"]
+            mine = [c for c in cells if c.engine == engine and c.workload == w]
+            whole = [c for c in mine if (c.variant or "-") == "-"]
+            specific = [c for c in mine if (c.variant or "-") != "-"]
             if whole and not specific and len(variants) > 1:
                 # a cell that never reached its variants (failed start, unsupported) spans them
                 if first_of_workload:
                     tds.append(_matrix_cell(whole[0], len(variants)))
                 continue
-            found = [c for c in mine if (c.get("variant") or "-") == v]
+            found = [c for c in mine if (c.variant or "-") == v]
             tds.append(_matrix_cell(found[0]) if found else '<td class="unsupported">-</td>')
-        name = label({"workload": w, "variant": v})
+        name = work_label(w, v)
         rows.append(f"<tr><th>{e(name)}</th>{''.join(tds)}</tr>")
     return (
         '<div class="scroll"><table id="matrix" class="matrix"><thead><tr><th>workload</th>'
@@ -160,41 +161,39 @@ def plots_html(plots: list, note: str | None) -> str:
 
 def _plan_html(doc: dict) -> str:
     """The run's time budget and what it shortened or left out to fit (run/budget.py)."""
-    plan = (doc.get("plan") or {}).get("summary")
-    if not plan or not (doc.get("plan") or {}).get("budget_s"):
+    if not doc.plan or not doc.plan.summary or not doc.plan.budget_s:
         return ""
-    took = (doc.get("timing") or {}).get("total_s")
+    plan = doc.plan.summary
+    took = doc.timing.total_s if doc.timing else None
     took_text = f"; the run took {fmt_s(took)}" if took else ""
     return f'<p class="meta" id="plan">{e(plan)}{e(took_text)}.</p>'
 
 
 def environment_html(doc: dict) -> str:
-    env = doc.get("environment") or {}
+    env = doc.environment
     rows = (
         "".join(
-            f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
-            for k, v in env.items()
-            if not isinstance(v, dict)
+            f"<tr><th>{e(f.name)}</th><td>{e(getattr(env, f.name))}</td></tr>"
+            for f in dataclasses.fields(env)
+            if f.name not in ("libraries", "speed") and getattr(env, f.name) is not None
         )
-        + f"<tr><th>speed</th><td>{e(machine_speed.text(doc))}</td></tr>"
+        + f"<tr><th>speed</th><td>{e(machine_speed.text(doc.environment.speed))}</td></tr>"
     )
     libs = "".join(
-        f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in (env.get("libraries") or {}).items()
+        f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in env.libraries.items()
     )
     settings = "".join(
         f"<tr><th>{e(k)}</th><td>{e(json.dumps(v) if isinstance(v, dict | list) else v)}</td></tr>"
-        for k, v in (doc.get("settings") or {}).items()
+        for k, v in dataclasses.asdict(doc.settings).items()
     )
     engines = []
-    for name, info in (doc.get("engines") or {}).items():
-        if not isinstance(info, dict):
-            continue
-        describe = ", ".join(f"{k}={v}" for k, v in (info.get("describe") or {}).items())
+    for name, info in doc.engines.items():
+        describe = ", ".join(f"{k}={v}" for k, v in (info.describe or {}).items())
         engines.append(
-            f"<tr><td>{e(name)}</td><td>{e(info.get('status', '-'))}</td>"
-            f"<td class='num'>{e(fmt_s(info.get('startup_s')))}</td>"
-            f"<td class='num'>{e(fmt_s(info.get('close_s')))}</td>"
-            f"<td class='num'>{e(info.get('idle_mem_mb', '-'))}</td><td>{e(describe)}</td></tr>"
+            f"<tr><td>{e(name)}</td><td>{e(info.status or '-')}</td>"
+            f"<td class='num'>{e(fmt_s(info.startup_s))}</td>"
+            f"<td class='num'>{e(fmt_s(info.close_s))}</td>"
+            f"<td class='num'>{e(_or_dash(info.idle_mem_mb))}</td><td>{e(describe)}</td></tr>"
         )
     return (
         f'<table id="environment">{rows}</table>'
@@ -208,38 +207,42 @@ def environment_html(doc: dict) -> str:
 
 def errors_html(doc: dict) -> str:
     items = []
-    for name, info in (doc.get("engines") or {}).items():
-        if isinstance(info, dict) and info.get("error"):
+    for name, info in doc.engines.items():
+        if info.error:
             items.append(
-                f"<h4>engine {e(name)} ({e(info.get('status'))})</h4><pre>{e(info['error'])}</pre>"
+                f"<h4>engine {e(name)} ({e(info.status)})</h4><pre>{e(info.error)}</pre>"
             )
-    for c in doc.get("cells") or []:
-        message = c.get("error") or (c.get("reason") if c.get("status") != "ok" else None)
-        if c.get("status") == "ok" and not c.get("verified"):
-            message = c.get("verify_detail") or "answer did not verify"
+    for c in doc.cells:
+        message = c.error or (c.reason if c.status != "ok" else None)
+        if c.status == "ok" and not c.verified:
+            message = c.verify_detail or "answer did not verify"
         if message:
             items.append(
-                f"<h4>{e(c.get('engine'))} / {e(label(c))}: {e(c.get('status'))}</h4>"
+                f"<h4>{e(c.engine)} / {e(label(c))}: {e(c.status)}</h4>"
                 f"<pre>{e(message)}</pre>"
             )
     return "".join(items) or "<p>No errors: every cell ran.</p>"
 
 
+def _or_dash(value, dash: str = "-"):
+    return dash if value is None else value
+
+
 def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "") -> str:
-    created = doc.get("created", "")
-    command = " ".join(str(x) for x in doc.get("command") or [])
-    settings = doc.get("settings") or {}
+    created = doc.created or ""
+    command = " ".join(str(x) for x in doc.command)
+    settings = doc.settings
     summary = (
-        f"size {settings.get('size', '?')}, {settings.get('repeats', '?')} repetitions "
-        f"after {settings.get('warmup', '?')} warm-up, workers "
-        f"{settings.get('workers') or 'CPU count'}"
+        f"size {settings.size or '?'}, {_or_dash(settings.repeats, '?')} repetitions "
+        f"after {_or_dash(settings.warmup, '?')} warm-up, workers "
+        f"{settings.workers or 'CPU count'}"
     )
-    interrupted = doc.get("interrupted")
+    interrupted = doc.interrupted
     partial = (
         '<p class="bad">Interrupted (Ctrl-C): only the cells that finished are here '
-        f"({e(interrupted.get('cells_finished'))}); running then: "
-        f"{e(', '.join(interrupted.get('during') or []) or '-')}.</p>"
-        if isinstance(interrupted, dict)
+        f"({e(interrupted.cells_finished)}); running then: "
+        f"{e(', '.join(interrupted.during) or '-')}.</p>"
+        if interrupted
         else ""
     )
     return f"""<!DOCTYPE html>
@@ -249,7 +252,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 <style>{CSS}{GLANCE_CSS}</style></head>
 <body>
 <h1>Which engine for which work</h1>
-<p class="meta">distlab, {e(created)} on {e((doc.get("environment") or {}).get("host"))} ({e(machine_speed.text(doc))}) · {e(summary)}
+<p class="meta">distlab, {e(created)} on {e(doc.environment.host)} ({e(machine_speed.text(doc.environment.speed))}) · {e(summary)}
 · <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
 · <a href="#environment-section">environment</a></p>
 {partial}{_plan_html(doc)}<section id="glance-section">{glance_html(doc)}</section>
@@ -277,12 +280,12 @@ repetitions separate from the runner-up's.</p>
 """
 
 
-def build_report(results_path_or_doc: str | Path | dict, out_dir: str | Path | None = None) -> Path:
+def build_report(results_path_or_doc: str | Path | results.Results, out_dir: str | Path | None = None) -> Path:
     """Write out_dir/report.html and out_dir/plots/*.png|svg; return the page's path.
 
     out_dir defaults to the directory holding the results file.
     """
-    if isinstance(results_path_or_doc, dict):
+    if isinstance(results_path_or_doc, results.Results):
         doc, source = results_path_or_doc, ""
         if out_dir is None:
             raise ValueError("out_dir is required when building from a document")

@@ -10,6 +10,7 @@ from distlab.report.figures import fmt_s
 from distlab.report.glance import KINDS, RATIO_BOUNDS, GlanceRow, glance
 from distlab.report.html_tables import e, short_line
 from distlab.report.verdict import headline, shape_sentences
+from distlab.results import EngineRecord
 
 GLANCE_CSS = """
 table.glance { font-size: 0.9rem; }
@@ -125,22 +126,22 @@ def glance_html(doc: dict) -> str:
 def time_spent_html(doc: dict) -> str:
     """Per engine: start-up, warm-up runs, measured runs, the rest of its cells
     (golden answers, verification), close, and the engine process's whole time."""
-    timing = (doc.get("timing") or {}).get("engines") or {}
-    engines = doc.get("engines") or {}
+    timing = doc.timing.engines if doc.timing else {}
+    engines = doc.engines
     rows = []
     for name in dict.fromkeys([*timing, *engines]):
-        info = engines.get(name) or {}
-        cells = [c for c in doc.get("cells") or [] if c.get("engine") == name]
-        spent = [c.get("time_spent") or {} for c in cells]
+        info = engines.get(name) or EngineRecord()
+        cells = [c for c in doc.cells if c.engine == name]
+        spent = [c.time_spent or {} for c in cells]
         warm = sum(s.get("warmup") or 0 for s in spent)
         measured = sum(s.get("measured") or 0 for s in spent)
         other = sum(s.get("other") or 0 for s in spent)
         whole = timing.get(name)
-        parts = [info.get("startup_s"), warm, measured, other, info.get("close_s")]
+        parts = [info.startup_s, warm, measured, other, info.close_s]
         rest = None if whole is None else max(0.0, whole - sum(p or 0 for p in parts))
         tds = "".join(f'<td class="num">{e(fmt_s(x) if x else "-")}</td>' for x in [*parts, rest])
         rows.append(f"<tr><th>{e(name)}</th>{tds}<td class='num'>{e(fmt_s(whole))}</td></tr>")
-    total = (doc.get("timing") or {}).get("total_s")
+    total = doc.timing.total_s if doc.timing else None
     return (f"<p>The whole run took {e(fmt_s(total))}.</p>" if total else "") + (
         '<table id="time-spent"><thead><tr><th>engine</th><th>start-up</th><th>warm-up runs</th>'
         "<th>measured runs</th><th>golden, checks</th><th>close</th><th>process, waits</th>"

@@ -8,6 +8,7 @@ from typing import Any
 
 from distlab.report import fault_figures, figures
 from distlab.report.figures import fmt_s, fmt_x, label
+from distlab.results import Results
 
 
 def e(value: Any) -> str:
@@ -15,10 +16,10 @@ def e(value: Any) -> str:
 
 
 def spread_text(cell: dict) -> str:
-    wall = cell.get("wall") or {}
-    if not wall.get("n") and cell.get("wall_s") is None:
+    wall = cell.wall or {}
+    if not wall.get("n") and cell.wall_s is None:
         return "-"
-    med = wall.get("median", cell.get("wall_s"))
+    med = wall.get("median", cell.wall_s)
     text = fmt_s(med)
     if wall.get("min") is not None and wall.get("max") is not None:
         text += f" [{fmt_s(wall['min'])}–{fmt_s(wall['max'])}]"
@@ -26,8 +27,8 @@ def spread_text(cell: dict) -> str:
 
 
 def status_class(cell: dict) -> str:
-    status = cell.get("status") or "unknown"
-    if status == "ok" and not cell.get("verified"):
+    status = cell.status or "unknown"
+    if status == "ok" and not cell.verified:
         return "unverified"
     return status
 
@@ -66,21 +67,21 @@ def details_table(doc: dict) -> str:
         "lost/dup",
     )
     rows = []
-    for c in doc.get("cells") or []:
-        overhead = c.get("per_task_overhead_ms")
+    for c in doc.cells:
+        overhead = c.per_task_overhead_ms
         cells = [
-            e(c.get("engine")),
-            e(c.get("workload")),
-            e(c.get("variant", "-")),
-            e(c.get("status")),
-            "yes" if c.get("verified") else "no" if c.get("status") == "ok" else "-",
+            e(c.engine),
+            e(c.workload),
+            e(c.variant),
+            e(c.status),
+            "yes" if c.verified else "no" if c.status == "ok" else "-",
             e(spread_text(c)),
-            e(fmt_x(c.get("speedup"))),
-            e(fmt_x(c.get("speedup_vs_numpy"))),
+            e(fmt_x(c.speedup)),
+            e(fmt_x(c.speedup_vs_numpy)),
             "-" if overhead is None else f"{overhead:.2f} ms",
-            e(c.get("n_tasks", "-")),
-            "-" if not c.get("peak_mem_mb") else f"{c['peak_mem_mb']:.0f}",
-            f"{c.get('lost', '-')}/{c.get('duplicates', '-')}",
+            e("-" if c.n_tasks is None else c.n_tasks),
+            "-" if not c.peak_mem_mb else f"{c.peak_mem_mb:.0f}",
+            f"{c.lost}/{c.duplicates}",
         ]
         tds = "".join(
             f'<td class="num">{x}</td>' if i >= 5 else f"<td>{x}</td>" for i, x in enumerate(cells)
@@ -98,12 +99,12 @@ def faults_table(doc: dict) -> str:
     """The faulted repetitions (--kill-worker, --kill-broker), one row per cell: reported
     here and never in the times above."""
     rows = []
-    for c in doc.get("cells") or []:
+    for c in doc.cells:
         row = fault_figures.fault_row(c)
         if row is None:
             continue
         cells = [
-            e(c.get("engine")),
+            e(c.engine),
             e(label(c)),
             e(row["kind"]),
             e(row["target"]),
@@ -147,23 +148,24 @@ def faults_table(doc: dict) -> str:
     )
 
 
-def references_table(doc: dict) -> str:
+def references_table(doc: Results) -> str:
     rows = []
-    for workload, refs in (doc.get("references") or {}).items():
-        if not isinstance(refs, dict):
-            continue
-        for name, r in refs.items():
-            if not isinstance(r, dict):
-                continue
-            wall = r.get("wall") or {}
+    for workload, refs in doc.references.items():
+        if refs.error:
+            rows.append(
+                f"<tr><td>{e(workload)}</td><td>-</td><td class='num'>{e(refs.error)}</td>"
+                "<td>no</td><td></td></tr>"
+            )
+        for name, r in refs.runs.items():
+            wall = r.wall or {}
             time = (
                 f"{fmt_s(wall.get('median'))} [{fmt_s(wall.get('min'))}–{fmt_s(wall.get('max'))}]"
                 if wall.get("n")
-                else r.get("error") or "-"
+                else r.error or "-"
             )
             rows.append(
                 f"<tr><td>{e(workload)}</td><td>{e(name)}</td><td class='num'>{e(time)}</td>"
-                f"<td>{'yes' if r.get('verified') else 'no'}</td><td>{e(r.get('detail', ''))}</td></tr>"
+                f"<td>{'yes' if r.verified else 'no'}</td><td>{e(r.detail or '')}</td></tr>"
             )
     if not rows:
         return "<p>No references recorded.</p>"
@@ -173,26 +175,26 @@ def references_table(doc: dict) -> str:
     )
 
 
-def hosts_html(doc: dict) -> str:
+def hosts_html(doc: Results) -> str:
     """Where each engine ran when it was deployed across test hosts (``--hosts``), and
     which of its links carried the asked delay; '' for a one-machine run."""
     rows = []
-    for name, info in (doc.get("engines") or {}).items():
-        placed = info.get("hosts") if isinstance(info, dict) else None
+    for name, info in doc.engines.items():
+        placed = info.hosts
         if not placed:
             continue
-        where = ", ".join(f"{role}: {host}" for role, host in placed.get("placement", {}).items())
-        links = "; ".join(f"{k}: {v}" for k, v in placed.get("links", {}).items())
+        where = ", ".join(f"{role}: {host}" for role, host in placed.placement.items())
+        links = "; ".join(f"{k}: {v}" for k, v in placed.links.items())
         rows.append(
-            f"<tr><td>{e(name)}</td><td>{e(placed.get('address'))}</td><td>{e(where)}</td>"
+            f"<tr><td>{e(name)}</td><td>{e(placed.address)}</td><td>{e(where)}</td>"
             f"<td>{e(links)}</td></tr>"
         )
     if not rows:
         return ""
-    settings = doc.get("settings") or {}
-    links = settings.get("links") or {}
+    settings = doc.settings
+    links = settings.links
     return (
-        f'<section id="hosts-section"><h2>Across {e(settings.get("hosts"))} test hosts</h2>'
+        f'<section id="hosts-section"><h2>Across {e(settings.hosts)} test hosts</h2>'
         f'<p class="small">driver on h0; round trip asked {e(links.get("rtt_ms", 0))} ms, loss '
         f"{e(links.get('loss_pct', 0))}%, rate {e(links.get('rate') or 'unlimited')}</p>"
         '<table id="hosts"><thead><tr><th>engine</th><th>driver connects to</th>'
@@ -202,7 +204,7 @@ def hosts_html(doc: dict) -> str:
 
 
 def rtt_html(doc: dict) -> str:
-    """The `distlab bench rtt` file beside the results (``doc["benches"]["rtt"]``): tiny
+    """The `distlab bench rtt` file beside the results (``doc.benches["rtt"]``): tiny
     tasks at 0 ms and at a chosen round trip per engine; '' without one."""
     from distlab.report.bench_tables import RTT_COLUMNS, RTT_SLOPES_NOTE, rtt_cells
     from distlab.report.choose import bench_rows

@@ -87,11 +87,11 @@ def winners(doc: dict) -> list[Finding]:
             out.append(
                 Finding(
                     "only",
-                    f"{what}: only {best['engine']} has a verified time "
+                    f"{what}: only {best.engine} has a verified time "
                     f"({fmt_full(best, t_best)}); nothing to compare it with.",
                     workload,
                     variant,
-                    {"engine": best["engine"], "median_s": t_best},
+                    {"engine": best.engine, "median_s": t_best},
                 )
             )
             continue
@@ -101,36 +101,36 @@ def winners(doc: dict) -> list[Finding]:
         verdict, p = separate(best, runner_up)
         n1, n2 = len(wall_samples(best)), len(wall_samples(runner_up))
         figures = {
-            "engine": best["engine"],
-            "runner_up": runner_up["engine"],
+            "engine": best.engine,
+            "runner_up": runner_up.engine,
             "median_s": t_best,
             "runner_up_s": t_next,
             "margin": margin,
             "p": p,
             "n": [n1, n2],
-            "ranking": [(c["engine"], full_median(c)) for c in ranked],
+            "ranking": [(c.engine, full_median(c)) for c in ranked],
         }
         if verdict == "clear":
             text = (
-                f"{what}: {best['engine']} is fastest ({fmt_full(best, t_best)}), "
-                f"{margin:.2f}x ahead of {runner_up['engine']} ({fmt_full(runner_up, t_next)}; "
+                f"{what}: {best.engine} is fastest ({fmt_full(best, t_best)}), "
+                f"{margin:.2f}x ahead of {runner_up.engine} ({fmt_full(runner_up, t_next)}; "
                 f"Mann-Whitney p={p:.3f}, n={n1}/{n2})."
             )
         elif verdict == "tentative":
             text = (
-                f"{what}: {best['engine']} ({fmt_full(best, t_best)}) beat {runner_up['engine']} "
+                f"{what}: {best.engine} ({fmt_full(best, t_best)}) beat {runner_up.engine} "
                 f"({fmt_full(runner_up, t_next)}, {margin:.2f}x) in every repetition, but {n1}/{n2} "
                 f"repetitions cannot reach p<{ALPHA} (p={p:.3f}): run more repetitions "
                 "to confirm."
             )
         else:
-            tied = [c["engine"] for c in ranked[1:] if separate(best, c)[0] == "tie"]
+            tied = [c.engine for c in ranked[1:] if separate(best, c)[0] == "tie"]
             text = (
-                f"{what}: no clear winner: {' and '.join([best['engine'], *tied])} are within "
+                f"{what}: no clear winner: {' and '.join([best.engine, *tied])} are within "
                 f"the noise ({fmt_full(best, t_best)} vs {fmt_s(t_next)}; min-max ranges overlap or "
                 f"p={p:.2f} > {ALPHA})."
             )
-            figures["tied"] = [best["engine"], *tied]
+            figures["tied"] = [best.engine, *tied]
         out.append(
             Finding("winner" if verdict == "clear" else verdict, text, workload, variant, figures)
         )
@@ -142,29 +142,29 @@ def stream_rankings(doc: dict) -> list[Finding]:
     highest sustained rate (higher is better), a fixed-rate run by its p99 latency at the
     offered rate (lower is better)."""
     out = []
-    streams = [c for c in measured(doc) if shape_of(c["workload"]) == "streams"]
+    streams = [c for c in measured(doc) if shape_of(c.workload) == "streams"]
     for (workload, variant), cells in by_work(streams).items():
         rated = [(c, headline(c)) for c in cells]
         name = rated[0][1]["name"]
         known = [(c, h["value"]) for c, h in rated if h["value"] is not None]
-        none = [c["engine"] for c, h in rated if h["value"] is None]
+        none = [c.engine for c, h in rated if h["value"] is None]
         if not known:
             continue
         higher = rated[0][1]["higher_is_better"]
         known.sort(key=lambda cv: -cv[1] if higher else cv[1])
-        listing = ", ".join(f"{c['engine']} {v:,.0f}" for c, v in known)
-        text = f"{label(known[0][0])}: best {name}: {known[0][0]['engine']}; {listing}."
+        listing = ", ".join(f"{c.engine} {v:,.0f}" for c, v in known)
+        text = f"{label(known[0][0])}: best {name}: {known[0][0].engine}; {listing}."
         if none:
             text += f" Sustained nothing: {', '.join(none)}."
         ceiling = ceiling_rate(doc)
         if ceiling and higher:
-            shares = ", ".join(f"{c['engine']} {v / ceiling:.0%}" for c, v in known)
+            shares = ", ".join(f"{c.engine} {v / ceiling:.0%}" for c, v in known)
             text += (
                 f" The raw pipe (the same sender, broker and reader with only a copy loop "
                 f"between: the ceiling here) sustained {ceiling:,.0f}; as a share of it: "
                 f"{shares}."
             )
-        figures = {"ranking": [(c["engine"], v) for c, v in known], "figure": name}
+        figures = {"ranking": [(c.engine, v) for c, v in known], "figure": name}
         out.append(Finding("stream", text, workload, variant, figures))
     return out
 
@@ -175,7 +175,7 @@ def by_shape(doc: dict) -> list[Finding]:
     shapes: dict[str, list[list[dict]]] = {}
     for (workload, _), cells in groups.items():
         shape = shape_of(workload)
-        if shape and len({c["engine"] for c in cells}) > 1:
+        if shape and len({c.engine for c in cells}) > 1:
             shapes.setdefault(shape, []).append(cells)
     out = []
     for shape, cell_groups in sorted(shapes.items()):
@@ -184,8 +184,8 @@ def by_shape(doc: dict) -> list[Finding]:
         for cells in cell_groups:
             best = min(full_median(c) for c in cells)
             for c in cells:
-                ratios.setdefault(c["engine"], []).append(full_median(c) / best if best else 1.0)
-            fastest = min(cells, key=full_median)["engine"]
+                ratios.setdefault(c.engine, []).append(full_median(c) / best if best else 1.0)
+            fastest = min(cells, key=full_median).engine
             wins[fastest] = wins.get(fastest, 0) + 1
         total = len(cell_groups)
         # only engines measured on every piece of work of this shape are ranked
@@ -215,7 +215,7 @@ def numpy_caveats(doc: dict) -> list[Finding]:
     out = []
     by_workload: dict[str, list[dict]] = {}
     for c in measured(doc):
-        by_workload.setdefault(c["workload"], []).append(c)
+        by_workload.setdefault(c.workload, []).append(c)
     for workload, cells in by_workload.items():
         t_numpy = reference_median(doc, workload, "numpy")
         if t_numpy is None:
@@ -227,10 +227,10 @@ def numpy_caveats(doc: dict) -> list[Finding]:
                 Finding(
                     "numpy",
                     f"{workload}: vectorized NumPy on one core ({fmt_s(t_numpy)}) beat every "
-                    f"engine here; the fastest engine run, {fastest['engine']} on {label(fastest)}, "
+                    f"engine here; the fastest engine run, {fastest.engine} on {label(fastest)}, "
                     f"took {t_fast / t_numpy:,.0f}x as long.",
                     workload,
-                    figures={"numpy_s": t_numpy, "fastest_s": t_fast, "engine": fastest["engine"]},
+                    figures={"numpy_s": t_numpy, "fastest_s": t_fast, "engine": fastest.engine},
                 )
             )
     return out
@@ -239,11 +239,11 @@ def numpy_caveats(doc: dict) -> list[Finding]:
 def no_gain_caveats(doc: dict) -> list[Finding]:
     out = []
     for (workload, variant), cells in by_work(measured(doc)).items():
-        slow = [c for c in cells if c.get("speedup") is not None and c["speedup"] < 1]
+        slow = [c for c in cells if c.speedup is not None and c.speedup < 1]
         if not slow:
             continue
         t_seq = reference_median(doc, workload, "sequential")
-        names = ", ".join(f"{c['engine']} {fmt_x(c['speedup'])}" for c in slow)
+        names = ", ".join(f"{c.engine} {fmt_x(c.speedup)}" for c in slow)
         out.append(
             Finding(
                 "no_gain",
@@ -251,7 +251,7 @@ def no_gain_caveats(doc: dict) -> list[Finding]:
                 f"({fmt_s(t_seq)}) was faster than {names} (speed-up < 1).",
                 workload,
                 variant,
-                {"engines": {c["engine"]: c["speedup"] for c in slow}, "sequential_s": t_seq},
+                {"engines": {c.engine: c.speedup for c in slow}, "sequential_s": t_seq},
             )
         )
     return out
@@ -262,12 +262,12 @@ def granularity_caveats(doc: dict) -> list[Finding]:
     out = []
     cells = measured(doc)
     for c in cells:
-        if c.get("variant") != "per_element":
+        if c.variant != "per_element":
             continue
         batched = [
             b
             for b in cells
-            if b["engine"] == c["engine"] and b["workload"] == c["workload"] and batch_size(b)
+            if b.engine == c.engine and b.workload == c.workload and batch_size(b)
         ]
         if not batched:
             continue
@@ -278,7 +278,7 @@ def granularity_caveats(doc: dict) -> list[Finding]:
         per_task = per_task_s(c)
         count = elements(c)
         text = (
-            f"{c['workload']} on {c['engine']}: one task per element would take ~{fmt_s(full)} "
+            f"{c.workload} on {c.engine}: one task per element would take ~{fmt_s(full)} "
             f"for the full data (extrapolated from {'?' if count is None else count} elements"
             + (f", {per_task * 1e3:.2f} ms per task" if per_task else "")
             + f"); batches of {batch_size(best)} took "
@@ -288,8 +288,8 @@ def granularity_caveats(doc: dict) -> list[Finding]:
             Finding(
                 "granularity",
                 text,
-                c["workload"],
-                figures={"engine": c["engine"], "per_element_s": t_elem, "batched_s": t_batch},
+                c.workload,
+                figures={"engine": c.engine, "per_element_s": t_elem, "batched_s": t_batch},
             )
         )
     return out
@@ -297,19 +297,19 @@ def granularity_caveats(doc: dict) -> list[Finding]:
 
 def quality_caveats(doc: dict) -> list[Finding]:
     out = []
-    cells = doc.get("cells") or []
-    failed = [c for c in cells if c.get("status") == "failed"]
+    cells = doc.cells
+    failed = [c for c in cells if c.status == "failed"]
     if failed:
-        names = ", ".join(f"{c.get('engine')}/{label(c)}" for c in failed)
+        names = ", ".join(f"{c.engine}/{label(c)}" for c in failed)
         out.append(
             Finding(
                 "failed",
                 f"{len(failed)} cell(s) failed and are left out of every comparison: {names}.",
             )
         )
-    wrong = [c for c in cells if c.get("status") == "ok" and not c.get("verified")]
+    wrong = [c for c in cells if c.status == "ok" and not c.verified]
     if wrong:
-        names = ", ".join(f"{c.get('engine')}/{label(c)}" for c in wrong)
+        names = ", ".join(f"{c.engine}/{label(c)}" for c in wrong)
         out.append(
             Finding(
                 "unverified",
@@ -317,9 +317,9 @@ def quality_caveats(doc: dict) -> list[Finding]:
                 f"{names}.",
             )
         )
-    unstable = [c for c in measured(doc) if (c.get("wall") or {}).get("unstable")]
+    unstable = [c for c in measured(doc) if (c.wall or {}).get("unstable")]
     if unstable:
-        names = ", ".join(f"{c['engine']}/{label(c)}" for c in unstable)
+        names = ", ".join(f"{c.engine}/{label(c)}" for c in unstable)
         out.append(
             Finding(
                 "unstable",

@@ -12,9 +12,10 @@ from distlab.report.figures import Cell, Doc, max_sustained_rate
 RAW_PIPE = "raw pipe"
 
 
-def sweep_points(cell_or_metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """The search's points sorted by offered rate (rows without a rate left out)."""
-    metrics = cell_or_metrics.get("metrics", cell_or_metrics)
+def sweep_points(cell_or_metrics: Cell | dict[str, Any]) -> list[dict[str, Any]]:
+    """The search's points (of a cell, or of a reference's metrics) sorted by offered
+    rate (rows without a rate left out)."""
+    metrics = cell_or_metrics.metrics if isinstance(cell_or_metrics, Cell) else cell_or_metrics
     rows = metrics.get("sweep") or metrics.get("points") or []
     return sorted(
         (r for r in rows if isinstance(r, dict) and isinstance(r.get("offered_rate"), int | float)),
@@ -24,9 +25,9 @@ def sweep_points(cell_or_metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 def raw_pipe(doc: Doc) -> dict[str, Any] | None:
     """The raw pipe's search (its metrics), when the run measured it."""
-    ref = ((doc.get("references") or {}).get("stream") or {}).get(RAW_PIPE) or {}
-    metrics = ref.get("metrics")
-    return metrics if isinstance(metrics, dict) and ref.get("verified") else None
+    refs = doc.references.get("stream")
+    ref = refs.runs.get(RAW_PIPE) if refs else None
+    return ref.metrics if ref is not None and ref.metrics and ref.verified else None
 
 
 def ceiling_rate(doc: Doc) -> float | None:
@@ -44,4 +45,4 @@ def share_of_ceiling(cell: Cell, doc: Doc) -> float | None:
 
 def sweep_cells(cells: list[Cell]) -> list[Cell]:
     """The stream cells that searched a rate (variant ``sweep``)."""
-    return [c for c in cells if c.get("workload") == "stream" and sweep_points(c)]
+    return [c for c in cells if c.workload == "stream" and sweep_points(c)]

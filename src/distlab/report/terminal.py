@@ -89,21 +89,21 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
     )
     _engines, rows = glance(doc)
     console.print(headline(rows), markup=False, highlight=False, width=width)
-    console.print(f"[dim]{escape(machine_speed.text(doc))}[/]", width=width)
-    plan = (doc.get("plan") or {}).get("summary")
+    console.print(f"[dim]{escape(machine_speed.text(doc.environment.speed))}[/]", width=width)
+    plan = doc.plan.summary if doc.plan else None
     if plan:
-        took = (doc.get("timing") or {}).get("total_s")
+        took = doc.timing.total_s if doc.timing else None
         took_text = f"; it took {took:.0f} s" if took else ""
         console.print(f"[dim]{escape(plan)}{took_text}[/]", width=width)
-    failed = [c for c in doc.get("cells") or [] if c.get("status") == "failed"]
+    failed = [c for c in doc.cells if c.status == "failed"]
     if failed:
         first = failed[0]
         console.print(
-            f"[red]{len(failed)} cell(s) failed[/], e.g. {escape(first['engine'])} / "
-            f"{escape(label(first))}: {escape(short_line(first.get('error') or ''))}",
+            f"[red]{len(failed)} cell(s) failed[/], e.g. {escape(first.engine)} / "
+            f"{escape(label(first))}: {escape(short_line(first.error or ''))}",
             width=width,
         )
-    if doc.get("interrupted"):
+    if doc.interrupted:
         console.print("[yellow]interrupted: these are the cells that finished[/]", width=width)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.contracts import DistlabError
+from distlab.results import Results
 from distlab.run.model import RunSpec
 
 #: the speed figure (machine_speed.measure, best of 7) of the machine COSTS were measured on
@@ -276,20 +277,20 @@ def plan(spec: RunSpec, speed_s: float, budget_s: float | None) -> Plan:
     return out
 
 
-def costs_from(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
+def costs_from(doc: Results) -> dict[str, dict[str, float]]:
     """COSTS as a results file of a default run measured them (to renew the table when the
     workloads or engines change)."""
-    timing = (doc.get("timing") or {}).get("engines") or {}
+    timing = doc.timing.engines if doc.timing else {}
     out: dict[str, dict[str, float]] = {}
     for name, whole in timing.items():
         per: dict[str, float] = {}
-        for c in doc.get("cells") or []:
-            if c.get("engine") != name:
+        for c in doc.cells:
+            if c.engine != name:
                 continue
-            spent = c.get("time_spent") or {}
+            spent = c.time_spent or {}
             seconds = sum(spent.get(k) or 0 for k in ("warmup", "measured", "other"))
             if seconds:
-                key = c["workload"] + (f"/{c['variant']}" if c["workload"] == "stream" else "")
+                key = c.workload + (f"/{c.variant}" if c.workload == "stream" else "")
                 per[key] = per.get(key, 0.0) + seconds
         out[name] = {"fixed": round(whole - sum(per.values()), 1)}
         out[name].update({k: round(v, 1) for k, v in per.items()})

@@ -64,15 +64,18 @@ class _Matrix:
     def absorb(self, ev: Event, name: str) -> None:
         doc = self.doc
         if isinstance(ev, ReferenceMeasured):
-            doc["references"][ev.workload] = ev.references or {"error": ev.error}
+            runs = {n: results.codec.convert(r, results.Reference, f"$.references.{n}")
+                    for n, r in (ev.references or {}).items()}  # fmt: skip
+            doc.references[ev.workload] = results.WorkloadReferences(runs, ev.error)
         elif isinstance(ev, EngineStarted):
-            record = {k: v for k, v in vars(ev).items() if k != "engine" and v is not None}
-            doc["engines"][name] = record
+            started = {k: v for k, v in vars(ev).items() if k != "engine"}
+            doc.engines[name] = results.EngineRecord(**started)
         elif isinstance(ev, EngineClosed):
-            closed = {"close_s": ev.close_s, "error": ev.error}
-            doc["engines"].setdefault(name, {}).update(
-                {k: v for k, v in closed.items() if v is not None}
-            )
+            record = doc.engine(name)
+            if ev.close_s is not None:
+                record.close_s = ev.close_s
+            if ev.error is not None:
+                record.error = ev.error
         elif isinstance(ev, CellStarted):
             self.open[name] = ev
         elif isinstance(ev, CellFinished):
@@ -84,7 +87,8 @@ class _Matrix:
             ):
                 del self.open[name]
         elif isinstance(ev, Fatal):
-            doc["engines"].setdefault(name, {}).update(status="failed", error=ev.error)
+            record = doc.engine(name)
+            record.status, record.error = "failed", ev.error
 
     def left_out(self, plan: budget.Plan) -> list[CellRecord]:
         """What the plan left out to fit the time budget, as cells: whole engines and
@@ -98,7 +102,7 @@ class _Matrix:
                     cells.append(CellRecord(engine, w, status="skipped", reason=reason))
         self.cells += cells
         if plan.left_out:
-            self.doc["left_out"] = {"units": plan.left_out, "why": plan.summary()}
+            self.doc.left_out = results.LeftOut(list(plan.left_out), plan.summary())
         return cells
 
     def lacking_libraries(self) -> list[CellRecord]:
@@ -117,7 +121,7 @@ class _Matrix:
 
     def engine_unavailable(self, name: str) -> None:
         hint = registry.entry(name).install_hint
-        self.doc["engines"][name] = {"status": "unavailable", "error": f"not installed: {hint}"}
+        self.doc.engines[name] = results.EngineRecord("unavailable", error=f"not installed: {hint}")
         for w in self.spec.workloads:
             reason = f"not installed ({hint})"
             self.cells.append(CellRecord(name, w, status="unsupported", reason=reason))
@@ -134,55 +138,58 @@ class _Matrix:
             )
         for w in self.spec.workloads:
             if not any(c.engine == name and c.workload == w for c in self.cells):
-                err = self.doc["engines"].get(name, {}).get("error") or "engine process ended early"
+                record = self.doc.engines.get(name)
+                err = (record and record.error) or "engine process ended early"
                 self.cells.append(CellRecord(name, w, status="failed", error=err))
 
     def interrupted(self) -> None:
         """Ctrl-C: the cell that was running is dropped (it did not finish), and the
         document says the run was interrupted and where."""
-        self.doc["interrupted"] = {
-            "during": [f"{ev.engine}: {ev.workload} ({ev.variant})" for ev in self.open.values()],
-            "cells_finished": len(self.cells),
-        }
+        self.doc.interrupted = results.Interruption(
+            [f"{ev.engine}: {ev.workload} ({ev.variant})" for ev in self.open.values()],
+            len(self.cells),
+        )
         self.open.clear()
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> results.Results:
         """Derived figures (speed-up against the sequential reference, overhead per task),
         then the document with every cell serialised."""
         for cell in self.cells + self.smaller:
             _derive(cell, self.doc)
-        self.doc["cells"] = [c.to_dict() for c in self.cells + self.lacking]
+        self.doc.cells = list(self.cells + self.lacking)
         if self.spec.worker_counts:
-            self.doc["scaling"] = {
-                "worker_counts": sorted(self.spec.worker_counts),
-                "cells": [c.to_dict() for c in self.smaller + self.cells],
-            }
+            self.doc.scaling = results.Scaling(
+                sorted(self.spec.worker_counts), self.smaller + self.cells
+            )
         return self.doc
 
 
-def _derive(cell: CellRecord, doc: dict[str, Any]) -> None:
-    ref = doc["references"].get(cell.workload, {})
-    seq = (ref.get("sequential") or {}).get("wall", {}).get("median")
+def _derive(cell: CellRecord, doc: results.Results) -> None:
+    refs = doc.references.get(cell.workload) or results.WorkloadReferences()
+    seq = _median(refs.runs.get("sequential"))
     wall, share = cell.wall_s, cell.work_fraction
     if not (seq and wall) or share is None:  # paced runs: no speed-up to speak of
         return
     cell.speedup = seq * share / wall
     # the work itself: what the workload says it is (e.g. its sleeps), else the reference
     work = cell.compute_s if cell.compute_s is not None else seq * share
-    numpy_ref = (ref.get("numpy") or {}).get("wall", {}).get("median")
+    numpy_ref = _median(refs.runs.get("numpy"))
     if numpy_ref:
         cell.speedup_vs_numpy = numpy_ref * share / wall
-    workers = cell.workers or (doc["engines"].get(cell.engine, {}).get("describe") or {}).get(
-        "workers"
-    )
+    engine = doc.engines.get(cell.engine)
+    workers = cell.workers or ((engine and engine.describe) or {}).get("workers")
     if cell.n_tasks and workers:
         # worker-time per task beyond the work itself
         cell.per_task_overhead_ms = (wall * workers - work) / cell.n_tasks * 1e3
 
 
+def _median(ref: results.Reference | None) -> float | None:
+    return ((ref and ref.wall) or {}).get("median")
+
+
 def run(
     spec: RunSpec, out_dir: Path, progress: ProgressFn = lambda e: None, checked: bool = False
-) -> dict:
+) -> results.Results:
     """Run the matrix; write and return the results document (``checked``: the caller has
     validated ``spec`` already)."""
     if not checked:
@@ -198,16 +205,15 @@ def run(
     # before anything starts: the machine's speed, undisturbed by the engines, and the
     # run planned to its time budget with it
     speed = machine_speed.measure()
-    matrix.doc["environment"]["speed"] = speed
+    matrix.doc.environment.speed = results.Speed(**speed)
     plan = matrix.plan = budget.plan(spec, speed["seconds"], spec.budget_s)
-    matrix.doc["plan"] = plan.to_dict()
+    matrix.doc.plan = results.Plan(**plan.to_dict())
     progress(Planned(plan.summary()))
     spec = budget.applied(spec, plan)
     for cell in matrix.left_out(plan):
         progress(CellFinished(cell))
     started = time.perf_counter()
-    timing: dict[str, Any] = {"engines": {}}
-    matrix.doc["timing"] = timing
+    timing = matrix.doc.timing = results.Timing()
     try:
         with (
             tempfile.TemporaryDirectory(prefix="distlab-") as tmp,
@@ -226,8 +232,8 @@ def run(
                             matrix.smaller += matrix.cells[before:]
                             del matrix.cells[before:]
                 finally:
-                    timing["engines"][name] = round(time.perf_counter() - t0, 3)
-                    timing["total_s"] = round(time.perf_counter() - started, 3)
+                    timing.engines[name] = round(time.perf_counter() - t0, 3)
+                    timing.total_s = round(time.perf_counter() - started, 3)
                 results.save(matrix.finish(), path)
     except KeyboardInterrupt:
         # Ctrl-C: the engine process was stopped; keep what finished and say so
@@ -294,7 +300,7 @@ def _run_engine(
             needs.prepare(name, workloads, spec.addresses.get(name))
         python = interpreter_for(name)
     except DistlabError as exc:  # e.g. no Java, Flink's environment could not be built
-        matrix.doc["engines"][name] = {"status": "failed", "error": str(exc)}
+        matrix.doc.engines[name] = results.EngineRecord("failed", error=str(exc))
         if name != "reference":
             matrix.missing_cells_failed(name)
         return
@@ -310,7 +316,7 @@ def _run_engine(
             job.params = {**job.params, workload: {**job.params.get(workload, {}), **params}}
         _follow(EngineProcess(job, tmp, python, wrap=dep.driver.command([])), matrix,
                 progress, logs)  # fmt: skip
-        matrix.doc["engines"].setdefault(name, {})["hosts"] = dep.record()
+        matrix.doc.engine(name).hosts = results.Deployment(**dep.record())
 
 
 def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path) -> None:
@@ -331,7 +337,7 @@ def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path
                 break
             if time.monotonic() - last_event > timeout:
                 stalled = f"no progress for {timeout:g} s: stopped"
-                matrix.doc["engines"].setdefault(ep.name, {})["error"] = stalled
+                matrix.doc.engine(ep.name).error = stalled
                 ep.stop()
                 break
             time.sleep(0.05)
@@ -346,10 +352,10 @@ def _follow(ep: EngineProcess, matrix: _Matrix, progress: ProgressFn, logs: Path
             pass
     code = ep.proc.returncode
     ended = f"the engine process {_exit_text(code)}"
-    if code not in (0, None) and ep.name not in matrix.doc["engines"]:
-        matrix.doc["engines"][ep.name] = {"status": "failed", "error": ended}
-    elif code not in (0, None) and not stalled:
-        matrix.doc["engines"][ep.name].setdefault("error", ended)
+    if code not in (0, None) and ep.name not in matrix.doc.engines:
+        matrix.doc.engines[ep.name] = results.EngineRecord("failed", error=ended)
+    elif code not in (0, None) and not stalled and matrix.doc.engines[ep.name].error is None:
+        matrix.doc.engines[ep.name].error = ended
     if ep.name != "reference":
         reason = f"{stalled} during this cell" if stalled else f"{ended} during this cell"
         matrix.missing_cells_failed(ep.name, reason)

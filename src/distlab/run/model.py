@@ -4,10 +4,11 @@ one data model on both sides, serialised in one place, read back in one place)."
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from distlab.results import jsonable
+from distlab.results.codec import jsonable
+from distlab.results.model import CellRecord, Settings, from_fields
 from distlab.run.repetitions import DEFAULT_REPEATS
 
 
@@ -16,10 +17,7 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, default=jsonable)
 
 
-def _from_dict(cls, data: dict[str, Any]):
-    """A dataclass from a dict, ignoring keys it does not know (older or newer writers)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+_from_dict = from_fields
 
 
 @dataclass
@@ -55,9 +53,9 @@ class RunSpec:
     #: extra repetitions where they decide a star (run/racing.py)
     race: bool = True
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> Settings:
         """What the results file records of the run's settings."""
-        return asdict(self)
+        return Settings(**asdict(self))
 
 
 @dataclass
@@ -93,76 +91,6 @@ class EngineJob:
     @classmethod
     def from_json(cls, text: str) -> EngineJob:
         return _from_dict(cls, json.loads(text))
-
-
-@dataclass
-class CellRecord:
-    """One engine x workload x variant: what the results file stores per cell."""
-
-    engine: str
-    workload: str
-    variant: str = "-"
-    #: ok | failed | unsupported
-    status: str = "ok"
-    verified: bool = False
-    reason: str | None = None
-    error: str | None = None
-    traceback: str | None = None
-    verify_detail: str | None = None
-    #: measured repetitions: median, min, max, spread, samples (distlab.stats.summarize)
-    wall: dict[str, Any] | None = None
-    wall_s: float | None = None
-    n_tasks: int | None = None
-    #: workload-specific figures (typed ones below are interpreted by the runner)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    #: share of the sequential reference's work this run did (None: no speed-up applies,
-    #: e.g. a paced loop, a cached re-run, a refused request)
-    work_fraction: float | None = 1.0
-    #: seconds of the work itself (sleeps, fits) when the workload knows it
-    compute_s: float | None = None
-    peak_mem_mb: float | None = None
-    startup_s: float | None = None
-    lost: int = 0
-    duplicates: int = 0
-    fault: dict[str, Any] | None = None
-    #: the answer the cell verified, so that anyone can re-check it from the results
-    #: file alone: the value when small, else length, checksum and sample values
-    #: (Workload.answer_record)
-    answer: dict[str, Any] | None = None
-    #: where the cell's time went, in seconds: ``warmup`` (unmeasured runs), ``measured``
-    #: (the measured runs whole, their harness included), ``other`` (the golden answer,
-    #: verification, records), ``total``, and ``runs`` (how many of each)
-    time_spent: dict[str, Any] | None = None
-    # derived by the parent against the references
-    speedup: float | None = None
-    #: the engine's workers when the cell ran
-    workers: int | None = None
-    speedup_vs_numpy: float | None = None
-    per_task_overhead_ms: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        # the results file keeps these beside the other metrics (reports read them there)
-        out["metrics"] = {
-            **self.metrics,
-            "work_fraction": self.work_fraction,
-            **({"compute_s": self.compute_s} if self.compute_s is not None else {}),
-        }
-        del out["work_fraction"], out["compute_s"]
-        return {k: v for k, v in out.items() if v is not None or k in _ALWAYS}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CellRecord:
-        cell = _from_dict(cls, data)
-        metrics = dict(cell.metrics or {})
-        cell.work_fraction = metrics.pop("work_fraction", 1.0)
-        cell.compute_s = metrics.pop("compute_s", None)
-        cell.metrics = metrics
-        return cell
-
-
-#: keys every cell in the results file has, even when empty
-_ALWAYS = {"verified", "wall_s", "speedup", "per_task_overhead_ms", "peak_mem_mb"}
 
 
 # -- events: what an engine process tells the parent --------------------------------------

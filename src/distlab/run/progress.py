@@ -216,5 +216,5 @@ class RunProgress:
             )
         if cell.fault:  # the faulted repetition, reported apart from the times
             console.print(
-                f"    [dim]fault: {escape(fault_figures.fault_summary(cell.to_dict()))}[/]"
+                f"    [dim]fault: {escape(fault_figures.fault_summary(cell))}[/]"
             )

@@ -34,10 +34,10 @@ def pyplot() -> Any:
 
 def engine_colours(doc: Doc) -> dict[str, str]:
     """One colour per engine, in the order the document lists them (references excluded)."""
-    names = list(doc.get("engines") or {})
-    for c in doc.get("cells") or []:
-        if c.get("engine") not in names:
-            names.append(c.get("engine"))
+    names = list(doc.engines)
+    for c in doc.cells:
+        if c.engine not in names:
+            names.append(c.engine)
     names = [n for n in names if n != "reference"]
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
@@ -46,7 +46,7 @@ def work_order(cells: list[Cell]) -> list[tuple[str, str]]:
     """The (workload, variant) pairs of the cells, each once, in the order first seen."""
     seen = []
     for c in cells:
-        key = (c["workload"], c.get("variant") or "-")
+        key = (c.workload, c.variant or "-")
         if key not in seen:
             seen.append(key)
     return seen

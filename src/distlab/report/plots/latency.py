@@ -40,14 +40,14 @@ def latency_plot(doc: Doc) -> Figure | None:
     workloads = sorted({label(c) for c, _, _ in rows})
     for c, pcts, samples in rows:
         style = styles[workloads.index(label(c)) % len(styles)]
-        name = f"{c['engine']} {label(c)}"
+        name = f"{c.engine} {label(c)}"
         if samples:
             xs = sorted(samples)
             n = len(xs)
             # HDR-style axis: percentile p plotted at 1/(1-p) so the tail gets room
             qs = [(i + 0.5) / n for i in range(n)]
             ax.plot(
-                [1 / (1 - q) for q in qs], xs, style, color=colours.get(c["engine"]), label=name
+                [1 / (1 - q) for q in qs], xs, style, color=colours.get(c.engine), label=name
             )
         else:
             ps = sorted(p for p in pcts if p < 100)
@@ -56,7 +56,7 @@ def latency_plot(doc: Doc) -> Figure | None:
                 [pcts[p] for p in ps],
                 style,
                 marker="o",
-                color=colours.get(c["engine"]),
+                color=colours.get(c.engine),
                 label=name,
             )
     ticks = [50, 90, 99, 99.9, 99.99]

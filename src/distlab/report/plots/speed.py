@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def overhead_plot(doc: Doc) -> Figure | None:
     cells = [c for c in measured(doc) if elements_per_task(c) is not None]
     sweeps = [c for c in measured(doc) if has_sweep(c)]
-    with_overhead = [c for c in cells if c.get("per_task_overhead_ms") is not None]
+    with_overhead = [c for c in cells if c.per_task_overhead_ms is not None]
     if not with_overhead and not sweeps:
         return None
     plt = pyplot()
@@ -34,13 +34,13 @@ def overhead_plot(doc: Doc) -> Figure | None:
     left, right = axes
     for engine in colours:
         mine = sorted(
-            (c for c in with_overhead if c["engine"] == engine and c["per_task_overhead_ms"] > 0),
+            (c for c in with_overhead if c.engine == engine and c.per_task_overhead_ms > 0),
             key=elements_per_task,
         )
         if mine:
             left.plot(
                 [elements_per_task(c) for c in mine],
-                [c["per_task_overhead_ms"] for c in mine],
+                [c.per_task_overhead_ms for c in mine],
                 marker="o",
                 color=colours[engine],
                 label=engine,
@@ -48,12 +48,12 @@ def overhead_plot(doc: Doc) -> Figure | None:
         # time per element of work, from the cells and from any batch-size sweep
         points = {}
         for c in cells:
-            if c["engine"] == engine:
-                count = elements(c) or (batch_size(c) or 1) * (c.get("n_tasks") or 1)
-                points[elements_per_task(c)] = (c.get("wall_s") or 0) / max(1, count)
+            if c.engine == engine:
+                count = elements(c) or (batch_size(c) or 1) * (c.n_tasks or 1)
+                points[elements_per_task(c)] = (c.wall_s or 0) / max(1, count)
         for c in sweeps:
-            if c["engine"] == engine:
-                total = elements(c) or (batch_size(c) or 0) * (c.get("n_tasks") or 0)
+            if c.engine == engine:
+                total = elements(c) or (batch_size(c) or 0) * (c.n_tasks or 0)
                 for size, wall_s in batch_sweep(c):
                     if total:
                         points[size] = wall_s / total
@@ -91,7 +91,7 @@ def breakdown_plot(doc: Doc) -> Figure | None:
             if k not in parts:
                 parts.append(k)
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(cells) + 1.6))
-    names = [f"{c['engine']} {label(c)}" for c in cells]
+    names = [f"{c.engine} {label(c)}" for c in cells]
     left = [0.0] * len(cells)
     cmap = plt.get_cmap("Set2")
     for i, part in enumerate(parts):

@@ -31,7 +31,7 @@ def streams_plot(doc: Doc) -> Figure | None:
     plt = pyplot()
     colours = engine_colours(doc)
     fig, (rate_ax, p99_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    rows = [(c["engine"], sweep_points(c), colours.get(c["engine"]), "-") for c in cells]
+    rows = [(c.engine, sweep_points(c), colours.get(c.engine), "-") for c in cells]
     if pipe:
         rows.insert(0, ("raw pipe (ceiling)", sweep_points(pipe), CEILING_COLOUR, "--"))
     top = 0.0

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def timeline_plot(doc: Doc, max_cells: int = 6) -> Figure | None:
-    cells = [c for c in doc.get("cells") or [] if step_timeline(c)][:max_cells]
+    cells = [c for c in doc.cells if step_timeline(c)][:max_cells]
     if not cells:
         return None
     plt = pyplot()
@@ -45,7 +45,7 @@ def timeline_plot(doc: Doc, max_cells: int = 6) -> Figure | None:
             )
         ax.set_yticks(range(len(lanes)))
         ax.set_yticklabels(lanes, fontsize=7)
-        ax.set_title(f"{c['engine']}: {label(c)} step timeline", fontsize=9)
+        ax.set_title(f"{c.engine}: {label(c)} step timeline", fontsize=9)
         ax.set_xlabel("seconds from the first step")
     handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in states.values()]
     fig.legend(handles, list(states), fontsize=8, loc="lower center", ncol=len(states))

@@ -1,0 +1,52 @@
+"""Every results file the test suite writes is checked against the shipped JSON Schema
+of results.json when the session ends: one that does not validate fails the run, naming
+the file and what is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _invalid_results_files(root: Path) -> list[str]:
+    import jsonschema
+
+    from distlab.results import VERSION
+    from distlab.results.codec import SCHEMA_PATH
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    problems = []
+    for path in sorted(root.rglob("results.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: not JSON ({exc})")
+            continue
+        if isinstance(data, dict) and data.get("version") != VERSION:
+            continue  # an older file a test copied on purpose: read through the upgrade
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+            problems.append(f"{path}: at {where}: {error.message}")
+    return problems
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or getattr(session.config, "workerinput", None) is not None:
+        return
+    try:
+        root = factory.getbasetemp()
+    except (OSError, ValueError):
+        return
+    problems = _invalid_results_files(root)
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "results.json files that do not match results.schema.json:\n  " + "\n  ".join(
+            problems
+        )
+        if reporter is not None:
+            reporter.write_line(text, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
