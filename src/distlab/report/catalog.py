@@ -4,6 +4,7 @@ registries, not a results file."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from distlab import registry
@@ -48,7 +49,7 @@ def engines_table() -> Table:
             try:
                 cls = registry.engine_class(name)
             except DistlabError as exc:  # installed, but the adapter cannot load: say why
-                installed, caps[0] = False, str(exc)
+                installed, caps[0] = False, escape(str(exc))
             else:
                 caps = [
                     ", ".join(sorted(cls.shapes)),
@@ -64,10 +65,10 @@ def engines_table() -> Table:
             version,
             server,
             *caps,
-            "" if installed else entry.install_hint,
+            "" if installed else escape(entry.install_hint),  # [extra] is not markup
         )
     for name, why in registry.BROKEN.items():  # another package's plugin that does not load
-        t.add_row(name, "no", "", "", f"[red]{why}[/]", *[""] * (len(ENGINE_COLUMNS) - 5))
+        t.add_row(name, "no", "", "", f"[red]{escape(why)}[/]", *[""] * (len(ENGINE_COLUMNS) - 5))
     return t
 
 
