@@ -32,9 +32,9 @@ from present import missing, require_module
 
 def _job(engine: str, workloads: list[str], *, fault: str = "worker", **kw) -> EngineJob:
     return EngineJob(
-        engine,
-        workloads,
-        "tiny",
+        engine=engine,
+        workloads=workloads,
+        size="tiny",
         repeats=3,
         warmup=1,
         kill_worker=fault == "worker",

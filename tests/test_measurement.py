@@ -54,7 +54,7 @@ def test_a_kill_that_loses_tasks_keeps_its_fault_record(pool):
     # the process pool loses a killed worker's in-flight tasks (as the standard library
     # defines): the cell fails, and the record still says what was killed and when
     wl = create("squares", "tiny")
-    job = EngineJob("local", ["squares"], "tiny", repeats=3, warmup=1, kill_worker=True)
+    job = EngineJob(engine="local", workloads=["squares"], size="tiny", repeats=3, warmup=1, kill_worker=True)
     cell = run_cell(pool, wl, "default", job)
     assert cell.status == "failed" and cell.lost > 0
     assert cell.fault["killed_pid"] > 0 and cell.fault["in_flight"] is True

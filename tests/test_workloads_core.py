@@ -127,7 +127,7 @@ def test_a_task_error_fails_the_cell_with_its_own_message(pool, variant):
     from distlab.run.model import EngineJob
 
     wl = JobsNeedingAModule("tiny")
-    job = EngineJob("local", ["jobs"], "tiny", repeats=1, warmup=0)
+    job = EngineJob(engine="local", workloads=["jobs"], size="tiny", repeats=1, warmup=0)
     with pytest.raises(ImportError) as info:
         run_cell(pool, wl, variant, job)
     # the cell's error is the task's own (run_engine records error_line(exc)), and the
@@ -161,14 +161,14 @@ def test_a_verified_cell_records_its_answer(pool):
     from distlab.run.measure import run_cell
     from distlab.run.model import CellRecord, EngineJob
 
-    job = EngineJob("local", ["squares"], "tiny", repeats=1, warmup=0)
+    job = EngineJob(engine="local", workloads=["squares"], size="tiny", repeats=1, warmup=0)
     cell = run_cell(pool, create("squares", "tiny"), "default", job)
     assert cell.verified and cell.answer["value"] == [x * x for x in range(10)]
     body = json.dumps([x * x for x in range(10)], separators=(",", ":"))
     assert cell.answer["checksum"] == "sha256:" + hashlib.sha256(body.encode()).hexdigest()
     # a large answer: length, both ends and a checksum anyone can recompute
     wl = create("numbers", "tiny")
-    cell = run_cell(pool, wl, "batched", EngineJob("local", ["numbers"], "tiny", 1, 0))
+    cell = run_cell(pool, wl, "batched", EngineJob(engine="local", workloads=["numbers"], size="tiny", repeats=1, warmup=0))
     golden = np.asarray(wl.golden(), dtype="<f8")
     assert cell.answer["length"] == len(golden) and "value" not in cell.answer
     assert cell.answer["first"] == golden[:3].tolist()

@@ -115,7 +115,7 @@ def test_kfold_cell_records_its_five_scores_exactly(engine):
     from distlab.run.model import CellRecord, EngineJob
 
     wl = create("kfold", "tiny")
-    cell = run_cell(engine, wl, "shared", EngineJob(engine.name, ["kfold"], "tiny", 1, 0))
+    cell = run_cell(engine, wl, "shared", EngineJob(engine=engine.name, workloads=["kfold"], size="tiny", repeats=1, warmup=0))
     stored = CellRecord.from_dict(json.loads(json.dumps(cell.to_dict()))).answer
     assert stored["value"] == sklearn_scores(wl.X, wl.y) and stored["length"] == 5
 

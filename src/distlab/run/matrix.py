@@ -277,22 +277,17 @@ def _run_engine(
     if name != "reference" and not workloads:
         return  # everything it would run was left out to fit the budget
     job = EngineJob(
+        **{
+            **spec.measuring(),
+            "params": with_stream_broker(name, spec, spec.params, stream_broker),
+            "race": racing_on(spec),
+        },
         engine=name,
         workloads=workloads,
-        size=spec.size,
-        repeats=spec.repeats,
-        warmup=spec.warmup,
-        params=with_stream_broker(name, spec, spec.params, stream_broker),
-        kill_worker=spec.kill_worker,
-        kill_broker=spec.kill_broker,
-        cut_host=spec.cut_host,
         address=spec.addresses.get(name),
-        workers=spec.workers,
         options=spec.options.get(name, {}),
-        functions=spec.functions,
         # the best times so far on each piece of work: this engine's cells race them
         rivals=racing.rivals(matrix.cells) if racing_on(spec) else {},
-        race=racing_on(spec),
         left_out=budget.left_out_rows(plan) if plan else {},
     )
     try:

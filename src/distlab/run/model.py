@@ -4,7 +4,7 @@ one data model on both sides, serialised in one place, read back in one place)."
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from distlab.results.codec import jsonable
@@ -20,27 +20,42 @@ def to_json(obj: Any) -> str:
 _from_dict = from_fields
 
 
-@dataclass
-class RunSpec:
-    """What the user asked ``distlab run`` for."""
+@dataclass(kw_only=True)
+class Measuring:
+    """How cells are measured: what a run asks every engine for, and each engine process
+    is handed as it was asked (RunSpec and EngineJob share these fields, declared once)."""
 
-    engines: list[str]
-    workloads: list[str]
     size: str = "default"
     repeats: int = DEFAULT_REPEATS
     warmup: int = 1
     workers: int | None = None
-    addresses: dict[str, str] = field(default_factory=dict)
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: workload name -> its parameters (declared and checked by the workload)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     kill_worker: bool = False
     #: kill the engine's broker part-way through each cell's first measured repetition
     kill_broker: bool = False
     #: with ``hosts``: take a worker host off the network part-way through that repetition
     cut_host: bool = False
-    cell_timeout: float = 900.0
     #: the user's functions in the matrix: workload name -> FunctionSpec fields
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: extra repetitions where they decide a star (run/racing.py); False: the minimum
+    race: bool = True
+
+    def measuring(self) -> dict[str, Any]:
+        """The shared fields, to hand on (shallow: the job is serialised at once)."""
+        return {f.name: getattr(self, f.name) for f in fields(Measuring)}
+
+
+@dataclass(kw_only=True)
+class RunSpec(Measuring):
+    """What the user asked ``distlab run`` for."""
+
+    engines: list[str]
+    workloads: list[str]
+    addresses: dict[str, str] = field(default_factory=dict)
+    #: engine name -> its options (declared and checked by the engine's plugin)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cell_timeout: float = 900.0
     #: --workers 1,2,4: every engine runs the matrix at each count (a scaling curve);
     #: the cells of the largest count are the run's cells, all of them its scaling
     worker_counts: list[int] = field(default_factory=list)
@@ -50,38 +65,26 @@ class RunSpec:
     links: dict[str, Any] = field(default_factory=dict)
     #: --budget: seconds the run is planned to (run/budget.py); None: no budget
     budget_s: float | None = None
-    #: extra repetitions where they decide a star (run/racing.py)
-    race: bool = True
 
     def settings(self) -> Settings:
         """What the results file records of the run's settings."""
         return Settings(**asdict(self))
 
 
-@dataclass
-class EngineJob:
+@dataclass(kw_only=True)
+class EngineJob(Measuring):
     """What one engine process is asked to do (``reference`` is the pseudo-engine that
-    measures the single-process references)."""
+    measures the single-process references): the run's Measuring fields, as asked, and
+    this engine's own."""
 
     engine: str
     workloads: list[str]
-    size: str
-    repeats: int
-    warmup: int
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    kill_worker: bool = False
-    kill_broker: bool = False
-    cut_host: bool = False
     address: str | None = None
-    workers: int | None = None
+    #: this engine's options
     options: dict[str, Any] = field(default_factory=dict)
-    #: the user's functions in the matrix (RunSpec.functions)
-    functions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: per "workload/variant", the full-workload repetitions of the best cell the engines
     #: before this one measured (run/racing.py)
     rivals: dict[str, list[float]] = field(default_factory=dict)
-    #: False: the minimum repetitions only, no race
-    race: bool = True
     #: "workload/variant" -> why it is not run (the run's time budget left that row out)
     left_out: dict[str, str] = field(default_factory=dict)
 
