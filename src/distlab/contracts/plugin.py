@@ -20,12 +20,9 @@ import importlib
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from distlab.contracts.errors import DistlabError, EngineUnavailable
-
-if TYPE_CHECKING:
-    from distlab.contracts.lifecycle import Engine
 
 #: the engine class's capability flags a plugin declares (those that are True)
 CAPABILITY_FLAGS = (
@@ -159,8 +156,9 @@ class EnginePlugin:
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.probe)
 
-    def engine_class(self) -> type[Engine]:
-        """The adapter class, imported now; EngineUnavailable (one line) when its library
+    def engine_class(self) -> type:
+        """The adapter class (an Engine: lifecycle.py refers to this module, not back),
+        imported now; EngineUnavailable (one line) when its library
         or its module is missing."""
         if not self.installed():
             raise EngineUnavailable(f"engine {self.name!r} is not installed: {self.install_hint}")
