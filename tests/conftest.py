@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 
-def _invalid_results_files(root: Path) -> list[str]:
+def _check_results_files(root: Path) -> tuple[int, list[str]]:
+    """How many current-version results files ``root`` holds, and what is wrong with the
+    ones that do not validate."""
     import jsonschema
 
     from distlab.results import VERSION
     from distlab.results.codec import SCHEMA_PATH
 
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
-    problems = []
+    problems, checked = [], 0
     for path in sorted(root.rglob("results.json")):
         try:
             data = json.loads(path.read_text())
@@ -26,11 +28,12 @@ def _invalid_results_files(root: Path) -> list[str]:
             continue
         if isinstance(data, dict) and data.get("version") != VERSION:
             continue  # an older file a test copied on purpose: read through the upgrade
+        checked += 1
         error = jsonschema.exceptions.best_match(validator.iter_errors(data))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(top)"
             problems.append(f"{path}: at {where}: {error.message}")
-    return problems
+    return checked, problems
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -41,9 +44,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         root = factory.getbasetemp()
     except (OSError, ValueError):
         return
-    problems = _invalid_results_files(root)
+    checked, problems = _check_results_files(root)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+    if reporter is not None and checked and not problems:
+        reporter.write_line(f"{checked} results.json files validated against results.schema.json")
     if problems:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         text = "results.json files that do not match results.schema.json:\n  " + "\n  ".join(
             problems
         )
