@@ -46,10 +46,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     checked, problems = _check_results_files(root)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.ensure_newline()
     if reporter is not None and checked and not problems:
-        reporter.write_line(f"{checked} results.json files validated against results.schema.json")
+        reporter.write_line(f"\n{checked} results.json files validated against results.schema.json")
     if problems:
         text = "results.json files that do not match results.schema.json:\n  " + "\n  ".join(
             problems
