@@ -11,4 +11,5 @@ scripts/setup.sh --test
 # Flink's environment fails instead of skipping (tests/present.py), so a broken install
 # cannot leave CI green. Unset it to run a partial install's tests locally.
 export DISTLAB_REQUIRE_ENGINES=1
-exec .venv/bin/python -m pytest "$@"
+# the slowest tests named at the end: where CI's time goes
+exec .venv/bin/python -m pytest --durations=15 "$@"

@@ -376,6 +376,7 @@ def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir,
     report of that directory shows the table."""
     from distlab.report.choose import attach_benches
     from distlab.report.html_tables import rtt_html
+    from distlab.results import Results
 
     res = distlab(
         "bench", "rtt", "--engines", "dask,celery,kafka", "--rtt", "20", "--n", "100",
@@ -404,7 +405,7 @@ def test_bench_rtt_measures_each_engine_at_0_ms_and_at_the_round_trip(state_dir,
             driver_link = next(v for k, v in base["links"].items() if k.startswith("driver"))
             assert driver_link.startswith("Toxiproxy on h0 (0 ms")
             assert (base["proxies_rtt_ms"], delayed["proxies_rtt_ms"]) == ([0], [20])
-    html = rtt_html(attach_benches({}, tmp_path))
+    html = rtt_html(attach_benches(Results(), tmp_path))
     assert 'id="rtt"' in html and "dask" in html and "celery" in html
     assert "RT p50 ms at 20 ms" in html and "RT ms per ms of RTT (range)" in html
     assert _namespaces() == []
