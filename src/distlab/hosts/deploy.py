@@ -45,7 +45,7 @@ class Deployment:
     #: link -> what carries its delay ("netem", "proxy", or why nothing can)
     links: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen] = field(default_factory=list)
-    #: directories the deployment made, removed when it stops (its logs stay)
+    #: directories the deployment made, removed when it stops (with its logdir)
     scratch: list[str] = field(default_factory=list)
     #: logical GPU units the deployment declares, all on the first worker host (units
     #: are numbered per host, and the test hosts share one host name)
@@ -161,7 +161,7 @@ class Deployment:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        for path in self.scratch:
+        for path in [*self.scratch, self.logdir]:  # its logs too: a failure quoted them
             shutil.rmtree(path, ignore_errors=True)
 
     def record(self) -> dict[str, Any]:

@@ -121,6 +121,10 @@ class FlinkEngine(BatchEngine, StreamEngine):
                     "taskmanager.bind-host": "127.0.0.1",
                 }
             )
+            if self._log_dir:
+                # the mini-cluster's working directories and the RPC jar it unpacks go to
+                # our directory, removed at close, not to /tmp for good
+                settings["io.tmp.dirs"] = self._log_dir
         settings.update({k: str(v) for k, v in self.options["flink_conf"].items()})
         return settings
 
@@ -138,7 +142,8 @@ class FlinkEngine(BatchEngine, StreamEngine):
         from pyflink.java_gateway import get_gateway
         from pyflink.table import EnvironmentSettings, TableEnvironment
 
-        # The gateway JVM inherits the environment: its logs go to a directory of ours.
+        # The gateway JVM inherits the environment: its logs (and its mini-cluster's
+        # temporary files, settings()) go to a directory of ours.
         self._log_dir = tempfile.mkdtemp(prefix="distlab-flink-logs-")
         self._saved_env = {k: os.environ.get(k) for k in _ENV_SET}
         os.environ["FLINK_LOG_DIR"] = self._log_dir
