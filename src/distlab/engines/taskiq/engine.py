@@ -1,0 +1,95 @@
+"""Taskiq: each task a message through taskiq-redis, run by ``taskiq worker`` processes
+(``--workers`` = workers, ``--max-async-tasks 1``: one task at a time each, a sync
+function running on the worker's thread pool), its result in Redis, read with
+``wait_result`` (taskiq polls every 0.2 s by default). Taskiq's client is async: the
+engine drives it from an event loop of its own (distlab.engines.common.event_loop).
+
+With the default ListQueueBroker a task is removed from its list when a worker receives
+it: a worker killed mid-task takes it along, and taskiq's parent process starts another
+worker. ``delivery=at_least_once`` uses RedisStreamBroker, whose tasks are acknowledged
+once executed; another worker claims an unacknowledged one after ``idle_timeout_ms``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from taskiq.exceptions import ResultGetError, TaskiqResultTimeoutError
+
+from distlab.contracts import TaskLost
+from distlab.engines.common.event_loop import BackgroundLoop
+from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.taskiq.app import make_broker
+from distlab.engines.taskiq.plugin import PLUGIN
+
+
+class TaskiqEngine(QueueEngine):
+    name = "taskiq"
+    plugin = PLUGIN
+    server = PLUGIN.server
+    worker_cli = "taskiq worker"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
+        super().__init__(address=address, workers=workers, **options)
+        self._loop: BackgroundLoop | None = None
+        self._broker = self._run = self._noop = None
+
+    def worker_settings(self) -> dict[str, Any]:
+        return {
+            "delivery": self.options["delivery"],
+            "idle_timeout_ms": self.options["idle_timeout_ms"],
+        }
+
+    def worker_commands(self) -> list[list[str]]:
+        script = Path(sys.executable).parent / "taskiq"
+        command = [str(script), "worker", "distlab.engines.taskiq.app:broker",
+                   "--workers", str(self.workers or 1), "--max-async-tasks", "1",
+                   "--log-level", "WARNING"]  # fmt: skip
+        if self.options["delivery"] == "at_least_once":
+            command += ["--ack-type", "when_executed"]
+        return [command]
+
+    def connect(self) -> None:
+        self._loop = BackgroundLoop(f"distlab-taskiq-{self.queue}")
+        self._broker, self._run, self._noop = make_broker(self.config())
+        self._loop.run(self._broker.startup(), timeout=30)
+
+    def disconnect(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            self._loop.run(self._broker.shutdown(), timeout=10)
+        finally:
+            self._loop.close()
+            self._loop = None
+
+    def enqueue(self, call: str) -> Any:
+        return self._loop.run(self._run.kiq(call))
+
+    def wait_result(self, handle: Any, wait_s: float) -> str | None:
+        interval = self.options["poll_interval"]
+        try:
+            if wait_s <= 0:
+                if not self._loop.run(handle.is_ready()):
+                    return None
+                result = self._loop.run(handle.get_result())
+            else:
+                waiting = handle.wait_result(check_interval=interval, timeout=wait_s)
+                result = self._loop.run(waiting)
+        except (TimeoutError, TaskiqResultTimeoutError):
+            return None
+        except ResultGetError as exc:
+            raise TaskLost(f"taskiq could not read the task's result: {exc}") from None
+        if result.is_err:
+            raise TaskLost(f"taskiq failed the task: {result.error!r}")
+        return result.return_value
+
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        # Taskiq's own API: kiq(), then wait_result()
+        async def all_of() -> list[Any]:
+            tasks = [await self._noop.kiq(i) for i in range(n)]
+            return [(await t.wait_result(timeout=60)).return_value for t in tasks]
+
+        return self._loop.run(all_of())
