@@ -165,7 +165,9 @@ def run(
     from distlab.run import matrix, validate
     from distlab.run.progress import RunProgress
 
-    engine_names = split(engines) or validate.default_engines()
+    engine_names = validate.with_delivery_presets(
+        split(engines) or validate.default_engines(), faulted=kill_worker or kill_broker
+    )
     functions = validate.function_workloads(function, items, verify)
     workload_names = split(workloads) or ([] if functions else validate.known_workloads())
     workload_names += list(functions)
@@ -233,13 +235,15 @@ def run(
 
 
 def _engine_options(option: list[str] | None, engines: list[str], gpus: int | None) -> dict:
+    from distlab import registry
+
     options = params_of(option, "--option", "ENGINE")
+    # an engine's options reach each of its settings presets (rq: rq:at_least_once too)
+    named = {*engines, *(registry.split_name(e)[0] for e in engines)}
     for name in options:
-        if name not in engines:
+        if name not in named:
             raise DistlabError(f"--option {name}.…: {name!r} is not an engine of this run")
     if gpus is not None:
-        from distlab import registry
-
         # to the engines that schedule by GPUs (declare the option); the others run the
         # GPU workload's tasks without them, or say it is unsupported
         for name in engines:

@@ -16,6 +16,7 @@ import importlib
 from importlib.metadata import entry_points
 
 from distlab.contracts import DistlabError, Engine, EnginePlugin
+from distlab.contracts.plugin import PRESET_SEPARATOR
 
 #: the entry-point group engine packages declare their ``PLUGIN`` in
 ENTRY_POINT_GROUP = "distlab.engines"
@@ -77,7 +78,25 @@ def all_libraries() -> tuple[str, ...]:
     return tuple(dict.fromkeys(lib for e in ENGINES.values() for lib in e.libraries))
 
 
+def split_name(name: str) -> tuple[str, str | None]:
+    """``rq:at_least_once`` -> ("rq", "at_least_once"); ``rq`` -> ("rq", None)."""
+    base, sep, preset = name.partition(PRESET_SEPARATOR)
+    return base, (preset if sep else None)
+
+
+def preset_options(name: str) -> dict:
+    """The options a name's settings preset sets (none for a plain engine name)."""
+    base, preset = split_name(name)
+    return dict(entry(base).preset(preset).options) if preset else {}
+
+
 def entry(name: str) -> EnginePlugin:
+    """The plugin of an engine name (of its engine, for ``engine:preset``)."""
+    base, preset = split_name(name)
+    if preset is not None:
+        plugin = entry(base)
+        plugin.preset(preset)  # an unknown preset: one line
+        return plugin
     try:
         return ENGINES[name]
     except KeyError:
@@ -92,11 +111,13 @@ def engine_class(name: str) -> type[Engine]:
 
 def check_options(name: str, options: dict) -> None:
     """One line (DistlabError) for an option ``name`` does not declare or a bad value."""
-    entry(name).check_options(options)
+    entry(name).check_options({**preset_options(name), **options})
 
 
 def create(name: str, address: str | None = None, workers: int | None = None, **options) -> Engine:
-    """An engine adapter, not yet started (``with`` starts it)."""
+    """An engine adapter, not yet started (``with`` starts it); a name's settings preset
+    comes under the options given."""
+    options = {**preset_options(name), **options}
     return engine_class(name)(address=address, workers=workers, **options)
 
 

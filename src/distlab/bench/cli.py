@@ -118,6 +118,50 @@ def bench_tiny_tasks(
     console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
 
+@bench_app.command("queues")
+def bench_queues(
+    engines: Annotated[
+        str | None, typer.Option(help="Comma-separated queues (default: every one installed).")
+    ] = None,
+    n: Annotated[int, typer.Option(help="Jobs per sample (the published test: 20,000).")] = 20_000,
+    workers: Annotated[int, typer.Option(help="Workers per queue (the published test: 10).")] = 10,
+    work_ms: Annotated[
+        float, typer.Option(help="Milliseconds of CPU each job spins (0: no-op jobs).")
+    ] = 0.0,
+    repeats: Samples = 3,
+    round_trips: RoundTrips = 100,
+    address: Addresses = None,
+    out: ReportOut = None,
+) -> None:
+    """The task queues' published no-op test: enqueue time, time to the last result, jobs/s
+    and one-job round trips for every queue and pool kind, verified, with spread."""
+    from distlab.bench import queues, runner
+    from distlab.report.queue_tables import queues_table
+    from distlab.run import validate
+
+    if n < 1 or workers < 1 or repeats < 1 or round_trips < 1 or work_ms < 0:
+        raise DistlabError(
+            "--n, --workers, --repeats and --round-trips must be >= 1, --work-ms >= 0"
+        )
+    installed = set(validate.default_engines())
+    rows = queues.pool_rows(split(engines) or [q for q in queues.QUEUES if q in installed])
+    addresses = pairs(address, "--address")
+    validate.validate_engines(sorted({r.engine for r in rows}), addresses, workers)
+    params = {"n": n, "repeats": repeats, "round_trips": round_trips, "work_ms": work_ms}
+    measured = []
+    for row in rows:
+        console.print(f"[dim]measuring {row.label} ...[/]")
+        job = runner.bench_job(
+            row.engine, {**params, "label": row.label}, addresses.get(row.engine),
+            row.engine_options(workers),
+        )  # fmt: skip
+        job.workers = row.engine_workers(workers)
+        measured.append(runner.measure("queues", job))
+    if out:
+        runner.save("queues", measured, out)
+    console.print(queues_table(measured, params, queues.PUBLISHED_TO_LAST_S, queues.PUBLISHED_NOTE))
+
+
 @bench_app.command("rtt")
 def bench_rtt(
     engines: Annotated[

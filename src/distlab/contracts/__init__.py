@@ -29,7 +29,7 @@ from distlab.contracts.errors import (
     with_remote_traceback,
 )
 from distlab.contracts.lifecycle import BATCH, STREAMS, TASKS, Broker, Engine
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 from distlab.contracts.streams import StreamEngine, StreamResult, StreamSpec
 from distlab.contracts.tasks import (
     ActorHandle,
@@ -57,6 +57,7 @@ __all__ = [
     "EngineUnavailable",
     "Future",
     "Option",
+    "Preset",
     "RemoteTraceback",
     "StreamEngine",
     "StreamResult",

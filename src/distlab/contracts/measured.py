@@ -35,3 +35,15 @@ class NativeNoopTasks(Protocol):
     tiny-tasks` puts a number on what the adapter costs with it."""
 
     def native_noop_tasks(self, n: int) -> list[Any]: ...
+
+
+@runtime_checkable
+class NativeJobs(NativeNoopTasks, Protocol):
+    """A job queue's own API, enqueueing apart from collecting (`distlab bench queues`):
+    ``enqueue_jobs(n, work_ms)`` sends ``noop(i)`` for i in range(n) (each busy for
+    ``work_ms`` first) through the queue's own enqueue and returns its handles;
+    ``job_results(handles)`` collects them, in order, through its own result API."""
+
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]: ...
+
+    def job_results(self, handles: list[Any]) -> list[Any]: ...

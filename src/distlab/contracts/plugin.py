@@ -104,6 +104,21 @@ class Option:
 
 _REFUSED = object()
 
+#: between an engine's name and one of its settings presets: ``rq:at_least_once``
+PRESET_SEPARATOR = ":"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Named settings of an engine: ``--engines rq:at_least_once`` runs the engine with
+    these options (the user's own ``--option`` still wins). A queue names what a task
+    whose worker dies goes through under its defaults and under the settings its
+    documentation recommends for at-least-once delivery; a fault run runs each."""
+
+    name: str
+    options: Mapping[str, Any]
+    help: str = ""
+
 
 @dataclass(frozen=True)
 class EnginePlugin:
@@ -137,6 +152,9 @@ class EnginePlugin:
     #: workers[, gpus])``), or None and ``deploy_why`` saying why it cannot be
     deploy: str | None = None
     deploy_why: str | None = None
+    #: settings presets on what a task whose worker dies goes through (each names only
+    #: declared options); ``--kill-worker`` and ``--kill-broker`` run the engine with each
+    delivery_presets: tuple[Preset, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - set(CAPABILITY_FLAGS)
@@ -144,6 +162,15 @@ class EnginePlugin:
             raise ValueError(f"{self.name}: unknown capabilities {sorted(unknown)}")
         if len({o.name for o in self.options}) != len(self.options):
             raise ValueError(f"{self.name}: an option is declared twice")
+        for preset in self.delivery_presets:
+            self.read_options(preset.options)  # a preset names declared options only
+
+    def preset(self, name: str) -> Preset:
+        for preset in self.delivery_presets:
+            if preset.name == name:
+                return preset
+        names = ", ".join(p.name for p in self.delivery_presets) or "none"
+        raise DistlabError(f"unknown settings {self.name}:{name}; {self.name}'s: {names}")
 
     # -- what the registry and the catalog ask -------------------------------------------
     @property

@@ -56,7 +56,7 @@ def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
     name, engine = job.engine, None
     try:
         cls = registry.engine_class(name)
-        options = dict(job.options)
+        options = {**registry.preset_options(name), **job.options}
         if job.kill_broker and not job.address and registry.entry(name).declares("durable_broker"):
             # a broker that can come back with its data after --kill-broker (if the
             # engine's broker can: Redis with an append-only file)

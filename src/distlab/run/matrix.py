@@ -285,7 +285,11 @@ def _run_engine(
         engine=name,
         workloads=workloads,
         address=spec.addresses.get(name),
-        options=spec.options.get(name, {}),
+        # the engine's options, then its settings preset's own (rq, then rq:at_least_once)
+        options={
+            **spec.options.get(registry.split_name(name)[0], {}),
+            **spec.options.get(name, {}),
+        },
         # the best times so far on each piece of work: this engine's cells race them
         rivals=racing.rivals(matrix.cells) if racing_on(spec) else {},
         left_out=budget.left_out_rows(plan) if plan else {},

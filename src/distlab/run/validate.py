@@ -9,6 +9,7 @@ from typing import Any
 
 from distlab import registry
 from distlab.contracts import DistlabError
+from distlab.contracts.plugin import PRESET_SEPARATOR
 from distlab.run.model import RunSpec
 from distlab.workloads import WORKLOADS, register_functions, workload_class
 from distlab.workloads.base import SIZES
@@ -16,6 +17,22 @@ from distlab.workloads.base import SIZES
 
 def default_engines() -> list[str]:
     return [n for n, e in registry.ENGINES.items() if e.installed()]
+
+
+def with_delivery_presets(engines: list[str], faulted: bool) -> list[str]:
+    """With a fault injected (--kill-worker, --kill-broker), each engine that declares
+    delivery presets (a queue: its defaults, at-least-once) runs once with each, as
+    ``rq:defaults`` and ``rq:at_least_once``; a name that chose its preset stays as it is."""
+    if not faulted:
+        return engines
+    expanded: list[str] = []
+    for name in engines:
+        presets = registry.entry(name).delivery_presets
+        if registry.split_name(name)[1] is not None or not presets:
+            expanded.append(name)
+        else:
+            expanded += [f"{name}{PRESET_SEPARATOR}{p.name}" for p in presets]
+    return list(dict.fromkeys(expanded))
 
 
 def known_workloads() -> list[str]:

@@ -22,8 +22,8 @@ async def run(ctx: dict, call: str) -> str:
     return carried.run_carried(call)
 
 
-async def noop(ctx: dict, i: int) -> int:
-    return carried.noop(i)
+async def noop(ctx: dict, i: int, work_ms: float = 0.0) -> int:
+    return carried.noop(i, work_ms)
 
 
 def worker_settings(settings: dict[str, Any]) -> dict[str, Any]:

@@ -81,11 +81,17 @@ class ArqEngine(QueueEngine):
         except Exception as exc:  # arq re-raises what the job raised: only arq's own
             raise TaskLost(f"arq failed the job: {exc!r}") from None
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # arq's own API: enqueue_job(), then Job.result()
-        async def all_of() -> list[Any]:
-            jobs = [await self._pool.enqueue_job(NOOP_JOB, i) for i in range(n)]
-            poll = self.options["poll_delay"]
-            return [await job.result(timeout=60, poll_delay=poll) for job in jobs]
+    # arq's own API: enqueue_job(), then Job.result() (each a coroutine on the engine's loop)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Job]:
+        async def send() -> list[Job]:
+            return [await self._pool.enqueue_job(NOOP_JOB, i, work_ms) for i in range(n)]
 
-        return self._loop.run(all_of())
+        return self._loop.run(send())
+
+    def job_results(self, handles: list[Job]) -> list[Any]:
+        poll = self.options["poll_delay"]
+
+        async def collect() -> list[Any]:
+            return [await job.result(timeout=60, poll_delay=poll) for job in handles]
+
+        return self._loop.run(collect())

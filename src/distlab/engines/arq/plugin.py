@@ -1,6 +1,6 @@
 """arq, as distlab sees it before importing it (see contracts/plugin.py)."""
 
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 from distlab.engines.common.queue_options import queue_options
 
 #: arq's defaults (arq/worker.py): a job may run this long; its in-progress mark expires
@@ -26,5 +26,12 @@ PLUGIN = EnginePlugin(
         Option("poll_delay", float, 0.5,
                "seconds between the driver's result checks (arq's Job.result default)",
                minimum=0.001),
+    ),
+    delivery_presets=(
+        Preset("defaults", {},
+               "arq's defaults: a dead worker's job runs again once its 300 s timeout "
+               "(and 10 s more) passed"),
+        Preset("at_least_once", {"job_timeout": 10, "lost_after": 40.0},
+               "the same re-runs, sooner: job_timeout 10 s"),
     ),
 )  # fmt: skip

@@ -25,6 +25,7 @@ from celery import Celery, signals
 
 from distlab.contracts.errors import call_capturing
 from distlab.contracts.tasks import units_environment
+from distlab.engines.common import carried
 
 CONFIG_ENV = "DISTLAB_CELERY_CONFIG"
 #: the resource a resource worker's pool children hold, one unit each (e.g. "GPU")
@@ -113,14 +114,16 @@ def make_app(config: dict[str, Any]) -> Celery:
     """A Celery app for one engine instance: broker, result backend and its own queue."""
     app = Celery("distlab", broker=config["broker"], backend=config["backend"],
                  set_as_current=False)  # fmt: skip
+    acks_late = config.get("acks_late", True)
     app.conf.update(
         task_serializer="pickle",
         result_serializer="pickle",
         accept_content=["pickle", "json"],
         task_default_queue=config["queue"],
-        # A task whose pool child dies is requeued, not lost (fault tolerance).
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # acks_late (distlab's default): a task whose pool child dies is requeued, not
+        # lost; without it (Celery's default) the task is acknowledged when received
+        task_acks_late=acks_late,
+        task_reject_on_worker_lost=acks_late,
         worker_prefetch_multiplier=config["prefetch_multiplier"],
         # Unacked messages of a worker that died as a whole come back after the
         # visibility timeout; the restore scan runs every second (kombu Redis transport).
@@ -135,12 +138,14 @@ def make_app(config: dict[str, Any]) -> Celery:
         worker_redirect_stdouts=False,
     )
 
-    @app.task(name=RUN_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=RUN_TASK, shared=False, acks_late=acks_late, reject_on_worker_lost=acks_late)
     def run(payload: bytes) -> Any:
         fn, args, kwargs = cloudpickle.loads(payload)
         return _carried(_call(fn, args, kwargs))
 
-    @app.task(name=RUN_CHUNK_TASK, shared=False, acks_late=True, reject_on_worker_lost=True)
+    @app.task(
+        name=RUN_CHUNK_TASK, shared=False, acks_late=acks_late, reject_on_worker_lost=acks_late
+    )
     def run_chunk(fn_blob: bytes, items_blob: bytes) -> list[Any]:
         fn = cloudpickle.loads(fn_blob)
         return _carried([_call(fn, (item,), {}) for item in cloudpickle.loads(items_blob)])
@@ -150,8 +155,8 @@ def make_app(config: dict[str, Any]) -> Celery:
         return os.getpid()
 
     @app.task(name=NOOP_TASK, shared=False)
-    def noop(x: Any = None) -> Any:
-        return x
+    def noop(x: Any = None, work_ms: float = 0.0) -> Any:
+        return carried.noop(x, work_ms)
 
     return app
 

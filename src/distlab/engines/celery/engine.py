@@ -5,28 +5,13 @@ backend); with ``redis://host:port/db`` or ``amqp://...`` it uses the user's ser
 Either way it starts its own worker process (`celery worker --pool=prefork`) consuming a
 queue unique to this engine instance, and stops it by PID on close.
 
-Options (``distlab.engine("celery", ..., **options)``):
-  gpus=N             logical GPUs: a second worker with N pool children serves a queue of
-                     its own; a task submitted with resources={"GPU": 1} goes there, and
-                     pool child i holds unit i (distlab.contracts.granted_units("GPU") ==
-                     ["i"], CUDA_VISIBLE_DEVICES=i: set per child by
-                     distlab.engines.celery.app).
-  resources={..}     other named resources, one dedicated worker and queue each, with as
-                     many pool children as units. A task takes one whole unit of one
-                     resource (Celery has no finer accounting).
-  visibility_timeout seconds before the unacked tasks of a worker that died as a whole
-                     are delivered again (default 30; tasks running longer than this may
-                     run twice: kombu's Redis transport restores them).
-  prefetch_multiplier messages each pool child reserves ahead (default 4).
-  backend            result backend URL overriding the default (the Redis address, or
-                     rpc:// for amqp).
+Options (``distlab.engine("celery", ..., **options)``; declared in plugin.py):
+  gpus=N / resources={..}  a dedicated worker and queue per resource, pool child i
+                     holding unit i (distlab.engines.celery.app); a task takes one unit.
   queue              serve tasks through this queue, whose workers were started elsewhere
-                     (``distlab run --hosts``: a `celery worker` per test host, see
-                     engines/celery/hosts.py); the engine starts no worker of its own and
-                     waits until one has run a probe task.
-  durable_broker     the embedded Redis writes an append-only file (fsync at each write),
-                     so it can be restarted with its data after it died (distlab run
-                     --kill-broker sets it). Default False.
+                     (``distlab run --hosts``, engines/celery/hosts.py): no worker here.
+  durable_broker     the embedded Redis writes an append-only file (``--kill-broker``).
+  acks_late, visibility_timeout, prefetch_multiplier, pool, backend: as Celery's own.
 
 The embedded Redis is watched: once it has been dead for BROKER_GRACE_S, waiting callers
 get BrokerLost naming it (a restart within that time, with its data, goes unnoticed but
@@ -170,6 +155,7 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
             "queue": self._queue,
             "visibility_timeout": self.visibility_timeout,
             "prefetch_multiplier": self.prefetch_multiplier,
+            "acks_late": self.options["acks_late"],
         }
         self._app = make_app(config)
         # The driver gives up reconnecting to its result store after a few seconds (Celery
@@ -363,10 +349,15 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         return [value for result in results for value in collect(result, self._check_alive, errors)]
 
     # -- observation -------------------------------------------------------------------
+    # Celery's own API: a registered task, .delay(), .get() (no pickled payloads)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
+        return [self._app.tasks[NOOP_TASK].delay(i, work_ms) for i in range(n)]
+
+    def job_results(self, handles: list[Any]) -> list[Any]:
+        return [r.get() for r in handles]
+
     def native_noop_tasks(self, n: int) -> list[Any]:
-        # Celery's own API: a registered task, .delay(), .get() (no pickled payloads)
-        noop = self._app.tasks[NOOP_TASK]
-        return [r.get() for r in [noop.delay(i) for i in range(n)]]
+        return self.job_results(self.enqueue_jobs(n))
 
     def resource_totals(self) -> dict[str, float]:
         return {k: float(v) for k, v in self._resource_totals.items()}
@@ -386,10 +377,11 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
             "address": self.address and self._broker_label or "embedded",
             "broker": self._broker_label,
             "workers": self.workers,
-            "pool": "prefork",
+            "pool": self.options["pool"],
             # workers started elsewhere (distlab run --hosts) serve this queue
             "queue_of_workers_started_elsewhere": self.options["queue"],
             "prefetch_multiplier": self.prefetch_multiplier,
+            "acks_late": self.options["acks_late"],
             "visibility_timeout_s": self.visibility_timeout,
             "durable_broker": self.durable_broker if self._redis is not None else None,
             "resources": self.resource_totals(),

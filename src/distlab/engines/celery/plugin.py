@@ -1,6 +1,6 @@
 """Celery, as distlab sees it before importing it (see contracts/plugin.py)."""
 
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 
 #: the options' defaults (the engine and the workers engines/celery/hosts.py starts)
 VISIBILITY_TIMEOUT_S = 30.0
@@ -22,6 +22,13 @@ PLUGIN = EnginePlugin(
                minimum=0.1),
         Option("prefetch_multiplier", int, PREFETCH_MULTIPLIER,
                "messages each pool child reserves ahead", minimum=1),
+        # distlab's default since its first Celery engine: a killed pool child's task runs
+        # again (Celery's own default acknowledges a task when a worker receives it)
+        Option("acks_late", bool, True,
+               "acknowledge a task after it ran and requeue it when its worker dies "
+               "(acks_late, reject_on_worker_lost)"),
+        Option("pool", str, "prefork", "the worker's pool: prefork (processes) or threads",
+               choices=("prefork", "threads")),
         Option("backend", str, None, "result backend URL (not set: the broker's)"),
         Option("durable_broker", bool, False,
                "the embedded Redis keeps an append-only file (comes back with its data)"),
@@ -30,5 +37,12 @@ PLUGIN = EnginePlugin(
         Option("gpus", int, 0, "logical GPUs: a worker with that many pool children",
                minimum=0),
         Option("resources", dict, {}, "other named resources, a worker and queue each"),
+    ),
+    delivery_presets=(
+        Preset("defaults", {"acks_late": False},
+               "Celery's defaults: a task is acknowledged when a worker receives it"),
+        Preset("at_least_once", {"acks_late": True},
+               "acks_late and reject_on_worker_lost, as Celery's documentation advises for "
+               "tasks that must not be lost (distlab's default)"),
     ),
 )  # fmt: skip

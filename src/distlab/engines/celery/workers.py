@@ -49,12 +49,13 @@ def worker_environment(config: dict[str, Any], resource: str = "") -> dict[str, 
     return env
 
 
-def worker_command(queue: str, concurrency: int, node: str) -> list[str]:
-    """A worker process (prefork pool of ``concurrency``) serving ``queue``, named
-    ``node`` (unique per broker: the test hosts share one host name)."""
+def worker_command(queue: str, concurrency: int, node: str, pool: str = "prefork") -> list[str]:
+    """A worker process (a ``pool`` of ``concurrency``: prefork children or threads)
+    serving ``queue``, named ``node`` (unique per broker: the test hosts share one host
+    name)."""
     return [
         sys.executable, "-m", "celery", "-A", "distlab.engines.celery.app", "-q",
-        "worker", "--pool=prefork", f"--concurrency={concurrency}",
+        "worker", f"--pool={pool}", f"--concurrency={concurrency}",
         "--loglevel=WARNING", "--without-gossip", "--without-mingle",
         "--without-heartbeat", "-O", "fair",
         "-Q", queue, "-n", node,
@@ -71,7 +72,9 @@ class WorkerProcesses:
         children holds one unit of it (distlab.engines.celery.app._own_unit)."""
         env = worker_environment(config, resource)
         env[DRIVER_ENV] = str(os.getpid())
-        cmd = worker_command(queue, concurrency, f"{queue}@%h")
+        # resource workers keep prefork: each pool child holds one unit
+        pool = self.options["pool"] if not resource else "prefork"
+        cmd = worker_command(queue, concurrency, f"{queue}@%h", pool)
         with open(self._log_path(queue), "wb") as log:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
@@ -121,6 +124,8 @@ class WorkerProcesses:
             time.sleep(0.02)
 
     def _expected_children(self) -> int:
+        if self.options["pool"] == "threads":
+            return 1 + sum(u for u in self._resource_totals.values() if u > 0)
         return (self.workers or 0) + sum(u for u in self._resource_totals.values() if u > 0)
 
     def _log_tail(self, queue: str, lines: int = 3) -> str:
@@ -154,6 +159,8 @@ class WorkerProcesses:
         proc = self._workers.get(queue)
         if proc is None:
             return []
+        if self.options["pool"] == "threads" and queue == self._queue:
+            return [proc.pid]  # a thread pool runs its tasks in the worker process itself
         try:
             return [c.pid for c in psutil.Process(proc.pid).children()]
         except psutil.Error:

@@ -18,6 +18,7 @@ Imported on the workers: the standard library, cloudpickle and distlab.contracts
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +75,12 @@ def outcome(text: str) -> Any:
     return value
 
 
-def noop(i: int) -> int:
-    """The queues' own no-op task (``distlab bench queues``, native_noop_tasks): called
-    through each queue's API with a plain integer, no carried payload."""
+def noop(i: int, work_ms: float = 0.0) -> int:
+    """The queues' own job (``distlab bench queues``, native_noop_tasks): called through
+    each queue's API with plain numbers, no carried payload; ``work_ms`` of busy CPU
+    first (the bench's CPU-bound variant, where the GIL decides)."""
+    if work_ms > 0:
+        end = time.perf_counter() + work_ms / 1000
+        while time.perf_counter() < end:
+            pass
     return i

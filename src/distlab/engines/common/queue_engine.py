@@ -354,6 +354,19 @@ class QueueEngine(TaskEngine):
     def broker(self) -> RedisServer | None:
         return self._redis
 
+    # -- the queue's own API, no carried payload (distlab bench queues, tiny-tasks) -------
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
+        """``noop(i, work_ms)`` for i in range(n) through the queue's own enqueue; the
+        handles (distlab.contracts.measured.NativeJobs)."""
+        raise NotImplementedError
+
+    def job_results(self, handles: list[Any]) -> list[Any]:
+        """The jobs' results, in order, through the queue's own result API."""
+        raise NotImplementedError
+
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        return self.job_results(self.enqueue_jobs(n))
+
     # -- observation -------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
         """Every process of the worker CLIs that may run a task (the CLI's own process

@@ -68,8 +68,11 @@ class DramatiqEngine(QueueEngine):
         except (ResultMissing, ResultTimeout):
             return None
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # Dramatiq's own API: actor.send(), then get_result(block=True)
+    # Dramatiq's own API: actor.send(), then get_result(block=True)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
         actor = self._actors[NOOP_ACTOR]
-        messages = [actor.send(i) for i in range(n)]
-        return [m.get_result(backend=self._backend, block=True, timeout=60_000) for m in messages]
+        return [actor.send(i, work_ms) for i in range(n)]
+
+    def job_results(self, handles: list[Any]) -> list[Any]:
+        backend = self._backend
+        return [m.get_result(backend=backend, block=True, timeout=60_000) for m in handles]

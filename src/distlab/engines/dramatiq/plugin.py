@@ -1,6 +1,6 @@
 """Dramatiq, as distlab sees it before importing it (see contracts/plugin.py)."""
 
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 from distlab.engines.common.queue_options import queue_options
 
 #: Dramatiq's RedisBroker defaults (dramatiq/brokers/redis.py)
@@ -26,7 +26,16 @@ PLUGIN = EnginePlugin(
                "a worker silent this long is dead: its unacked messages are requeued",
                minimum=1000),
         Option("maintenance_chance", int, MAINTENANCE_CHANCE,
-               "1 in this many fetches runs the broker's maintenance (the requeue)",
-               minimum=1),
+               "chance in a million that a fetch runs the broker's maintenance (the "
+               "requeue of dead workers' messages)", minimum=1, maximum=1_000_000),
+    ),
+    delivery_presets=(
+        Preset("defaults", {},
+               "Dramatiq's defaults: acked after the actor ran; a dead worker's message "
+               "is requeued after its 60 s heartbeat and a maintenance pass (0.1% of fetches)"),
+        Preset("at_least_once",
+               {"heartbeat_timeout_ms": 5000, "maintenance_chance": 1_000_000, "lost_after": 30.0},
+               "the same acks, the requeue made prompt: a 5 s heartbeat, maintenance at "
+               "every fetch"),
     ),
 )  # fmt: skip

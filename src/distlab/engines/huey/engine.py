@@ -75,7 +75,9 @@ class HueyEngine(QueueEngine):
         except HueyException:  # timed out waiting
             return None
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # Huey's own API: call the task, then Result.get(blocking=True)
-        results = [self._noop(i) for i in range(n)]
-        return [r.get(blocking=True, timeout=60) for r in results]
+    # Huey's own API: call the task, then Result.get(blocking=True)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
+        return [self._noop(i, work_ms) for i in range(n)]
+
+    def job_results(self, handles: list[Any]) -> list[Any]:
+        return [r.get(blocking=True, timeout=60) for r in handles]

@@ -1,6 +1,6 @@
 """Huey, as distlab sees it before importing it (see contracts/plugin.py)."""
 
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 from distlab.engines.common.queue_options import queue_options
 
 #: Huey's consumer checks its workers this often and starts a dead one again (seconds)
@@ -26,5 +26,11 @@ PLUGIN = EnginePlugin(
         Option("retries", int, 0,
                "times a failed task runs again (Huey's task retries; a killed worker's "
                "task has not failed: it is gone)", minimum=0),
+    ),
+    delivery_presets=(
+        Preset("defaults", {}, "Huey's defaults: a task is removed when a worker takes it"),
+        Preset("at_least_once", {"retries": 3},
+               "Huey has no at-least-once delivery: its retries (3 here) cover a task "
+               "that raised, not one whose worker died"),
     ),
 )  # fmt: skip

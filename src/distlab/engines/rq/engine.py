@@ -4,8 +4,8 @@ that the driver reads blocking (``Job.latest_result(timeout)``).
 
 A work-horse killed mid-job is noticed by its worker, which fails the job ("work-horse
 terminated unexpectedly"): RQ reports the loss itself, and the future raises TaskLost
-with its words. With ``delivery=at_least_once`` the job carries ``Retry(max=3)``, RQ's
-documented way to have a failed job run again.
+with its words. With ``retries`` (the preset ``rq:at_least_once``: 3) the job carries
+``Retry(max=retries)``, RQ's documented way to have a failed job run again.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rq.results import Result
 from distlab.contracts import TaskLost
 from distlab.engines.common.carried import noop, run_carried
 from distlab.engines.common.queue_engine import QueueEngine
-from distlab.engines.rq.plugin import AT_LEAST_ONCE_RETRIES, PLUGIN
+from distlab.engines.rq.plugin import PLUGIN
 
 #: statuses of a job that failed once and will run again (a retry is pending)
 WILL_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
@@ -50,15 +50,15 @@ class RQEngine(QueueEngine):
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address=address, workers=workers, **options)
-        self.delivery: str = self.options["delivery"]
         self._queue: Queue | None = None
-        self._retry = Retry(max=AT_LEAST_ONCE_RETRIES) if self.delivery == "at_least_once" else None
+        retries = self.options["retries"]
+        self._retry = Retry(max=retries) if retries else None
 
     def worker_commands(self) -> list[list[str]]:
         return [worker_command(self.redis_url, self.queue, self.workers or 1)]
 
     def worker_settings(self) -> dict[str, Any]:
-        return {"delivery": self.delivery}
+        return {"retries": self.options["retries"]}
 
     def connect(self) -> None:
         self._queue = Queue(self.queue, connection=Redis.from_url(self.redis_url))
@@ -84,7 +84,9 @@ class RQEngine(QueueEngine):
         lines = (result.exc_string or "").strip().splitlines()
         raise TaskLost(f"rq failed the job: {lines[-1] if lines else result.type}")
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # RQ's own API: a function by reference, enqueue, then its return value
-        jobs = [self._queue.enqueue(noop, i) for i in range(n)]
-        return [job.latest_result(timeout=60).return_value for job in jobs]
+    # RQ's own API: a function by reference, enqueue, then its latest result (blocking)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Job]:
+        return [self._queue.enqueue(noop, i, work_ms) for i in range(n)]
+
+    def job_results(self, handles: list[Job]) -> list[Any]:
+        return [job.latest_result(timeout=60).return_value for job in handles]

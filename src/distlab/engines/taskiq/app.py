@@ -21,13 +21,15 @@ RESULT_EXPIRY_S = 3600
 def make_broker(settings: dict[str, Any]) -> tuple[AsyncBroker, Any, Any]:
     """The broker with its Redis result backend, and its run and no-op tasks."""
     url, queue = settings["url"], settings["queue"]
-    if settings["delivery"] == "at_least_once":
+    if settings["broker"] == "stream":
         base: AsyncBroker = RedisStreamBroker(
             url, queue_name=queue, consumer_group_name=queue,
-            idle_timeout=settings["idle_timeout_ms"],
+            idle_timeout=settings["idle_timeout_ms"], socket_timeout=None,
         )  # fmt: skip
     else:
-        base = ListQueueBroker(url, queue_name=queue)
+        # its BRPOP waits without a limit, and redis-py 8 gives every connection a 5 s
+        # socket timeout: an idle worker would crash every 5 s (and be restarted)
+        base = ListQueueBroker(url, queue_name=queue, socket_timeout=None)
     broker = base.with_result_backend(
         RedisAsyncResultBackend(redis_url=url, result_ex_time=RESULT_EXPIRY_S)
     )

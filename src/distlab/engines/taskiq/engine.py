@@ -6,7 +6,7 @@ engine drives it from an event loop of its own (distlab.engines.common.event_loo
 
 With the default ListQueueBroker a task is removed from its list when a worker receives
 it: a worker killed mid-task takes it along, and taskiq's parent process starts another
-worker. ``delivery=at_least_once`` uses RedisStreamBroker, whose tasks are acknowledged
+worker. ``broker=stream`` (the preset ``taskiq:at_least_once``) uses RedisStreamBroker, whose tasks are acknowledged
 once executed; another worker claims an unacknowledged one after ``idle_timeout_ms``.
 """
 
@@ -38,7 +38,7 @@ class TaskiqEngine(QueueEngine):
 
     def worker_settings(self) -> dict[str, Any]:
         return {
-            "delivery": self.options["delivery"],
+            "broker": self.options["broker"],
             "idle_timeout_ms": self.options["idle_timeout_ms"],
         }
 
@@ -47,7 +47,7 @@ class TaskiqEngine(QueueEngine):
         command = [str(script), "worker", "distlab.engines.taskiq.app:broker",
                    "--workers", str(self.workers or 1), "--max-async-tasks", "1",
                    "--log-level", "WARNING"]  # fmt: skip
-        if self.options["delivery"] == "at_least_once":
+        if self.options["broker"] == "stream":
             command += ["--ack-type", "when_executed"]
         return [command]
 
@@ -86,10 +86,18 @@ class TaskiqEngine(QueueEngine):
             raise TaskLost(f"taskiq failed the task: {result.error!r}")
         return result.return_value
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # Taskiq's own API: kiq(), then wait_result()
-        async def all_of() -> list[Any]:
-            tasks = [await self._noop.kiq(i) for i in range(n)]
-            return [(await t.wait_result(timeout=60)).return_value for t in tasks]
+    # Taskiq's own API: kiq(), then wait_result() (each a coroutine on the engine's loop)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
+        async def send() -> list[Any]:
+            return [await self._noop.kiq(i, work_ms) for i in range(n)]
 
-        return self._loop.run(all_of())
+        return self._loop.run(send())
+
+    def job_results(self, handles: list[Any]) -> list[Any]:
+        interval = self.options["poll_interval"]
+
+        async def collect() -> list[Any]:
+            results = [await t.wait_result(check_interval=interval, timeout=60) for t in handles]
+            return [r.return_value for r in results]
+
+        return self._loop.run(collect())

