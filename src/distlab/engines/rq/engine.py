@@ -10,10 +10,7 @@ documented way to have a failed job run again.
 
 from __future__ import annotations
 
-import shutil
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from redis import Redis
@@ -24,21 +21,11 @@ from rq.results import Result
 from distlab.contracts import TaskLost
 from distlab.engines.common.carried import noop, run_carried
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.rq import workers as rq_workers
 from distlab.engines.rq.plugin import AT_LEAST_ONCE_RETRIES, PLUGIN
 
 #: statuses of a job that failed once and will run again (a retry is pending)
 WILL_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
-
-
-def rq_command() -> str:
-    """The ``rq`` script of this environment (next to its python), else on PATH."""
-    beside = Path(sys.executable).parent / "rq"
-    return str(beside) if beside.exists() else (shutil.which("rq") or "rq")
-
-
-def worker_command(url: str, queue: str, workers: int) -> list[str]:
-    return [rq_command(), "worker-pool", "--url", url, "--num-workers", str(workers),
-            "--logging-level", "WARNING", queue]  # fmt: skip
 
 
 class RQEngine(QueueEngine):
@@ -55,10 +42,10 @@ class RQEngine(QueueEngine):
         self._retry = Retry(max=AT_LEAST_ONCE_RETRIES) if self.delivery == "at_least_once" else None
 
     def worker_commands(self) -> list[list[str]]:
-        return [worker_command(self.redis_url, self.queue, self.workers or 1)]
+        return rq_workers.worker_commands(self.config(), self.workers or 1)
 
     def worker_settings(self) -> dict[str, Any]:
-        return {"delivery": self.delivery}
+        return rq_workers.worker_settings(self.options)
 
     def connect(self) -> None:
         self._queue = Queue(self.queue, connection=Redis.from_url(self.redis_url))

@@ -12,8 +12,6 @@ once executed; another worker claims an unacknowledged one after ``idle_timeout_
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 from taskiq.exceptions import ResultGetError, TaskiqResultTimeoutError
@@ -21,6 +19,7 @@ from taskiq.exceptions import ResultGetError, TaskiqResultTimeoutError
 from distlab.contracts import TaskLost
 from distlab.engines.common.event_loop import BackgroundLoop
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.taskiq import workers as taskiq_workers
 from distlab.engines.taskiq.app import make_broker
 from distlab.engines.taskiq.plugin import PLUGIN
 
@@ -37,19 +36,10 @@ class TaskiqEngine(QueueEngine):
         self._broker = self._run = self._noop = None
 
     def worker_settings(self) -> dict[str, Any]:
-        return {
-            "delivery": self.options["delivery"],
-            "idle_timeout_ms": self.options["idle_timeout_ms"],
-        }
+        return taskiq_workers.worker_settings(self.options)
 
     def worker_commands(self) -> list[list[str]]:
-        script = Path(sys.executable).parent / "taskiq"
-        command = [str(script), "worker", "distlab.engines.taskiq.app:broker",
-                   "--workers", str(self.workers or 1), "--max-async-tasks", "1",
-                   "--log-level", "WARNING"]  # fmt: skip
-        if self.options["delivery"] == "at_least_once":
-            command += ["--ack-type", "when_executed"]
-        return [command]
+        return taskiq_workers.worker_commands(self.config(), self.workers or 1)
 
     def connect(self) -> None:
         self._loop = BackgroundLoop(f"distlab-taskiq-{self.queue}")
