@@ -283,6 +283,25 @@ def test_dask_ray_celery_kafka_spark_and_scoop_across_three_hosts_verify(state_d
     assert _namespaces() == []  # the run took its hosts down
 
 
+def test_dramatiq_and_rq_across_three_hosts_verify_on_their_workers(state_dir, tmp_path):
+    out = tmp_path / "run"
+    res = distlab(
+        "run", "--hosts", "3", "--engines", "dramatiq,rq", "--workloads", "squares",
+        "--size", "tiny", "--repeats", "1", "--out", str(out), timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    cells = [c for c in doc["cells"] if c["engine"] in ("dramatiq", "rq")]
+    assert len(cells) == 2 and all(c["status"] == "ok" and c["verified"] for c in cells), cells
+    for engine in ("dramatiq", "rq"):
+        placed = doc["engines"][engine]["hosts"]
+        # Redis on h1, the queue's worker CLI on h2; the driver's engine started none
+        assert placed["placement"] == {"redis": "h1", "workers 1": "h2"}, placed
+        assert placed["address"] == "redis://198.18.0.2:6379/0"
+        assert doc["engines"][engine]["describe"]["queue_of_workers_started_elsewhere"]
+    assert _namespaces() == []
+
+
 def test_flink_and_hadoop_clusters_across_three_hosts_verify_the_word_count(state_dir, tmp_path):
     out = tmp_path / "run"
     res = distlab(

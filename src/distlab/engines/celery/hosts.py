@@ -5,15 +5,12 @@ engine on h0 connects to that Redis and starts no worker of its own (the engine'
 
 from __future__ import annotations
 
-import tempfile
-
 from distlab.engines.celery.plugin import PREFETCH_MULTIPLIER, VISIBILITY_TIMEOUT_S
 from distlab.engines.celery.workers import worker_command, worker_environment
-from distlab.hosts.deploy import Deployment, build, wait_for_port
+from distlab.engines.common.queue_hosts import PORT, start_redis
+from distlab.hosts.deploy import Deployment, build
 from distlab.hosts.netns import TestHosts
-from distlab.services.redis_server import find_redis_server
 
-PORT = 6379
 QUEUE = "distlab-hosts"
 
 
@@ -33,12 +30,7 @@ def _config(broker: str) -> dict:
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     server = dep.server
-    workdir = tempfile.mkdtemp(prefix="distlab-hosts-redis-")
-    dep.scratch.append(workdir)
-    redis = [find_redis_server(), "--port", str(PORT), "--bind", server.address,
-             "--save", "", "--appendonly", "no", "--dir", workdir, "--daemonize", "no"]  # fmt: skip
-    dep.start("redis", server, redis)
-    wait_for_port(dep, server, PORT)
+    start_redis(dep)
     dep.address = "redis://" + dep.via(dep.driver, server, PORT, "driver -> broker") + "/0"
     dep.options = {"queue": QUEUE}
     nodes = dep.spread(workers)

