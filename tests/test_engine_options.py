@@ -82,7 +82,7 @@ def test_options_are_typed_with_their_defaults():
     ("given", "needle"),
     [
         ({"visibilty_timeout": 5}, "unknown option celery.visibilty_timeout; celery's options: "
-         "visibility_timeout, prefetch_multiplier, backend"),
+         "visibility_timeout, prefetch_multiplier, acks_late, pool, backend"),
         ({"prefetch_multiplier": "x"}, "option celery.prefetch_multiplier must be an int >= 1, "
          "got 'x'"),
         ({"prefetch_multiplier": 0}, "must be an int >= 1, got 0"),
