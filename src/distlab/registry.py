@@ -118,7 +118,15 @@ def create(name: str, address: str | None = None, workers: int | None = None, **
     """An engine adapter, not yet started (``with`` starts it); a name's settings preset
     comes under the options given."""
     options = {**preset_options(name), **options}
-    return engine_class(name)(address=address, workers=workers, **options)
+    return named(engine_class(name)(address=address, workers=workers, **options), name)
+
+
+def named(engine: Engine, name: str) -> Engine:
+    """``engine`` answering to the name it was chosen by: ``rq:at_least_once`` names its
+    cells, its records and its messages, apart from the same engine's other settings."""
+    if name != engine.name:
+        engine.name = name  # the instance's own: the class keeps its engine's name
+    return engine
 
 
 discover()

@@ -3,6 +3,7 @@ user of the task contract needs. An engine offers them by defining them (no base
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 #: where data is copied when it is a task's argument, a task's result, or shared once
@@ -47,3 +48,24 @@ class NativeJobs(NativeNoopTasks, Protocol):
     def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]: ...
 
     def job_results(self, handles: list[Any]) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A task the engine gave up on (TaskLost): when, who noticed, in what words."""
+
+    #: time.time() when the caller was told
+    at: float
+    #: "the queue" (it reported the task failed) or "distlab" (its watch: a worker died
+    #: and the task did not come back in time)
+    noticed_by: str
+    message: str
+
+
+@runtime_checkable
+class NoticesLosses(Protocol):
+    """An engine that records every task it gave up on, in order: a fault's record says
+    who noticed the loss and how long after the kill (a queue that never reports one
+    leaves it to distlab's watch)."""
+
+    losses: list[Loss]

@@ -30,6 +30,7 @@ from distlab.report.html_tables import (
     spread_text,
     status_class,
 )
+from distlab.report.worker_death import death_html
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
@@ -259,6 +260,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 {choose_html(doc)}
 {hosts_html(doc)}
 {rtt_html(doc)}
+{death_html(doc.cells)}
 <section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
 <section id="time-section"><h2>Where the run's time went</h2>{time_spent_html(doc)}</section>
 <details id="details"><summary><h2 style="display:inline">Every cell, findings and

@@ -16,6 +16,7 @@ from distlab.report.glance import GlanceRow, glance
 from distlab.report.html_tables import short_line
 from distlab.report.recommend import findings
 from distlab.report.verdict import headline
+from distlab.report.worker_death import death_tables
 
 #: the sections of the findings `distlab report` prints (the rest are on the page only)
 PRINTED_FINDINGS = ("winners", "shapes", "caveats")
@@ -95,6 +96,8 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
         took = doc.timing.total_s if doc.timing else None
         took_text = f"; it took {took:.0f} s" if took else ""
         console.print(f"[dim]{escape(plan)}{took_text}[/]", width=width)
+    for table in death_tables(doc.cells):
+        console.print(table, width=width)
     failed = [c for c in doc.cells if c.status == "failed"]
     if failed:
         first = failed[0]

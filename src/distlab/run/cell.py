@@ -61,7 +61,7 @@ def start_engine(job: EngineJob, events: Events) -> tuple[Engine, float] | None:
             # a broker that can come back with its data after --kill-broker (if the
             # engine's broker can: Redis with an append-only file)
             options.setdefault("durable_broker", True)
-        engine = cls(address=job.address, workers=job.workers, **options)
+        engine = registry.named(cls(address=job.address, workers=job.workers, **options), name)
         t0 = time.perf_counter()
         engine.start()
         startup = time.perf_counter() - t0

@@ -40,6 +40,7 @@ from typing import Any
 import psutil
 
 from distlab.contracts import Engine
+from distlab.contracts.measured import NoticesLosses
 from distlab.contracts.tasklog import TaskLog
 
 #: how often the killer looks for a task in flight (seconds)
@@ -199,6 +200,13 @@ class Fault:
             rec["lost"] = lost
         if kill is not None and self._run_ended is not None:
             rec["recovery_s"] = _round(max(0.0, self._run_ended - kill))
+        if kill is not None and isinstance(self.engine, NoticesLosses):
+            noticed = [x for x in self.engine.losses if x.at >= kill]
+            if noticed:  # who told the caller a task was lost, how long after the kill
+                first = noticed[0]
+                rec["loss_noticed_by"] = first.noticed_by
+                rec["loss_noticed_s"] = _round(first.at - kill)
+                rec["loss_message"] = first.message[:300]
         log = self.log
         if log is None:
             rec["tasks_observed"] = False

@@ -40,6 +40,7 @@ import redis.exceptions
 
 from distlab.contracts import BrokerLost, DistlabError, EngineStartError, TaskEngine, TaskLost
 from distlab.contracts.errors import first_line
+from distlab.contracts.measured import Loss
 from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.engines.common.carried import carry
 from distlab.engines.common.queue_config import CONFIG_ENV, DRIVER_ENV
@@ -80,6 +81,13 @@ def worker_environment(config: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 class QueueEngine(TaskEngine):
     """Base of the Redis task queues' engines (see the module docstring)."""
 
@@ -117,6 +125,8 @@ class QueueEngine(TaskEngine):
         #: (time, pid) of every worker process seen dead
         self.deaths: list[tuple[float, int]] = []
         self.restarts = 0
+        #: every task given up on (distlab.contracts.measured.NoticesLosses)
+        self.losses: list[Loss] = []
         self._last_progress = time.monotonic()
 
     # -- what an adapter writes ---------------------------------------------------------
@@ -375,9 +385,12 @@ class QueueEngine(TaskEngine):
         for proc in self._workers.values():
             try:
                 root = psutil.Process(proc.pid)
-                pids += [root.pid, *(c.pid for c in root.children(recursive=True))]
+                processes = [root, *root.children(recursive=True)]
             except psutil.Error:
                 continue
+            # a killed child stays a zombie until its parent reaps it (Huey's consumer:
+            # at its next health check): dead all the same
+            pids += [p.pid for p in processes if _alive(p)]
         return pids
 
     def process_roots(self) -> list[int]:

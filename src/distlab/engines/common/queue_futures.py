@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from distlab.contracts import DistlabError
+from distlab.contracts import DistlabError, TaskLost
+from distlab.contracts.measured import Loss
 from distlab.engines.common.carried import outcome
 
 if TYPE_CHECKING:
@@ -41,7 +42,11 @@ class QueueFuture:
         return self._text is not _PENDING
 
     def _poll(self, wait_s: float) -> None:
-        text = self._engine.wait_result(self.handle, wait_s)
+        try:
+            text = self._engine.wait_result(self.handle, wait_s)
+        except TaskLost as exc:  # the queue itself reported the task failed
+            self._engine.losses.append(Loss(time.time(), "the queue", str(exc)))
+            raise
         if text is not None:
             self._text = text
             self._engine.progressed()
@@ -57,7 +62,11 @@ class QueueFuture:
             self._poll(wait)
             if self._text is not _PENDING:
                 break
-            self._engine.check_task(self)
+            try:
+                self._engine.check_task(self)
+            except TaskLost as exc:  # a worker died and the task did not come back
+                self._engine.losses.append(Loss(time.time(), "distlab", str(exc)))
+                raise
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"{self._engine.name} task not done in {timeout}s")
         return outcome(self._text)
