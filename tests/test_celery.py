@@ -13,6 +13,7 @@ import pytest
 
 import distlab
 from conformance import assert_nothing_left, engine_processes
+from conformance.killing import events, kill_a_running_task, record_and_sleep
 from conformance.lifecycle import LifecycleConformance
 from conformance.tasks import TaskConformance
 from distlab import probes
@@ -33,54 +34,27 @@ class TestCeleryEngine(LifecycleConformance, TaskConformance):
         assert ran_on <= set(children)
 
 
-def record_and_sleep(log_path: str, task_id: int, seconds: float) -> int:
-    """Log each start and end with the pid, so a fault's victim and reruns can be seen."""
-    with open(log_path, "a") as log:
-        log.write(f"start {task_id} {os.getpid()}\n")
-    time.sleep(seconds)
-    with open(log_path, "a") as log:
-        log.write(f"end {task_id} {os.getpid()}\n")
-    return task_id * 10
-
-
-def _events(log_path: str) -> list[tuple[str, int, int]]:
-    if not os.path.exists(log_path):
-        return []
-    with open(log_path) as log:
-        return [(kind, int(task), int(pid)) for kind, task, pid in map(str.split, log)]
-
-
 def test_killed_pool_child_loses_no_task(tmp_path):
     log_path = str(tmp_path / "executions.log")
     with distlab.engine("celery", workers=2) as eng:
         futures = [eng.submit(record_and_sleep, log_path, i, 1.0) for i in range(8)]
-        deadline = time.monotonic() + 30
-        while True:  # kill a pool child while it is running a task
-            events = _events(log_path)
-            running = {(t, p) for k, t, p in events if k == "start"}
-            running -= {(t, p) for k, t, p in events if k == "end"}
-            if running:
-                victim_task, victim = min(running)
-                os.kill(victim, signal.SIGKILL)
-                break
-            assert time.monotonic() < deadline, "no task started"
-            time.sleep(0.02)
+        victim_task, victim = kill_a_running_task(log_path)  # a pool child mid-task
         results = [f.result(timeout=60) for f in futures]
         deadline = time.monotonic() + 10  # the pool replaces the dead child
         while len(eng.worker_pids()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         pool_after = eng.worker_pids()
     assert results == [i * 10 for i in range(8)]  # lost = 0, all correct and in order
-    events = _events(log_path)
-    starts = [t for k, t, _ in events if k == "start"]
-    assert sorted({t for k, t, _ in events if k == "end"}) == list(range(8))
+    seen = events(log_path)
+    starts = [t for k, t, _ in seen if k == "start"]
+    assert sorted({t for k, t, _ in seen if k == "end"}) == list(range(8))
     # Exactly one task ran twice: the one the killed child was running (normally
     # victim_task; if it ended just before the kill, the next one the child took).
     duplicates = len(starts) - 8
     rerun = [t for t in set(starts) if starts.count(t) == 2]
-    assert duplicates == 1 and len(rerun) == 1, events
-    first_run_pid = next(p for k, t, p in events if k == "start" and t == rerun[0])
-    assert first_run_pid == victim and rerun[0] >= victim_task, events
+    assert duplicates == 1 and len(rerun) == 1, seen
+    first_run_pid = next(p for k, t, p in seen if k == "start" and t == rerun[0])
+    assert first_run_pid == victim and rerun[0] >= victim_task, seen
     assert victim not in pool_after and len(pool_after) == 2
 
 

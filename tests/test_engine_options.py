@@ -118,6 +118,8 @@ def test_option_choices_and_bounds_are_said():
          "option kafka.partitions must be an int >= 1, got 'x'"),
         (["--engines", "dask", "--option", "dask.threads=0"],
          "option dask.threads must be an int >= 1, got 0"),
+        (["--engines", "rq:at_most_once"],
+         "unknown settings rq:at_most_once; rq's: defaults, at_least_once"),
     ],
 )  # fmt: skip
 def test_run_refuses_a_bad_option_before_anything_starts(args, needle):
@@ -179,3 +181,28 @@ def test_what_a_deployment_gives_its_engine_is_declared():
     for name, keys in given.items():
         declared = {o.name for o in registry.entry(name).options}
         assert keys <= declared, (name, keys - declared)
+
+
+def test_delivery_presets_name_settings_a_fault_run_runs_each_of():
+    from distlab.cli import _engine_options
+    from distlab.run.validate import with_delivery_presets
+
+    assert registry.entry("rq:at_least_once") is registry.entry("rq")
+    assert registry.preset_options("rq:at_least_once") == {"retries": 3}
+    assert registry.preset_options("celery:defaults") == {"acks_late": False}
+    assert registry.preset_options("rq") == {}
+    # every queue names its defaults and its at-least-once settings, declared options only
+    for name in ("celery", "dramatiq", "rq", "huey", "taskiq", "arq"):
+        presets = [p.name for p in registry.entry(name).delivery_presets]
+        assert presets == ["defaults", "at_least_once"], name
+    # a fault run runs each preset; a chosen preset and an engine without any stay
+    asked = ["local", "rq", "huey:defaults"]
+    assert with_delivery_presets(asked, faulted=False) == asked
+    assert with_delivery_presets(asked, faulted=True) == [
+        "local", "rq:defaults", "rq:at_least_once", "huey:defaults"]  # fmt: skip
+    # the engine's own --option reaches its presets; the user's option wins over a preset's
+    options = _engine_options(["rq.lost_after=5"], ["rq:defaults", "rq:at_least_once"], None)
+    assert options == {"rq": {"lost_after": 5}}
+    engine = registry.create("rq:at_least_once", retries=1)
+    assert engine.name == "rq:at_least_once" and engine.options["retries"] == 1
+    assert type(engine).name == "rq"

@@ -97,7 +97,7 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
         took_text = f"; it took {took:.0f} s" if took else ""
         console.print(f"[dim]{escape(plan)}{took_text}[/]", width=width)
     for table in death_tables(doc.cells):
-        console.print(table, width=width)
+        console.print(table)  # wider than the summary: what became of each victim's task
     failed = [c for c in doc.cells if c.status == "failed"]
     if failed:
         first = failed[0]

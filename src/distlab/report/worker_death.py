@@ -18,8 +18,7 @@ from rich.table import Table
 from distlab import registry
 from distlab.contracts import DistlabError
 from distlab.report.fault_figures import fault
-from distlab.report.figures import fmt_s
-from distlab.results import Cell
+from distlab.report.figures import Cell, fmt_s
 
 COLUMNS = (
     "engine (settings)",
@@ -61,11 +60,14 @@ def outcome(rec: dict[str, Any]) -> str:
     duplicated = rec.get("duplicated") or 0
     if lost:
         by = rec.get("loss_noticed_by")
+        late = ""
+        if rec.get("victim_task_done_s") is not None:  # it came back, after the caller gave up
+            late = f" (it did run again, {fmt_s(rec['victim_task_done_s'])} after the kill)"
         if by == "the queue":
-            return "reported failed by the queue"
+            return "reported failed by the queue" + late
         if by == "distlab":
-            return "lost: the queue never said (distlab's watch gave up on it)"
-        return "lost"
+            return "lost, never reported (distlab's watch gave up on it)" + late
+        return "lost" + late
     if duplicated == 1:
         return "re-run once"
     if duplicated > 1:
@@ -113,17 +115,21 @@ def death_rows(cells: list[Cell], kind: str = "worker") -> list[DeathRow]:
 
 
 def death_tables(cells: list[Cell]) -> list[Table]:
-    """The terminal tables, one per fault kind that has rows."""
+    """The terminal tables, one per fault kind that has rows; the settings' own words
+    below each table, once per engine and settings."""
     tables = []
     for kind, title in TITLES.items():
         rows = death_rows(cells, kind)
-        if rows:
-            table = Table(title=title)
-            for column in COLUMNS:
-                table.add_column(column, overflow="fold")
-            for row in rows:
-                table.add_row(*row.cells())
-            tables.append(table)
+        if not rows:
+            continue
+        settings = {r.engine: r.settings for r in rows if r.settings}
+        caption = "\n".join(f"{name}: {text}" for name, text in settings.items())
+        table = Table(title=title, caption=caption or None, caption_justify="left")
+        for column in COLUMNS[:-1]:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row.cells()[:-1])
+        tables.append(table)
     return tables
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.contracts import DistlabError
+from distlab.registry import split_name
 from distlab.results import Results
 from distlab.run.model import RunSpec
 
@@ -184,7 +185,7 @@ def cell_costs(spec: RunSpec) -> dict[tuple[str, str], float]:
     for engine in spec.engines:
         if engine == "reference":
             continue
-        costs = COSTS.get(engine)
+        costs = COSTS.get(split_name(engine)[0])  # rq:at_least_once costs as rq
         for w in spec.workloads:
             for row in _rows(w):
                 if costs is None:  # an engine of a plugin: a guess, said to be one
@@ -201,7 +202,7 @@ def _total(spec: RunSpec, cells: dict[tuple[str, str], float], scale: float) -> 
     ref = COSTS["reference"]
     fixed = RUN_FIXED_S + ref["fixed"]
     fixed += sum(ref.get(row, 0.0) for row in {row for _e, row in cells})
-    fixed += sum(COSTS.get(e, {}).get("fixed", UNKNOWN_CELL_S) for e in engines)
+    fixed += sum(COSTS.get(split_name(e)[0], {}).get("fixed", UNKNOWN_CELL_S) for e in engines)
     return (fixed + sum(cells.values())) * scale
 
 

@@ -43,6 +43,7 @@ from distlab.contracts import (
     UnsatisfiableResources,
     chunked,
 )
+from distlab.contracts.measured import Loss
 from distlab.engines.celery.app import (
     NOOP_TASK,
     RUN_CHUNK_TASK,
@@ -121,6 +122,8 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         self._run = self._run_chunk = None  # the app's two task entry points
         self._queue = ""
         self._broker_label = ""
+        #: every task given up on (distlab.contracts.measured.NoticesLosses)
+        self.losses: list[Loss] = []
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -300,7 +303,11 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
         run = self._require_run()
         result = self._publish(lambda: run.apply_async((payload,), queue=queue))
         return CeleryFuture(
-            result, lambda: self._app is not None, self._check_alive, self._connection_errors
+            result,
+            lambda: self._app is not None,
+            self._check_alive,
+            self._connection_errors,
+            self.losses,
         )
 
     def _require_run(self):
@@ -345,8 +352,8 @@ class CeleryEngine(WorkerProcesses, TaskEngine):
                 )
                 for chunk in chunked(items, size)
             ]
-        errors = self._connection_errors
-        return [value for result in results for value in collect(result, self._check_alive, errors)]
+        errors, alive = self._connection_errors, self._check_alive
+        return [v for r in results for v in collect(r, alive, errors, self.losses)]
 
     # -- observation -------------------------------------------------------------------
     # Celery's own API: a registered task, .delay(), .get() (no pickled payloads)

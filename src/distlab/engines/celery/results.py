@@ -25,6 +25,7 @@ from distlab.contracts import (
     remote_traceback_text,
     with_remote_traceback,
 )
+from distlab.contracts.measured import Loss
 from distlab.engines.celery.app import CarriedException, CarriedValue
 
 # How often a waiting caller checks that the worker processes are still alive.
@@ -70,6 +71,18 @@ def unreachable(exc: BaseException, connection_errors: tuple[type[BaseException]
     if isinstance(exc, RuntimeError) and "Retry limit exceeded" in str(exc):
         return True
     return isinstance(exc, connection_errors + (ConnectionError,))
+
+
+def noting_losses(losses: list[Loss] | None, wait: Callable[[], Any]) -> Any:
+    """``wait()``; a TaskLost it raises is noted in ``losses`` first (who noticed: Celery,
+    when the pool reported its child lost, else distlab's watch of the workers)."""
+    try:
+        return wait()
+    except TaskLost as exc:
+        if losses is not None:
+            by_celery = isinstance(exc.__cause__, celery.exceptions.WorkerLostError)
+            losses.append(Loss(time.time(), "the queue" if by_celery else "distlab", str(exc)))
+        raise
 
 
 def wait_for(
@@ -125,7 +138,9 @@ class CeleryFuture:
         is_open: Callable[[], bool],
         check_alive: CheckAlive,
         connection_errors: tuple[type[BaseException], ...] = (),
+        losses: list[Loss] | None = None,
     ):
+        self._losses = losses
         self._async_result = async_result
         self._is_open = is_open
         self._check_alive = check_alive
@@ -141,18 +156,24 @@ class CeleryFuture:
     def result(self, timeout: float | None = None) -> Any:
         if not self._is_open():
             raise DistlabError("the celery engine is closed: its results are gone")
-        return wait_for(self._async_result, timeout, self._check_alive, self._connection_errors)
+        return noting_losses(
+            self._losses,
+            lambda: wait_for(
+                self._async_result, timeout, self._check_alive, self._connection_errors
+            ),
+        )
 
 
 def collect(
     result: AsyncResult,
     check_alive: CheckAlive,
     connection_errors: tuple[type[BaseException], ...] = (),
+    losses: list[Loss] | None = None,
 ) -> Any:
     """One result of map(): as CeleryFuture.result without a timeout."""
     # One get per result: measured faster here than ResultSet.join_native (1,000
     # no-op tasks: 1.10 s against 1.27-1.34 s of collecting on a 2-core machine).
-    return wait_for(result, None, check_alive, connection_errors)
+    return noting_losses(losses, lambda: wait_for(result, None, check_alive, connection_errors))
 
 
 def drop_result_subscriptions(app: Celery) -> None:
