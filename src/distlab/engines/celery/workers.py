@@ -18,29 +18,18 @@ import psutil
 
 from distlab.contracts import BrokerLost, DistlabError, EngineStartError
 from distlab.engines.celery.app import CONFIG_ENV, DRIVER_ENV, PID_TASK, UNIT_ENV
+from distlab.engines.common.queue_config import user_import_path
 from distlab.procs import stop_pids
 
 WORKER_START_TIMEOUT = 60.0
 ROOT_WARNING_FILTER = "ignore:You're running the worker with superuser privileges"
 
 
-def _user_import_path() -> str:
-    """The driver's own import path entries (not the interpreter's), for the worker, so
-    functions from the user's modules resolve there as they do in the driver."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    extra = [
-        p for p in sys.path
-        if p and os.path.isdir(p) and not any(p.startswith(pre) for pre in prefixes)
-    ]  # fmt: skip
-    current = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([*extra, *([current] if current else [])])
-
-
 def worker_environment(config: dict[str, Any], resource: str = "") -> dict[str, str]:
     """The environment of a worker process of the engine's app with ``config``."""
     env = dict(os.environ)
     env[CONFIG_ENV] = json.dumps(config)
-    env["PYTHONPATH"] = _user_import_path()
+    env["PYTHONPATH"] = user_import_path()
     warnings = [ROOT_WARNING_FILTER, env.get("PYTHONWARNINGS", "")]
     env["PYTHONWARNINGS"] = ",".join(w for w in warnings if w)
     if os.geteuid() == 0:

@@ -1,5 +1,6 @@
 """What a Redis task queue's worker process reads of its engine: the config the driver put
-in its environment, and the driver it must not outlive.
+in its environment (``worker_environment``, on the driver's side), and the driver it must
+not outlive.
 
 The queue's own worker CLI (``dramatiq``, ``rq worker-pool``, ``huey_consumer``,
 ``taskiq worker``, ``arq``) imports the engine's app module, which calls ``config()``
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -19,6 +21,27 @@ from typing import Any
 CONFIG_ENV = "DISTLAB_QUEUE_CONFIG"
 #: the driver's pid: a worker whose driver is gone (even SIGKILLed) shuts down
 DRIVER_ENV = "DISTLAB_QUEUE_DRIVER_PID"
+
+
+def user_import_path() -> str:
+    """The driver's own import path entries (not the interpreter's), for the workers, so
+    functions from the user's modules resolve there as they do in the driver."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    extra = [
+        p for p in sys.path
+        if p and os.path.isdir(p) and not any(p.startswith(pre) for pre in prefixes)
+    ]  # fmt: skip
+    current = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*extra, *([current] if current else [])])
+
+
+def worker_environment(settings: dict[str, Any]) -> dict[str, str]:
+    """A worker CLI's environment: the engine's config, the user's import path."""
+    env = dict(os.environ)
+    env[CONFIG_ENV] = json.dumps(settings)
+    env["PYTHONPATH"] = user_import_path()
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def config() -> dict[str, Any]:

@@ -23,11 +23,9 @@ never report one.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -43,7 +41,7 @@ from distlab.contracts.errors import first_line
 from distlab.contracts.measured import Loss
 from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.engines.common.carried import carry
-from distlab.engines.common.queue_config import CONFIG_ENV, DRIVER_ENV
+from distlab.engines.common.queue_config import DRIVER_ENV, worker_environment
 from distlab.engines.common.queue_futures import QueueFuture
 from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer, redis_version
@@ -58,27 +56,6 @@ WATCH_EVERY_S = 0.25
 #: worker CLIs started again after exiting, at most, before the engine gives up
 MAX_RESTARTS = 20
 CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-
-
-def user_import_path() -> str:
-    """The driver's own import path entries (not the interpreter's), for the workers, so
-    functions from the user's modules resolve there as they do in the driver."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    extra = [
-        p for p in sys.path
-        if p and os.path.isdir(p) and not any(p.startswith(pre) for pre in prefixes)
-    ]  # fmt: skip
-    current = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([*extra, *([current] if current else [])])
-
-
-def worker_environment(config: dict[str, Any]) -> dict[str, str]:
-    """A worker CLI's environment: the engine's config, the user's import path."""
-    env = dict(os.environ)
-    env[CONFIG_ENV] = json.dumps(config)
-    env["PYTHONPATH"] = user_import_path()
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from distlab.contracts import DistlabError
 from distlab.contracts.plugin import EnginePlugin
-from distlab.engines.common.queue_engine import worker_environment
+from distlab.engines.common.queue_config import worker_environment
 from distlab.hosts.deploy import Deployment, build, wait_for_port
 from distlab.hosts.netns import TestHosts
 from distlab.services.redis_server import find_redis_server
