@@ -3,8 +3,15 @@ lifecycle and task conformance suites with its own worker CLI."""
 
 from __future__ import annotations
 
+import pytest
+
+import distlab
+from conformance import assert_nothing_left, engine_processes
 from conformance.lifecycle import LifecycleConformance
 from conformance.tasks import TaskConformance
+from distlab import probes
+from distlab.procs import listening_ports
+from distlab.services.redis_server import RedisServer, ping
 
 
 class QueueSuite(LifecycleConformance, TaskConformance):
@@ -29,3 +36,25 @@ class TestTaskiq(QueueSuite):
 
 class TestArq(QueueSuite):
     engine_name = "arq"
+
+
+@pytest.mark.parametrize("name", ["dramatiq", "rq", "huey", "taskiq", "arq"])
+def test_a_users_redis_is_used_and_left_running(name):
+    with RedisServer() as server:
+        eng = distlab.engine(name, address=server.url, workers=1)
+        before = engine_processes(eng)
+        with eng:
+            assert eng.map(probes.square, range(5)) == [0, 1, 4, 9, 16]
+            assert eng.describe()["address"] == f"redis://127.0.0.1:{server.port}"
+            assert server.pid not in eng.process_roots() and eng.broker() is None
+            started = engine_processes(eng) - before - {server.pid}
+            ports = listening_ports(started)
+        assert_nothing_left(started, ports)
+        assert ping("127.0.0.1", server.port)  # the user's server is not ours to stop
+
+
+def test_huey_runs_without_a_server_on_sqlite():
+    with distlab.engine("huey", workers=2, storage="sqlite") as eng:
+        assert eng.broker() is None and eng.describe()["broker"] == "none (no server)"
+        assert eng.map(probes.square, range(6)) == [0, 1, 4, 9, 16, 25]
+        assert all(listening_ports([pid]) == set() for pid in eng.process_roots())

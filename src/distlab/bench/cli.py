@@ -157,8 +157,8 @@ def bench_queues(
         )  # fmt: skip
         job.workers = row.engine_workers(workers)
         measured.append(runner.measure("queues", job))
-    if out:
-        runner.save("queues", measured, out)
+        if out:  # after each row: a long bench interrupted keeps what it measured
+            runner.save("queues", measured, out)
     console.print(queues_table(measured, params, queues.PUBLISHED_TO_LAST_S, queues.PUBLISHED_NOTE))
 
 

@@ -1,7 +1,8 @@
 """The arq worker settings the arq engine's workers load (``arq
 distlab.engines.arq.app.WorkerSettings``), built at import from the environment
 (distlab.engines.common.queue_config). arq runs coroutines: the carried call, synchronous,
-runs inside one (``max_jobs`` 1: one job at a time per worker process, as elsewhere)."""
+runs inside one, blocking its worker's event loop while it runs: a process holds up to
+``max_jobs`` jobs (arq's default 10) but runs one at a time."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def worker_settings(settings: dict[str, Any]) -> dict[str, Any]:
         "functions": [func(run, name=RUN_JOB), func(noop, name=NOOP_JOB)],
         "redis_settings": RedisSettings.from_dsn(settings["url"]),
         "queue_name": settings["queue"],
-        "max_jobs": 1,
+        "max_jobs": settings["max_jobs"],
         "job_timeout": settings["job_timeout"],
         "max_tries": settings["max_tries"],
         "handle_signals": True,

@@ -1,6 +1,7 @@
 """arq: each task a job in a Redis sorted set, run by ``arq`` worker processes (one
-per worker, ``max_jobs`` 1), its result read with ``Job.result`` (arq polls every
-``poll_delay``, 0.5 s by default). arq's client is async: the engine drives it from an
+per worker, each taking up to ``max_jobs`` jobs per poll, arq's 10, and running them one
+after another: a synchronous job blocks its process's event loop), its result read with
+``Job.result`` (arq polls every ``poll_delay``, 0.5 s by default). arq's client is async: the engine drives it from an
 event loop of its own (distlab.engines.common.event_loop).
 
 arq keeps a job in its queue until it is done, marked in progress while a worker runs

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
-import redis.exceptions
 
 from distlab.contracts import BrokerLost, DistlabError, EngineStartError, TaskEngine, TaskLost
 from distlab.contracts.errors import first_line
@@ -42,7 +41,7 @@ from distlab.contracts.measured import Loss
 from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.engines.common.carried import carry
 from distlab.engines.common.queue_config import DRIVER_ENV, worker_environment
-from distlab.engines.common.queue_futures import QueueFuture
+from distlab.engines.common.queue_futures import CONNECTION_ERRORS, QueueFuture
 from distlab.procs import stop_pids
 from distlab.services.redis_server import RedisServer, redis_version
 
@@ -55,7 +54,6 @@ UNREACHABLE_LIMIT_S = 15.0
 WATCH_EVERY_S = 0.25
 #: worker CLIs started again after exiting, at most, before the engine gives up
 MAX_RESTARTS = 20
-CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -98,6 +96,7 @@ class QueueEngine(TaskEngine):
         self._finalizers: list[weakref.finalize] = []
         self._workdir: str | None = None
         self._known_pids: set[int] = set()
+        self._broker_pid: int | None = None
         self._watched_at = 0.0
         #: (time, pid) of every worker process seen dead
         self.deaths: list[tuple[float, int]] = []
@@ -179,6 +178,7 @@ class QueueEngine(TaskEngine):
                 self._start_worker(index)
         self._wait_ready()
         self._known_pids = set(self.worker_pids())
+        self._broker_pid = self._redis.pid if self._redis is not None else None
         self._last_progress = time.monotonic()
 
     def _log_path(self, index: int) -> Path:
@@ -312,15 +312,23 @@ class QueueEngine(TaskEngine):
                 )
             self.restarts += 1
             self._start_worker(index)
+        server = self._redis
+        if server is not None and server.pid and server.pid != self._broker_pid:
+            if self._broker_pid:  # restarted (--kill-broker): what it held may be gone
+                self.deaths.append((now, self._broker_pid))
+            self._broker_pid = server.pid
         current = set(self.worker_pids())
         if not self.task_processes_come_and_go:
             self.deaths.extend((now, pid) for pid in self._known_pids - current)
         self._known_pids = current
 
-    def check_task(self, future: QueueFuture) -> None:
-        """Between the slices of a wait: BrokerLost when the broker is gone, TaskLost when
-        a worker died and the task did not come back within ``lost_after``."""
-        self._check_broker(None, 0.0)
+    def check_task(
+        self, future: QueueFuture, unreachable: BaseException | None = None, for_s: float = 0.0
+    ) -> None:
+        """Between the slices of a wait: BrokerLost when the broker is gone (or has been
+        unreachable too long), TaskLost when a worker or the broker died and the task did
+        not come back within ``lost_after``."""
+        self._check_broker(unreachable, for_s)
         self._watch_workers()
         died = [t for t, _ in self.deaths if t >= future.submitted]
         if not died:
@@ -328,8 +336,8 @@ class QueueEngine(TaskEngine):
         quiet_since = max(died[-1], self._last_progress)
         if time.monotonic() - quiet_since >= self.lost_after:
             raise TaskLost(
-                f"a {self.name} worker process died and the task has neither finished nor "
-                f"come back within {self.lost_after:g} s (lost_after)"
+                f"a {self.name} worker process (or the broker) died and the task has neither "
+                f"finished nor come back within {self.lost_after:g} s (lost_after)"
             )
 
     def health(self) -> str | None:

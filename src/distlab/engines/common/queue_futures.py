@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import redis.exceptions
+
 from distlab.contracts import DistlabError, TaskLost
 from distlab.contracts.measured import Loss
 from distlab.engines.common.carried import outcome
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 #: the longest one wait on the queue's result API lasts before the engine's check runs
 SLICE_S = 0.5
+#: what a client raises while Redis cannot be reached (a broker restart under way)
+CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 _PENDING = object()
 
@@ -55,16 +59,24 @@ class QueueFuture:
         if not self._engine.started:
             raise DistlabError(f"the {self._engine.name} engine is closed: its results are gone")
         deadline = None if timeout is None else time.monotonic() + timeout
+        unreachable: BaseException | None = None
+        since = 0.0
         while self._text is _PENDING:
             wait = SLICE_S
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
-            self._poll(wait)
+            try:
+                self._poll(wait)
+                unreachable = None
+            except CONNECTION_ERRORS as exc:  # waited out while the broker may come back
+                unreachable, since = exc, since if unreachable is not None else time.monotonic()
+                time.sleep(0.2)
             if self._text is not _PENDING:
                 break
             try:
-                self._engine.check_task(self)
-            except TaskLost as exc:  # a worker died and the task did not come back
+                down_s = time.monotonic() - since if unreachable is not None else 0.0
+                self._engine.check_task(self, unreachable, down_s)
+            except TaskLost as exc:  # a worker (or the broker) died; the task did not come back
                 self._engine.losses.append(Loss(time.time(), "distlab", str(exc)))
                 raise
             if deadline is not None and time.monotonic() >= deadline:
