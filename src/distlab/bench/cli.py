@@ -156,7 +156,7 @@ def bench_queues(
             row.engine_options(workers),
         )  # fmt: skip
         job.workers = row.engine_workers(workers)
-        measured.append(runner.measure("queues", job))
+        measured.append({"label": row.label, **runner.measure("queues", job)})
         if out:  # after each row: a long bench interrupted keeps what it measured
             runner.save("queues", measured, out)
     console.print(queues_table(measured, params, queues.PUBLISHED_TO_LAST_S, queues.PUBLISHED_NOTE))

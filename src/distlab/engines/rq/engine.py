@@ -71,7 +71,9 @@ class RQEngine(QueueEngine):
         lines = (result.exc_string or "").strip().splitlines()
         raise TaskLost(f"rq failed the job: {lines[-1] if lines else result.type}")
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # RQ's own API: a function by reference, enqueue, then its return value
-        jobs = [self._queue.enqueue(noop, i) for i in range(n)]
-        return [job.latest_result(timeout=60).return_value for job in jobs]
+    # RQ's own API: a function by reference, enqueue, then its latest result (blocking)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Job]:
+        return [self._queue.enqueue(noop, i, work_ms) for i in range(n)]
+
+    def job_results(self, handles: list[Job]) -> list[Any]:
+        return [job.latest_result(timeout=60).return_value for job in handles]

@@ -77,10 +77,18 @@ class TaskiqEngine(QueueEngine):
             raise TaskLost(f"taskiq failed the task: {result.error!r}")
         return result.return_value
 
-    def native_noop_tasks(self, n: int) -> list[Any]:
-        # Taskiq's own API: kiq(), then wait_result()
-        async def all_of() -> list[Any]:
-            tasks = [await self._noop.kiq(i) for i in range(n)]
-            return [(await t.wait_result(timeout=60)).return_value for t in tasks]
+    # Taskiq's own API: kiq(), then wait_result() (each a coroutine on the engine's loop)
+    def enqueue_jobs(self, n: int, work_ms: float = 0.0) -> list[Any]:
+        async def send() -> list[Any]:
+            return [await self._noop.kiq(i, work_ms) for i in range(n)]
 
-        return self._loop.run(all_of())
+        return self._loop.run(send())
+
+    def job_results(self, handles: list[Any]) -> list[Any]:
+        interval = self.options["poll_interval"]
+
+        async def collect() -> list[Any]:
+            results = [await t.wait_result(check_interval=interval, timeout=60) for t in handles]
+            return [r.return_value for r in results]
+
+        return self._loop.run(collect())
