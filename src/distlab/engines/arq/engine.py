@@ -24,6 +24,7 @@ from distlab.engines.arq.app import NOOP_JOB, RUN_JOB
 from distlab.engines.arq.plugin import PLUGIN
 from distlab.engines.common.event_loop import BackgroundLoop
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.common.queue_futures import connection_lost
 
 
 class ArqEngine(QueueEngine):
@@ -78,6 +79,8 @@ class ArqEngine(QueueEngine):
         except TaskLost:
             raise
         except Exception as exc:  # arq re-raises what the job raised: only arq's own
+            if connection_lost(exc):
+                raise  # Redis is away (a restart?): the future waits it out
             raise TaskLost(f"arq failed the job: {exc!r}") from None
 
     # arq's own API: enqueue_job(), then Job.result() (each a coroutine on the engine's loop)

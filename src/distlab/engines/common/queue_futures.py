@@ -31,6 +31,19 @@ CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutE
 _PENDING = object()
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc``, or what it was raised from, says Redis could not be reached (a
+    queue's client may wrap the connection error in its own: Taskiq's ResultGetError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, CONNECTION_ERRORS):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class QueueFuture:
     """One task's result through the queue's own API (the engine's ``wait_result``)."""
 

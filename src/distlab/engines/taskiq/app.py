@@ -33,9 +33,21 @@ def make_broker(settings: dict[str, Any]) -> tuple[AsyncBroker, Any, Any]:
     broker = base.with_result_backend(
         RedisAsyncResultBackend(redis_url=url, result_ex_time=RESULT_EXPIRY_S)
     )
-    run = broker.register_task(carried.run_carried, task_name="distlab_run")
-    noop = broker.register_task(carried.noop, task_name="distlab_noop")
-    return broker, run, noop
+
+    # functions of this broker's own: taskiq renames a function it registers (and puts it
+    # back in its module under the new name), which would change carried.run_carried for
+    # every other queue in this process (RQ sends it by name)
+    def run(call: str) -> str:
+        return carried.run_carried(call)
+
+    def noop(i: int, work_ms: float = 0.0) -> int:
+        return carried.noop(i, work_ms)
+
+    return (
+        broker,
+        broker.register_task(run, task_name="distlab_run"),
+        broker.register_task(noop, task_name="distlab_noop"),
+    )
 
 
 if os.environ.get(CONFIG_ENV):  # imported by `taskiq worker` in a worker process

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskiq.exceptions import ResultGetError, TaskiqResultTimeoutError
+from taskiq.exceptions import ResultGetError, ResultIsReadyError, TaskiqResultTimeoutError
 
 from distlab.contracts import TaskLost
 from distlab.engines.common.event_loop import BackgroundLoop
 from distlab.engines.common.queue_engine import QueueEngine
+from distlab.engines.common.queue_futures import connection_lost
 from distlab.engines.taskiq import workers as taskiq_workers
 from distlab.engines.taskiq.app import make_broker
 from distlab.engines.taskiq.plugin import PLUGIN
@@ -71,7 +72,9 @@ class TaskiqEngine(QueueEngine):
                 result = self._loop.run(waiting)
         except (TimeoutError, TaskiqResultTimeoutError):
             return None
-        except ResultGetError as exc:
+        except (ResultGetError, ResultIsReadyError) as exc:
+            if connection_lost(exc):  # Redis is away (a restart?): the future waits it out
+                raise ConnectionError(f"taskiq cannot reach its result backend: {exc}") from exc
             raise TaskLost(f"taskiq could not read the task's result: {exc}") from None
         if result.is_err:
             raise TaskLost(f"taskiq failed the task: {result.error!r}")
