@@ -12,7 +12,7 @@ gone.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis.exceptions
 
@@ -20,15 +20,28 @@ from distlab.contracts import DistlabError, TaskLost
 from distlab.contracts.measured import Loss
 from distlab.engines.common.carried import outcome
 
-if TYPE_CHECKING:
-    from distlab.engines.common.queue_engine import QueueEngine
-
 #: the longest one wait on the queue's result API lasts before the engine's check runs
 SLICE_S = 0.5
 #: what a client raises while Redis cannot be reached (a broker restart under way)
 CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 _PENDING = object()
+
+
+class WaitingEngine(Protocol):
+    """What a future asks of its engine (distlab.engines.common.queue_engine.QueueEngine)."""
+
+    name: str
+    started: bool
+    losses: list[Loss]
+
+    def wait_result(self, handle: Any, wait_s: float) -> str | None: ...
+
+    def progressed(self) -> None: ...
+
+    def check_task(
+        self, future: QueueFuture, unreachable: BaseException | None = None, for_s: float = 0.0
+    ) -> None: ...
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -47,7 +60,7 @@ def connection_lost(exc: BaseException) -> bool:
 class QueueFuture:
     """One task's result through the queue's own API (the engine's ``wait_result``)."""
 
-    def __init__(self, engine: QueueEngine, handle: Any):
+    def __init__(self, engine: WaitingEngine, handle: Any):
         self._engine = engine
         self.handle = handle
         self.submitted = time.monotonic()
