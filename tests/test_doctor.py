@@ -58,7 +58,8 @@ def test_doctor_refuses_an_unknown_engine_in_one_line():
     assert res.returncode == 2
     assert res.stderr.strip() == (
         "error: unknown engine 'nope'; choose from: "
-        "local, ray, dask, celery, kafka, scoop, spark, flink, mapreduce"
+        "local, ray, dask, celery, dramatiq, rq, huey, taskiq, arq, kafka, scoop, spark, flink, "
+        "mapreduce"
     )
 
 

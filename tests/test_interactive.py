@@ -22,7 +22,10 @@ from distlab.contracts import TASKS
 from present import require_module
 
 #: every engine that implements TaskEngine (test_the_list_names_every_task_engine)
-TASK_ENGINES = ["local", "ray", "dask", "celery", "kafka", "scoop", "spark"]
+TASK_ENGINES = [
+    "local", "ray", "dask", "celery", "dramatiq", "rq", "huey", "taskiq", "arq", "kafka", "scoop",
+    "spark",
+]  # fmt: skip
 #: the process pool starts in a fraction of a second; the others take seconds to ~15 s
 #: per interpreter (a JVM for Kafka and Spark), two minutes for the lot
 ENGINE_PARAMS = [
