@@ -35,7 +35,7 @@ def option_defaults(plugin: EnginePlugin) -> dict[str, Any]:
     """The engine's options at their defaults: the deployment's workers are started with
     them (the deploy function is given no options), as the driver's engine is unless the
     run sets some."""
-    return {option.name: option.default for option in plugin.options}
+    return plugin.read_options({})
 
 
 def deploy_queue(
