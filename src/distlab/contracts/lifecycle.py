@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 TASKS = "tasks"
 BATCH = "batch"
 STREAMS = "streams"
+DATAFRAME = "dataframe"
 
 
 def check_tcp_address(name: str, address: str, timeout: float = 3.0) -> None:

@@ -1,0 +1,1 @@
+"""Daft, SQL on its native runner: engine.py."""

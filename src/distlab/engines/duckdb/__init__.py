@@ -1,0 +1,1 @@
+"""DuckDB, in-process SQL over Parquet: engine.py."""

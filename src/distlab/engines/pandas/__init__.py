@@ -1,0 +1,1 @@
+"""pandas, the single-core reference of the dataframe shape: engine.py."""

@@ -1,0 +1,1 @@
+"""Polars, lazy SQL on its streaming engine: engine.py."""
