@@ -54,7 +54,7 @@ class Query:
     not_expressible: Mapping[str, str] = field(default_factory=dict)
 
     def summary_columns(self) -> tuple[str, ...]:
-        return ("rows", *(f"sum_{c}" for c in self.summary or ()))
+        return ("n_rows", *(f"sum_{c}" for c in self.summary or ()))
 
 
 def summary_sql(query: Query) -> str:
@@ -62,7 +62,7 @@ def summary_sql(query: Query) -> str:
     if query.summary is None:
         return query.sql
     sums = ", ".join(f"sum({c}) AS sum_{c}" for c in query.summary)
-    return f"SELECT count(*) AS rows, {sums} FROM ({query.sql}) AS answer"
+    return f"SELECT count(*) AS n_rows, {sums} FROM ({query.sql}) AS answer"
 
 
 @dataclass(frozen=True)
