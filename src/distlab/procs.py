@@ -188,3 +188,15 @@ class PeakMemory:
         if self._thread:
             self._thread.join()
         self.sample(relist=True)
+
+
+def folder_bytes(folder: str) -> int:
+    """The bytes of the files under ``folder`` now (0 when it is gone)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:  # a file removed while we look (a spill file, done with)
+                pass
+    return total

@@ -122,6 +122,12 @@ def run_engine(job: EngineJob, events: Events) -> None:
                         skipped.reason = job.left_out[f"{wname}/{variant}"]
                         events.emit(CellFinished(skipped))
                         continue
+                    why = wl.variant_unsupported(engine, variant)
+                    if why:
+                        unsupported = CellRecord(name, wname, variant, status="unsupported")
+                        unsupported.reason = why
+                        events.emit(CellFinished(unsupported))
+                        continue
                     events.emit(CellStarted(name, wname, variant))
                     cell = _cell(engine, wl, variant, job, keeper)
                     cell.startup_s = startup

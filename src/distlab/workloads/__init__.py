@@ -24,6 +24,8 @@ WORKLOADS: dict[str, tuple[str, str]] = {
     "kfold": ("kfold", "KFold"),
     "microscopy": ("microscopy", "Microscopy"),
     "stream": ("stream", "Stream"),
+    "tpch": ("tpch", "Tpch"),
+    "groupby": ("groupby", "Groupby"),
 }
 #: the entry-point group other packages declare their workload classes in
 ENTRY_POINT_GROUP = "distlab.workloads"

@@ -284,6 +284,11 @@ class Workload:
     def variants(self, engine: Engine) -> list[str]:
         return ["default"]
 
+    def variant_unsupported(self, engine: Engine, variant: str) -> str | None:
+        """Why the started ``engine`` cannot run ``variant`` (None: it can): the cell is
+        then unsupported with that reason (a query an engine's API cannot express)."""
+        return None
+
     def close(self) -> None:
         """Release what the workload kept between its runs (a server it started); called
         once the engine process is done with it."""

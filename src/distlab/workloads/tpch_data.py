@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from distlab.contracts import DistlabError
 
@@ -59,13 +60,14 @@ def tables(sf: float, data_dir: str | None = None) -> dict[str, Path]:
     return {name: folder / f"{name}.parquet" for name in TABLES}
 
 
-def manifest(sf: float, data_dir: str | None = None) -> dict[str, dict[str, object]]:
-    folder = data_root(data_dir) / "tpch" / scale_name(sf)
-    return json.loads((folder / MANIFEST).read_text())
+def manifest_of(table_file: Path) -> dict[str, Any]:
+    """The manifest of the data set a table file belongs to."""
+    return json.loads((Path(table_file).parent / MANIFEST).read_text())
 
 
-def data_checksum(files: dict[str, dict[str, object]]) -> str:
+def data_checksum(manifest: dict[str, Any]) -> str:
     """One checksum for a data set, from its manifest's file checksums."""
+    files = manifest["files"]
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(f"{name}:{files[name]['sha256']}\n".encode())
@@ -99,7 +101,7 @@ def _generate(sf: float, folder: Path) -> None:
         with pq.ParquetWriter(target, schema, compression="snappy") as writer:
             for i in range(source.num_row_groups):
                 writer.write_table(source.read_row_group(i).cast(schema))
-        files[name] = {"bytes": target.stat().st_size, "sha256": _sha256(target),
+        files[name] = {"bytes": target.stat().st_size, "sha256": sha256_of(target),
                        "rows": source.metadata.num_rows}  # fmt: skip
     shutil.rmtree(partial / "raw")
     (partial / MANIFEST).write_text(json.dumps({"scale_factor": sf, "files": files}, indent=1))
@@ -107,7 +109,7 @@ def _generate(sf: float, folder: Path) -> None:
     partial.rename(folder)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

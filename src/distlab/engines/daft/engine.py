@@ -31,6 +31,11 @@ class DaftEngine(DataframeEngine):
     def close(self) -> None:
         self.started = False
 
+    def unsupported(self, query: Query) -> str | None:
+        if "corr(" in query.sql:
+            return "Daft's SQL has no corr() (nor has its DataFrame API a correlation aggregate)"
+        return None
+
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
         daft = self._daft
         frames = {name: self._read(tables[name]) for name in query.tables}
