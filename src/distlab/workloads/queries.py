@@ -39,18 +39,24 @@ class QueryWorkload(Workload):
     requires: ClassVar[tuple[str, ...]] = ("pyarrow", "pandas")
     reference_repeats: ClassVar[int] = 1
 
+    #: the names ``--param NAME.queries`` accepts
+    query_names: ClassVar[tuple[str, ...]] = ()
     #: set by the subclass: name -> Query, and table name -> Parquet file
     queries: dict[str, Query]
     tables: dict[str, str]
 
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        super().check_params(params)
+        unknown = [q for q in params.get("queries") or () if q not in cls.query_names]
+        if unknown:
+            raise DistlabError(
+                f"{cls.name} has no query {unknown[0]!r}; its queries: {', '.join(cls.query_names)}"
+            )
+
     def _select(self, chosen: list[str] | None) -> None:
         if chosen:
-            unknown = [q for q in chosen if q not in self.queries]
-            if unknown:
-                raise DistlabError(
-                    f"{self.name} has no query {unknown[0]!r}; its queries: "
-                    + ", ".join(self.queries)
-                )
+            self.check_params({"queries": chosen})
             self.queries = {q: self.queries[q] for q in chosen}
         self.manifest = manifest_of(Path(next(iter(self.tables.values()))))
         self.data_checksum = data_checksum(self.manifest)

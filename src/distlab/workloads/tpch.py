@@ -37,6 +37,7 @@ def tpch_queries() -> dict[str, Query]:
 class Tpch(QueryWorkload):
     name = "tpch"
     description = "TPC-H Q1, Q3, Q5, Q6, Q9, Q13, Q18 over Parquet (dataframe and SQL engines)"
+    query_names = QUERY_NAMES
     requires_extra = "tpch"
     sizes = {
         "tiny": {"scale_factor": 0.01},
@@ -45,7 +46,7 @@ class Tpch(QueryWorkload):
     }
     params_declared = {
         "scale_factor": Param(float, above=0),
-        "queries": Param(list, item=str, choices=QUERY_NAMES, optional=True),
+        "queries": Param(list, item=str, optional=True),
         # where the tables are made and kept (every host must read the same path)
         "data_dir": Param(str, optional=True),
     }
