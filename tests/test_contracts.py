@@ -11,16 +11,19 @@ import pytest
 
 from distlab import registry
 from distlab.contracts import BATCH, STREAMS, TASKS
+from distlab.contracts.lifecycle import DATAFRAME
 
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src" / "distlab"
 
-SUITES = {TASKS: "TaskConformance", BATCH: "BatchConformance", STREAMS: "StreamConformance"}
+SUITES = {TASKS: "TaskConformance", BATCH: "BatchConformance", STREAMS: "StreamConformance",
+          DATAFRAME: "DataframeConformance"}  # fmt: skip
 #: how an engine tested through conformance.remote names the suite of each shape
 REMOTE_CHECKS = {
     BATCH: "map_reduce_exact",
     STREAMS: "stream_windows_exact_and_every_event_arrives",
     TASKS: "submit_returns_future",
+    DATAFRAME: "tpch_answers_verified",
 }
 
 
@@ -65,7 +68,9 @@ def test_no_contract_method_is_looked_up_by_name():
 
 
 def test_workloads_and_the_core_name_no_engine():
-    names = [n for n in registry.BUILT_IN if n != "local"]
+    # "pandas" is also an API (the pandas API that Dask shares, the queries' frame form)
+    # and the library of the dataframe workloads' single-core reference
+    names = [n for n in registry.BUILT_IN if n not in ("local", "pandas")]
     pattern = re.compile(r"\b(" + "|".join(names) + r")\b", re.IGNORECASE)
     files = [
         SRC / "run" / "matrix.py",

@@ -12,8 +12,10 @@ from importlib import resources
 import pytest
 
 from commands import distlab as run_distlab
+from conformance.dataframe import DataframeConformance
+from conformance.lifecycle import LifecycleConformance
 from distlab import registry
-from distlab.contracts.dataframe import Answer, DataframeEngine
+from distlab.contracts.dataframe import Answer
 from distlab.run.measure import run_cell
 from distlab.run.model import EngineJob
 from distlab.workloads import answers, create
@@ -36,17 +38,24 @@ def test_every_in_process_engine_is_a_dataframe_engine():
     assert set(IN_PROCESS) <= set(DATAFRAME_ENGINES)
 
 
-@pytest.mark.parametrize("name", IN_PROCESS)
-def test_tpch_answers_match_the_reference_answers(name, tpch_tiny):
-    require_module(name)
-    with registry.create(name, workers=2) as engine:
-        assert isinstance(engine, DataframeEngine)
-        for query in tpch_tiny.queries:
-            output = tpch_tiny.run(engine, query)
-            ok, detail = tpch_tiny.verify(output, query)
-            assert ok, f"{name} {query}: {detail}"
-            assert output.metrics["rows_scanned"] > 0
-            assert output.metrics["interface"] == engine.interface
+class InProcessSuite(LifecycleConformance, DataframeConformance):
+    pass
+
+
+class TestPandas(InProcessSuite):
+    engine_name = "pandas"
+
+
+class TestPolars(InProcessSuite):
+    engine_name = "polars"
+
+
+class TestDuckdb(InProcessSuite):
+    engine_name = "duckdb"
+
+
+class TestDaft(InProcessSuite):
+    engine_name = "daft"
 
 
 def test_the_reference_is_the_official_answer_where_one_exists(tpch_tiny):

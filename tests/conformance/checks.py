@@ -28,6 +28,7 @@ from distlab.contracts import (
     StreamSpec,
     WordCount,
 )
+from distlab.contracts.lifecycle import DATAFRAME
 from distlab.contracts.streams import (
     FINAL,
     TOP_N,
@@ -100,12 +101,32 @@ def smoke(engine) -> None:
         check_map_reduce_exact(engine, lines=50)
     elif STREAMS in engine.shapes:
         check_stream_exact(engine, n_events=200)
+    elif DATAFRAME in engine.shapes:
+        check_small_query(engine)
+
+
+def check_small_query(engine) -> None:
+    """A sum and a count over a Parquet file of 1,000 rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from distlab.contracts.dataframe import Query
+
+    with tempfile.TemporaryDirectory(prefix="distlab-test-") as folder:
+        path = os.path.join(folder, "t.parquet")
+        pq.write_table(pa.table({"k": [i % 3 for i in range(1000)], "v": list(range(1000))}), path)
+        query = Query("small", ("t",), "SELECT k, sum(v) AS v FROM t GROUP BY k",
+                      frames={"pandas": lambda t: t["t"].groupby("k").agg(v=("v", "sum")).reset_index()},
+                      summary=("v",))  # fmt: skip
+        answer = engine.run_query(query, {"t": path})
+    assert answer.columns == ("n_rows", "sum_v")
+    assert [tuple(float(x) for x in row) for row in answer.rows] == [(3.0, 499500.0)]
 
 
 def check_describe_and_declarations(engine) -> None:
     d = engine.describe()
     assert isinstance(d, dict) and "address" in d and "workers" in d
-    assert engine.shapes and engine.shapes <= {TASKS, BATCH, STREAMS}
+    assert engine.shapes and engine.shapes <= {TASKS, BATCH, STREAMS, DATAFRAME}
     for flag in ("supports_resources", "supports_actors", "supports_shared_objects"):
         assert isinstance(getattr(engine, flag), bool), flag
     assert engine.workers and engine.workers >= 1  # the base's default when not given

@@ -25,7 +25,9 @@ class DaftEngine(DataframeEngine):
     def _start(self) -> None:
         import daft
 
-        daft.set_runner_native()
+        # the runner is chosen once per process: a second engine in it finds it set
+        if daft.get_or_infer_runner_type() != "native":
+            daft.set_runner_native()
         self._daft = daft
 
     def close(self) -> None:
@@ -58,4 +60,4 @@ class DaftEngine(DataframeEngine):
         return [os.getpid()]
 
     def describe(self) -> dict[str, Any]:
-        return {"interface": self.interface, "runner": "native"}
+        return {**super().describe(), "interface": self.interface, "runner": "native"}

@@ -57,4 +57,4 @@ class DuckdbEngine(DataframeEngine):
         return [os.getpid()]
 
     def describe(self) -> dict[str, Any]:
-        return {"interface": self.interface, "threads": self.workers}
+        return {**super().describe(), "interface": self.interface, "threads": self.workers}

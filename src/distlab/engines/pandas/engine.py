@@ -44,4 +44,4 @@ class PandasEngine(DataframeEngine):
         return [os.getpid()]
 
     def describe(self) -> dict[str, Any]:
-        return {"interface": self.interface, "processes": 1}
+        return {**super().describe(), "interface": self.interface, "processes": 1}

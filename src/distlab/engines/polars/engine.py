@@ -41,4 +41,8 @@ class PolarsEngine(DataframeEngine):
         return [os.getpid()]
 
     def describe(self) -> dict[str, Any]:
-        return {"interface": self.interface, "threads": self._pl.thread_pool_size()}
+        return {
+            **super().describe(),
+            "interface": self.interface,
+            "threads": self._pl.thread_pool_size(),
+        }
