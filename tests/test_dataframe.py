@@ -152,3 +152,39 @@ def test_bad_query_names_are_one_line():
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert len(tpch_queries()) == 7
+
+
+@pytest.mark.timeout(900)
+def test_bench_tpch_checks_every_answer_and_stops_an_engine_at_its_limit(tmp_path):
+    """Two engines, two scales: every answer checked (TPC-H's, else agreement); then a
+    memory limit below what a Python process holds stops every query at the first scale,
+    and the larger scale is not tried."""
+    require_module("duckdb")
+    done = run_distlab("bench", "tpch", "--sf", "0.01", "--engines", "duckdb,pandas",
+                       "--repeats", "1", "--out", str(tmp_path), timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "bench-tpch.json").read_text())["rows"]
+    queries = [r for r in rows if r.get("event") == "query"]
+    assert len(queries) == 14 and all(r["status"] == "ok" and r["verified"] for r in queries)
+    assert {r["checked_by"] for r in queries if r["query"] == "q13"} == {
+        "agreement of 2 of 2 engines"
+    }
+    assert (tmp_path / "tpch-scale.png").stat().st_size > 0
+
+    limited = tmp_path / "limited"
+    limited.mkdir()
+    done = run_distlab("bench", "tpch", "--sf", "0.01,0.1", "--engines", "duckdb",
+                       "--queries", "q1,q6", "--memory-limit", "0.03", "--out", str(limited),
+                       timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((limited / "bench-tpch.json").read_text())["rows"]
+    statuses = {(r["sf"], r["query"]): r["status"] for r in rows if r.get("event") == "query"}
+    assert statuses[(0.01, "q1")] == statuses[(0.01, "q6")] == "out of memory"
+    assert statuses[(0.1, "q1")] == "not tried"
+    assert "largest SF completed" in done.stdout and "out of memory" in done.stdout
+
+
+def test_bench_tpch_bad_input_is_one_line():
+    for args in (["--sf", "0"], ["--sf", "x"], ["--queries", "q2"], ["--engines", "nope"]):
+        done = run_distlab("bench", "tpch", *args)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, args

@@ -28,10 +28,14 @@ CELLS = {
     "data-size": "distlab.bench.data_size:data_size_cell",
     "rtt": "distlab.bench.rtt:rtt_cell",
     "queues": "distlab.bench.queues:queues_cell",
+    "tpch": "distlab.bench.tpch_cell:tpch_cell",
 }
+#: the benches whose cell reports rows as it goes (``cell(job, emit)``): the parent
+#: learns which step was running when it has to stop one
+STREAMING = {"tpch"}
 
 
-def cell_function(kind: str) -> Callable[[BenchJob], dict[str, Any]]:
+def cell_function(kind: str) -> Callable[..., dict[str, Any]]:
     """The function of bench ``kind`` (a KeyError for an unknown one)."""
     module, func = CELLS[kind].split(":")
     return getattr(importlib.import_module(module), func)
@@ -51,7 +55,10 @@ def main(argv: list[str]) -> int:
     exit_with_parent()
     try:
         try:
-            row = cell_function(kind)(job)
+            if kind in STREAMING:
+                row = cell_function(kind)(job, lambda r: events.emit(BenchMeasured(r)))
+            else:
+                row = cell_function(kind)(job)
         except Exception as exc:  # the bench table shows the error in this engine's row
             row = {"engine": job.engine, "error": error_line(exc)}
         events.emit(BenchMeasured(row))

@@ -53,8 +53,10 @@ class EngineProcess:
         label: str | None = None,
         wrap: list[str] | None = None,
         module: str = "distlab.run.cell",
+        env: dict[str, str] | None = None,
     ):
-        """``wrap``: a command prefix, e.g. ``ip netns exec HOST`` (the driver's host)."""
+        """``wrap``: a command prefix, e.g. ``ip netns exec HOST`` (the driver's host);
+        ``env``: variables set for the process beyond ours."""
         self.name = label or job.engine
         self.job_path = workdir / f"{self.name}.job.json"
         self.events_path = workdir / f"{self.name}.events.jsonl"
@@ -73,7 +75,12 @@ class EngineProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # our Ctrl-C handling decides when it stops
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "DISTLAB_PARENT_PID": str(os.getpid())},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "DISTLAB_PARENT_PID": str(os.getpid()),
+                    **(env or {}),
+                },  # fmt: skip
             )
 
     def new_events(self) -> list[Event]:
