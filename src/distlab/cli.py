@@ -169,7 +169,7 @@ def run(
         split(engines) or validate.default_engines(), faulted=kill_worker or kill_broker
     )
     functions = validate.function_workloads(function, items, verify)
-    workload_names = split(workloads) or ([] if functions else validate.known_workloads())
+    workload_names = split(workloads) or ([] if functions else validate.default_workloads())
     workload_names += list(functions)
     if gpus is None and "gpu_queue" in workload_names:
         from distlab.workloads.gpu_queue import default_gpu_count

@@ -39,6 +39,12 @@ def known_workloads() -> list[str]:
     return list(WORKLOADS)
 
 
+def default_workloads() -> list[str]:
+    """What ``distlab run`` runs when no workload is named: the built-ins the main job
+    holds (groupby is asked for by name: its default size is db-benchmark's 1e7 rows)."""
+    return [w for w in WORKLOADS if workload_class(w).in_main_job]
+
+
 def function_workloads(
     function: str | None, items: str | None, verify: str | None = None
 ) -> dict[str, dict[str, Any]]:

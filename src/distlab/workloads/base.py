@@ -233,6 +233,8 @@ class Workload:
     #: its cells are unsupported with the command, instead of failing on every engine
     requires: ClassVar[tuple[str, ...]] = ()
     requires_extra: ClassVar[str] = ""
+    #: whether ``distlab run`` without --workloads runs it (else only when named)
+    in_main_job: ClassVar[bool] = True
 
     def __init__(self, size: str = "default", **overrides: Any):
         if size not in self.sizes:
