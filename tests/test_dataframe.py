@@ -170,6 +170,11 @@ def test_bench_tpch_checks_every_answer_and_stops_an_engine_at_its_limit(tmp_pat
         "agreement of 2 of 2 engines"
     }
     assert (tmp_path / "tpch-scale.png").stat().st_size > 0
+    # the report of a run in the same folder shows the bench's tables
+    done = run_distlab("run", "--engines", "duckdb", "--workloads", "tpch", "--size", "tiny",
+                       "--param", 'tpch.queries=["q6"]', "--out", str(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "TPC-H (distlab bench tpch)" in (tmp_path / "report.html").read_text()
 
     limited = tmp_path / "limited"
     limited.mkdir()

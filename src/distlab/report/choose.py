@@ -20,6 +20,7 @@ BENCH_FILES = {
     "break-even": "bench-break-even.json",
     "data-size": "bench-data-size.json",
     "rtt": "bench-rtt.json",
+    "tpch": "bench-tpch.json",
 }
 
 
@@ -185,6 +186,7 @@ def has_choose(doc: Doc) -> bool:
         or bench_rows(doc, "data-size")
         or scaling_rows(doc)
         or function_rows(doc)
+        or bench_rows(doc, "tpch")
     )
 
 

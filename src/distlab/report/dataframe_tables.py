@@ -18,7 +18,7 @@ MARKS = {"unsupported": "n/a", "not tried": "not tried", "time limit": "TIME LIM
          "wrong": "WRONG", "disputed": "DISPUTED"}  # fmt: skip
 
 
-def _engines(rows: list[dict[str, Any]]) -> list[str]:
+def engines_of(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r["engine"] for r in rows if r.get("engine")))
 
 
@@ -41,7 +41,7 @@ def _cell(row: dict[str, Any] | None) -> str:
 
 
 def scale_tables(rows: list[dict[str, Any]], repeats: int) -> list[Table]:
-    engines = _engines(rows)
+    engines = engines_of(rows)
     tables = []
     for sf in sorted({r["sf"] for r in rows if r.get("event") == "query"}):
         table = Table(title=f"TPC-H SF {sf:g}: warm median \\[min-max] of {repeats} runs; first "
@@ -87,7 +87,7 @@ def summary_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Per engine: the largest scale factor it completed, and what stopped it")
     for column in ("engine", "interface", "start-up s", "largest SF completed", "stopped by"):
         table.add_column(column, overflow="fold")
-    for engine in _engines(rows):
+    for engine in engines_of(rows):
         started = [r for r in rows if r.get("engine") == engine and r.get("event") == "started"]
         best, failure = largest_completed(rows, engine)
         table.add_row(
@@ -111,7 +111,7 @@ def scale_plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     except ImportError:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for engine in _engines(rows):
+    for engine in engines_of(rows):
         points = []
         for sf in sorted({r["sf"] for r in rows if r.get("engine") == engine and "sf" in r}):
             mine = [r for r in rows if r.get("engine") == engine and r.get("sf") == sf

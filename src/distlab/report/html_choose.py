@@ -22,6 +22,7 @@ from distlab.report.choose_tables import (
 )
 from distlab.report.figures import fmt_s
 from distlab.report.html_tables import e, spread_text
+from distlab.report.html_tpch import tpch_html
 
 
 def _table(head: list[str], rows: list[list[str]], table_id: str) -> str:
@@ -229,4 +230,5 @@ def choose_html(doc: dict) -> str:
     if not has_choose(doc):
         return ""
     body = functions_html(doc) + break_even_html(doc) + data_size_html(doc) + scaling_html(doc)
+    body += tpch_html(doc)
     return f'<section id="choose-section"><h2>Choose by numbers</h2>{body}</section>'
