@@ -7,10 +7,15 @@ one left behind. The answer is collected to the driver and handed back as plain 
 values (a Row becomes a tuple; decimals stay Decimal, dates stay date).
 
 Spill: in embedded mode Spark's shuffle and spill files go under ``spark.local.dir``;
-the engine gives it a folder of its own (removed on close) unless the user set one, so
-the bench can sample its size. With a standalone master the executors write under their
-worker's own folders on the worker hosts (the worker's ``SPARK_LOCAL_DIRS`` wins over
-the driver's ``spark.local.dir``), which this process cannot see: no spill folder then.
+the engine gives it a folder of its own (removed on close) unless the user set one. The
+spill folders are its ``blockmgr-*`` folders, Spark's block store on disk (every shuffle's
+files and every spill): the rest of the local dir holds the jars the driver serves (the
+Kafka connector's 10 MB) and PySpark's temporary files. Spark writes a shuffle's output to
+disk whatever its size, and deletes it only once the JVM's garbage collector has let go of
+the query that made it: the folders' size also counts shuffle files of earlier queries.
+With a standalone master the executors write under their worker's own folders on the
+worker hosts (the worker's ``SPARK_LOCAL_DIRS`` wins over the driver's
+``spark.local.dir``), which this process cannot see: no spill folder then.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from pyspark import SparkConf
 
@@ -61,9 +67,12 @@ class SparkDataframe(DataframeEngine):
         return Answer(tuple(result.columns), tuple(tuple(row) for row in rows))
 
     def spill_folders(self) -> list[str]:
-        if self._local_dir:
-            return [self._local_dir]
-        return self._chosen_local_dirs() if self._embedded() else []
+        if not self._embedded():
+            return []
+        roots = [self._local_dir] if self._local_dir else self._chosen_local_dirs()
+        # DiskBlockManager makes its blockmgr-<uuid> folder in each root as Spark starts
+        stores = sorted(str(p) for root in roots for p in Path(root).glob("blockmgr-*"))
+        return stores or roots
 
     def _embedded(self) -> bool:
         return not self.address or self.address.startswith("local")
