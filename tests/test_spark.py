@@ -1,4 +1,5 @@
-"""Spark (PySpark) on a real embedded local[2] cluster: conformance, batch, faults, addresses."""
+"""Spark (PySpark) on a real embedded local[2] cluster: conformance, batch, dataframe queries,
+faults, addresses."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ require_module("pyspark")  # skipped locally, failed in CI (tests/present.py)
 
 import distlab  # noqa: E402
 from conformance.batch import BatchConformance  # noqa: E402
+from conformance.dataframe import DataframeConformance  # noqa: E402
 from conformance.lifecycle import LifecycleConformance  # noqa: E402
 from conformance.streams import StreamConformance  # noqa: E402
 from conformance.tasks import TaskConformance  # noqa: E402
 from distlab.contracts import EngineStartError, WordCount  # noqa: E402
+from distlab.contracts.dataframe import Query  # noqa: E402
 from distlab.procs import free_port  # noqa: E402
 
 # Ordinary words plus the whitespace Python's str.split() knows and Java's \s does not
@@ -62,7 +65,9 @@ def pid_to_file_then_sleep(path: str, seconds: float) -> int:
     return os.getpid()
 
 
-class TestSparkEngine(LifecycleConformance, TaskConformance, BatchConformance, StreamConformance):
+class TestSparkEngine(
+    LifecycleConformance, TaskConformance, BatchConformance, StreamConformance, DataframeConformance
+):
     engine_name = "spark"
     # One SparkContext per process: the leak check needs this class's session closed
     # first, so it runs in TestSparkLifecycle below.
@@ -90,6 +95,21 @@ class TestSparkEngine(LifecycleConformance, TaskConformance, BatchConformance, S
         assert workers and all(jvm in [p.pid for p in psutil.Process(w).parents()] for w in workers)
         assert engine.describe()["master"].startswith("local[2")
 
+    def test_shuffle_files_go_to_the_engines_own_spill_folder(self, engine, tmp_path):
+        [store] = engine.spill_folders()
+        local_dir = os.path.dirname(store)
+        assert os.path.basename(store).startswith("blockmgr-")
+        assert engine.session.conf.get("spark.local.dir") == local_dir
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"k": [i % 7 for i in range(1000)]}), tmp_path / "t.parquet")
+        query = Query("q-groups", ("t",), "SELECT k, count(*) AS n FROM t GROUP BY k ORDER BY k")
+        answer = engine.run_query(query, {"t": str(tmp_path / "t.parquet")})
+        assert answer.columns == ("k", "n") and answer.rows[:2] == ((0, 143), (1, 143))
+        # the group-by's shuffle wrote its files there (Spark keeps them until its GC)
+        assert any(name.startswith("shuffle_") for _, _, files in os.walk(store) for name in files)
+
     def test_killed_worker_task_is_retried(self, engine, tmp_path):
         marker = tmp_path / "pids.txt"
         fut = engine.submit(pid_to_file_then_sleep, str(marker), 3.0)
@@ -110,6 +130,19 @@ class TestSparkLifecycle:
     engine_kwargs = LifecycleConformance.engine_kwargs
     make_engine = LifecycleConformance.make_engine
     test_close_leaves_nothing_running = LifecycleConformance.test_close_leaves_nothing_running
+
+    def test_its_own_spark_local_dir_is_removed_on_close(self):
+        with self.make_engine() as eng:
+            [store] = eng.spill_folders()
+            assert os.path.isdir(store)
+        assert not os.path.exists(os.path.dirname(store))
+
+
+def test_a_chosen_spark_local_dir_is_the_users(tmp_path):
+    chosen = distlab.engine("spark", conf={"spark.local.dir": str(tmp_path)})
+    assert chosen.spill_folders() == [str(tmp_path)]  # its blockmgr folder once started
+    # a cluster's executors spill on their own hosts, out of this process's sight
+    assert distlab.engine("spark", address="spark://127.0.0.1:7077").spill_folders() == []
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1"])  # refused / black-holed

@@ -1,5 +1,6 @@
 """Apache Spark through PySpark: tasks via the RDD API, batch via RDDs and DataFrames,
-streams via Structured Streaming (distlab.engines.spark.stream).
+streams via Structured Streaming (distlab.engines.spark.stream), dataframe queries via
+Spark SQL (distlab.engines.spark.dataframe).
 
 Embedded mode runs ``local[workers]`` in a JVM that PySpark launches as a child of this
 process (the py4j gateway); ``address="spark://host:port"`` joins a standalone master.
@@ -44,6 +45,7 @@ from distlab.contracts import (
     chunked,
 )
 from distlab.engines.common.addressing import endpoint, require_answer
+from distlab.engines.spark.dataframe import SparkDataframe
 from distlab.engines.spark.plugin import PLUGIN
 from distlab.engines.spark.stream import kafka_connector_jars
 from distlab.engines.spark.tasks import (
@@ -74,7 +76,7 @@ PY_WHITESPACE = (
 _PY_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]+"
 
 
-class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
+class SparkEngine(TaskEngine, BatchEngine, StreamEngine, SparkDataframe):
     name = "spark"
     plugin = PLUGIN
     supports_shared_objects = True
@@ -178,6 +180,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
         self.kafka_jars, self.kafka_jars_missing = kafka_connector_jars()
         if self.kafka_jars:
             conf.set("spark.jars", ",".join(str(j) for j in self.kafka_jars))
+        self._own_local_dir(conf)  # shuffle and spill files, sampled by the bench
         for key, value in self.options["conf"].items():
             conf.set(key, str(value))
         try:
@@ -269,6 +272,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine):
             log_dir, self._log_dir = self._log_dir, None
             if log_dir:
                 shutil.rmtree(log_dir, ignore_errors=True)
+            self._drop_local_dir()
             self.started = False
 
     def health(self) -> str | None:

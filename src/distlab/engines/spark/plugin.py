@@ -5,7 +5,7 @@ from distlab.contracts.plugin import EnginePlugin, Option
 PLUGIN = EnginePlugin(
     name="spark",
     engine="distlab.engines.spark.engine:SparkEngine",
-    shapes=frozenset({"tasks", "batch", "streams"}),
+    shapes=frozenset({"tasks", "batch", "streams", "dataframe"}),
     capabilities=frozenset({"supports_shared_objects"}),
     server="local mode: driver and executors in one JVM",
     extra="spark",
