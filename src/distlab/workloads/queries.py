@@ -12,7 +12,8 @@ checked against an independent reference, its time, scan rate and spill.
   while it runs, a sampler reads the size of the engine's spill folders.
 * Metrics per cell: the interface, the first run's time (planning, JIT and JVM warm-up
   are real costs: a cell's warm-up run is its first run), rows scanned per second (the
-  rows of the tables the query reads over the median time), peak spill, the checksum.
+  rows of the tables the query reads over the median time), peak spill (how far the
+  engine's spill folders grew while the query ran), the checksum.
 """
 
 from __future__ import annotations
@@ -144,10 +145,13 @@ class QueryWorkload(Workload):
 
 
 class _SpillSampler:
-    """The peak total size of some folders, sampled while a block runs."""
+    """How far some folders grew while a block ran (their peak total size over their size
+    when it began: files an earlier query left, such as Spark's shuffle files kept until
+    the JVM collects their query, are not this query's)."""
 
     def __init__(self, folders: list[str]):
         self.folders, self.peak = folders, 0
+        self._start = sum(folder_bytes(f) for f in folders)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -168,4 +172,4 @@ class _SpillSampler:
             self._measure()
 
     def _measure(self) -> None:
-        self.peak = max(self.peak, sum(folder_bytes(f) for f in self.folders))
+        self.peak = max(self.peak, sum(folder_bytes(f) for f in self.folders) - self._start)
