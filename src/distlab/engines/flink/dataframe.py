@@ -18,6 +18,7 @@ is imported in the main environment too (see distlab.engines.flink.engine).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,14 @@ RAW_PREFIX = "distlab_parquet_"
 COMPACT_DECIMAL_MAX = 18
 WIDE_DECIMAL = 19
 _BYTE_BACKED = ("FIXED_LEN_BYTE_ARRAY", "BYTE_ARRAY")
+#: aggregates the shared SQL may call that Flink SQL (2.2, batch) lacks, tried there:
+#: a query calling one is unsupported with this reason, not rewritten
+MISSING_FUNCTIONS = {
+    "median": "Flink SQL has no median() (its PERCENTILE(x, 0.5) gives the same answer, "
+    "in another spelling)",
+    "corr": "Flink SQL has no corr() (CORR is not even parsed as a function name there)",
+}
+_CALLS = re.compile(r"\b(" + "|".join(MISSING_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
 
 
 def _quote(name: str) -> str:
@@ -158,6 +167,10 @@ class FlinkDataframe(DataframeEngine):
             config.set("pipeline.jars", ";".join(urls))
             self._parquet_ready_for = t_env
         return t_env
+
+    def unsupported(self, query: Query) -> str | None:
+        called = _CALLS.search(query.sql)
+        return MISSING_FUNCTIONS[called.group(1).lower()] if called else None
 
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
         t_env = self._parquet_env()
