@@ -1,6 +1,6 @@
 """The JVM parts distlab runs (an Apache Kafka broker, a Hadoop cluster, Spark's and
-Flink's Kafka connectors), pinned in one place: ``pom.xml`` beside this file, one Maven
-module per classpath, every artifact from Maven Central.
+Flink's Kafka connectors, Flink's Parquet format), pinned in one place: ``pom.xml``
+beside this file, one Maven module per classpath, every artifact from Maven Central.
 
 ``fetch()`` (``python -m distlab.jvm fetch``, run by scripts/setup.sh, and on first use by
 whatever needs a jar: an installed wheel carries only the poms) copies each module's
@@ -25,7 +25,7 @@ from pathlib import Path
 from distlab.contracts import EngineUnavailable
 
 POM_DIR = Path(__file__).resolve().parent
-MODULES = ("kafka-broker", "hadoop", "spark-kafka", "flink-kafka")
+MODULES = ("kafka-broker", "hadoop", "spark-kafka", "flink-kafka", "flink-parquet")
 ENV_VAR = "DISTLAB_JARS"
 #: written last: a directory without it is incomplete and is fetched again
 READY_MARKER = ".distlab-jars-ready"
@@ -97,8 +97,9 @@ def fetch(quiet: bool = True) -> Path:
         pinned = pins()
         print(
             f"distlab: fetching the pinned JVM parts (Kafka {pinned.get('kafka.version')}, "
-            f"Hadoop {pinned.get('hadoop.version')}, Spark's and Flink's Kafka connectors; "
-            f"about 230 MB) from Maven Central into {root} (first use only; a few minutes)...",
+            f"Hadoop {pinned.get('hadoop.version')}, Spark's and Flink's Kafka connectors, "
+            f"Flink's Parquet format; about 300 MB) from Maven Central into {root} "
+            "(first use only; a few minutes)...",
             file=sys.stderr,
             flush=True,
         )

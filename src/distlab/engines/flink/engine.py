@@ -8,7 +8,8 @@ imported only inside methods: the runner checks a Flink ``--address`` with
 own python, where the runner runs Flink cells.
 
 Built-in operators (``run_builtin``): :class:`~distlab.contracts.WordCount` in Flink SQL
-(distlab.engines.flink.jobs).
+(distlab.engines.flink.jobs). Dataframe queries: the shared SQL in batch mode over
+Parquet tables (distlab.engines.flink.dataframe).
 
 Embedded mode: PyFlink launches a gateway JVM (py4j, on loopback) that runs a local
 mini-cluster when a job executes; its REST/RPC addresses are bound to 127.0.0.1. Python
@@ -40,6 +41,7 @@ from distlab.contracts import (
 )
 from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.flink import env as flink_env
+from distlab.engines.flink.dataframe import FlinkDataframe
 from distlab.engines.flink.plugin import PLUGIN
 from distlab.procs import split_host_port, stop_pids
 
@@ -47,10 +49,25 @@ DEFAULT_REST_PORT = 8081
 #: an unreachable --address must fail well within ~10 s
 CONNECT_TIMEOUT_S = 5.0
 #: environment variables start() sets for the gateway JVM and restores on close()
-_ENV_SET = ("FLINK_LOG_DIR", "_python_worker_execution_mode")
+_ENV_SET = ("FLINK_LOG_DIR", "LOG4J_PROPERTIES", "_python_worker_execution_mode")
+#: the gateway JVM's logging: everything to its log file. PyFlink's own log4j-cli.properties
+#: also copies org.apache.hadoop's INFO lines to the console, which the Parquet format's
+#: Hadoop classes then print on every query ("Got brand-new decompressor").
+LOG4J_PROPERTIES = """\
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FileAppender
+appender.file.name = FileAppender
+appender.file.type = FILE
+appender.file.append = false
+appender.file.fileName = ${sys:log.file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = WARN
+"""
 
 
-class FlinkEngine(BatchEngine, StreamEngine):
+class FlinkEngine(BatchEngine, StreamEngine, FlinkDataframe):
     name = "flink"
     plugin = PLUGIN
     builtin_ops = frozenset({WordCount})
@@ -147,6 +164,10 @@ class FlinkEngine(BatchEngine, StreamEngine):
         self._log_dir = tempfile.mkdtemp(prefix="distlab-flink-logs-")
         self._saved_env = {k: os.environ.get(k) for k in _ENV_SET}
         os.environ["FLINK_LOG_DIR"] = self._log_dir
+        log4j = os.path.join(self._log_dir, "log4j.properties")
+        with open(log4j, "w") as out:
+            out.write(LOG4J_PROPERTIES)
+        os.environ["LOG4J_PROPERTIES"] = log4j
         # Python UDFs in worker processes the JVM starts (so close() stops them with it),
         # not PyFlink's default "loopback" for mini-clusters: that runs every UDF in threads
         # of this process (one GIL for all workers) behind a gRPC server on [::] that lives
@@ -243,6 +264,7 @@ class FlinkEngine(BatchEngine, StreamEngine):
             "address": self.address or "embedded",
             "workers": self.workers,
             "mode": "remote" if self.address else "mini-cluster",
+            "interface": self.interface,
             "python": sys.executable,
         }
 

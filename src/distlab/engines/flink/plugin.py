@@ -5,7 +5,7 @@ from distlab.contracts.plugin import EnginePlugin, Option
 PLUGIN = EnginePlugin(
     name="flink",
     engine="distlab.engines.flink.engine:FlinkEngine",
-    shapes=frozenset({"batch", "streams"}),
+    shapes=frozenset({"batch", "streams", "dataframe"}),
     server="mini-cluster: JobManager and TaskManagers in one JVM",
     extra="flink",
     libraries=("apache-flink",),

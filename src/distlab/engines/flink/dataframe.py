@@ -1,0 +1,190 @@
+"""The dataframe contract (distlab.contracts.dataframe) on Flink: the shared SQL text in
+Flink SQL, batch mode, on the engine's TableEnvironment (one per engine lifetime).
+
+Each of the query's tables becomes a temporary table of Flink's filesystem connector in
+the Parquet format, declared with the Parquet file's own column types (read here with
+pyarrow, which PyFlink's environment carries); the query (``summary_sql``) then runs as
+one batch job and its few rows come back through ``collect()`` as Python values
+(Decimal, date, int, float, str), which is what :class:`Answer` holds.
+
+Flink ships no Parquet format: its jars (Flink's flink-parquet with Parquet's and
+Hadoop's client jars) come from Maven Central with the other JVM parts (distlab.jvm,
+module ``flink-parquet``) and are put on ``pipeline.jars`` before the first query.
+
+This module imports neither pyflink nor pyarrow at the top: FlinkEngine, which uses it,
+is imported in the main environment too (see distlab.engines.flink.engine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from distlab import jvm
+from distlab.contracts import DistlabError
+from distlab.contracts.dataframe import Answer, DataframeEngine, Query, summary_sql
+
+#: the prefix of the raw Parquet tables behind the views the SQL names
+RAW_PREFIX = "distlab_parquet_"
+#: decimals stored as bytes (FIXED_LEN_BYTE_ARRAY, BINARY) with at most this precision
+#: make Flink's vectorized reader fail on dictionary-encoded pages (it keeps them in a
+#: long vector and asks Parquet's binary dictionary for longs: "UnsupportedOperation...
+#: PlainBinaryDictionary", seen with Flink 2.2 on tpchgen-cli's decimal(15,2) columns);
+#: declared one digit wider they are read as bytes, then cast back to the file's type
+COMPACT_DECIMAL_MAX = 18
+WIDE_DECIMAL = 19
+_BYTE_BACKED = ("FIXED_LEN_BYTE_ARRAY", "BYTE_ARRAY")
+#: aggregates the shared SQL may call that Flink SQL (2.2, batch) lacks, tried there:
+#: a query calling one is unsupported with this reason, not rewritten
+MISSING_FUNCTIONS = {
+    "median": "Flink SQL has no median() (its PERCENTILE(x, 0.5) gives the same answer, "
+    "in another spelling)",
+    "corr": "Flink SQL has no corr() (CORR is not even parsed as a function name there)",
+}
+_CALLS = re.compile(r"\b(" + "|".join(MISSING_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_file(path: str) -> Path:
+    """The file whose schema stands for ``path`` (a Parquet file, or the first Parquet
+    file in a folder of them, as Flink reads a folder: every file, recursively)."""
+    where = Path(path)
+    if where.is_dir():
+        files = sorted(
+            p for p in where.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+        )
+        if not files:
+            raise DistlabError(f"no Parquet file in {path}")
+        return files[0]
+    return where
+
+
+def _flink_type(arrow_type, physical: str) -> tuple[str, str | None]:
+    """(the type to declare for Flink's reader, the type to cast it to: None if same)."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    if t.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if t.is_decimal(arrow_type):
+        declared = f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+        if physical in _BYTE_BACKED and arrow_type.precision <= COMPACT_DECIMAL_MAX:
+            return f"DECIMAL({WIDE_DECIMAL}, {arrow_type.scale})", declared
+        return declared, None
+    if t.is_timestamp(arrow_type):
+        digits = {"s": 0, "ms": 3, "us": 6, "ns": 9}[arrow_type.unit]
+        zone = "_LTZ" if arrow_type.tz else ""
+        return f"TIMESTAMP{zone}({digits})", None
+    simple = {
+        pa.bool_(): "BOOLEAN",
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INT",
+        pa.int64(): "BIGINT",
+        pa.float32(): "FLOAT",
+        pa.float64(): "DOUBLE",
+        pa.string(): "STRING",
+        pa.large_string(): "STRING",
+        pa.binary(): "BYTES",
+        pa.large_binary(): "BYTES",
+        pa.date32(): "DATE",
+    }
+    if arrow_type in simple:
+        return simple[arrow_type], None
+    raise DistlabError(f"Flink's Parquet tables: no mapping for the column type {arrow_type}")
+
+
+def parquet_columns(path: str) -> list[tuple[str, str, str | None, bool]]:
+    """(name, declared type, type to cast to or None, nullable) per column of the file."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(parquet_file(path))
+    arrow = parquet.schema_arrow
+    physical = {
+        parquet.schema.column(i).name: parquet.schema.column(i).physical_type
+        for i in range(len(parquet.schema))
+    }
+    columns = []
+    for field in arrow:
+        declared, cast = _flink_type(field.type, physical.get(field.name, ""))
+        columns.append((field.name, declared, cast, field.nullable))
+    return columns
+
+
+def table_ddl(name: str, path: str) -> list[str]:
+    """The statements that make ``name`` a view over the Parquet data at ``path``: a raw
+    filesystem table with the file's column types, and the view the SQL reads."""
+    columns = parquet_columns(path)
+    raw = RAW_PREFIX + name
+    location = path if "://" in path else Path(os.path.abspath(path)).as_uri()
+    fields = ", ".join(
+        f"{_quote(c)} {declared}{'' if nullable else ' NOT NULL'}"
+        for c, declared, _, nullable in columns
+    )
+    select = ", ".join(
+        f"CAST({_quote(c)} AS {cast}) AS {_quote(c)}" if cast else _quote(c)
+        for c, _, cast, _ in columns
+    )
+    return [
+        f"DROP TEMPORARY VIEW IF EXISTS {_quote(name)}",
+        f"DROP TEMPORARY TABLE IF EXISTS {_quote(raw)}",
+        f"CREATE TEMPORARY TABLE {_quote(raw)} ({fields}) WITH ("
+        f"'connector' = 'filesystem', 'path' = {_sql_string(location)}, "
+        "'format' = 'parquet')",
+        f"CREATE TEMPORARY VIEW {_quote(name)} AS SELECT {select} FROM {_quote(raw)}",
+    ]
+
+
+class FlinkDataframe(DataframeEngine):
+    """The dataframe part of FlinkEngine (which gives ``_env()``, the batch
+    TableEnvironment, and ``_log_dir``, the mini-cluster's working directory)."""
+
+    interface = "SQL (batch mode)"
+    #: the TableEnvironment whose pipeline.jars hold the Parquet format (a restarted
+    #: engine has a new one)
+    _parquet_ready_for: Any = None
+
+    def _parquet_env(self) -> Any:
+        t_env = self._env()
+        if self._parquet_ready_for is not t_env:
+            jars = jvm.classpath("flink-parquet")
+            config = t_env.get_config()
+            known = config.get("pipeline.jars", "") or ""
+            urls = [u for u in known.split(";") if u]
+            urls += [j.resolve().as_uri() for j in jars if j.resolve().as_uri() not in urls]
+            # PyFlink also puts them on its gateway's class loader (the planner finds the
+            # format there) and ships them with every job
+            config.set("pipeline.jars", ";".join(urls))
+            self._parquet_ready_for = t_env
+        return t_env
+
+    def unsupported(self, query: Query) -> str | None:
+        called = _CALLS.search(query.sql)
+        return MISSING_FUNCTIONS[called.group(1).lower()] if called else None
+
+    def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
+        t_env = self._parquet_env()
+        for name in query.tables:
+            for statement in table_ddl(name, tables[name]):
+                t_env.execute_sql(statement)
+        result = t_env.execute_sql(summary_sql(query))
+        columns = tuple(result.get_resolved_schema().get_column_names())
+        # a few rows (an answer or its summary): over py4j, ~1 ms a row
+        with result.collect() as rows:
+            return Answer(columns, tuple(tuple(row) for row in rows))
+
+    def spill_folders(self) -> list[str]:
+        """Flink's batch operators spill sorts and hash tables to ``io.tmp.dirs``: the
+        engine's own directory in a mini-cluster (a cluster's task managers: their own)."""
+        log_dir = getattr(self, "_log_dir", None)
+        return [log_dir] if log_dir and not getattr(self, "address", None) else []
