@@ -1,5 +1,7 @@
 """Dask distributed: an embedded LocalCluster on 127.0.0.1, or an existing scheduler.
 
+Tasks, batch and streams here; the dataframe shape (Dask DataFrame) in dataframe.py.
+
 Options (``distlab.engine("dask", ..., **options)``), embedded start only:
   threads=N       threads per worker process (default 1).
   gpus=N          logical GPUs, split across the workers as evenly as possible: worker i
@@ -39,6 +41,7 @@ from distlab.contracts import (
 from distlab.engines.common.addressing import endpoint, require_answer
 from distlab.engines.common.mainmodule import main_file_hidden
 from distlab.engines.common.units import split_units
+from distlab.engines.dask.dataframe import DaskDataframe
 from distlab.engines.dask.futures import (
     LIVENESS_INTERVAL_S,
     NO_WORKER_GRACE_S,
@@ -57,7 +60,7 @@ _CONNECT_TIMEOUT = "8s"
 _WORKER_LOG_LEVEL = logging.CRITICAL
 
 
-class DaskEngine(TaskEngine, BatchEngine, StreamEngine):
+class DaskEngine(TaskEngine, BatchEngine, StreamEngine, DaskDataframe):
     name = "dask"
     plugin = PLUGIN
     supports_resources = True
