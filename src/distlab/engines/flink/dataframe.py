@@ -1,5 +1,7 @@
 """The dataframe contract (distlab.contracts.dataframe) on Flink: the shared SQL text in
-Flink SQL, batch mode, on the engine's TableEnvironment (one per engine lifetime).
+Flink SQL, batch mode. Embedded, every query is a job on one mini-cluster that lives as
+long as the engine (in its gateway JVM: ``session_table_env``); with ``--address``, a job
+on the user's cluster.
 
 Each of the query's tables becomes a temporary table of Flink's filesystem connector in
 the Parquet format, declared with the Parquet file's own column types (read here with
@@ -9,7 +11,7 @@ one batch job and its few rows come back through ``collect()`` as Python values
 
 Flink ships no Parquet format: its jars (Flink's flink-parquet with Parquet's and
 Hadoop's client jars) come from Maven Central with the other JVM parts (distlab.jvm,
-module ``flink-parquet``) and are put on ``pipeline.jars`` before the first query.
+module ``flink-parquet``) and are put on the jobs' class path before the first query.
 
 This module imports neither pyflink nor pyarrow at the top: FlinkEngine, which uses it,
 is imported in the main environment too (see distlab.engines.flink.engine).
@@ -145,35 +147,77 @@ def table_ddl(name: str, path: str) -> list[str]:
     ]
 
 
+def session_table_env(settings: dict[str, str], slots: int) -> tuple[Any, Any]:
+    """(a batch TableEnvironment, the mini-cluster it submits to): one mini-cluster in the
+    gateway JVM for the engine's lifetime, reached over its REST endpoint on 127.0.0.1.
+
+    Flink's local executor (what the engine's own TableEnvironment uses for the word
+    count) starts a mini-cluster for every job and stops it after: 1-2.5 s of every
+    query here, more than a query at SF 0.01 takes."""
+    from pyflink.common import Configuration
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    flink = get_gateway().jvm.org.apache.flink
+    cluster_conf = flink.configuration.Configuration()
+    for key, value in {**settings, "rest.port": "0"}.items():  # any free port
+        cluster_conf.setString(key, value)
+    built = (
+        flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+        .setConfiguration(cluster_conf)
+        .setNumTaskManagers(1)
+        .setNumSlotsPerTaskManager(slots)
+        .build()
+    )
+    cluster = flink.runtime.minicluster.MiniCluster(built)
+    cluster.start()
+    port = cluster.getRestAddress().get().getPort()
+    config = Configuration()
+    remote = {"execution.target": "remote", "rest.address": "127.0.0.1", "rest.port": str(port)}
+    for key, value in {**settings, **remote}.items():
+        config.set_string(key, value)
+    settings_ = EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config)
+    return TableEnvironment.create(settings_.build()), cluster
+
+
 class FlinkDataframe(DataframeEngine):
-    """The dataframe part of FlinkEngine (which gives ``_env()``, the batch
-    TableEnvironment, and ``_log_dir``, the mini-cluster's working directory)."""
+    """The dataframe part of FlinkEngine (which gives ``_env()``, its own TableEnvironment,
+    ``settings()``, and ``_log_dir``, the mini-cluster's working directory)."""
 
     interface = "SQL (batch mode)"
-    #: the TableEnvironment whose pipeline.jars hold the Parquet format (a restarted
-    #: engine has a new one)
-    _parquet_ready_for: Any = None
+    #: the TableEnvironment queries run on, and the engine's own it was made for (a
+    #: restarted engine has a new one, in a new gateway JVM)
+    _query_env: Any = None
+    _query_env_for: Any = None
+    #: the session mini-cluster (a py4j reference: it dies with the gateway JVM)
+    _session_cluster: Any = None
 
-    def _parquet_env(self) -> Any:
+    def _dataframe_env(self) -> Any:
         t_env = self._env()
-        if self._parquet_ready_for is not t_env:
-            jars = jvm.classpath("flink-parquet")
-            config = t_env.get_config()
-            known = config.get("pipeline.jars", "") or ""
-            urls = [u for u in known.split(";") if u]
-            urls += [j.resolve().as_uri() for j in jars if j.resolve().as_uri() not in urls]
-            # PyFlink also puts them on its gateway's class loader (the planner finds the
-            # format there) and ships them with every job
-            config.set("pipeline.jars", ";".join(urls))
-            self._parquet_ready_for = t_env
-        return t_env
+        if self._query_env_for is not t_env:
+            jars = [j.resolve().as_uri() for j in jvm.classpath("flink-parquet")]
+            if self.address:
+                # a user's cluster: the jars travel with every job
+                env, key = t_env, "pipeline.jars"
+            else:
+                env, self._session_cluster = session_table_env(self.settings(), self.workers)
+                # the cluster runs in this machine's gateway JVM: it reads them where
+                # they are (pipeline.jars would copy ~70 MB into its blob store per job)
+                key = "pipeline.classpaths"
+            config = env.get_config()
+            known = [u for u in (config.get(key, "") or "").split(";") if u]
+            # PyFlink also puts them on its gateway's class loader, where the planner
+            # finds the format
+            config.set(key, ";".join(known + [j for j in jars if j not in known]))
+            self._query_env, self._query_env_for = env, t_env
+        return self._query_env
 
     def unsupported(self, query: Query) -> str | None:
         called = _CALLS.search(query.sql)
         return MISSING_FUNCTIONS[called.group(1).lower()] if called else None
 
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
-        t_env = self._parquet_env()
+        t_env = self._dataframe_env()
         for name in query.tables:
             for statement in table_ddl(name, tables[name]):
                 t_env.execute_sql(statement)
