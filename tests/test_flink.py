@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from distlab.contracts import BATCH, STREAMS, DistlabError, EngineStartError, WordCount
+from distlab.contracts.lifecycle import DATAFRAME
 from distlab.engines.flink import env as flink_env
 from distlab.engines.flink.engine import FlinkEngine
 from distlab.procs import free_port
@@ -151,7 +152,8 @@ def test_module_does_not_import_pyflink():
 
 
 def test_capabilities_and_tasks_refused():
-    assert FlinkEngine.shapes == frozenset({BATCH, STREAMS})
+    assert FlinkEngine.shapes == frozenset({BATCH, STREAMS, DATAFRAME})
+    assert FlinkEngine.interface == "SQL (batch mode)"
     assert FlinkEngine.builtin_ops == frozenset({WordCount})
     # dataflow jobs, not futures: a batch/streams engine offers no tasks API at all
     with pytest.raises(AttributeError):
@@ -201,14 +203,18 @@ def test_unreachable_address_fails_fast_in_main_environment():
 
 
 class TestFlinkConformance:
-    """The conformance checks of every contract Flink declares (lifecycle, batch, streams),
-    run by ``conformance.remote`` inside Flink's own environment (it has no pytest)."""
+    """The conformance checks of every contract Flink declares (lifecycle, batch, streams,
+    dataframe), run by ``conformance.remote`` inside Flink's own environment (it has no
+    pytest)."""
 
     CHECKS = (
         "describe_and_declarations",
         "map_reduce_exact",
         "builtin_ops_typed_and_exact",
         "stream_windows_exact_and_every_event_arrives",
+        "small_query",
+        "tpch_answers_verified",
+        "groupby_answers_verified",
         "close_leaves_nothing_running",
     )
 
@@ -229,6 +235,17 @@ class TestFlinkConformance:
     @pytest.mark.parametrize("check", CHECKS)
     def test_conformance(self, outcomes, check):
         assert outcomes.get(check) == "ok", outcomes.get(check, "not run")
+
+
+def test_what_flink_sql_lacks_is_unsupported_with_its_reason():
+    """Groupby's q6 calls median() and q9 corr(), which Flink SQL has not; the others run
+    (their answers: TestFlinkConformance)."""
+    from distlab.workloads.groupby import groupby_queries
+
+    engine = FlinkEngine(workers=1)
+    reasons = {name: engine.unsupported(q) for name, q in groupby_queries().items()}
+    assert "median()" in reasons.pop("q6") and "corr()" in reasons.pop("q9")
+    assert set(reasons.values()) == {None}
 
 
 def test_building_the_environment_has_a_timeout(tmp_path, monkeypatch):

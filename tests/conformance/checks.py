@@ -123,6 +123,42 @@ def check_small_query(engine) -> None:
     assert [tuple(float(x) for x in row) for row in answer.rows] == [(3.0, 499500.0)]
 
 
+def every_answer_checked(engine, workload) -> dict[str, str]:
+    """query -> "ok" or the engine's reason it cannot express it; fails on a wrong answer."""
+    outcome = {}
+    for name, query in workload.queries.items():
+        why = engine.unsupported(query)
+        if why:
+            assert isinstance(why, str) and why.strip(), f"{name}: an empty reason"
+            outcome[name] = why
+            continue
+        output = workload.run(engine, name)
+        ok, detail = workload.verify(output, name)
+        assert ok, f"{engine.name} {workload.name} {name}: {detail}"
+        assert output.metrics["rows_per_s"] and output.metrics["interface"] == engine.interface
+        outcome[name] = "ok"
+    return outcome
+
+
+def check_tpch_answers(engine, workload=None) -> dict[str, str]:
+    """TPC-H at SF 0.01 (size tiny), every answer checked."""
+    from distlab.workloads import create
+
+    outcome = every_answer_checked(engine, workload or create("tpch", "tiny"))
+    # Q1 and Q6 (a scan, a filter, an aggregate) every dataframe engine can express
+    assert outcome["q1"] == "ok" and outcome["q6"] == "ok", outcome
+    return outcome
+
+
+def check_groupby_answers(engine, workload=None) -> dict[str, str]:
+    """db-benchmark's groupby questions (size tiny), every answer checked."""
+    from distlab.workloads import create
+
+    outcome = every_answer_checked(engine, workload or create("groupby", "tiny"))
+    assert outcome["q1"] == "ok", outcome
+    return outcome
+
+
 def check_describe_and_declarations(engine) -> None:
     d = engine.describe()
     assert isinstance(d, dict) and "address" in d and "workers" in d

@@ -17,6 +17,9 @@ ON_ENGINE = {
     "map_reduce_exact": checks.check_map_reduce_exact,
     "builtin_ops_typed_and_exact": checks.check_builtin_ops,
     "stream_windows_exact_and_every_event_arrives": checks.check_stream_exact,
+    "small_query": checks.check_small_query,
+    "tpch_answers_verified": checks.check_tpch_answers,
+    "groupby_answers_verified": checks.check_groupby_answers,
 }
 
 
