@@ -140,8 +140,10 @@ class FlinkEngine(BatchEngine, StreamEngine, FlinkDataframe):
             )
             if self._log_dir:
                 # the mini-cluster's working directories and the RPC jar it unpacks go to
-                # our directory, removed at close, not to /tmp for good
+                # our directory, removed at close, not to /tmp for good; so does the
+                # upload folder of its REST endpoint (else /tmp/flink-web-upload)
                 settings["io.tmp.dirs"] = self._log_dir
+                settings["web.upload.dir"] = self._log_dir
         settings.update({k: str(v) for k, v in self.options["flink_conf"].items()})
         return settings
 
