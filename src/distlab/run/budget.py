@@ -26,6 +26,7 @@ from distlab.contracts import DistlabError
 from distlab.registry import split_name
 from distlab.results import Results
 from distlab.run.model import RunSpec
+from distlab.workloads import WORKLOADS
 
 #: the speed figure (machine_speed.measure, best of 7) of the machine COSTS were measured on
 REFERENCE_SPEED_S = 0.18
@@ -44,7 +45,7 @@ COSTS: dict[str, dict[str, float]] = {
             "stream/fixed_rate": 6.5, "stream/top_n": 6.5},
     "dask": {"fixed": 3.7, "squares": 1.2, "numbers": 3.6, "jobs": 4.3, "wordcount": 1.4,
              "gpu_queue": 2.6, "kfold": 4.2, "microscopy": 3.8, "stream/sweep": 13.2,
-             "stream/fixed_rate": 6.5, "stream/top_n": 6.5},
+             "stream/fixed_rate": 6.5, "stream/top_n": 6.5, "tpch": 8.2},
     "celery": {"fixed": 4.5, "squares": 1.2, "numbers": 3.8, "jobs": 4.3, "wordcount": 0.2,
                "gpu_queue": 2.7, "kfold": 4.1, "microscopy": 3.8},
     # the task queues, measured on a machine of the same speed figure (0.18 s)
@@ -65,10 +66,15 @@ COSTS: dict[str, dict[str, float]] = {
               "kfold": 3.6, "microscopy": 3.7},
     "spark": {"fixed": 11.2, "squares": 2.9, "numbers": 10.2, "jobs": 5.4, "wordcount": 8.1,
               "kfold": 6.3, "microscopy": 5.6, "stream/sweep": 31.6,
-              "stream/fixed_rate": 11.7, "stream/top_n": 14.0},
+              "stream/fixed_rate": 11.7, "stream/top_n": 14.0, "tpch": 32.0},
     "flink": {"fixed": 3.3, "wordcount": 32.4, "stream/sweep": 69.6,
-              "stream/fixed_rate": 13.6, "stream/top_n": 14.2},
+              "stream/fixed_rate": 13.6, "stream/top_n": 14.2, "tpch": 60.4},
     "mapreduce": {"fixed": 13.2, "wordcount": 21.8},
+    # the dataframe engines' TPC-H row (Q1, Q3, Q6 at SF 0.1), measured at speed 0.20 s
+    "pandas": {"fixed": 0.7, "tpch": 17.7},
+    "polars": {"fixed": 0.9, "tpch": 1.1},
+    "duckdb": {"fixed": 0.6, "tpch": 1.8},
+    "daft": {"fixed": 1.1, "tpch": 3.1},
 }  # fmt: skip
 #: the run's own share besides the engines: the speed reference, the stream broker's
 #: start, the CLI, the report
@@ -203,7 +209,7 @@ def cell_costs(spec: RunSpec) -> dict[tuple[str, str], float]:
                     out[(engine, row)] = UNKNOWN_CELL_S / len(_rows(w))
                 elif row in costs:  # absent: the engine does not run it (unsupported)
                     out[(engine, row)] = costs[row]
-                elif w not in COSTS["local"] and w != "stream":  # a user's workload
+                elif w not in WORKLOADS:  # a user's workload
                     out[(engine, row)] = UNKNOWN_CELL_S
     return out
 
