@@ -163,7 +163,7 @@ def _tree_mb(pid: int) -> float:
 
 
 def check_agreement(rows: list[dict[str, Any]]) -> None:
-    """Mark each answer without a TPC-H answer set ``agreed`` or ``disputed`` (in place)."""
+    """Mark each answer without a stored answer set ``agreed`` or ``disputed`` (in place)."""
     groups: dict[tuple[float, str], list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("event") == "query" and row.get("status") == "ok" and "checked_by" not in row:

@@ -79,7 +79,7 @@ def _query_row(engine, workload: Tpch, name: str, repeats: int) -> dict[str, Any
     if official is not None:
         columns, want, rounding = official
         wrong = answers.compare(got, want, columns, rounding)
-        row["checked_by"] = "TPC-H answer set"
+        row["checked_by"] = workload.answer_set_name()
         row["verified"] = wrong is None
         if wrong:
             row |= {"status": "wrong", "reason": f"wrong answer: {wrong}"}

@@ -65,8 +65,12 @@ class QueryWorkload(Workload):
 
     # -- the reference -------------------------------------------------------------------
     def official_answer(self, name: str) -> tuple[tuple[str, ...], list, list] | None:
-        """(columns, rows, rounding) of the query's official answer set, if there is one."""
+        """(columns, rows, rounding) of the query's stored answer set, if there is one."""
         return None
+
+    def answer_set_name(self) -> str:
+        """Whose stored answer sets ``official_answer`` reads, as a cell says it."""
+        return "stored answer set"
 
     def references(self) -> dict[str, Any]:
         return {}  # pandas runs as an engine, the single-core row of every query
@@ -78,7 +82,7 @@ class QueryWorkload(Workload):
         official = self.official_answer(name)
         if official is not None:
             columns, rows, rounding = official
-            return {"by": "official answer set", "columns": columns, "rows": rows,
+            return {"by": self.answer_set_name(), "columns": columns, "rows": rows,
                     "rounding": rounding}  # fmt: skip
         cache = self._reference_cache(name)
         if cache.exists():

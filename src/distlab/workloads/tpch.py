@@ -61,6 +61,10 @@ class Tpch(QueryWorkload):
         self.queries = tpch_queries()
         self._select(self.params.get("queries"))
 
+    def answer_set_name(self) -> str:
+        # TPC-H publishes answers at SF 1 only; those at 0.01 and 0.1 are DuckDB's
+        return "TPC-H answer set" if self.scale_factor == 1 else "DuckDB's stored answer set"
+
     def official_answer(self, name: str):
         resource = resources.files("distlab.workloads") / "tpch_answers"
         path = resource / f"{name}-sf{self.scale_factor:g}.tbl"
