@@ -20,6 +20,7 @@ environment of its own:
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 
 import duckdb
@@ -58,6 +59,14 @@ def main() -> None:
                 [query, scale],
             ).fetchone()
             write(OUT / f"q{query}-sf{scale:g}.tbl", answer)
+    write_sources()
+
+
+def write_sources() -> None:
+    """Whose answers are kept at each scale: what a cell checked against says."""
+    sources = {"1": "TPC-H answer set (TPC-H 3.0.1 kit)"}
+    sources |= {f"{s:g}": "DuckDB tpch extension's answer set" for s in DUCKDB_SCALES}
+    (OUT / "sources.json").write_text(json.dumps(sources, indent=1) + "\n", encoding="utf-8")
 
 
 def write(path: pathlib.Path, text: str) -> None:

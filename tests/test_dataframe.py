@@ -60,7 +60,7 @@ class TestDaft(InProcessSuite):
 
 def test_the_reference_is_the_official_answer_where_one_exists(tpch_tiny):
     golden = tpch_tiny.golden()
-    assert golden["q1"]["by"] == "DuckDB's stored answer set"  # TPC-H publishes SF 1 only
+    assert golden["q1"]["by"] == "DuckDB tpch extension's answer set"  # TPC-H's: SF 1 only
     # at SF 0.01 TPC-H publishes none for Q13 and DuckDB's differs from TPC-H's data
     assert golden["q13"]["by"].startswith("pandas")
 
@@ -141,9 +141,12 @@ def test_groupby_checksums_agree_across_engines():
                 output = wl.run(engine, query)
                 ok, detail = wl.verify(output, query)
                 assert ok, f"{name} {query}: {detail}"
-                sums[(name, query)] = output.metrics["checksum"]
-    for query in wl.queries:
-        assert len({sums[(n, query)] for n in ("duckdb", "polars", "pandas")}) == 1, query
+                sums[(name, query)] = answers.normalise(output.result.rows)
+    for query in wl.queries:  # within the stated tolerance (a parallel float sum varies)
+        want = sums[("pandas", query)]
+        columns = [f"column {i}" for i in range(len(want[0]))]
+        for name in ("duckdb", "polars"):
+            assert answers.compare(sums[(name, query)], want, columns) is None, (name, query)
 
 
 def test_bad_query_names_are_one_line():

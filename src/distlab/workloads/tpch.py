@@ -11,6 +11,7 @@ SF 0.01 and 0.1; pandas elsewhere): :mod:`distlab.workloads.queries`.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from typing import Any
 
@@ -22,6 +23,8 @@ from distlab.workloads.tpch_frames import FRAMES, ORDER
 from distlab.workloads.tpch_sql import SQL, TABLES
 
 QUERY_NAMES = tuple(SQL)
+#: the stored answer sets, and sources.json: whose they are at each scale
+_ANSWERS = resources.files("distlab.workloads") / "tpch_answers"
 
 
 def tpch_queries() -> dict[str, Query]:
@@ -62,12 +65,12 @@ class Tpch(QueryWorkload):
         self._select(self.params.get("queries"))
 
     def answer_set_name(self) -> str:
-        # TPC-H publishes answers at SF 1 only; those at 0.01 and 0.1 are DuckDB's
-        return "TPC-H answer set" if self.scale_factor == 1 else "DuckDB's stored answer set"
+        # whose answers they are, per scale, as the script that wrote them recorded it
+        sources = json.loads((_ANSWERS / "sources.json").read_text(encoding="utf-8"))
+        return sources.get(f"{self.scale_factor:g}", "stored answer set")
 
     def official_answer(self, name: str):
-        resource = resources.files("distlab.workloads") / "tpch_answers"
-        path = resource / f"{name}-sf{self.scale_factor:g}.tbl"
+        path = _ANSWERS / f"{name}-sf{self.scale_factor:g}.tbl"
         if not path.is_file():
             return None
         return answers.read_answer_table(path.read_text(encoding="utf-8"))
