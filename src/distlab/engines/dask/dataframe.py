@@ -10,7 +10,10 @@ columns datetime64[ns], the types a pandas user reads (engines.common.frames).
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from distlab.contracts.dataframe import PANDAS_API, Answer, DataframeEngine, Query
@@ -34,6 +37,7 @@ class DaskDataframe(DataframeEngine):
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
         import pandas as pd
 
+        _unlock_cached_properties()
         # As current client, ours is the one the query's planning sees (a Dask user's
         # default client): merges and groupbys then choose the distributed (p2p) shuffle.
         with self.client.as_current():
@@ -72,6 +76,33 @@ class DaskDataframe(DataframeEngine):
             return []
         nannies = list(self.cluster.workers.values())
         return sorted(n.worker_dir for n in nannies if getattr(n, "worker_dir", None))
+
+
+def _unlock_cached_properties() -> None:
+    """Make Dask's expressions' cached properties lock-free, as they are on Python 3.12+.
+
+    Before 3.12, functools.cached_property holds one lock per property of a class, not
+    per instance (python/cpython#87634). Planning a query that computes while it plans
+    (sort_values samples its column for the partitions' bounds) holds the lock of
+    ``divisions`` while the scheduler builds that computation's graph; the embedded
+    cluster's scheduler runs in this process, on another thread, and needs the same
+    lock to build it: both wait forever. Dask's expressions are immutable (a property
+    computed twice by two threads gives the same value), which is why 3.12 dropped it.
+    """
+    if sys.version_info >= (3, 12):
+        return
+    import dask.dataframe  # noqa: F401  (its expression classes, to be unlocked)
+    from dask._expr import Expr
+
+    unlocked, seen, classes = nullcontext(), set(), [Expr]
+    while classes:
+        cls = classes.pop()
+        if cls not in seen:
+            seen.add(cls)
+            classes.extend(cls.__subclasses__())
+            for attribute in vars(cls).values():
+                if isinstance(attribute, functools.cached_property):
+                    attribute.lock = unlocked
 
 
 def _is_frame(result: Any) -> bool:
