@@ -11,6 +11,7 @@ import pytest
 import distlab
 from clusters import check_gpu_runs, dask_cluster
 from conformance.batch import BatchConformance
+from conformance.dataframe import DataframeConformance
 from conformance.lifecycle import LifecycleConformance
 from conformance.streams import StreamConformance
 from conformance.tasks import TaskConformance
@@ -42,7 +43,9 @@ def hold_gpu(seconds: float) -> tuple[float, float, str]:
     return start, time.time(), visible
 
 
-class TestDaskEngine(LifecycleConformance, TaskConformance, BatchConformance, StreamConformance):
+class TestDaskEngine(
+    LifecycleConformance, TaskConformance, BatchConformance, StreamConformance, DataframeConformance
+):
     engine_name = "dask"
     unreachable_address = "tcp://127.0.0.1:{port}"
 
@@ -66,6 +69,10 @@ class TestDaskEngine(LifecycleConformance, TaskConformance, BatchConformance, St
         d = engine.describe()
         assert d["address"] == "embedded" and d["workers"] == 2
         assert d["scheduler"].startswith("tcp://127.0.0.1:")
+
+    def test_spill_folders_are_the_workers_own(self, engine):
+        folders = engine.spill_folders()
+        assert len(folders) == 2 and all(os.path.isdir(f) for f in folders)
 
     def test_listens_on_loopback_only(self, engine):
         from conformance import engine_processes
