@@ -66,7 +66,16 @@ class DaskDataframe(DataframeEngine):
         future = self.client.compute(collection)
         # Embedded cluster: wait watching the workers (TaskLost if all of them died).
         check = self._check_alive if self.cluster is not None else None  # type: ignore[attr-defined]
-        return DaskFuture(future, check).result()
+        try:
+            return DaskFuture(future, check).result()
+        finally:
+            # A Future gives its result up from the client's event loop, later: the same
+            # query asked again before that finds its answer still in the workers' memory
+            # and runs nothing (a repetition timed at ~0 s). Release it now, and wait for
+            # the loop to have sent the release (its callbacks run in order), so that it
+            # reaches the scheduler before the next query's graph.
+            future.release()
+            self.client.sync(_loop_turn)
 
     def spill_folders(self) -> list[str]:
         """Each worker's own directory, where it spills to disk (``storage``) and keeps
@@ -76,6 +85,11 @@ class DaskDataframe(DataframeEngine):
             return []
         nannies = list(self.cluster.workers.values())
         return sorted(n.worker_dir for n in nannies if getattr(n, "worker_dir", None))
+
+
+async def _loop_turn() -> None:
+    """Nothing, run on the client's event loop: when it returns, the callbacks queued on
+    the loop before it have run."""
 
 
 def _unlock_cached_properties() -> None:
