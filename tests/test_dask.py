@@ -74,6 +74,17 @@ class TestDaskEngine(
         folders = engine.spill_folders()
         assert len(folders) == 2 and all(os.path.isdir(f) for f in folders)
 
+    def test_a_query_asked_again_is_computed_again(self, engine, tpch_tiny):
+        from distributed import get_task_stream
+
+        # not its answer left in the workers' memory by the first time (a repetition
+        # would otherwise time nothing)
+        query = tpch_tiny.queries["q6"]
+        first = engine.run_query(query, tpch_tiny.tables)
+        with get_task_stream(client=engine.client) as tasks:
+            again = engine.run_query(query, tpch_tiny.tables)
+        assert again == first and tasks.data
+
     def test_listens_on_loopback_only(self, engine):
         from conformance import engine_processes
         from distlab.procs import listening_ports

@@ -10,12 +10,22 @@ columns datetime64[ns], the types a pandas user reads (engines.common.frames).
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from distlab.contracts.dataframe import PANDAS_API, Answer, DataframeEngine, Query
 from distlab.engines.common.frames import arrow_to_pandas_types, finish
 from distlab.engines.dask.futures import DaskFuture
+
+#: Parquet bytes per partition. Dask's default (256 MiB) reads a file smaller than that
+#: as one partition, so one worker does all the work: TPC-H SF 1's lineitem (232 MB, one
+#: file) runs on one core. 64 MiB gives it 6 partitions; SF 1's seven queries took
+#: 13.3 s at 64 MiB, 14.7 s at 32 MiB, 19.2 s at the default, 34.8 s at one partition
+#: per row group (53: the tasks' overhead dominates), 2 workers, warm runs.
+_BLOCKSIZE = "64MiB"
 
 
 class DaskDataframe(DataframeEngine):
@@ -34,6 +44,7 @@ class DaskDataframe(DataframeEngine):
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
         import pandas as pd
 
+        _unlock_cached_properties()
         # As current client, ours is the one the query's planning sees (a Dask user's
         # default client): merges and groupbys then choose the distributed (p2p) shuffle.
         with self.client.as_current():
@@ -62,7 +73,16 @@ class DaskDataframe(DataframeEngine):
         future = self.client.compute(collection)
         # Embedded cluster: wait watching the workers (TaskLost if all of them died).
         check = self._check_alive if self.cluster is not None else None  # type: ignore[attr-defined]
-        return DaskFuture(future, check).result()
+        try:
+            return DaskFuture(future, check).result()
+        finally:
+            # A Future gives its result up from the client's event loop, later: the same
+            # query asked again before that finds its answer still in the workers' memory
+            # and runs nothing (a repetition timed at ~0 s). Release it now, and wait for
+            # the loop to have sent the release (its callbacks run in order), so that it
+            # reaches the scheduler before the next query's graph.
+            future.release()
+            self.client.sync(_loop_turn)
 
     def spill_folders(self) -> list[str]:
         """Each worker's own directory, where it spills to disk (``storage``) and keeps
@@ -72,6 +92,38 @@ class DaskDataframe(DataframeEngine):
             return []
         nannies = list(self.cluster.workers.values())
         return sorted(n.worker_dir for n in nannies if getattr(n, "worker_dir", None))
+
+
+async def _loop_turn() -> None:
+    """Nothing, run on the client's event loop: when it returns, the callbacks queued on
+    the loop before it have run."""
+
+
+def _unlock_cached_properties() -> None:
+    """Make Dask's expressions' cached properties lock-free, as they are on Python 3.12+.
+
+    Before 3.12, functools.cached_property holds one lock per property of a class, not
+    per instance (python/cpython#87634). Planning a query that computes while it plans
+    (sort_values samples its column for the partitions' bounds) holds the lock of
+    ``divisions`` while the scheduler builds that computation's graph; the embedded
+    cluster's scheduler runs in this process, on another thread, and needs the same
+    lock to build it: both wait forever. Dask's expressions are immutable (a property
+    computed twice by two threads gives the same value), which is why 3.12 dropped it.
+    """
+    if sys.version_info >= (3, 12):
+        return
+    import dask.dataframe  # noqa: F401  (its expression classes, to be unlocked)
+    from dask._expr import Expr
+
+    unlocked, seen, classes = nullcontext(), set(), [Expr]
+    while classes:
+        cls = classes.pop()
+        if cls not in seen:
+            seen.add(cls)
+            classes.extend(cls.__subclasses__())
+            for attribute in vars(cls).values():
+                if isinstance(attribute, functools.cached_property):
+                    attribute.lock = unlocked
 
 
 def _is_frame(result: Any) -> bool:
@@ -95,7 +147,9 @@ def _read(path: str) -> Any:
             return pd.ArrowDtype(arrow_type)
         return None
 
-    frame = dd.read_parquet(path, arrow_to_pandas={"types_mapper": arrow_backed})
+    frame = dd.read_parquet(
+        path, blocksize=_BLOCKSIZE, arrow_to_pandas={"types_mapper": arrow_backed}
+    )
     schema = pa.schema(
         [(name, dtype.pyarrow_dtype) for name, dtype in frame.dtypes.items()
          if isinstance(dtype, pd.ArrowDtype)]
