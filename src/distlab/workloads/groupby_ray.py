@@ -106,9 +106,7 @@ def q9(t: Tables, api: Any) -> Any:
 def q10(t: Tables, api: Any) -> Any:
     keys = ["id1", "id2", "id3", "id4", "id5", "id6"]
     return (
-        t["x"]
-        .groupby(keys)
-        .aggregate(api.Sum(on="v3", alias_name="v3"), api.Count(alias_name="count"))
+        t["x"].groupby(keys).aggregate(api.Sum(on="v3", alias_name="v3"), api.Count(alias_name="n"))
     )
 
 
