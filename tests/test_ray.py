@@ -17,6 +17,7 @@ import pytest
 import distlab
 from clusters import check_gpu_runs, ray_head
 from conformance.batch import BatchConformance
+from conformance.dataframe import DataframeConformance
 from conformance.lifecycle import LifecycleConformance
 from conformance.streams import StreamConformance
 from conformance.tasks import TaskConformance
@@ -36,7 +37,9 @@ def run_basics(eng) -> None:
         eng.submit(probes.fail_with, "remote-boom").result(timeout=60)
 
 
-class TestRayEngine(LifecycleConformance, TaskConformance, BatchConformance, StreamConformance):
+class TestRayEngine(
+    LifecycleConformance, TaskConformance, BatchConformance, StreamConformance, DataframeConformance
+):
     engine_name = "ray"
 
     def engine_kwargs(self) -> dict:

@@ -42,7 +42,9 @@ class Query:
     #: the SQL text shared by every SQL engine
     sql: str
     #: the same question in dataframe APIs: ``frames[api](tables) -> frame`` where
-    #: ``tables`` maps each name to the engine's frame of that table
+    #: ``tables`` maps each name to the engine's frame of that table; Ray Data's form is
+    #: ``frames["ray"](tables, api)``, ``api`` the Ray Data names the engine hands in
+    #: (workloads do not import Ray)
     frames: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)
     #: the order of the final answer, applied to the collected frame result by the frame
     #: engines: (column, ascending) pairs, and the row limit (None: all rows)

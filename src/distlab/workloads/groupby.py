@@ -11,21 +11,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from distlab.contracts.dataframe import PANDAS_API, Query
+from distlab.contracts.dataframe import PANDAS_API, RAY_DATA_API, Query
 from distlab.workloads import groupby_data
 from distlab.workloads.base import Param
 from distlab.workloads.groupby_queries import FRAMES, MEASURES, SQL
+from distlab.workloads.groupby_ray import FRAMES as RAY_FRAMES
+from distlab.workloads.groupby_ray import NOT_EXPRESSIBLE as RAY_NOT_EXPRESSIBLE
 from distlab.workloads.queries import QueryWorkload
 
 QUERY_NAMES = tuple(SQL)
 
 
 def groupby_queries() -> dict[str, Query]:
-    return {
-        name: Query(name=name, tables=("x",), sql=SQL[name], frames={PANDAS_API: FRAMES[name]},
-                    summary=MEASURES[name])
-        for name in QUERY_NAMES
-    }  # fmt: skip
+    return {name: _query(name) for name in QUERY_NAMES}
+
+
+def _query(name: str) -> Query:
+    frames = {PANDAS_API: FRAMES[name]}
+    if name in RAY_FRAMES:
+        frames[RAY_DATA_API] = RAY_FRAMES[name]
+    not_expressible = {}
+    if name in RAY_NOT_EXPRESSIBLE:
+        not_expressible[RAY_DATA_API] = RAY_NOT_EXPRESSIBLE[name]
+    return Query(name=name, tables=("x",), sql=SQL[name], frames=frames,
+                 summary=MEASURES[name], not_expressible=not_expressible)  # fmt: skip
 
 
 class Groupby(QueryWorkload):

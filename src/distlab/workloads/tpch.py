@@ -15,11 +15,13 @@ import json
 from importlib import resources
 from typing import Any
 
-from distlab.contracts.dataframe import PANDAS_API, Query
+from distlab.contracts.dataframe import PANDAS_API, RAY_DATA_API, Query
 from distlab.workloads import answers, tpch_data
 from distlab.workloads.base import Param
 from distlab.workloads.queries import QueryWorkload
 from distlab.workloads.tpch_frames import FRAMES, ORDER
+from distlab.workloads.tpch_ray import FRAMES as RAY_FRAMES
+from distlab.workloads.tpch_ray import NOT_EXPRESSIBLE as RAY_NOT_EXPRESSIBLE
 from distlab.workloads.tpch_sql import SQL, TABLES
 
 QUERY_NAMES = tuple(SQL)
@@ -28,13 +30,20 @@ _ANSWERS = resources.files("distlab.workloads") / "tpch_answers"
 
 
 def tpch_queries() -> dict[str, Query]:
-    return {
-        name: Query(
-            name=name, tables=TABLES[name], sql=SQL[name], frames={PANDAS_API: FRAMES[name]},
-            order=ORDER[name][0], limit=ORDER[name][1],
-        )
-        for name in QUERY_NAMES
-    }  # fmt: skip
+    return {name: _query(name) for name in QUERY_NAMES}
+
+
+def _query(name: str) -> Query:
+    frames = {PANDAS_API: FRAMES[name]}
+    if name in RAY_FRAMES:
+        frames[RAY_DATA_API] = RAY_FRAMES[name]
+    not_expressible = {}
+    if name in RAY_NOT_EXPRESSIBLE:
+        not_expressible[RAY_DATA_API] = RAY_NOT_EXPRESSIBLE[name]
+    return Query(
+        name=name, tables=TABLES[name], sql=SQL[name], frames=frames,
+        order=ORDER[name][0], limit=ORDER[name][1], not_expressible=not_expressible,
+    )  # fmt: skip
 
 
 class Tpch(QueryWorkload):

@@ -1,2 +1,2 @@
-"""Ray: the engine (engine.py), its futures and task wrappers (futures.py), and its
-deployment across test hosts (hosts.py)."""
+"""Ray: the engine (engine.py), its futures and task wrappers (futures.py), its Ray Data
+queries (dataframe.py), and its deployment across test hosts (hosts.py)."""

@@ -5,7 +5,7 @@ from distlab.contracts.plugin import EnginePlugin, Option
 PLUGIN = EnginePlugin(
     name="ray",
     engine="distlab.engines.ray.engine:RayEngine",
-    shapes=frozenset({"tasks", "batch", "streams"}),
+    shapes=frozenset({"tasks", "batch", "streams", "dataframe"}),
     capabilities=frozenset({"supports_resources", "supports_actors", "supports_shared_objects"}),
     extra="ray",
     probe=("ray",),
