@@ -42,7 +42,7 @@ COSTS: dict[str, dict[str, float]] = {
               "gpu_queue": 3.7, "kfold": 3.8, "microscopy": 5.3},
     "ray": {"fixed": 6.5, "squares": 1.5, "numbers": 3.6, "jobs": 4.3, "wordcount": 0.2,
             "gpu_queue": 3.2, "kfold": 4.8, "microscopy": 10.4, "stream/sweep": 20.0,
-            "stream/fixed_rate": 6.5, "stream/top_n": 6.5},
+            "stream/fixed_rate": 6.5, "stream/top_n": 6.5, "tpch": 18.5},
     "dask": {"fixed": 3.7, "squares": 1.2, "numbers": 3.6, "jobs": 4.3, "wordcount": 1.4,
              "gpu_queue": 2.6, "kfold": 4.2, "microscopy": 3.8, "stream/sweep": 13.2,
              "stream/fixed_rate": 6.5, "stream/top_n": 6.5, "tpch": 8.2},
