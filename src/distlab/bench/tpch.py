@@ -175,8 +175,12 @@ def check_agreement(rows: list[dict[str, Any]]) -> None:
             row["checked_by"] = f"agreement of {len(peers)} of {len(group)} engines"
             row["verified"] = agreed
             if not agreed:
-                row |= {"status": "disputed",
-                        "reason": f"its answer matches {len(peers)} of {len(group)} engines'"}  # fmt: skip
+                reason = (
+                    f"its answer matches {len(peers)} of {len(group)} engines'"
+                    if len(group) > 1
+                    else "no answer set at this scale and no other engine's answer to agree with"
+                )
+                row |= {"status": "disputed", "reason": reason}
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -163,8 +163,13 @@ class RayEngine(TaskEngine, BatchEngine, StreamEngine, RayDataframe):
         self._children_before = {p.pid for p in psutil.Process().children()}
         # A temp dir of our own: sessions, sockets and logs never mix with other Ray
         # clusters on the machine, and address="local" never joins one by accident.
-        # Kept short: Ray's socket paths must fit in 107 bytes.
-        self._temp_dir = tempfile.mkdtemp(prefix="distlab-ray-")
+        # Kept short: Ray's socket paths must fit in 107 bytes, and the session's part
+        # of them takes some 63 (a long TMPDIR, e.g. a bench's per-engine one, is passed
+        # over for the system's).
+        root = tempfile.gettempdir()
+        self._temp_dir = tempfile.mkdtemp(
+            prefix="distlab-ray-", dir=root if len(root) <= 24 else "/tmp"
+        )
         extra: dict[str, Any] = {}
         if self.options["gpus"] is not None:
             extra["num_gpus"] = self.options["gpus"]
