@@ -98,6 +98,15 @@ def run(
             "engine noticed.",
         ),
     ] = False,
+    timeline: Annotated[
+        bool,
+        typer.Option(
+            "--timeline",
+            help="After each task cell's ranked repetitions, one more (not ranked) with every "
+            "task's submit, start, end and receipt recorded: the report's task stream, "
+            "overhead split and the recording's measured cost.",
+        ),
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -196,6 +205,7 @@ def run(
         kill_worker=kill_worker,
         kill_broker=kill_broker,
         cut_host=cut_host,
+        timeline=timeline,
         cell_timeout=cell_timeout,
         functions=functions,
         hosts=hosts,

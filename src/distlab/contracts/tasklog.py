@@ -16,6 +16,13 @@ written: the cost is one attribute test per submit.
 
 The log is a file on this machine: workers of a remote cluster write it on theirs (or
 cannot), so a run whose tasks left no start in the log says so rather than guess.
+
+A log armed for a timeline (``TaskLog(timeline=True)``, distlab.run.timeline) also keeps
+the driver's two ends of each task on the same clock (``time.time``: the test hosts share
+one kernel clock with the driver): when it was submitted, and when the caller took its
+result (the future's first ``result()`` to return; callers take results in submission
+order, so that time includes any wait for earlier results, which the timeline counts
+apart).
 """
 
 from __future__ import annotations
@@ -87,10 +94,26 @@ class LogState:
         return {x.task_id for x in self.executions if x.end is not None}
 
 
+class ObservedFuture:
+    """An engine's future that notes when its result was first taken (a failure too)."""
+
+    def __init__(self, inner: Any, task_id: int, received_at: dict[int, float]):
+        self.inner, self._id, self._received = inner, task_id, received_at
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return self.inner.result(timeout=timeout)
+        finally:
+            self._received.setdefault(self._id, time.time())
+
+    def done(self) -> bool:
+        return self.inner.done()
+
+
 class TaskLog:
     """The driver's side: task ids, the log file, and reading it back as it grows."""
 
-    def __init__(self, directory: str | None = None):
+    def __init__(self, directory: str | None = None, *, timeline: bool = False):
         self._tmp = None
         if directory is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="distlab-tasklog-")
@@ -104,12 +127,24 @@ class TaskLog:
         self._open: dict[tuple[int, int], Execution] = {}
         self._offset = 0
         self._partial = b""
+        #: with ``timeline``: task id -> when it was submitted / its result taken (driver)
+        self.timeline = timeline
+        self.submitted_at: dict[int, float] = {}
+        self.received_at: dict[int, float] = {}
 
     def wrap(self, fn: Callable[..., Any], args: tuple) -> tuple[Callable[..., Any], tuple]:
         """``(run_recorded, (record, fn, *args))`` for a task about to be submitted."""
         task_id = next(self._ids)
         self.submitted += 1
+        if self.timeline:
+            self.submitted_at[task_id] = time.time()
         return run_recorded, ((self.path, task_id), fn, *args)
+
+    def observe(self, future: Any, record_args: tuple) -> Any:
+        """With ``timeline``: ``future``, noting when its result is first taken."""
+        if not self.timeline:
+            return future
+        return ObservedFuture(future, record_args[0][1], self.received_at)
 
     def read(self) -> LogState:
         """Take in what the workers appended since the last read."""

@@ -95,9 +95,10 @@ class TaskEngine(Engine):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         log = self.task_log
-        if log is not None:
-            fn, args = log.wrap(fn, args)
-        return self.submit_with(fn, args, kwargs)
+        if log is None:
+            return self.submit_with(fn, args, kwargs)
+        fn, args = log.wrap(fn, args)
+        return log.observe(self.submit_with(fn, args, kwargs), args)
 
     def gather(self, futures: Iterable[Future]) -> list[Any]:
         """Results in order; the first failure is raised (as its original type)."""

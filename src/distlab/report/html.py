@@ -30,6 +30,7 @@ from distlab.report.html_tables import (
     spread_text,
     status_class,
 )
+from distlab.report.timeline_tables import timeline_html
 from distlab.report.worker_death import death_html
 
 CSS = """
@@ -262,6 +263,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 {rtt_html(doc)}
 {death_html(doc.cells)}
 <section id="plots"><h2>Plots</h2>{plots_html(plots, plot_note)}</section>
+{timeline_html(doc)}
 <section id="time-section"><h2>Where the run's time went</h2>{time_spent_html(doc)}</section>
 <details id="details"><summary><h2 style="display:inline">Every cell, findings and
 references</h2></summary>

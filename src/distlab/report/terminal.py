@@ -15,6 +15,7 @@ from distlab.report.figures import label
 from distlab.report.glance import GlanceRow, glance
 from distlab.report.html_tables import short_line
 from distlab.report.recommend import findings
+from distlab.report.timeline_tables import split_table
 from distlab.report.verdict import headline
 from distlab.report.worker_death import death_tables
 
@@ -96,6 +97,9 @@ def print_summary(doc: dict, console: Console | None = None) -> None:
         took = doc.timing.total_s if doc.timing else None
         took_text = f"; it took {took:.0f} s" if took else ""
         console.print(f"[dim]{escape(plan)}{took_text}[/]", width=width)
+    split = split_table(doc)
+    if split is not None:
+        console.print(split)
     for table in death_tables(doc.cells):
         console.print(table)  # wider than the summary: what became of each victim's task
     failed = [c for c in doc.cells if c.status == "failed"]

@@ -72,6 +72,9 @@ class CellRecord:
     #: (the measured runs whole, their harness included), ``other`` (the golden answer,
     #: verification, records), ``total``, and ``runs`` (how many of each)
     time_spent: dict[str, Any] | None = None
+    #: with --timeline: each task's submit, start, end and receipt, the overhead split
+    #: and what recording cost (distlab.run.timeline)
+    timeline: dict[str, Any] | None = None
     # derived by the parent against the references
     speedup: float | None = None
     #: the engine's workers when the cell ran
@@ -144,6 +147,7 @@ class Settings:
     links: dict[str, Any] = field(default_factory=dict)
     budget_s: float | None = None
     race: bool = True
+    timeline: bool = False
 
 
 @dataclass

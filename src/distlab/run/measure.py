@@ -11,7 +11,7 @@ from typing import Any
 
 from distlab.contracts import TASKS, DistlabError, Engine, error_line
 from distlab.procs import PeakMemory
-from distlab.run import racing, repetitions
+from distlab.run import racing, repetitions, timeline
 from distlab.run.broker_kill import BrokerKiller
 from distlab.run.faults import Fault, WorkerKiller
 from distlab.run.host_cut import HostCut
@@ -201,6 +201,9 @@ def _run_cell(
     cell.duplicates = (
         sum(o.duplicates for o in outputs) + engine.duplicates - dup_before + extra_dup
     )
+    if job.timeline and timeline.can_record(engine, wl):
+        # an extra repetition, not ranked, after the memory window
+        cell.timeline = timeline.record(engine, wl, variant, samples)
     try:  # outside the timed region and the memory window
         cell.answer = wl.answer_record(last.result)
     except Exception as exc:  # a record that cannot be made says so; the cell stands

@@ -40,6 +40,9 @@ class Measuring:
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: extra repetitions where they decide a star (run/racing.py); False: the minimum
     race: bool = True
+    #: one extra, unranked repetition of each task cell with every task's timeline
+    #: recorded (run/timeline.py)
+    timeline: bool = False
 
     def measuring(self) -> dict[str, Any]:
         """The shared fields, to hand on (shallow: the job is serialised at once)."""

@@ -4,7 +4,7 @@ Each plot function takes the document and returns a figure, or None when the doc
 holds nothing for it (an absent metric is skipped, never an error). They live by the
 question they answer: ``speed`` (overhead and granularity, breakdown), ``latency``,
 ``streams`` (rate searches against the ceiling), ``resources`` (memory, start-up) and
-``timeline`` (workflow steps); ``canvas`` holds
+``timeline`` (workflow steps), ``task_stream`` (task timelines); ``canvas`` holds
 what they share. ``render_all`` writes the files and returns what the HTML page embeds.
 """
 
@@ -21,6 +21,7 @@ from distlab.report.plots.latency import latency_plot
 from distlab.report.plots.resources import memory_plot, startup_plot
 from distlab.report.plots.speed import breakdown_plot, overhead_plot
 from distlab.report.plots.streams import streams_plot
+from distlab.report.plots.task_stream import overhead_split_plot, task_stream_plot
 from distlab.report.plots.timeline import timeline_plot
 
 
@@ -41,6 +42,8 @@ PLOTS = [
     ("data_size", "How big can the data be", data_size_plot),
     ("scaling", "How far does it scale", scaling_plot),
     ("breakdown", "Time breakdown", breakdown_plot),
+    ("overhead_split", "Where each task's time goes", overhead_split_plot),
+    ("task_stream", "Task stream", task_stream_plot),
     ("latency", "Latency distributions", latency_plot),
     ("streams", "Streams against the offered rate", streams_plot),
     ("memory", "Peak memory", memory_plot),
@@ -61,6 +64,12 @@ CAPTIONS = {
     "scaling.",
     "breakdown": "Compute, serialisation and scheduling share of one repetition, where the "
     "workload measures them.",
+    "overhead_split": "Per engine, the median task's dispatch (submit to start), run, return "
+    "(end to taken by the caller) and wait in line behind earlier results, from the "
+    "recorded (unranked) repetition.",
+    "task_stream": "Each task on its worker process's lane: the bar is its run, the grey "
+    "mark below the wait from submit to start, the orange mark above the way back to the "
+    "caller (recorded repetition, one clock).",
     "latency": "End-to-end latency percentiles (against intended send times).",
     "streams": "Each engine's search for its highest sustained rate (hollow: a point not "
     "sustained), beside the raw pipe: the same sender, broker and reader with only a copy "
