@@ -362,6 +362,10 @@ def bench_tpch(
     if out:
         saved = runner.save("tpch", rows, out)
         plot = show.scale_plot(rows, saved.with_name("tpch-scale.png"))
+        from distlab import machine_speed
+        from distlab.results import load_bench
+
+        console.print(machine_speed.text(load_bench(saved).environment.speed), highlight=False)
         console.print(f"figures: {saved}" + (f"; plot: {plot}" if plot else ""))
 
 
