@@ -106,6 +106,7 @@ def test_the_same_noise_without_a_step_is_not_flagged(tmp_path, seed):
     assert all(not v.flagged for v in verdicts)
     for v in verdicts:  # no step: the latest ratio with its interval instead
         assert v.latest is not None and v.latest.low <= v.latest.ratio <= v.latest.high
+        assert v.latest.changes == []  # recordings 8 and 9: same versions, same distlab
 
 
 def test_step_detection_finds_the_step_and_no_more():
@@ -156,6 +157,14 @@ def test_history_command_lists_and_flags(tmp_path):
     assert "regression: dask / tiny-tasks / adapter" in flagged.stdout
     assert "dask 2026.7.0 -> 2026.8.0" in flagged.stdout
     assert "1 step(s) beyond noise in 2 series" in flagged.stdout
+    assert "no step: ray / tiny-tasks / adapter: latest/previous" in flagged.stdout
+    # an upgrade that moved nothing: no step, the interval, and the change it came with
+    upgrade = tmp_path / "upgrade.sqlite"
+    _synthetic(upgrade, 2, step=1.0, points=2, at=1)
+    quiet = distlab("history", "--history", str(upgrade), "--regressions", "--engine", "dask")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "0 step(s) beyond noise in 1 series" in quiet.stdout
+    assert "between them: dask 2026.7.0 -> 2026.8.0" in quiet.stdout
 
 
 @pytest.mark.parametrize(

@@ -218,7 +218,8 @@ def run(
         )
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results.writable_dir(out, "--out")  # before anything starts: a file, no permission
-    history_path = history_store.resolve(history)  # a directory: one line, before the run
+    # a directory or an unwritable place: one line, before the run
+    history_path = history_store.prepare(history_store.resolve(history))
     with RunProgress(engine_names, workload_names, verbose=verbose) as progress:
         doc = matrix.run(spec, out, progress.update, checked=True)
     print_summary(doc, console)

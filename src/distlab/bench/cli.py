@@ -68,7 +68,7 @@ def _history_path(history: str | None) -> Path | None:
     """The history file (None: off); a directory is one line, before anything is measured."""
     from distlab.results import history as history_store
 
-    return history_store.resolve(history)
+    return history_store.prepare(history_store.resolve(history))
 
 
 def _record(kind: str, rows: list[dict], params: dict, history_path: Path | None) -> None:

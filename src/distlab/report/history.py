@@ -67,6 +67,8 @@ class Latest:
     low: float
     high: float
     coverage: float
+    #: the versions that changed between the two (an upgrade that moved nothing shows)
+    changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -140,7 +142,8 @@ def latest_change(series: Series) -> Latest | None:
     b = [math.log(x) for x in series.points[-1].entry.samples]
     ratio = series.points[-1].entry.median_s / series.points[-2].entry.median_s
     _, low, high, coverage = shift_interval(a, b, CONFIDENCE)
-    return Latest(ratio, math.exp(low), math.exp(high), coverage)
+    changes = changes_between(series.points[-2], series.points[-1])
+    return Latest(ratio, math.exp(low), math.exp(high), coverage, changes)
 
 
 def regressions(

@@ -56,7 +56,11 @@ def _interval_text(verdict: SeriesVerdict) -> str:
         if latest.coverage >= 0.95 - 1e-9
         else f"whole range, {latest.coverage:.0%} coverage: too few repetitions for 95%"
     )
-    return f"latest/previous {latest.ratio:.3f} [{latest.low:.3f}, {latest.high:.3f}] ({reach})"
+    came = "; ".join(latest.changes) if latest.changes else "no version changed"
+    return (
+        f"latest/previous {latest.ratio:.3f} [{latest.low:.3f}, {latest.high:.3f}] ({reach}); "
+        f"between them: {came}"
+    )
 
 
 def regressions_table(verdicts: list[SeriesVerdict], threshold: float, alpha: float) -> Table:
@@ -109,6 +113,8 @@ def regression_lines(verdicts: list[SeriesVerdict]) -> list[str]:
                 f"{step.row.verdict}: {verdict.series.name} x{step.row.ratio:.3f} "
                 f"{_when(step)}; with it: {came}"
             )
+        if not verdict.flagged and verdict.latest is not None:
+            lines.append(f"no step: {verdict.series.name}: {_interval_text(verdict)}")
     flagged = sum(len(v.flagged) for v in verdicts)
     lines.append(f"{flagged} step(s) beyond noise in {len(verdicts)} series of two or more entries")
     return lines

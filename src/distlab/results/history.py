@@ -121,6 +121,15 @@ def resolve(option: str | None) -> Path | None:
     return path
 
 
+def prepare(path: Path | None) -> Path | None:
+    """Create the history file (and its tables) now, so that a path that cannot be
+    written is one line before a run starts, not an error after it has measured."""
+    if path is not None:
+        with _connect(path, create=True):
+            pass
+    return path
+
+
 def machine_identity(host: str | None, cpus: int | None) -> str:
     """Which machine: entries of one identity are comparable (same host, same cores)."""
     return f"{host or '?'}/{cpus or '?'} cpus"
