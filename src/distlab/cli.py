@@ -1,4 +1,4 @@
-"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare.
+"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare, history.
 
 Each command parses and checks its options, calls the library, and prints through
 ``distlab.console``; the tables and pages themselves are built in ``distlab.report``.
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import Rtt, pairs, params_of, parse_ms, parse_pct, split
+from distlab.cli_options import History, Rtt, pairs, params_of, parse_ms, parse_pct, split
 from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
@@ -167,10 +167,13 @@ def run(
             "compared by equality (floating point, unordered)."
         ),
     ] = None,
+    history: History = None,
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
     from distlab import results
+    from distlab.report.history_cells import record_run
     from distlab.report.terminal import print_summary
+    from distlab.results import history as history_store
     from distlab.run import matrix, validate
     from distlab.run.progress import RunProgress
 
@@ -225,14 +228,20 @@ def run(
         )
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results.writable_dir(out, "--out")  # before anything starts: a file, no permission
+    # a directory or an unwritable place: one line, before the run
+    history_path = history_store.prepare(history_store.resolve(history))
     with RunProgress(engine_names, workload_names, verbose=verbose) as progress:
         doc = matrix.run(spec, out, progress.update, checked=True)
     print_summary(doc, console)
     print_plain(f"results: {out / 'results.json'}")
+    recorded = record_run(doc, out / "results.json", history_path)
+    if recorded:
+        print_plain(f"history: {recorded} cells appended to {history_path}")
     if report:
         from distlab.report.html import build_report
 
-        print_plain(f"report:  {build_report(out / 'results.json', out)}")
+        page = build_report(out / "results.json", out, history=history_path)
+        print_plain(f"report:  {page}")
     if doc.interrupted:
         print_plain(
             f"interrupted: everything started was stopped; the {len(doc.cells)} cells "
@@ -328,11 +337,14 @@ def report_cmd(
         Path | None,
         typer.Option(help="Directory for report.html and plots/ (default: beside the results)."),
     ] = None,
+    history: History = None,
 ) -> None:
-    """Write an offline HTML page (matrix, plots, recommendations) from a results file."""
+    """Write an offline HTML page (matrix, plots, recommendations) from a results file;
+    with an earlier run of this machine in the history, what changed since."""
     from distlab import results
     from distlab.report.html import build_report
     from distlab.report.terminal import finding_lines
+    from distlab.results import history as history_store
 
     doc = results.load(results_path)  # a bad file fails here with one line
     if out is not None:
@@ -340,7 +352,7 @@ def report_cmd(
     else:
         beside = results_path if results_path.is_dir() else results_path.parent
         results.writable_dir(beside, "the results file's directory")
-    page = build_report(results_path, out)
+    page = build_report(results_path, out, history=history_store.resolve(history))
     for line in finding_lines(doc):
         print_plain(line)
     print_plain(f"report: {page}")
@@ -383,7 +395,9 @@ def compare_cmd(
 def _add_groups() -> None:
     from distlab.bench.cli import bench_app
     from distlab.cli_cluster import cluster_app
+    from distlab.cli_history import history_cmd
 
+    app.command("history")(history_cmd)
     app.add_typer(bench_app, name="bench")
     app.add_typer(cluster_app, name="cluster")
 

@@ -133,3 +133,38 @@ def min_possible_p(n1: int, n2: int) -> float:
     """The smallest p :func:`mann_whitney_p` can give with these sample counts (every
     sample of one set below every sample of the other)."""
     return mann_whitney_p(list(range(n1)), [n1 + i for i in range(n2)])
+
+
+def shift_interval(
+    a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """Hodges-Lehmann shift of ``b`` against ``a`` with its distribution-free interval:
+    (estimate, low, high, coverage). The estimate is the median of every difference
+    b_j - a_i; the interval is cut from their order statistics at the Mann-Whitney
+    critical value (exact for small samples, as :func:`mann_whitney_p`), so it is the set
+    of shifts the same test would not reject. Few repetitions cannot reach every
+    confidence (2 against 2: at most 67%): the interval is then the whole range of the
+    differences and ``coverage`` says what it does reach."""
+    diffs = sorted(float(y) - float(x) for x in a for y in b)
+    if not diffs:
+        raise ValueError("shift_interval needs samples on both sides")
+    n1, n2 = len(a), len(b)
+    m = len(diffs)
+    tail = (1 - confidence) / 2
+    if n1 + n2 <= EXACT_UP_TO:
+        total = math.comb(n1 + n2, n1)
+        counts = _u_counts(n1, n2)
+        # k: how many differences to cut from each end, the most whose tail P(U < k)
+        # stays within the asked tail (at least one: the interval is never wider than
+        # the range of the differences)
+        k, below = 1, counts[0] / total
+        while k < m // 2 + 1 and below + counts[k] / total <= tail:
+            below += counts[k] / total
+            k += 1
+        coverage = 1 - 2 * sum(counts[:k]) / total  # the interval misses in either tail
+    else:
+        z = statistics.NormalDist().inv_cdf(1 - tail)
+        k = max(1, math.floor(m / 2 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)))
+        coverage = confidence
+    k = min(k, (m + 1) // 2)
+    return statistics.median(diffs), diffs[k - 1], diffs[m - k], max(0.0, coverage)

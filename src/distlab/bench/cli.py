@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import pairs, parse_ms, split
+from distlab.cli_options import History, pairs, parse_ms, split
 from distlab.console import console
 from distlab.contracts import DistlabError
 
@@ -40,20 +40,44 @@ TaskEngines = Annotated[
 
 
 def _run_bench(
-    kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
+    kind: str,
+    names: list[str],
+    params: dict,
+    address: list[str] | None,
+    out: Path | None,
+    history: str | None,
 ) -> list[dict]:
-    """Validate engines and addresses, measure each engine in its own process, save."""
+    """Validate engines and addresses, measure each engine in its own process, save, and
+    append the measured cells to the history."""
     from distlab.bench import runner
     from distlab.run import validate
 
     addresses = pairs(address, "--address")
     validate.validate_engines(names, addresses, params.get("workers"))
+    history_path = _history_path(history)
     rows = runner.run_cells(
         kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
     )
     if out:
         runner.save(kind, rows, out)
+    _record(kind, rows, params, history_path)
     return rows
+
+
+def _history_path(history: str | None) -> Path | None:
+    """The history file (None: off); a directory is one line, before anything is measured."""
+    from distlab.results import history as history_store
+
+    return history_store.prepare(history_store.resolve(history))
+
+
+def _record(kind: str, rows: list[dict], params: dict, history_path: Path | None) -> None:
+    """Append a bench's measured cells to the history, saying where (nothing when off)."""
+    from distlab.report.history_cells import record_bench
+
+    recorded = record_bench(kind, rows, params, history_path)
+    if recorded:
+        console.print(f"[dim]history: {recorded} cells appended to {history_path}[/]")
 
 
 def _task_engines(engines: str | None) -> list[str]:
@@ -80,6 +104,7 @@ def bench_granularity(
     workers: Workers = None,
     address: Addresses = None,
     out: Out = None,
+    history: History = None,
 ) -> None:
     """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
     from distlab.report.bench_tables import granularity_sweeps, granularity_table
@@ -87,7 +112,7 @@ def bench_granularity(
     if n < 1 or cap < 1 or repeats < 1:
         raise DistlabError("--n, --cap and --repeats must be >= 1")
     params = {"n": n, "cap": cap, "repeats": repeats, "workers": workers}
-    rows = _run_bench("granularity", split(engines), params, address, out)
+    rows = _run_bench("granularity", split(engines), params, address, out, history)
     console.print(granularity_table(rows, n, repeats))
     for line in granularity_sweeps(rows):
         console.print(line)
@@ -108,13 +133,14 @@ def bench_tiny_tasks(
     workers: Workers = None,
     address: Addresses = None,
     out: Out = None,
+    history: History = None,
 ) -> None:
     """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
     from distlab.report.bench_tables import tiny_tasks_table
 
     names = _task_engines(engines)
     params = _tiny_task_params(n, round_trips, repeats, workers)
-    rows = _run_bench("tiny-tasks", names, params, address, out)
+    rows = _run_bench("tiny-tasks", names, params, address, out, history)
     console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
 
@@ -132,6 +158,7 @@ def bench_queues(
     round_trips: RoundTrips = 100,
     address: Addresses = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """The task queues' published no-op test: enqueue time, time to the last result, jobs/s
     and one-job round trips for every queue and pool kind, verified, with spread."""
@@ -148,6 +175,7 @@ def bench_queues(
     addresses = pairs(address, "--address")
     validate.validate_engines(sorted({r.engine for r in rows}), addresses, workers)
     params = {"n": n, "repeats": repeats, "round_trips": round_trips, "work_ms": work_ms}
+    history_path = _history_path(history)
     measured = []
     for row in rows:
         console.print(f"[dim]measuring {row.label} ...[/]")
@@ -160,6 +188,7 @@ def bench_queues(
         if out:  # after each row: a long bench interrupted keeps what it measured
             runner.save("queues", measured, out)
     console.print(queues_table(measured, params, queues.PUBLISHED_TO_LAST_S, queues.PUBLISHED_NOTE))
+    _record("queues", measured, {**params, "workers": workers}, history_path)
 
 
 @bench_app.command("rtt")
@@ -174,6 +203,7 @@ def bench_rtt(
     repeats: Samples = 3,
     workers: Workers = None,
     out: Out = None,
+    history: History = None,
 ) -> None:
     """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root)."""
     from distlab import registry
@@ -196,10 +226,12 @@ def bench_rtt(
     check_rtt(rtt_ms, "--rtt")
     params = _tiny_task_params(n, round_trips, repeats, workers)
     netns.require_privileges()
+    history_path = _history_path(history)
     rows = run_rtt(names, hosts, rtt_ms, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
     if out:
         runner.save("rtt", rows, out)
     console.print(rtt_table(rows, rtt_ms, hosts))
+    _record("rtt", rows, {**params, "hosts": hosts, "rtt_ms": rtt_ms}, history_path)
 
 
 @bench_app.command("streams")
@@ -217,6 +249,7 @@ def bench_streams(
         str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
     ] = "windows",
     out: Out = None,
+    history: History = None,
 ) -> None:
     """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
     from distlab.bench import runner
@@ -239,7 +272,7 @@ def bench_streams(
     }
     console.print("[dim]measuring the raw pipe ...[/]")
     rows = [bench_streams.pipe_row(params)]
-    rows += _run_bench("streams", split(engines), params, None, None)
+    rows += _run_bench("streams", split(engines), params, None, None, history)
     if out:
         runner.save("streams", rows, out)
     console.print(streams_table(rows, {**bench_streams.DEFAULTS, **params}))
@@ -256,6 +289,7 @@ def bench_break_even(
     workers: Workers = None,
     address: Addresses = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """How small can a task be: efficiency against task duration, per-task overhead, and
     the duration at which each engine reaches 90% efficiency."""
@@ -269,7 +303,7 @@ def bench_break_even(
         raise DistlabError("--durations and --point-s must be > 0, --repeats >= 1")
     params = {"durations_ms": sorted(ms), "point_s": point_s, "repeats": repeats}
     params["workers"] = workers
-    rows = _run_bench("break-even", _task_engines(engines), params, address, out)
+    rows = _run_bench("break-even", _task_engines(engines), params, address, out, history)
     console.print(break_even_table(rows))
     for r in rows:
         console.print(break_even_sentence(r))
@@ -289,6 +323,7 @@ def bench_data_size(
     workers: Workers = None,
     address: Addresses = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """What moving data costs: payloads as argument, as result, and shared once, per size;
     where each engine's copy happens and where it stops."""
@@ -305,7 +340,7 @@ def bench_data_size(
         "timeout_s": timeout,
         "workers": workers,
     }
-    rows = _run_bench("data-size", _task_engines(engines), params, address, out)
+    rows = _run_bench("data-size", _task_engines(engines), params, address, out, history)
     console.print(data_size_table(rows))
     for line in data_size_sentences(rows):
         console.print(line, highlight=False)
@@ -326,6 +361,7 @@ def bench_tpch(
     data_dir: Annotated[str | None, typer.Option(help="Where the tables are kept.")] = None,
     workers: Workers = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """TPC-H on every dataframe and SQL engine at each scale factor, every answer checked,
     time (first and warm runs), peak memory and spill, until each engine breaks."""
@@ -352,6 +388,7 @@ def bench_tpch(
     params = {"repeats": repeats, "time_limit_s": time_limit, "data_dir": data_dir,
               "workers": workers, "memory_limit_mb": (memory_limit * 1024 if memory_limit
                                                       else tpch.default_memory_limit_mb())}  # fmt: skip
+    history_path = _history_path(history)
     rows = tpch.run_tpch(names, scales, chosen, params,
                          progress=lambda m: console.print(f"[dim]{m}[/]"))  # fmt: skip
     for table in show.scale_tables(rows, repeats):
@@ -367,6 +404,8 @@ def bench_tpch(
 
         console.print(machine_speed.text(load_bench(saved).environment.speed), highlight=False)
         console.print(f"figures: {saved}" + (f"; plot: {plot}" if plot else ""))
+    # where the tables are kept is no setting of the measurement
+    _record("tpch", rows, {k: v for k, v in params.items() if k != "data_dir"}, history_path)
 
 
 def _bytes(text: str) -> int:
