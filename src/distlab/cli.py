@@ -14,7 +14,16 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import History, Rtt, pairs, params_of, parse_ms, parse_pct, split
+from distlab.cli_options import (
+    History,
+    Rtt,
+    engine_options,
+    links_of,
+    pairs,
+    params_of,
+    split,
+    worker_counts,
+)
 from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
@@ -190,7 +199,7 @@ def run(
         gpu_notice = f"gpu_queue: declaring {gpus} GPUs on each engine that takes gpus (--gpus)"
     else:
         gpu_notice = None
-    counts = _worker_counts(workers)
+    counts = worker_counts(workers)
     from distlab.run.budget import parse_budget
 
     spec = matrix.RunSpec(
@@ -204,7 +213,7 @@ def run(
         workers=counts[0] if len(counts) == 1 else None,
         worker_counts=counts if len(counts) > 1 else [],
         addresses=pairs(address, "--address"),
-        options=_engine_options(option, engine_names, gpus),
+        options=engine_options(option, engine_names, gpus),
         kill_worker=kill_worker,
         kill_broker=kill_broker,
         cut_host=cut_host,
@@ -212,7 +221,7 @@ def run(
         cell_timeout=cell_timeout,
         functions=functions,
         hosts=hosts,
-        links=_links(hosts, rtt, loss, rate),
+        links=links_of(hosts, rtt, loss, rate),
     )
     validate.validate(spec)
     if gpu_notice:  # after validation: bad input is one line, nothing before it
@@ -251,44 +260,6 @@ def run(
     bad = [c for c in doc.cells if c.status == "failed"]
     if bad:
         raise typer.Exit(1)
-
-
-def _engine_options(option: list[str] | None, engines: list[str], gpus: int | None) -> dict:
-    from distlab import registry
-
-    options = params_of(option, "--option", "ENGINE")
-    # an engine's options reach each of its settings presets (rq: rq:at_least_once too)
-    named = {*engines, *(registry.split_name(e)[0] for e in engines)}
-    for name in options:
-        if name not in named:
-            raise DistlabError(f"--option {name}.…: {name!r} is not an engine of this run")
-    if gpus is not None:
-        # to the engines that schedule by GPUs (declare the option); the others run the
-        # GPU workload's tasks without them, or say it is unsupported
-        for name in engines:
-            if registry.entry(name).declares("gpus"):
-                options.setdefault(name, {})["gpus"] = gpus
-    return options
-
-
-def _links(hosts: int, rtt: str | None, loss: str | None, rate: str | None) -> dict:
-    from distlab.hosts.toxiproxy import check_rtt
-
-    if not hosts and (rtt or loss or rate):
-        raise DistlabError("--rtt, --loss and --rate go with --hosts")
-    rtt_ms = parse_ms(rtt, "--rtt")
-    # refused now, not rounded later: the results record the round trip the links carry
-    check_rtt(rtt_ms, "--rtt")
-    return {"rtt_ms": rtt_ms, "loss_pct": parse_pct(loss, "--loss"), "rate": rate}
-
-
-def _worker_counts(text: str | None) -> list[int]:
-    try:
-        return [int(x) for x in split(text)]
-    except ValueError:
-        raise DistlabError(
-            f"--workers must be a count or counts like 1,2,4, not {text!r}"
-        ) from None
 
 
 @app.command("engines")
