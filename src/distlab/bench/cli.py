@@ -12,24 +12,22 @@ from typing import Annotated
 
 import typer
 
+from distlab.bench.cli_common import (
+    Addresses,
+    Out,
+    ReportOut,
+    Workers,
+    history_path,
+    record,
+)
+from distlab.bench.cli_tpch import bench_tpch
 from distlab.cli_options import History, pairs, parse_ms, split
 from distlab.console import console
 from distlab.contracts import DistlabError
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
+bench_app.command("tpch")(bench_tpch)
 
-# options every bench takes
-Workers = Annotated[int | None, typer.Option(help="Workers per engine.")]
-Addresses = Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")]
-Out = Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")]
-#: the benches whose figures `distlab report DIR` adds to the page
-ReportOut = Annotated[
-    Path | None,
-    typer.Option(
-        help="Also write the figures as JSON: a file, or a directory (its bench-NAME.json, "
-        "which `distlab report` of that directory shows)."
-    ),
-]
 # the tiny-tasks cell's options (bench tiny-tasks, bench rtt; defaults differ)
 TasksPerSample = Annotated[int, typer.Option(help="No-op tasks per throughput sample.")]
 RoundTrips = Annotated[int, typer.Option(help="Sequential one-task round trips.")]
@@ -54,30 +52,14 @@ def _run_bench(
 
     addresses = pairs(address, "--address")
     validate.validate_engines(names, addresses, params.get("workers"))
-    history_path = _history_path(history)
+    to_history = history_path(history)
     rows = runner.run_cells(
         kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
     )
     if out:
         runner.save(kind, rows, out)
-    _record(kind, rows, params, history_path)
+    record(kind, rows, params, to_history)
     return rows
-
-
-def _history_path(history: str | None) -> Path | None:
-    """The history file (None: off); a directory is one line, before anything is measured."""
-    from distlab.results import history as history_store
-
-    return history_store.prepare(history_store.resolve(history))
-
-
-def _record(kind: str, rows: list[dict], params: dict, history_path: Path | None) -> None:
-    """Append a bench's measured cells to the history, saying where (nothing when off)."""
-    from distlab.report.history_cells import record_bench
-
-    recorded = record_bench(kind, rows, params, history_path)
-    if recorded:
-        console.print(f"[dim]history: {recorded} cells appended to {history_path}[/]")
 
 
 def _task_engines(engines: str | None) -> list[str]:
@@ -175,7 +157,7 @@ def bench_queues(
     addresses = pairs(address, "--address")
     validate.validate_engines(sorted({r.engine for r in rows}), addresses, workers)
     params = {"n": n, "repeats": repeats, "round_trips": round_trips, "work_ms": work_ms}
-    history_path = _history_path(history)
+    to_history = history_path(history)
     measured = []
     for row in rows:
         console.print(f"[dim]measuring {row.label} ...[/]")
@@ -188,7 +170,7 @@ def bench_queues(
         if out:  # after each row: a long bench interrupted keeps what it measured
             runner.save("queues", measured, out)
     console.print(queues_table(measured, params, queues.PUBLISHED_TO_LAST_S, queues.PUBLISHED_NOTE))
-    _record("queues", measured, {**params, "workers": workers}, history_path)
+    record("queues", measured, {**params, "workers": workers}, to_history)
 
 
 @bench_app.command("rtt")
@@ -226,12 +208,12 @@ def bench_rtt(
     check_rtt(rtt_ms, "--rtt")
     params = _tiny_task_params(n, round_trips, repeats, workers)
     netns.require_privileges()
-    history_path = _history_path(history)
+    to_history = history_path(history)
     rows = run_rtt(names, hosts, rtt_ms, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
     if out:
         runner.save("rtt", rows, out)
     console.print(rtt_table(rows, rtt_ms, hosts))
-    _record("rtt", rows, {**params, "hosts": hosts, "rtt_ms": rtt_ms}, history_path)
+    record("rtt", rows, {**params, "hosts": hosts, "rtt_ms": rtt_ms}, to_history)
 
 
 @bench_app.command("streams")
@@ -344,68 +326,6 @@ def bench_data_size(
     console.print(data_size_table(rows))
     for line in data_size_sentences(rows):
         console.print(line, highlight=False)
-
-
-@bench_app.command("tpch")
-def bench_tpch(
-    sf: Annotated[str, typer.Option(help="Scale factors, comma-separated (1 ~ 1 GB).")] = "1",
-    engines: Annotated[
-        str | None, typer.Option(help="Comma-separated (default: every dataframe engine).")
-    ] = None,
-    queries: Annotated[str | None, typer.Option(help="Comma-separated (default: all).")] = None,
-    repeats: Annotated[int, typer.Option(help="Warm runs after each first run.")] = 3,
-    time_limit: Annotated[float, typer.Option(help="Seconds one query may run.")] = 600.0,
-    memory_limit: Annotated[
-        float | None, typer.Option(help="GiB the engine's processes may hold (default 80% of RAM).")
-    ] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Where the tables are kept.")] = None,
-    workers: Workers = None,
-    out: ReportOut = None,
-    history: History = None,
-) -> None:
-    """TPC-H on every dataframe and SQL engine at each scale factor, every answer checked,
-    time (first and warm runs), peak memory and spill, until each engine breaks."""
-    from distlab import registry
-    from distlab.bench import runner, tpch
-    from distlab.report import dataframe_tables as show
-    from distlab.run import validate
-    from distlab.workloads.tpch import QUERY_NAMES
-
-    try:
-        scales = [float(s) for s in split(sf)]
-    except ValueError:
-        raise DistlabError(f"--sf takes numbers, e.g. 1,3,10 (got {sf!r})") from None
-    chosen = split(queries) or list(QUERY_NAMES)
-    if not scales or min(scales) <= 0 or repeats < 0 or time_limit <= 0:
-        raise DistlabError("--sf must be > 0, --repeats >= 0, --time-limit > 0")
-    if unknown := [q for q in chosen if q not in QUERY_NAMES]:
-        raise DistlabError(
-            f"no TPC-H query {unknown[0]!r} here; choose from {', '.join(QUERY_NAMES)}"
-        )
-    names = split(engines) or [e for e in validate.default_engines()
-                               if "dataframe" in registry.entry(e).shapes]  # fmt: skip
-    validate.validate_engines(names, {}, workers)
-    params = {"repeats": repeats, "time_limit_s": time_limit, "data_dir": data_dir,
-              "workers": workers, "memory_limit_mb": (memory_limit * 1024 if memory_limit
-                                                      else tpch.default_memory_limit_mb())}  # fmt: skip
-    history_path = _history_path(history)
-    rows = tpch.run_tpch(names, scales, chosen, params,
-                         progress=lambda m: console.print(f"[dim]{m}[/]"))  # fmt: skip
-    for table in show.scale_tables(rows, repeats):
-        console.print(table)
-    console.print(show.summary_table(rows))
-    for line in show.reasons(rows):
-        console.print(line, highlight=False)
-    if out:
-        saved = runner.save("tpch", rows, out)
-        plot = show.scale_plot(rows, saved.with_name("tpch-scale.png"))
-        from distlab import machine_speed
-        from distlab.results import load_bench
-
-        console.print(machine_speed.text(load_bench(saved).environment.speed), highlight=False)
-        console.print(f"figures: {saved}" + (f"; plot: {plot}" if plot else ""))
-    # where the tables are kept is no setting of the measurement
-    _record("tpch", rows, {k: v for k, v in params.items() if k != "data_dir"}, history_path)
 
 
 def _bytes(text: str) -> int:
