@@ -129,7 +129,7 @@ def test_run_refuses_a_bad_option_before_anything_starts(args, needle):
 
 
 def test_gpus_go_to_the_engines_that_declare_them():
-    from distlab.cli_options import engine_options
+    from distlab.cli_run_options import engine_options
 
     options = engine_options(["kafka.partitions=4"], ["local", "kafka", "dask"], 2)
     assert options == {"local": {"gpus": 2}, "kafka": {"partitions": 4}, "dask": {"gpus": 2}}
@@ -184,7 +184,7 @@ def test_what_a_deployment_gives_its_engine_is_declared():
 
 
 def test_delivery_presets_name_settings_a_fault_run_runs_each_of():
-    from distlab.cli_options import engine_options
+    from distlab.cli_run_options import engine_options
     from distlab.run.validate import with_delivery_presets
 
     assert registry.entry("rq:at_least_once") is registry.entry("rq")

@@ -17,13 +17,12 @@ import typer
 from distlab.cli_options import (
     History,
     Rtt,
-    engine_options,
-    links_of,
     pairs,
     params_of,
     split,
     worker_counts,
 )
+from distlab.cli_run_options import engine_options, links_of
 from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
