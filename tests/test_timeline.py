@@ -51,7 +51,18 @@ def test_a_result_that_waits_for_an_earlier_one_waits_in_line():
     assert phases["in_line"] == pytest.approx([0.0, 1.0])
     assert phases["return"] == pytest.approx([0.1, 0.1])
     assert phases["dispatch"] == pytest.approx([0.1, 0.2])
+    assert phases["queued"] == pytest.approx([0.0, 0.0])
     assert made["workers"]["12"]["idle_s"] == pytest.approx(2.1 - 0.8)
+
+
+def test_a_task_behind_another_on_its_worker_is_queued_not_dispatched():
+    # one worker: task 1 was submitted at 0 but its worker ran task 0 until 1.0; it
+    # started at 1.05, so 1.0 s queued and 0.05 s the engine's dispatch
+    state = LogState([Execution(0, 11, 0.02, 1.0), Execution(1, 11, 1.05, 2.0)])
+    made = timeline.build(state, {0: 0.0, 1: 0.0}, {0: 1.01, 1: 2.01}, 0.0)
+    phases = timeline._phases(made["tasks"])
+    assert phases["queued"] == pytest.approx([0.0, 1.0])
+    assert phases["dispatch"] == pytest.approx([0.02, 0.05])
 
 
 def test_workers_that_cannot_write_the_log_make_the_timeline_unavailable():

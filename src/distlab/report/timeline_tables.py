@@ -14,7 +14,8 @@ from distlab.report.html_tables import e
 
 #: how each phase is named in the tables and plots
 PHASE_TEXT = {
-    "dispatch": "dispatch (submit → start)",
+    "queued": "queued (its worker busy)",
+    "dispatch": "dispatch (to start, worker free)",
     "run": "run (on the worker)",
     "return": "return (end → taken)",
     "in_line": "in line (behind earlier results)",
@@ -58,18 +59,18 @@ def split_table(doc: Any) -> Table | None:
     if not cells:
         return None
     table = Table(title="Where each task's time went (ms, p50 / p99; recorded repetition)")
-    for head in ("engine", "work", "tasks", *("dispatch", "run", "return", "in line"),
+    for head in ("engine", "work", "tasks", *("queued", "dispatch", "run", "return", "in line"),
                  "worker idle", "recording cost"):  # fmt: skip
         table.add_column(head, justify="left" if head in ("engine", "work") else "right")
     for c in cells:
         t = c.timeline
         if not t.get("available"):
-            table.add_row(c.engine, label(c), "-", "-", "-", "-", "-", "-", t.get("reason", ""))
+            table.add_row(c.engine, label(c), *["-"] * 7, t.get("reason", ""))
             continue
         s = t["split"]
         table.add_row(
             c.engine, label(c), str(t["tasks_recorded"]),
-            *(_ms(s, p) for p in ("dispatch", "run", "return", "in_line")),
+            *(_ms(s, p) for p in ("queued", "dispatch", "run", "return", "in_line")),
             idle_text(t), cost_text(t.get("cost")),
         )  # fmt: skip
     return table
@@ -96,7 +97,7 @@ def timeline_html(doc: Any) -> str:
         if not t.get("available"):
             body += (
                 f"<tr><td>{e(c.engine)}</td><td>{e(label(c))}</td>"
-                f"<td colspan='7'>timeline unavailable: {e(t.get('reason', ''))}</td></tr>"
+                f"<td colspan='8'>timeline unavailable: {e(t.get('reason', ''))}</td></tr>"
             )
             continue
         s = t["split"]
@@ -111,7 +112,9 @@ def timeline_html(doc: Any) -> str:
         "<section id='timeline-section'><h2>Where each task's time goes</h2>"
         "<p class='small'>From one extra repetition per cell with every task recorded "
         "(never a ranked one): submitted and taken on the driver, started and ended on the "
-        "worker, all on one clock. Milliseconds, p50 / p99 over the cell's tasks. The caller "
+        "worker, all on one clock. Milliseconds, p50 / p99 over the cell's tasks. A task is "
+        "queued while the worker that runs it is busy with an earlier one; dispatch is the "
+        "engine's own delay after that. The caller "
         "takes results in order, so a task that ended while an earlier one was still awaited "
         "waits in line; only the rest is its return. Worker idle: each worker's share of the "
         "window from the first submit to the last result taken with no task running. "

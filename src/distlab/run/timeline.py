@@ -28,10 +28,11 @@ from distlab.workloads.base import Workload
 
 #: tasks kept in the results file per cell (the splits are computed over all of them)
 MAX_TASKS_KEPT = 2000
-#: the phases of a task's life, in order (seconds): submitted -> started on a worker
-#: ("dispatch"), started -> ended ("run"), ended -> taken by the caller, beyond any wait
-#: for earlier results ("return"), and that wait ("in line")
-PHASES = ("dispatch", "run", "return", "in_line")
+#: the phases of a task's life, in order (seconds): submitted -> its worker free
+#: ("queued": every worker busy with earlier tasks), -> started on it ("dispatch": the
+#: engine's own delay), started -> ended ("run"), ended -> taken by the caller, beyond any
+#: wait for earlier results ("return"), and that wait ("in line")
+PHASES = ("queued", "dispatch", "run", "return", "in_line")
 
 
 def can_record(engine: Engine, wl: Workload) -> bool:
@@ -138,14 +139,21 @@ def build(
 
 
 def _phases(rows: list[list]) -> dict[str, list[float]]:
-    """Each task's phases. The caller takes results one after another: a task that ended
-    while the caller was still waiting for an earlier result waits "in line" until that
-    one was taken; only the rest of its way back is "return"."""
+    """Each task's phases. A task waits "queued" while the worker that runs it is still
+    busy with an earlier task; only from the later of its submit and that worker's
+    previous end is it the engine's "dispatch". The caller takes results one after
+    another: a task that ended while the caller was still waiting for an earlier result
+    waits "in line" until that one was taken; only the rest of its way back is "return"."""
     out: dict[str, list[float]] = {name: [] for name in PHASES}
+    free_at: dict[int, float] = {}  # worker pid -> when its previous task ended
+    for _, pid, sub, start, end, _recv in sorted(rows, key=lambda r: r[3]):
+        ready = max(sub, free_at.get(pid, sub))
+        out["queued"].append(max(0.0, min(ready, start) - sub))
+        out["dispatch"].append(max(0.0, start - ready))
+        free_at[pid] = end
     taken_before = None  # when the caller took the result before this one
-    for _, _, sub, start, end, recv in sorted(rows, key=lambda r: r[5]):
+    for _, _, _sub, start, end, recv in sorted(rows, key=lambda r: r[5]):
         ready = end if taken_before is None else max(end, taken_before)
-        out["dispatch"].append(max(0.0, start - sub))
         out["run"].append(end - start)
         out["in_line"].append(ready - end)
         out["return"].append(max(0.0, recv - ready))

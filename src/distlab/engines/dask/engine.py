@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -76,6 +78,7 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine, DaskDataframe):
         self.client: Client | None = None
         self.cluster: LocalCluster | None = None
         self._worker_procs: list[psutil.Process] = []
+        self._scratch: str | None = None
         # resources of each worker as last seen (refreshed when a request does not fit)
         self._known_workers: list[dict[str, float]] = []
         self._no_workers_since: float | None = None
@@ -109,8 +112,14 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine, DaskDataframe):
         # The scheduler runs in this process, so the setting applies at its creation.
         # main_file_hidden: the nannies can start workers under `python -` (not restart them)
         saturation = {"distributed.scheduler.worker-saturation": float("inf")}
-        with dask.config.set(saturation), main_file_hidden():
+        # the scheduler's and workers' directories (spill, shuffle files, Dask's lock
+        # files) in a folder of ours, removed at close; Dask's default, the system's temp
+        # dir, keeps a dask-scratch-space there for good
+        self._scratch = tempfile.mkdtemp(prefix="distlab-dask-")
+        scratch = {"temporary-directory": self._scratch}
+        with dask.config.set({**saturation, **scratch}), main_file_hidden():
             self.cluster = LocalCluster(
+                local_directory=self._scratch,
                 n_workers=0,
                 threads_per_worker=threads,
                 processes=True,
@@ -180,6 +189,9 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine, DaskDataframe):
                     stop_pids(leftovers)
                 self._worker_procs = []
                 self.started = False
+                if self._scratch:
+                    shutil.rmtree(self._scratch, ignore_errors=True)
+                    self._scratch = None
 
     # -- tasks -----------------------------------------------------------------------
     def _worker_resources(self) -> list[dict[str, float]]:

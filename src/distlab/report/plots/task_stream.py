@@ -13,7 +13,13 @@ from distlab.report.timeline_tables import PHASE_TEXT
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-PHASE_COLOURS = {"dispatch": "#9e9e9e", "run": "#1f77b4", "return": "#ff7f0e", "in_line": "#f7c98b"}
+PHASE_COLOURS = {
+    "queued": "#dddddd",
+    "dispatch": "#9e9e9e",
+    "run": "#1f77b4",
+    "return": "#ff7f0e",
+    "in_line": "#f7c98b",
+}
 
 
 def _recorded(doc: Doc) -> list:
