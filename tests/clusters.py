@@ -98,7 +98,10 @@ def dask_cluster(nworkers: int = 2) -> Iterator[str]:
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask_cli = os.path.join(BIN, "dask")
-    quiet = {"DASK_LOGGING__DISTRIBUTED": "error"}
+    scratch = tempfile.mkdtemp(prefix="distlab-test-dask-")
+    # the scheduler's and workers' directories in a folder removed afterwards (Dask's
+    # default keeps a dask-scratch-space in the system's temp dir)
+    quiet = {"DASK_LOGGING__DISTRIBUTED": "error", "DASK_TEMPORARY_DIRECTORY": scratch}
     scheduler = _popen(
         [
             dask_cli,
@@ -112,27 +115,30 @@ def dask_cluster(nworkers: int = 2) -> Iterator[str]:
         ],
         env=quiet,
     )
-    procs = [scheduler]
-    with owned_processes(procs):
-        wait_port("127.0.0.1", port, timeout=60, proc=scheduler)
-        procs.append(
-            _popen(
-                [
-                    dask_cli,
-                    "worker",
-                    address,
-                    "--nworkers",
-                    str(nworkers),
-                    "--nthreads",
-                    "1",
-                    "--host",
-                    "127.0.0.1",
-                    "--no-dashboard",
-                ],
-                env=quiet,
+    try:
+        procs = [scheduler]
+        with owned_processes(procs):
+            wait_port("127.0.0.1", port, timeout=60, proc=scheduler)
+            procs.append(
+                _popen(
+                    [
+                        dask_cli,
+                        "worker",
+                        address,
+                        "--nworkers",
+                        str(nworkers),
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                    ],
+                    env=quiet,
+                )
             )
-        )
-        yield address
+            yield address
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def check_gpu_runs(runs: list[tuple[float, float, str]], units: set[str]) -> None:
