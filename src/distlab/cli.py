@@ -1,4 +1,4 @@
-"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare.
+"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare, advise.
 
 Each command parses and checks its options, calls the library, and prints through
 ``distlab.console``; the tables and pages themselves are built in ``distlab.report``.
@@ -277,9 +277,7 @@ def _worker_counts(text: str | None) -> list[int]:
     try:
         return [int(x) for x in split(text)]
     except ValueError:
-        raise DistlabError(
-            f"--workers must be a count or counts like 1,2,4, not {text!r}"
-        ) from None
+        raise DistlabError(f"--workers must be a count or counts like 1,2,4: {text!r}") from None
 
 
 @app.command("engines")
@@ -382,10 +380,12 @@ def compare_cmd(
 
 def _add_groups() -> None:
     from distlab.bench.cli import bench_app
+    from distlab.cli_advise import advise_cmd
     from distlab.cli_cluster import cluster_app
 
     app.add_typer(bench_app, name="bench")
     app.add_typer(cluster_app, name="cluster")
+    app.command("advise")(advise_cmd)
 
 
 _add_groups()
