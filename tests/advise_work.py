@@ -25,8 +25,9 @@ def heavy(x: int) -> int:
 
 
 def where(x: int) -> int:
-    """A different answer in every process: no engine can give the loop's."""
-    return os.getpid() + 0 * x
+    """Milliseconds of work, then a different answer in every process: no engine can
+    give the loop's."""
+    return os.getpid() + 0 * spin(x, 40_000)
 
 
 def fails_on_seven(x: int) -> int:

@@ -100,7 +100,10 @@ def advise(
     ran = {t.config for t in race.trials}
     predicted = [c for k in race.costs for c in cost_model.configs(k.engine, k.workers)]
     not_run = len([c for c in predicted if c not in ran])
-    break_even = {f"{k.engine}": cost_model.break_even_s(k.engine, k.workers) for k in race.costs}
+    break_even: dict[str, float] = {}  # per engine, at its most favourable worker count
+    for k in race.costs:
+        here = cost_model.break_even_s(k.engine, k.workers)
+        break_even[k.engine] = min(here, break_even.get(k.engine, here))
     fn_ref = (module_name, name)
     best, runner, gain, stay, verdict = decide(profile, race.trials, break_even)
     error = race.error()
@@ -115,7 +118,7 @@ def advise(
         "",
         *verdict.splitlines(),
     ]
-    if not best.config.is_loop:
+    if not stay:  # no code for what was not told apart from the plain loop
         lines += ["", "with distlab:", *_indent(code)]
         lines += ["", f"the same in {best.config.engine}'s own API:", *_indent(native)]
     took = time.perf_counter() - began
