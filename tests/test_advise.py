@@ -11,6 +11,7 @@ import pytest
 import distlab as dl
 from advise_work import heavy, small, where
 from commands import distlab
+from distlab.advise.answer import distlab_code, native_code
 from distlab.advise.model import Config, Model
 from distlab.advise.profile import Profile
 from distlab.advise.race import LEAST_ERROR, Race, Trial, same
@@ -138,3 +139,18 @@ def test_the_cli_prints_the_table_and_the_answer():
     assert "plain loop (one process)" in res.stdout
     assert "advice took" in res.stdout
     assert ("stay on one process" in res.stdout) or ("with distlab:" in res.stdout)
+
+
+@pytest.mark.parametrize("engine", ["local", "dask", "ray"])
+@pytest.mark.parametrize("chunk", [1, 50])
+def test_the_printed_code_is_python(engine, chunk):
+    trial = Trial(Config(engine, 2, chunk), 1.0, samples=[1.0])
+    for code in (
+        distlab_code(trial, ("mywork", "simulate"), "mywork.py:make_inputs"),
+        native_code(trial, ("mywork", "simulate"), "mywork:make_inputs"),
+    ):
+        compile(code, f"<{engine} chunk={chunk}>", "exec")  # a SyntaxError fails the test
+        assert "from mywork import simulate" in code
+        assert "from mywork import make_inputs" in code
+    if chunk > 1:
+        assert "50" in native_code(trial, ("mywork", "simulate"), None)

@@ -149,88 +149,105 @@ def _stay(profile: Profile, loop: Trial, runner: Trial | None, break_even: dict)
 
 
 def distlab_code(trial: Trial, fn_ref: tuple[str, str], items_ref: str | None) -> str:
-    module, name = fn_ref
+    """The recommended map with distlab."""
     c = trial.config
-    head = _head(module, name, items_ref)
-    if c.is_loop:
-        return f"{head}results = [{name}(x) for x in items]"
+    name = fn_ref[1]
     chunk = f", chunksize={c.chunk}" if c.chunk > 1 else ""
-    return (
-        f"import distlab\n{head}"
-        f'with distlab.engine("{c.engine}", workers={c.workers}) as ex:\n'
-        f"    results = ex.map({name}, items{chunk})"
+    return _script(
+        ["import distlab"],
+        fn_ref,
+        items_ref,
+        "",
+        [
+            f'with distlab.engine("{c.engine}", workers={c.workers}) as ex:',
+            f"    results = ex.map({name}, items{chunk})",
+        ],
     )
 
 
 def native_code(trial: Trial, fn_ref: tuple[str, str], items_ref: str | None) -> str:
     """The same map in the engine's own API, so the user can leave distlab behind."""
-    module, name = fn_ref
     c = trial.config
-    head = _head(module, name, items_ref)
-    chunks = f"chunks = [items[i : i + {c.chunk}] for i in range(0, len(items), {c.chunk})]\n"
-    run_chunk = f"def run_chunk(chunk):\n    return [{name}(x) for x in chunk]\n\n"
-    if c.is_loop:
-        return f"{head}results = [{name}(x) for x in items]"
+    name = fn_ref[1]
+    chunks = f"chunks = [items[i : i + {c.chunk}] for i in range(0, len(items), {c.chunk})]"
+    run_chunk = f"def run_chunk(chunk):\n    return [{name}(x) for x in chunk]\n\n\n"
     if c.engine == "local":
-        return (
-            f"from concurrent.futures import ProcessPoolExecutor\n{head}"
-            'if __name__ == "__main__":\n'
-            f"    with ProcessPoolExecutor(max_workers={c.workers}) as pool:\n"
-            f"        results = list(pool.map({name}, items, chunksize={c.chunk}))"
+        return _script(
+            ["from concurrent.futures import ProcessPoolExecutor"],
+            fn_ref,
+            items_ref,
+            "",
+            [
+                f"with ProcessPoolExecutor(max_workers={c.workers}) as pool:",
+                f"    results = list(pool.map({name}, items, chunksize={c.chunk}))",
+            ],
         )
     if c.engine == "dask":
+        cluster = (
+            f"with LocalCluster(n_workers={c.workers}, threads_per_worker=1, processes=True) "
+            "as cluster, Client(cluster) as client:"
+        )
         if c.chunk == 1:
-            defs = ""
             body = [
-                f"futures = client.map({name}, items, pure=False)",
-                "results = client.gather(futures)",
+                f"    futures = client.map({name}, items, pure=False)",
+                "    results = client.gather(futures)",
             ]
         else:
-            defs = run_chunk
             body = [
-                chunks.strip(),
-                "futures = client.map(run_chunk, chunks, pure=False)",
-                "results = [r for part in client.gather(futures) for r in part]",
+                f"    {chunks}",
+                "    futures = client.map(run_chunk, chunks, pure=False)",
+                "    results = [r for part in client.gather(futures) for r in part]",
             ]
-        return (
-            f"from dask.distributed import Client, LocalCluster\n{head}{defs}"
-            'if __name__ == "__main__":\n'
-            f"    with LocalCluster(n_workers={c.workers}, threads_per_worker=1, "
-            "processes=True) as cluster, Client(cluster) as client:\n"
-            + "\n".join(f"        {line}" for line in body)
-        )
+        defs = "" if c.chunk == 1 else run_chunk
+        imports = ["from dask.distributed import Client, LocalCluster"]
+        return _script(imports, fn_ref, items_ref, defs, [cluster, *body])
     if c.engine == "ray":
         if c.chunk == 1:
-            return (
-                f"import ray\n{head}ray.init(num_cpus={c.workers})\n"
-                f"remote_fn = ray.remote({name})\n"
-                "results = ray.get([remote_fn.remote(x) for x in items])"
-            )
-        return (
-            f"import ray\n{head}ray.init(num_cpus={c.workers})\n\n\n@ray.remote\n{run_chunk}"
-            f"{chunks}"
-            "results = [r for part in ray.get([run_chunk.remote(c) for c in chunks]) "
-            "for r in part]"
+            body = [
+                f"remote_fn = ray.remote({name})",
+                "results = ray.get([remote_fn.remote(x) for x in items])",
+            ]
+            defs = ""
+        else:
+            body = [
+                chunks,
+                "results = [r for part in ray.get([run_chunk.remote(c) for c in chunks]) "
+                "for r in part]",
+            ]
+            defs = "@ray.remote\n" + run_chunk
+        return _script(
+            ["import ray"], fn_ref, items_ref, defs, [f"ray.init(num_cpus={c.workers})", *body]
         )
-    return f"# no native snippet for {c.engine}: use the distlab code above"
+    return f"# no native code for {c.engine} here: use the distlab code above"
 
 
-def _head(module: str, name: str, items_ref: str | None) -> str:
+def _script(
+    imports: list[str], fn_ref: tuple[str, str], items_ref: str | None, defs: str, body: list[str]
+) -> str:
+    """A whole script: imports, the function's import, ``defs``, then the items and
+    ``body`` under the main guard (process pools and clusters start processes that
+    import the script again; the items are made once, in the driver)."""
+    module, name = fn_ref
+    lines = list(imports)
     if module and module != "__main__":
-        fn_line = f"from {module} import {name}\n"
+        lines.append(f"from {module} import {name}")
     else:
-        fn_line = f"# {name}: your function (defined in __main__)\n"
-    if items_ref and ":" in items_ref and not items_ref.endswith((".json", ".txt", ".npy")):
+        lines.append(f"# {name}: your function (defined in __main__)")
+    items_line = f"items = ...  # your items{f' ({items_ref})' if items_ref else ''}"
+    if items_ref and ":" in items_ref:
         source_module, _, source = items_ref.rpartition(":")
         if source_module.endswith(".py"):  # a file: imported by its plain name
             source_module = Path(source_module).stem
-        items_line = (
-            f"from {source_module} import {source}\n\n"
-            f"items = {source}() if callable({source}) else list({source})\n"
-        )
-    else:
-        items_line = f"items = ...  # your items{f' ({items_ref})' if items_ref else ''}\n"
-    return f"{fn_line}{items_line}"
+        lines.append(f"from {source_module} import {source}")
+        items_line = f"items = list({source}() if callable({source}) else {source})"
+    head = "\n".join(lines) + "\n\n\n" + defs
+    if not defs:
+        head = head.rstrip("\n") + "\n\n"
+    return (
+        head
+        + 'if __name__ == "__main__":\n'
+        + "\n".join(f"    {line}" for line in [items_line, *body])
+    )
 
 
 def table(trials: list[Trial]) -> list[str]:
