@@ -109,14 +109,16 @@ def decide(
             True,
             (
                 f"stay on one process: the best configuration, {best.config.label()}, is "
-                f"{gain.text()} the plain loop: not told apart from it"
+                f"{gain.text()} faster than the plain loop: not told apart from it"
             ),
         )
-    where = (
-        "the standard library's process pool is enough on this machine"
-        if best.config.engine == POOL
-        else f"{best.config.engine} beats the loop and the process pool here"
-    )
+    pool = [t for t in ranked if t.config.engine == POOL]
+    if best.config.engine == POOL:
+        where = "the standard library's process pool is enough on this machine"
+    elif pool:
+        where = f"the process pool's best here took {pool[0].median or 0:.3f} s"
+    else:
+        where = "the process pool was not measured"
     text = f"use {best.config.label()}: {gain.text()} faster than the plain loop; {where}"
     if runner is not None:
         p = mann_whitney_p(best.samples, runner.samples)
