@@ -11,10 +11,10 @@ import pytest
 import distlab as dl
 from advise_work import heavy, small, where
 from commands import distlab
-from distlab.advise.answer import distlab_code, native_code
-from distlab.advise.model import Config, Model
-from distlab.advise.profile import Profile
-from distlab.advise.race import LEAST_ERROR, Race, Trial, same
+from distlab.advice.answer import distlab_code, native_code
+from distlab.advice.model import Config, Model
+from distlab.advice.profile import Profile
+from distlab.advice.race import LEAST_ERROR, Race, Trial, same
 
 WORK = Path(__file__).with_name("advise_work.py")
 

@@ -43,7 +43,7 @@ def advise(
 ):
     """Which engine, chunk size and worker count for ``[fn(x) for x in items]`` on this
     machine: profiled, predicted, raced for real and verified; the Advice's ``text()``
-    is what ``distlab advise`` prints (see distlab.advise)."""
-    from distlab.advise import advise as run_advise
+    is what ``distlab advise`` prints (see distlab.advice)."""
+    from distlab.advice import advise as run_advise
 
     return run_advise(fn, items, engines, workers, **options)

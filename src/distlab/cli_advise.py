@@ -1,5 +1,5 @@
 """`distlab advise MODULE:FN --items ...`: which engine, chunk size and worker count for
-your function over your items, measured here (distlab.advise)."""
+your function over your items, measured here (distlab.advice)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def advise_cmd(
 ) -> None:
     """Profile your function, predict each engine's time, race the promising
     configurations for real (verified), and print the recommendation and its code."""
-    from distlab.advise import advise
+    from distlab.advice import advise
     from distlab.workloads.user import load_items, load_object
 
     try:

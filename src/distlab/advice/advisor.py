@@ -5,13 +5,13 @@ In order, and nothing started before the input is known to be good:
 
 1. check: the function can be pickled, the items can be listed, every engine named
    exists (one line, exit 2, otherwise);
-2. profile the function on a sample of the items (distlab.advise.profile; a call that
+2. profile the function on a sample of the items (distlab.advice.profile; a call that
    raises is the same one line);
 3. run the plain loop: the answer every configuration is checked against, and the time
    each must beat;
-4. per engine: start it, calibrate it (distlab.advise.model), race the configurations
-   the model finds promising (distlab.advise.race);
-5. answer from the measurements (distlab.advise.answer).
+4. per engine: start it, calibrate it (distlab.advice.model), race the configurations
+   the model finds promising (distlab.advice.race);
+5. answer from the measurements (distlab.advice.answer).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from distlab.advise.answer import Advice, decide, distlab_code, native_code, table
-from distlab.advise.model import Model
-from distlab.advise.profile import measure
-from distlab.advise.race import Race, same
+from distlab.advice.answer import Advice, decide, distlab_code, native_code, table
+from distlab.advice.model import Model
+from distlab.advice.profile import measure
+from distlab.advice.race import Race, same
 from distlab.contracts import TASKS, DistlabError
 from distlab.contracts.errors import error_line
 

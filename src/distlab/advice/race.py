@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlab.advise.model import Config, EngineCosts, Model, calibrate, loop_config, model_error
+from distlab.advice.model import Config, EngineCosts, Model, calibrate, loop_config, model_error
 from distlab.contracts import DistlabError, TaskEngine
 from distlab.contracts.errors import error_line
 from distlab.run import repetitions

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distlab.advise.model import EngineCosts
-from distlab.advise.profile import Profile, human_s
-from distlab.advise.race import Trial
+from distlab.advice.model import EngineCosts
+from distlab.advice.profile import Profile, human_s
+from distlab.advice.race import Trial
 from distlab.stats import mann_whitney_p, ratio_interval
 
 #: the pool that needs nothing but the standard library

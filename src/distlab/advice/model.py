@@ -14,7 +14,7 @@ The prediction adds what a map pays, as if nothing overlapped:
   + items x the driver's pickling               (one process, never in parallel)
   + items x (argument + result bytes) x per-byte cost
 
-The plain loop is predicted as items x item time. The race (distlab.advise.race) puts
+The plain loop is predicted as items x item time. The race (distlab.advice.race) puts
 every prediction beside a measurement; the worst ratio between them is the model's error,
 and it decides how many configurations are run for real.
 """
@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from distlab.advise.profile import Profile
+from distlab.advice.profile import Profile
 from distlab.contracts import DistlabError, TaskEngine
 
 #: no-op tasks timed through map (after CALIBRATION_WARMUP unmeasured ones)
