@@ -252,26 +252,30 @@ class Race:
 
     def _confirm(self, engine: TaskEngine, name: str) -> None:
         """Bring this engine's best configuration up to LEAD_SAMPLES when it leads or is
-        within BEHIND of the lead: the speed-up's interval needs them."""
-        mine = [
-            t
-            for t in self.trials
-            if t.counts and t.config.engine == name and t.config.workers == engine.workers
-        ]
-        if not mine:
-            return
-        top = min(mine, key=lambda t: t.median or 0.0)
-        lead = self.best()
-        if (top.median or 0.0) > BEHIND * (lead.median or 0.0):
-            return
-        while len(top.samples) < LEAD_SAMPLES:
-            if (LEAD_SAMPLES - len(top.samples)) * (top.median or 0.0) > CONFIRM_BUDGET_S:
-                break
+        within BEHIND of the lead: the speed-up's interval needs them. When the added
+        runs put another of its configurations ahead, that one is brought up next, within
+        CONFIRM_BUDGET_S in all."""
+        spent = 0.0
+        while True:
+            mine = [
+                t
+                for t in self.trials
+                if t.counts and t.config.engine == name and t.config.workers == engine.workers
+            ]
+            if not mine:
+                return
+            top = min(mine, key=lambda t: t.median or 0.0)
+            lead = self.best()
+            if (top.median or 0.0) > BEHIND * (lead.median or 0.0):
+                return
+            if len(top.samples) >= LEAD_SAMPLES or spent + (top.median or 0.0) > CONFIRM_BUDGET_S:
+                return
             took, outcome = self._timed_map(engine, top.config.chunk, None)
             if outcome != "ok":
                 top.status, top.note = "failed", outcome
                 return
             top.samples.append(took)
+            spent += took
 
     def _timed_map(
         self, engine: TaskEngine, chunk: int, deadline_s: float | None
