@@ -1,13 +1,27 @@
 """Every results file the test suite writes is checked against the shipped JSON Schema
 of results.json when the session ends: one that does not validate fails the run, naming
-the file and what is wrong."""
+the file and what is wrong. Every run and bench a test starts appends to a history in
+the session's temporary directory, never to distlab-results/ where the tests run."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _history_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """$DISTLAB_HISTORY for the session (the commands run as subprocesses inherit it)."""
+    before = os.environ.get("DISTLAB_HISTORY")
+    os.environ["DISTLAB_HISTORY"] = str(tmp_path_factory.mktemp("history") / "history.sqlite")
+    yield
+    if before is None:
+        os.environ.pop("DISTLAB_HISTORY", None)
+    else:
+        os.environ["DISTLAB_HISTORY"] = before
 
 
 def _check_results_files(root: Path) -> tuple[int, list[str]]:

@@ -129,9 +129,9 @@ def test_run_refuses_a_bad_option_before_anything_starts(args, needle):
 
 
 def test_gpus_go_to_the_engines_that_declare_them():
-    from distlab.cli import _engine_options
+    from distlab.cli_run_options import engine_options
 
-    options = _engine_options(["kafka.partitions=4"], ["local", "kafka", "dask"], 2)
+    options = engine_options(["kafka.partitions=4"], ["local", "kafka", "dask"], 2)
     assert options == {"local": {"gpus": 2}, "kafka": {"partitions": 4}, "dask": {"gpus": 2}}
 
 
@@ -184,7 +184,7 @@ def test_what_a_deployment_gives_its_engine_is_declared():
 
 
 def test_delivery_presets_name_settings_a_fault_run_runs_each_of():
-    from distlab.cli import _engine_options
+    from distlab.cli_run_options import engine_options
     from distlab.run.validate import with_delivery_presets
 
     assert registry.entry("rq:at_least_once") is registry.entry("rq")
@@ -201,7 +201,7 @@ def test_delivery_presets_name_settings_a_fault_run_runs_each_of():
     assert with_delivery_presets(asked, faulted=True) == [
         "local", "rq:defaults", "rq:at_least_once", "huey:defaults"]  # fmt: skip
     # the engine's own --option reaches its presets; the user's option wins over a preset's
-    options = _engine_options(["rq.lost_after=5"], ["rq:defaults", "rq:at_least_once"], None)
+    options = engine_options(["rq.lost_after=5"], ["rq:defaults", "rq:at_least_once"], None)
     assert options == {"rq": {"lost_after": 5}}
     engine = registry.create("rq:at_least_once", retries=1)
     assert engine.name == "rq:at_least_once" and engine.options["retries"] == 1

@@ -1,4 +1,5 @@
-"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare, advise.
+"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare, history,
+advise.
 
 Each command parses and checks its options, calls the library, and prints through
 ``distlab.console``; the tables and pages themselves are built in ``distlab.report``.
@@ -14,7 +15,15 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import Rtt, pairs, params_of, parse_ms, parse_pct, split
+from distlab.cli_options import (
+    History,
+    Rtt,
+    pairs,
+    params_of,
+    split,
+    worker_counts,
+)
+from distlab.cli_run_options import engine_options, links_of
 from distlab.console import EXIT_INTERRUPTED, console, print_plain, run_command
 from distlab.contracts import DistlabError
 
@@ -167,10 +176,13 @@ def run(
             "compared by equality (floating point, unordered)."
         ),
     ] = None,
+    history: History = None,
 ) -> None:
     """Run workloads on engines, verify every answer, write DIR/results.json."""
     from distlab import results
+    from distlab.report.history_cells import record_run
     from distlab.report.terminal import print_summary
+    from distlab.results import history as history_store
     from distlab.run import matrix, validate
     from distlab.run.progress import RunProgress
 
@@ -187,7 +199,7 @@ def run(
         gpu_notice = f"gpu_queue: declaring {gpus} GPUs on each engine that takes gpus (--gpus)"
     else:
         gpu_notice = None
-    counts = _worker_counts(workers)
+    counts = worker_counts(workers)
     from distlab.run.budget import parse_budget
 
     spec = matrix.RunSpec(
@@ -201,7 +213,7 @@ def run(
         workers=counts[0] if len(counts) == 1 else None,
         worker_counts=counts if len(counts) > 1 else [],
         addresses=pairs(address, "--address"),
-        options=_engine_options(option, engine_names, gpus),
+        options=engine_options(option, engine_names, gpus),
         kill_worker=kill_worker,
         kill_broker=kill_broker,
         cut_host=cut_host,
@@ -209,7 +221,7 @@ def run(
         cell_timeout=cell_timeout,
         functions=functions,
         hosts=hosts,
-        links=_links(hosts, rtt, loss, rate),
+        links=links_of(hosts, rtt, loss, rate),
     )
     validate.validate(spec)
     if gpu_notice:  # after validation: bad input is one line, nothing before it
@@ -225,14 +237,20 @@ def run(
         )
     out = out or Path("distlab-results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results.writable_dir(out, "--out")  # before anything starts: a file, no permission
+    # a directory or an unwritable place: one line, before the run
+    history_path = history_store.prepare(history_store.resolve(history))
     with RunProgress(engine_names, workload_names, verbose=verbose) as progress:
         doc = matrix.run(spec, out, progress.update, checked=True)
     print_summary(doc, console)
     print_plain(f"results: {out / 'results.json'}")
+    recorded = record_run(doc, out / "results.json", history_path)
+    if recorded:
+        print_plain(f"history: {recorded} cells appended to {history_path}")
     if report:
         from distlab.report.html import build_report
 
-        print_plain(f"report:  {build_report(out / 'results.json', out)}")
+        page = build_report(out / "results.json", out, history=history_path)
+        print_plain(f"report:  {page}")
     if doc.interrupted:
         print_plain(
             f"interrupted: everything started was stopped; the {len(doc.cells)} cells "
@@ -242,42 +260,6 @@ def run(
     bad = [c for c in doc.cells if c.status == "failed"]
     if bad:
         raise typer.Exit(1)
-
-
-def _engine_options(option: list[str] | None, engines: list[str], gpus: int | None) -> dict:
-    from distlab import registry
-
-    options = params_of(option, "--option", "ENGINE")
-    # an engine's options reach each of its settings presets (rq: rq:at_least_once too)
-    named = {*engines, *(registry.split_name(e)[0] for e in engines)}
-    for name in options:
-        if name not in named:
-            raise DistlabError(f"--option {name}.…: {name!r} is not an engine of this run")
-    if gpus is not None:
-        # to the engines that schedule by GPUs (declare the option); the others run the
-        # GPU workload's tasks without them, or say it is unsupported
-        for name in engines:
-            if registry.entry(name).declares("gpus"):
-                options.setdefault(name, {})["gpus"] = gpus
-    return options
-
-
-def _links(hosts: int, rtt: str | None, loss: str | None, rate: str | None) -> dict:
-    from distlab.hosts.toxiproxy import check_rtt
-
-    if not hosts and (rtt or loss or rate):
-        raise DistlabError("--rtt, --loss and --rate go with --hosts")
-    rtt_ms = parse_ms(rtt, "--rtt")
-    # refused now, not rounded later: the results record the round trip the links carry
-    check_rtt(rtt_ms, "--rtt")
-    return {"rtt_ms": rtt_ms, "loss_pct": parse_pct(loss, "--loss"), "rate": rate}
-
-
-def _worker_counts(text: str | None) -> list[int]:
-    try:
-        return [int(x) for x in split(text)]
-    except ValueError:
-        raise DistlabError(f"--workers must be a count or counts like 1,2,4: {text!r}") from None
 
 
 @app.command("engines")
@@ -326,11 +308,14 @@ def report_cmd(
         Path | None,
         typer.Option(help="Directory for report.html and plots/ (default: beside the results)."),
     ] = None,
+    history: History = None,
 ) -> None:
-    """Write an offline HTML page (matrix, plots, recommendations) from a results file."""
+    """Write an offline HTML page (matrix, plots, recommendations) from a results file;
+    with an earlier run of this machine in the history, what changed since."""
     from distlab import results
     from distlab.report.html import build_report
     from distlab.report.terminal import finding_lines
+    from distlab.results import history as history_store
 
     doc = results.load(results_path)  # a bad file fails here with one line
     if out is not None:
@@ -338,7 +323,7 @@ def report_cmd(
     else:
         beside = results_path if results_path.is_dir() else results_path.parent
         results.writable_dir(beside, "the results file's directory")
-    page = build_report(results_path, out)
+    page = build_report(results_path, out, history=history_store.resolve(history))
     for line in finding_lines(doc):
         print_plain(line)
     print_plain(f"report: {page}")
@@ -382,7 +367,9 @@ def _add_groups() -> None:
     from distlab.bench.cli import bench_app
     from distlab.cli_advise import advise_cmd
     from distlab.cli_cluster import cluster_app
+    from distlab.cli_history import history_cmd
 
+    app.command("history")(history_cmd)
     app.add_typer(bench_app, name="bench")
     app.add_typer(cluster_app, name="cluster")
     app.command("advise")(advise_cmd)

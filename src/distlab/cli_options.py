@@ -66,3 +66,24 @@ def parse_pct(text: str | None, flag: str) -> float:
         return float(text.strip().removesuffix("%"))
     except ValueError:
         raise DistlabError(f"{flag} must be a percentage like 0.1%, not {text!r}") from None
+
+
+#: `--history` of `distlab run`, `distlab report`, every bench and `distlab history`
+History = Annotated[
+    str | None,
+    typer.Option(
+        "--history",
+        help="History file (SQLite) each run and bench appends its cells to (default: "
+        "$DISTLAB_HISTORY, else distlab-results/history.sqlite); none: record nothing.",
+    ),
+]
+
+
+def worker_counts(text: str | None) -> list[int]:
+    """``--workers 2`` or ``--workers 1,2,4``."""
+    try:
+        return [int(x) for x in split(text)]
+    except ValueError:
+        raise DistlabError(
+            f"--workers must be a count or counts like 1,2,4, not {text!r}"
+        ) from None

@@ -135,29 +135,53 @@ def min_possible_p(n1: int, n2: int) -> float:
     return mann_whitney_p(list(range(n1)), [n1 + i for i in range(n2)])
 
 
+def shift_interval(
+    a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """Hodges-Lehmann shift of ``b`` against ``a`` with its distribution-free interval:
+    (estimate, low, high, coverage). The estimate is the median of every difference
+    b_j - a_i; the interval is cut from their order statistics at the Mann-Whitney
+    critical value (exact for small samples, as :func:`mann_whitney_p`), so it is the set
+    of shifts the same test would not reject. Few repetitions cannot reach every
+    confidence (2 against 2: at most 67%): the interval is then the whole range of the
+    differences and ``coverage`` says what it does reach."""
+    diffs = sorted(float(y) - float(x) for x in a for y in b)
+    if not diffs:
+        raise ValueError("shift_interval needs samples on both sides")
+    n1, n2 = len(a), len(b)
+    m = len(diffs)
+    tail = (1 - confidence) / 2
+    if n1 + n2 <= EXACT_UP_TO:
+        total = math.comb(n1 + n2, n1)
+        counts = _u_counts(n1, n2)
+        # k: how many differences to cut from each end, the most whose tail P(U < k)
+        # stays within the asked tail (at least one: the interval is never wider than
+        # the range of the differences)
+        k, below = 1, counts[0] / total
+        while k < m // 2 + 1 and below + counts[k] / total <= tail:
+            below += counts[k] / total
+            k += 1
+        coverage = 1 - 2 * sum(counts[:k]) / total  # the interval misses in either tail
+    else:
+        z = statistics.NormalDist().inv_cdf(1 - tail)
+        k = max(1, math.floor(m / 2 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)))
+        coverage = confidence
+    k = min(k, (m + 1) // 2)
+    return statistics.median(diffs), diffs[k - 1], diffs[m - k], max(0.0, coverage)
+
+
 def ratio_interval(
     a: Sequence[float], b: Sequence[float], wanted: float = 0.95
 ) -> tuple[float, float, float, float]:
     """How many times ``a`` is ``b`` (e.g. a loop's times over a configuration's: its
-    speed-up), as (estimate, low, high, coverage): the Hodges-Lehmann estimate and the
-    distribution-free interval that goes with the Mann-Whitney test, on the logarithm of
-    the times. The estimate is the median of every ratio a_i / b_j; the interval is
-    [r_(k), r_(mn+1-k)] of the sorted ratios with the largest k whose exact coverage,
-    1 - 2 P(U <= k - 1), reaches ``wanted``. Few samples cannot reach it (1 against 3 at
-    most covers 50%, 3 against 3 90%): then the interval is [min, max] of the ratios and
-    its coverage says what it is worth."""
-    ratios = sorted(float(x) / float(y) for x in a for y in b)
-    if not ratios:
+    speed-up), as (estimate, low, high, coverage): :func:`shift_interval` on the
+    logarithms of the (positive) times, brought back as ratios. The estimate is the
+    median of every ratio a_i / b_j, the interval the ratios the Mann-Whitney test would
+    not reject; few samples cannot reach ``wanted`` (1 against 3 covers at most 50%), and
+    the coverage says what the interval is worth."""
+    if not a or not b:
         raise ValueError("a ratio's interval needs samples on both sides")
-    n1, n2 = len(a), len(b)
-    counts = _u_counts(n1, n2)
-    total = math.comb(n1 + n2, n1)
-    k, cover = 1, 1 - 2 * counts[0] / total
-    below = counts[0]
-    while k + 1 <= len(ratios) // 2:
-        nxt = 1 - 2 * (below + counts[k]) / total
-        if nxt < wanted:
-            break
-        below += counts[k]
-        k, cover = k + 1, nxt
-    return statistics.median(ratios), ratios[k - 1], ratios[-k], max(cover, 0.0)
+    est, low, high, cover = shift_interval(
+        [math.log(y) for y in b], [math.log(x) for x in a], wanted
+    )
+    return math.exp(est), math.exp(low), math.exp(high), cover

@@ -12,24 +12,22 @@ from typing import Annotated
 
 import typer
 
-from distlab.cli_options import pairs, parse_ms, split
+from distlab.bench.cli_common import (
+    Addresses,
+    Out,
+    ReportOut,
+    Workers,
+    history_path,
+    record,
+)
+from distlab.bench.cli_tpch import bench_tpch
+from distlab.cli_options import History, pairs, parse_ms, split
 from distlab.console import console
 from distlab.contracts import DistlabError
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures and ratios.")
+bench_app.command("tpch")(bench_tpch)
 
-# options every bench takes
-Workers = Annotated[int | None, typer.Option(help="Workers per engine.")]
-Addresses = Annotated[list[str] | None, typer.Option(help="ENGINE=ADDRESS; repeatable.")]
-Out = Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")]
-#: the benches whose figures `distlab report DIR` adds to the page
-ReportOut = Annotated[
-    Path | None,
-    typer.Option(
-        help="Also write the figures as JSON: a file, or a directory (its bench-NAME.json, "
-        "which `distlab report` of that directory shows)."
-    ),
-]
 # the tiny-tasks cell's options (bench tiny-tasks, bench rtt; defaults differ)
 TasksPerSample = Annotated[int, typer.Option(help="No-op tasks per throughput sample.")]
 RoundTrips = Annotated[int, typer.Option(help="Sequential one-task round trips.")]
@@ -40,19 +38,27 @@ TaskEngines = Annotated[
 
 
 def _run_bench(
-    kind: str, names: list[str], params: dict, address: list[str] | None, out: Path | None
+    kind: str,
+    names: list[str],
+    params: dict,
+    address: list[str] | None,
+    out: Path | None,
+    history: str | None,
 ) -> list[dict]:
-    """Validate engines and addresses, measure each engine in its own process, save."""
+    """Validate engines and addresses, measure each engine in its own process, save, and
+    append the measured cells to the history."""
     from distlab.bench import runner
     from distlab.run import validate
 
     addresses = pairs(address, "--address")
     validate.validate_engines(names, addresses, params.get("workers"))
+    to_history = history_path(history)
     rows = runner.run_cells(
         kind, names, params, addresses, progress=lambda m: console.print(f"[dim]{m}[/]")
     )
     if out:
         runner.save(kind, rows, out)
+    record(kind, rows, params, to_history)
     return rows
 
 
@@ -80,6 +86,7 @@ def bench_granularity(
     workers: Workers = None,
     address: Addresses = None,
     out: Out = None,
+    history: History = None,
 ) -> None:
     """W2 numbers: per-element vs batched tasks, the batch-size sweep, NumPy and the loop."""
     from distlab.report.bench_tables import granularity_sweeps, granularity_table
@@ -87,7 +94,7 @@ def bench_granularity(
     if n < 1 or cap < 1 or repeats < 1:
         raise DistlabError("--n, --cap and --repeats must be >= 1")
     params = {"n": n, "cap": cap, "repeats": repeats, "workers": workers}
-    rows = _run_bench("granularity", split(engines), params, address, out)
+    rows = _run_bench("granularity", split(engines), params, address, out, history)
     console.print(granularity_table(rows, n, repeats))
     for line in granularity_sweeps(rows):
         console.print(line)
@@ -108,13 +115,14 @@ def bench_tiny_tasks(
     workers: Workers = None,
     address: Addresses = None,
     out: Out = None,
+    history: History = None,
 ) -> None:
     """No-op tasks/s and round-trip p50/p99 through distlab and through each engine's own API."""
     from distlab.report.bench_tables import tiny_tasks_table
 
     names = _task_engines(engines)
     params = _tiny_task_params(n, round_trips, repeats, workers)
-    rows = _run_bench("tiny-tasks", names, params, address, out)
+    rows = _run_bench("tiny-tasks", names, params, address, out, history)
     console.print(tiny_tasks_table(rows, n, round_trips, repeats))
 
 
@@ -132,6 +140,7 @@ def bench_queues(
     round_trips: RoundTrips = 100,
     address: Addresses = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """The task queues' published no-op test: enqueue time, time to the last result, jobs/s
     and one-job round trips for every queue and pool kind, verified, with spread."""
@@ -148,6 +157,7 @@ def bench_queues(
     addresses = pairs(address, "--address")
     validate.validate_engines(sorted({r.engine for r in rows}), addresses, workers)
     params = {"n": n, "repeats": repeats, "round_trips": round_trips, "work_ms": work_ms}
+    to_history = history_path(history)
     measured = []
     for row in rows:
         console.print(f"[dim]measuring {row.label} ...[/]")
@@ -160,6 +170,7 @@ def bench_queues(
         if out:  # after each row: a long bench interrupted keeps what it measured
             runner.save("queues", measured, out)
     console.print(queues_table(measured, params, queues.PUBLISHED_TO_LAST_S, queues.PUBLISHED_NOTE))
+    record("queues", measured, {**params, "workers": workers}, to_history)
 
 
 @bench_app.command("rtt")
@@ -174,6 +185,7 @@ def bench_rtt(
     repeats: Samples = 3,
     workers: Workers = None,
     out: Out = None,
+    history: History = None,
 ) -> None:
     """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root)."""
     from distlab import registry
@@ -196,10 +208,12 @@ def bench_rtt(
     check_rtt(rtt_ms, "--rtt")
     params = _tiny_task_params(n, round_trips, repeats, workers)
     netns.require_privileges()
+    to_history = history_path(history)
     rows = run_rtt(names, hosts, rtt_ms, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
     if out:
         runner.save("rtt", rows, out)
     console.print(rtt_table(rows, rtt_ms, hosts))
+    record("rtt", rows, {**params, "hosts": hosts, "rtt_ms": rtt_ms}, to_history)
 
 
 @bench_app.command("streams")
@@ -217,6 +231,7 @@ def bench_streams(
         str, typer.Option(help="windows (keyed tumbling windows) or top_n (sliding top-N).")
     ] = "windows",
     out: Out = None,
+    history: History = None,
 ) -> None:
     """Each stream engine's highest sustained rate (search) next to the raw pipe's ceiling."""
     from distlab.bench import runner
@@ -239,7 +254,7 @@ def bench_streams(
     }
     console.print("[dim]measuring the raw pipe ...[/]")
     rows = [bench_streams.pipe_row(params)]
-    rows += _run_bench("streams", split(engines), params, None, None)
+    rows += _run_bench("streams", split(engines), params, None, None, history)
     if out:
         runner.save("streams", rows, out)
     console.print(streams_table(rows, {**bench_streams.DEFAULTS, **params}))
@@ -256,6 +271,7 @@ def bench_break_even(
     workers: Workers = None,
     address: Addresses = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """How small can a task be: efficiency against task duration, per-task overhead, and
     the duration at which each engine reaches 90% efficiency."""
@@ -269,7 +285,7 @@ def bench_break_even(
         raise DistlabError("--durations and --point-s must be > 0, --repeats >= 1")
     params = {"durations_ms": sorted(ms), "point_s": point_s, "repeats": repeats}
     params["workers"] = workers
-    rows = _run_bench("break-even", _task_engines(engines), params, address, out)
+    rows = _run_bench("break-even", _task_engines(engines), params, address, out, history)
     console.print(break_even_table(rows))
     for r in rows:
         console.print(break_even_sentence(r))
@@ -289,6 +305,7 @@ def bench_data_size(
     workers: Workers = None,
     address: Addresses = None,
     out: ReportOut = None,
+    history: History = None,
 ) -> None:
     """What moving data costs: payloads as argument, as result, and shared once, per size;
     where each engine's copy happens and where it stops."""
@@ -305,64 +322,10 @@ def bench_data_size(
         "timeout_s": timeout,
         "workers": workers,
     }
-    rows = _run_bench("data-size", _task_engines(engines), params, address, out)
+    rows = _run_bench("data-size", _task_engines(engines), params, address, out, history)
     console.print(data_size_table(rows))
     for line in data_size_sentences(rows):
         console.print(line, highlight=False)
-
-
-@bench_app.command("tpch")
-def bench_tpch(
-    sf: Annotated[str, typer.Option(help="Scale factors, comma-separated (1 ~ 1 GB).")] = "1",
-    engines: Annotated[
-        str | None, typer.Option(help="Comma-separated (default: every dataframe engine).")
-    ] = None,
-    queries: Annotated[str | None, typer.Option(help="Comma-separated (default: all).")] = None,
-    repeats: Annotated[int, typer.Option(help="Warm runs after each first run.")] = 3,
-    time_limit: Annotated[float, typer.Option(help="Seconds one query may run.")] = 600.0,
-    memory_limit: Annotated[
-        float | None, typer.Option(help="GiB the engine's processes may hold (default 80% of RAM).")
-    ] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Where the tables are kept.")] = None,
-    workers: Workers = None,
-    out: ReportOut = None,
-) -> None:
-    """TPC-H on every dataframe and SQL engine at each scale factor, every answer checked,
-    time (first and warm runs), peak memory and spill, until each engine breaks."""
-    from distlab import registry
-    from distlab.bench import runner, tpch
-    from distlab.report import dataframe_tables as show
-    from distlab.run import validate
-    from distlab.workloads.tpch import QUERY_NAMES
-
-    try:
-        scales = [float(s) for s in split(sf)]
-    except ValueError:
-        raise DistlabError(f"--sf takes numbers, e.g. 1,3,10 (got {sf!r})") from None
-    chosen = split(queries) or list(QUERY_NAMES)
-    if not scales or min(scales) <= 0 or repeats < 0 or time_limit <= 0:
-        raise DistlabError("--sf must be > 0, --repeats >= 0, --time-limit > 0")
-    if unknown := [q for q in chosen if q not in QUERY_NAMES]:
-        raise DistlabError(
-            f"no TPC-H query {unknown[0]!r} here; choose from {', '.join(QUERY_NAMES)}"
-        )
-    names = split(engines) or [e for e in validate.default_engines()
-                               if "dataframe" in registry.entry(e).shapes]  # fmt: skip
-    validate.validate_engines(names, {}, workers)
-    params = {"repeats": repeats, "time_limit_s": time_limit, "data_dir": data_dir,
-              "workers": workers, "memory_limit_mb": (memory_limit * 1024 if memory_limit
-                                                      else tpch.default_memory_limit_mb())}  # fmt: skip
-    rows = tpch.run_tpch(names, scales, chosen, params,
-                         progress=lambda m: console.print(f"[dim]{m}[/]"))  # fmt: skip
-    for table in show.scale_tables(rows, repeats):
-        console.print(table)
-    console.print(show.summary_table(rows))
-    for line in show.reasons(rows):
-        console.print(line, highlight=False)
-    if out:
-        saved = runner.save("tpch", rows, out)
-        plot = show.scale_plot(rows, saved.with_name("tpch-scale.png"))
-        console.print(f"figures: {saved}" + (f"; plot: {plot}" if plot else ""))
 
 
 def _bytes(text: str) -> int:

@@ -68,8 +68,13 @@ def measure(kind: str, job: BenchJob, wrap: list[str] | None = None) -> dict[str
 def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> Path:
     """Write the figures to ``path``, or into the directory ``path`` as
     ``bench-<benchmark>.json`` (where `distlab report` of that directory finds them)."""
-    from distlab.results import BenchDocument, environment, save_bench
+    from distlab import machine_speed
+    from distlab.results import BenchDocument, Speed, environment, save_bench
 
     if path.is_dir():
         path = path / f"bench-{benchmark}.json"
-    return save_bench(BenchDocument(benchmark, environment(), rows), path)
+    env = environment()
+    # the machine's speed figure beside the figures (measured now: every engine of the
+    # bench has stopped, so nothing disturbs it)
+    env.speed = Speed(**machine_speed.measure())
+    return save_bench(BenchDocument(benchmark, env, rows), path)

@@ -126,7 +126,7 @@ def compare(
         underpowered |= min_possible_p(*row.n) > alpha
         ratios.append(row.ratio)
         out.rows.append(row)
-    _judge(out, threshold, alpha)
+    judge(out, threshold, alpha)
     if ratios:
         out.geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     if underpowered:
@@ -172,7 +172,7 @@ def false_discovery_q(ps: list[float]) -> list[float]:
     return q
 
 
-def _judge(out: Comparison, threshold: float, alpha: float) -> None:
+def judge(out: Comparison, threshold: float, alpha: float) -> None:
     """Each tested time row's verdict: beyond the threshold and significant once the whole
     file's comparisons are accounted for (a false discovery rate of ``alpha``)."""
     tested = [r for r in out.rows if r.p is not None]

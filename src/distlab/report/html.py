@@ -16,6 +16,8 @@ from distlab.report import recommend
 from distlab.report.choose import attach_benches
 from distlab.report.figures import fmt_s, fmt_x, label, work_label
 from distlab.report.glance import work_keys
+from distlab.report.history import since_last_run
+from distlab.report.history_tables import since_html
 from distlab.report.html_choose import choose_html
 from distlab.report.html_glance import GLANCE_CSS, glance_html, time_spent_html
 from distlab.report.html_tables import (
@@ -230,7 +232,10 @@ def _or_dash(value, dash: str = "-"):
     return dash if value is None else value
 
 
-def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "") -> str:
+def render(
+    doc: dict, plots: list, plot_note: str | None = None, source: str = "", since: str = ""
+) -> str:
+    """The page; ``since``: the "Since the last run on this machine" section, if any."""
     created = doc.created or ""
     command = " ".join(str(x) for x in doc.command)
     settings = doc.settings
@@ -258,6 +263,7 @@ def render(doc: dict, plots: list, plot_note: str | None = None, source: str = "
 · <a href="#plots">plots</a> · <a href="#time-section">time</a> · <a href="#details">every cell</a>
 · <a href="#environment-section">environment</a></p>
 {partial}{_plan_html(doc)}<section id="glance-section">{glance_html(doc)}</section>
+{since}
 {choose_html(doc)}
 {hosts_html(doc)}
 {rtt_html(doc)}
@@ -284,10 +290,15 @@ repetitions separate from the runner-up's.</p>
 """
 
 
-def build_report(results_path_or_doc: str | Path | results.Results, out_dir: str | Path | None = None) -> Path:
+def build_report(
+    results_path_or_doc: str | Path | results.Results,
+    out_dir: str | Path | None = None,
+    history: Path | None = None,
+) -> Path:
     """Write out_dir/report.html and out_dir/plots/*.png|svg; return the page's path.
 
-    out_dir defaults to the directory holding the results file.
+    out_dir defaults to the directory holding the results file. ``history``: the history
+    file whose earlier run on this machine the page compares with (None: no such section).
     """
     if isinstance(results_path_or_doc, results.Results):
         doc, source = results_path_or_doc, ""
@@ -311,6 +322,7 @@ def build_report(results_path_or_doc: str | Path | results.Results, out_dir: str
         from distlab.report.plots import render_all
 
         made = render_all(doc, out / "plots")
+    since = since_html(since_last_run(doc, source, history)) if history else ""
     page = out / "report.html"
-    page.write_text(render(doc, made, plot_note, source), encoding="utf-8")
+    page.write_text(render(doc, made, plot_note, source, since), encoding="utf-8")
     return page

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from distlab.contracts.dataframe import PANDAS_API, RAY_DATA_API, Query
+from distlab.contracts.dataframe import Query
 from distlab.workloads import groupby_data
 from distlab.workloads.base import Param
 from distlab.workloads.groupby_queries import FRAMES, MEASURES, SQL
 from distlab.workloads.groupby_ray import FRAMES as RAY_FRAMES
 from distlab.workloads.groupby_ray import NOT_EXPRESSIBLE as RAY_NOT_EXPRESSIBLE
-from distlab.workloads.queries import QueryWorkload
+from distlab.workloads.queries import QueryWorkload, api_forms
 
 QUERY_NAMES = tuple(SQL)
 
@@ -27,12 +27,7 @@ def groupby_queries() -> dict[str, Query]:
 
 
 def _query(name: str) -> Query:
-    frames = {PANDAS_API: FRAMES[name]}
-    if name in RAY_FRAMES:
-        frames[RAY_DATA_API] = RAY_FRAMES[name]
-    not_expressible = {}
-    if name in RAY_NOT_EXPRESSIBLE:
-        not_expressible[RAY_DATA_API] = RAY_NOT_EXPRESSIBLE[name]
+    frames, not_expressible = api_forms(name, FRAMES, RAY_FRAMES, RAY_NOT_EXPRESSIBLE)
     return Query(name=name, tables=("x",), sql=SQL[name], frames=frames,
                  summary=MEASURES[name], not_expressible=not_expressible)  # fmt: skip
 

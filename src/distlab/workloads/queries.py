@@ -25,11 +25,25 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from distlab.contracts import DistlabError, Engine
-from distlab.contracts.dataframe import DATAFRAME, Answer, Query
+from distlab.contracts.dataframe import DATAFRAME, PANDAS_API, RAY_DATA_API, Answer, Query
 from distlab.procs import folder_bytes
 from distlab.workloads import answers
 from distlab.workloads.base import RunOutput, Workload
 from distlab.workloads.tpch_data import data_checksum, manifest_of
+
+
+def api_forms(
+    name: str, pandas: dict[str, Any], ray: dict[str, Any], ray_missing: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A query's forms per dataframe API (pandas always, Ray Data where written), and the
+    APIs that cannot express it, with the reason: Query's ``frames`` and
+    ``not_expressible``."""
+    frames = {PANDAS_API: pandas[name]}
+    if name in ray:
+        frames[RAY_DATA_API] = ray[name]
+    missing = {RAY_DATA_API: ray_missing[name]} if name in ray_missing else {}
+    return frames, missing
+
 
 #: how often the spill folders are measured while a query runs
 SPILL_SAMPLE_S = 0.2

@@ -15,10 +15,10 @@ import json
 from importlib import resources
 from typing import Any
 
-from distlab.contracts.dataframe import PANDAS_API, RAY_DATA_API, Query
+from distlab.contracts.dataframe import Query
 from distlab.workloads import answers, tpch_data
 from distlab.workloads.base import Param
-from distlab.workloads.queries import QueryWorkload
+from distlab.workloads.queries import QueryWorkload, api_forms
 from distlab.workloads.tpch_frames import FRAMES, ORDER
 from distlab.workloads.tpch_ray import FRAMES as RAY_FRAMES
 from distlab.workloads.tpch_ray import NOT_EXPRESSIBLE as RAY_NOT_EXPRESSIBLE
@@ -34,12 +34,7 @@ def tpch_queries() -> dict[str, Query]:
 
 
 def _query(name: str) -> Query:
-    frames = {PANDAS_API: FRAMES[name]}
-    if name in RAY_FRAMES:
-        frames[RAY_DATA_API] = RAY_FRAMES[name]
-    not_expressible = {}
-    if name in RAY_NOT_EXPRESSIBLE:
-        not_expressible[RAY_DATA_API] = RAY_NOT_EXPRESSIBLE[name]
+    frames, not_expressible = api_forms(name, FRAMES, RAY_FRAMES, RAY_NOT_EXPRESSIBLE)
     return Query(
         name=name, tables=TABLES[name], sql=SQL[name], frames=frames,
         order=ORDER[name][0], limit=ORDER[name][1], not_expressible=not_expressible,

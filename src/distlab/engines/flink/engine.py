@@ -49,7 +49,7 @@ DEFAULT_REST_PORT = 8081
 #: an unreachable --address must fail well within ~10 s
 CONNECT_TIMEOUT_S = 5.0
 #: environment variables start() sets for the gateway JVM and restores on close()
-_ENV_SET = ("FLINK_LOG_DIR", "LOG4J_PROPERTIES", "_python_worker_execution_mode")
+_ENV_SET = ("FLINK_LOG_DIR", "LOG4J_PROPERTIES", "_python_worker_execution_mode", "JVM_ARGS")
 #: the gateway JVM's logging: everything to its log file. PyFlink's own log4j-cli.properties
 #: also copies org.apache.hadoop's INFO lines to the console, which the Parquet format's
 #: Hadoop classes then print on every query ("Got brand-new decompressor").
@@ -170,6 +170,10 @@ class FlinkEngine(BatchEngine, StreamEngine, FlinkDataframe):
         with open(log4j, "w") as out:
             out.write(LOG4J_PROPERTIES)
         os.environ["LOG4J_PROPERTIES"] = log4j
+        # the JVM's own scratch too (the table planner's jar, native libraries it unpacks):
+        # in our directory, so a JVM stopped before its exit hooks ran leaves nothing behind
+        jvm_args = self._saved_env.get("JVM_ARGS") or ""
+        os.environ["JVM_ARGS"] = f"{jvm_args} -Djava.io.tmpdir={self._log_dir}".strip()
         # Python UDFs in worker processes the JVM starts (so close() stops them with it),
         # not PyFlink's default "loopback" for mini-clusters: that runs every UDF in threads
         # of this process (one GIL for all workers) behind a gRPC server on [::] that lives
