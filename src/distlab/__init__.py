@@ -10,7 +10,15 @@ from __future__ import annotations
 from distlab.contracts import DistlabError, Engine, RemoteTraceback
 
 __version__ = "0.1.0"
-__all__ = ["DistlabError", "Engine", "RemoteTraceback", "compare", "engine", "__version__"]
+__all__ = [
+    "DistlabError",
+    "Engine",
+    "RemoteTraceback",
+    "advise",
+    "compare",
+    "engine",
+    "__version__",
+]
 
 
 def engine(
@@ -28,3 +36,14 @@ def compare(fn, items, engines: list[str] | None = None, **options):
     from distlab.run.yours import compare as run_compare
 
     return run_compare(fn, items, engines, **options)
+
+
+def advise(
+    fn, items, engines: list[str] | None = None, workers: list[int] | None = None, **options
+):
+    """Which engine, chunk size and worker count for ``[fn(x) for x in items]`` on this
+    machine: profiled, predicted, raced for real and verified; the Advice's ``text()``
+    is what ``distlab advise`` prints (see distlab.advice)."""
+    from distlab.advice import advise as run_advise
+
+    return run_advise(fn, items, engines, workers, **options)

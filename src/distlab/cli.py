@@ -1,4 +1,5 @@
-"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare, history.
+"""The `distlab` command: run, engines, doctor, workloads, bench, report, compare, history,
+advise.
 
 Each command parses and checks its options, calls the library, and prints through
 ``distlab.console``; the tables and pages themselves are built in ``distlab.report``.
@@ -364,12 +365,14 @@ def compare_cmd(
 
 def _add_groups() -> None:
     from distlab.bench.cli import bench_app
+    from distlab.cli_advise import advise_cmd
     from distlab.cli_cluster import cluster_app
     from distlab.cli_history import history_cmd
 
     app.command("history")(history_cmd)
     app.add_typer(bench_app, name="bench")
     app.add_typer(cluster_app, name="cluster")
+    app.command("advise")(advise_cmd)
 
 
 _add_groups()
