@@ -203,7 +203,7 @@ def _run_cell(
     )
     if job.timeline and timeline.can_record(engine, wl):
         # an extra repetition, not ranked, after the memory window
-        cell.timeline = timeline.record(engine, wl, variant, samples)
+        cell.timeline = timeline.record(engine, wl, variant, samples, timed_run)
     try:  # outside the timed region and the memory window
         cell.answer = wl.answer_record(last.result)
     except Exception as exc:  # a record that cannot be made says so; the cell stands

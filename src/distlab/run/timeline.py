@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from distlab.contracts import TASKS, Engine, error_line
 from distlab.contracts.tasklog import LogState, TaskLog
 from distlab.stats import percentiles
-from distlab.workloads.base import Workload
+from distlab.workloads.base import RunOutput, Workload
 
 #: tasks kept in the results file per cell (the splits are computed over all of them)
 MAX_TASKS_KEPT = 2000
@@ -39,10 +40,15 @@ def can_record(engine: Engine, wl: Workload) -> bool:
     return wl.shape == TASKS and hasattr(engine, "task_log")
 
 
-def record(engine: Engine, wl: Workload, variant: str, ranked: list[float]) -> dict[str, Any]:
-    """One extra, unranked repetition with every task recorded: the cell's timeline."""
-    from distlab.run.measure import timed_run  # measure imports this module
-
+def record(
+    engine: Engine,
+    wl: Workload,
+    variant: str,
+    ranked: list[float],
+    timed_run: Callable[[Workload, Engine, str], tuple[RunOutput, float]],
+) -> dict[str, Any]:
+    """One extra, unranked repetition with every task recorded, run by ``timed_run`` (the
+    cell's own: run.measure): the cell's timeline."""
     log = TaskLog(timeline=True)
     engine.task_log = log
     t0 = time.time()
