@@ -33,15 +33,18 @@ from distlab.workloads.tpch_data import data_checksum, manifest_of
 
 
 def api_forms(
-    name: str, pandas: dict[str, Any], ray: dict[str, Any], ray_missing: dict[str, str]
+    name: str,
+    pandas: dict[str, Any],
+    ray_data: dict[str, Any],
+    ray_data_missing: dict[str, str],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """A query's forms per dataframe API (pandas always, Ray Data where written), and the
     APIs that cannot express it, with the reason: Query's ``frames`` and
     ``not_expressible``."""
     frames = {PANDAS_API: pandas[name]}
-    if name in ray:
-        frames[RAY_DATA_API] = ray[name]
-    missing = {RAY_DATA_API: ray_missing[name]} if name in ray_missing else {}
+    if name in ray_data:
+        frames[RAY_DATA_API] = ray_data[name]
+    missing = {RAY_DATA_API: ray_data_missing[name]} if name in ray_data_missing else {}
     return frames, missing
 
 
