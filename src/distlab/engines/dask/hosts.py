@@ -20,9 +20,14 @@ def deploy(hosts: TestHosts, workers: int, gpus: int = 0) -> Deployment:
 
 def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     server = dep.server
+    # the scheduler's and workers' directories inside the deployment's, removed with it
+    # (Dask's default keeps a dask-scratch-space in the system's temp dir)
+    scratch = dep.logdir / "dask"
+    scratch.mkdir(exist_ok=True)
+    scratch_env = {"DASK_TEMPORARY_DIRECTORY": str(scratch)}
     scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     dep.start("scheduler", server, [*scheduler, "--host", server.address, "--port", str(PORT),
-                                    "--no-dashboard"])  # fmt: skip
+                                    "--no-dashboard"], env=scratch_env)  # fmt: skip
     wait_for_port(dep, server, PORT)
     dep.address = "tcp://" + dep.via(dep.driver, server, PORT, "driver -> scheduler")
     for i, (host, count) in enumerate(dep.spread(workers)):
@@ -32,9 +37,9 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
         options = ["--host", host.address, "--nworkers", str(count), "--nthreads", "1",
                    "--no-dashboard", "--death-timeout", "60"]  # fmt: skip
         if dep.gpus and i == 0:
-            _start_gpu_workers(dep, host, count, [*worker, *options[:2], *options[4:]])
+            _start_gpu_workers(dep, host, count, [*worker, *options[:2], *options[4:]], scratch_env)
             continue
-        dep.start(f"workers {i + 1}", host, [*worker, *options])
+        dep.start(f"workers {i + 1}", host, [*worker, *options], env=scratch_env)
     dep.run_on_driver(
         "from distributed import Client\n"
         f"with Client({dep.address!r}, timeout=30) as c:\n"
@@ -44,7 +49,9 @@ def _start(dep: Deployment, hosts: TestHosts, workers: int) -> None:
     dep.links["client, workers <-> workers (data)"] = carried(hosts, peer_to_peer=True)
 
 
-def _start_gpu_workers(dep: Deployment, host: Host, count: int, command: list[str]) -> None:
+def _start_gpu_workers(
+    dep: Deployment, host: Host, count: int, command: list[str], scratch_env: dict[str, str]
+) -> None:
     """The first worker host's workers one process each, with the deployment's GPU
     units split among them as the embedded engine splits them (its share declared as a
     Dask resource, its unit ids in its environment)."""
@@ -55,4 +62,4 @@ def _start_gpu_workers(dep: Deployment, host: Host, count: int, command: list[st
         env = units_environment({"GPU": units}) if units else {}
         resources = ["--resources", f"GPU={share}"] if share else []
         dep.start(f"workers 1.{j + 1}", host, [*command, "--nworkers", "1", *resources],
-                  env=env)  # fmt: skip
+                  env={**scratch_env, **env})  # fmt: skip
