@@ -33,8 +33,10 @@ def history_path(history: str | None) -> Path | None:
 
 def record(kind: str, rows: list[dict], params: dict, history_path: Path | None) -> None:
     """Append a bench's measured cells to the history, saying where (nothing when off)."""
+    from distlab.bench.runner import speed_figure
     from distlab.report.history_cells import record_bench
 
-    recorded = record_bench(kind, rows, params, history_path)
+    speed_s = speed_figure()["seconds"] if history_path is not None else None
+    recorded = record_bench(kind, rows, params, history_path, speed_s)
     if recorded:
         console.print(f"[dim]history: {recorded} cells appended to {history_path}[/]")

@@ -4,6 +4,7 @@ with its parent), and saving the rows."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -68,13 +69,19 @@ def measure(kind: str, job: BenchJob, wrap: list[str] | None = None) -> dict[str
 def save(benchmark: str, rows: list[dict[str, Any]], path: Path) -> Path:
     """Write the figures to ``path``, or into the directory ``path`` as
     ``bench-<benchmark>.json`` (where `distlab report` of that directory finds them)."""
-    from distlab import machine_speed
     from distlab.results import BenchDocument, Speed, environment, save_bench
 
     if path.is_dir():
         path = path / f"bench-{benchmark}.json"
     env = environment()
-    # the machine's speed figure beside the figures (measured now: every engine of the
-    # bench has stopped, so nothing disturbs it)
-    env.speed = Speed(**machine_speed.measure())
+    env.speed = Speed(**speed_figure())
     return save_bench(BenchDocument(benchmark, env, rows), path)
+
+
+@functools.cache
+def speed_figure() -> dict[str, Any]:
+    """The machine's speed figure for this bench command, timed once, after its engines
+    stopped (nothing disturbs it then): the figures file and the history share it."""
+    from distlab import machine_speed
+
+    return machine_speed.measure()

@@ -153,10 +153,15 @@ def record_run(doc: Results, results_path: Path, history: Path | None) -> int | 
 
 
 def record_bench(
-    benchmark: str, rows: list[dict[str, Any]], params: dict, history: Path | None
+    benchmark: str,
+    rows: list[dict[str, Any]],
+    params: dict,
+    history: Path | None,
+    speed_s: float | None = None,
 ) -> int | None:
-    """Append a bench's cells to the history, with the machine's speed figure timed now
-    (after the engines stopped: the machine is as quiet as the bench left it)."""
+    """Append a bench's cells to the history, with the bench's speed figure (``speed_s``),
+    or one timed now (after the engines stopped: the machine is as quiet as the bench
+    left it)."""
     entries = bench_entries(benchmark, rows, params)
     if history is None or not entries:
         return None
@@ -164,7 +169,7 @@ def record_bench(
         source=f"bench {benchmark}",
         machine=store.machine_identity(socket.gethostname(), os.cpu_count()),
         code_version=store.code_version(),
-        speed_s=machine_speed.measure()["seconds"],
+        speed_s=speed_s if speed_s is not None else machine_speed.measure()["seconds"],
     )
     store.append(history, recording, entries)
     return len(entries)
