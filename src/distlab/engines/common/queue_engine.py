@@ -74,6 +74,8 @@ class QueueEngine(TaskEngine):
     #: the process running a task lives for that task alone (RQ's work-horse): one that
     #: vanished did not die
     task_processes_come_and_go: ClassVar[bool] = False
+    #: how long close() lets the worker CLIs shut down on SIGTERM before killing them
+    stop_grace_s: ClassVar[float] = 10.0
     data_path: ClassVar[dict[str, str]] = {
         "argument": "cloudpickled, base64 text in the task message, held in Redis",
         "result": "cloudpickled, base64 text in the queue's result store (Redis)",
@@ -224,7 +226,7 @@ class QueueEngine(TaskEngine):
         while (
             self._workers
             and not self.task_processes_come_and_go
-            and len(self.worker_pids()) < (self.workers or 1)
+            and len(self.worker_pids()) < self.task_processes_expected()
             and time.monotonic() < deadline
         ):
             time.sleep(0.05)
@@ -232,7 +234,7 @@ class QueueEngine(TaskEngine):
     def close(self) -> None:
         workers = list(self._workers.values())
         if workers:
-            stop_pids([p.pid for p in workers], grace=10.0)
+            stop_pids([p.pid for p in workers], grace=self.stop_grace_s)
             for proc in workers:
                 try:
                     proc.wait(timeout=10)  # reap: no zombie left
@@ -363,6 +365,11 @@ class QueueEngine(TaskEngine):
         return self.job_results(self.enqueue_jobs(n))
 
     # -- observation -------------------------------------------------------------------
+    def task_processes_expected(self) -> int:
+        """How many task processes a started engine has at least (one per worker, unless
+        a worker CLI runs its workers as threads of one process)."""
+        return self.workers or 1
+
     def worker_pids(self) -> list[int]:
         """Every process of the worker CLIs that may run a task (the CLI's own process
         too: some run tasks there)."""

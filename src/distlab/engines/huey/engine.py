@@ -39,6 +39,11 @@ class HueyEngine(QueueEngine):
             settings["sqlite_file"] = os.path.join(self._workdir or ".", "huey.db")
         return settings
 
+    def task_processes_expected(self) -> int:
+        # threads (or greenlets) of one consumer process: waiting for more processes
+        # would wait the whole start timeout
+        return super().task_processes_expected() if self.options["worker_type"] == "process" else 1
+
     def uses_redis(self) -> bool:
         return self.options["storage"] == "redis"
 

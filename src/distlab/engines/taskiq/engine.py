@@ -31,6 +31,9 @@ class TaskiqEngine(QueueEngine):
     plugin = PLUGIN
     server = PLUGIN.server
     worker_cli = "taskiq worker"
+    # the list broker's BRPOP waits without a limit and never sees the shutdown signal:
+    # an idle worker leaves only when killed, so waiting 10 s for it is time lost
+    stop_grace_s = 2.0
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address=address, workers=workers, **options)
