@@ -10,6 +10,7 @@ import pytest
 
 import distlab as dl
 from advise_work import heavy, small, where
+from clusters import dask_cluster
 from commands import distlab
 from distlab.advice.answer import distlab_code, native_code
 from distlab.advice.model import Config, Model
@@ -31,11 +32,19 @@ def _advise_cli(fn: str, items: str, *more: str):
         ("small", "items_with_a_lock", "item #2 cannot be sent to workers"),
         ("fails_on_seven", "numbers", "failed on item #7: ValueError: seven is not allowed"),
         ("small", "numbers", "unknown engine 'nosuch'"),
+        ("small", "numbers", "--rtt, --loss and --rate go with --hosts"),
+        ("small", "numbers", "give --hosts or --address, not both"),
+        ("small", "numbers", "--address expects ENGINE=VALUE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_anything_starts(fn, items, says):
-    more = ("--engines", "nosuch") if "nosuch" in says else ()
-    res = _advise_cli(fn, items, *more)
+    more = {
+        "nosuch": ("--engines", "nosuch"),
+        "--rtt": ("--rtt", "20ms"),
+        "not both": ("--hosts", "3", "--address", "dask=tcp://127.0.0.1:1"),
+        "ENGINE=VALUE": ("--address", "dask"),
+    }
+    res = _advise_cli(fn, items, *next((v for k, v in more.items() if k in says), ()))
     assert res.returncode == 2, res.stdout + res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
@@ -154,3 +163,43 @@ def test_the_printed_code_is_python(engine, chunk):
         assert "from mywork import make_inputs" in code
     if chunk > 1:
         assert "50" in native_code(trial, ("mywork", "simulate"), None)
+
+
+def test_advice_on_a_running_cluster_calibrates_there_and_prints_its_address():
+    """--address: the cluster's own workers, its round trip measured, the code pointed at it."""
+    with dask_cluster(nworkers=2) as address:
+        advice = dl.advise(heavy, range(40), engines=["local"], addresses={"dask": address})
+    dask = next(c for c in advice.costs if c.engine == "dask")
+    assert dask.where == address and dask.workers == 2 and dask.round_trip_s > 0
+    assert dask.task_cost_from == "measured now"
+    assert any(t.config.engine == "dask" for t in advice.trials[1:]), advice.text()
+    trial = next(t for t in advice.trials if t.config.engine == "dask")
+    assert f'Client("{address}")' in native_code(trial, ("m", "f"), None, address)
+    assert f'address="{address}"' in distlab_code(trial, ("m", "f"), None, address)
+
+
+def test_a_recent_bench_of_this_machine_stands_in_for_the_per_task_cost(tmp_path):
+    """The newest bench tiny-tasks of this machine and versions gives the per-task cost;
+    one of other versions does not."""
+    import os
+    import socket
+
+    from distlab import registry
+    from distlab.advice.recent import bench_task_cost
+    from distlab.results import history as store
+    from distlab.results import library_versions
+
+    path = tmp_path / "history.sqlite"
+    here = store.machine_identity(socket.gethostname(), os.cpu_count())
+    versions = library_versions(registry.entry("local").libraries)
+    for per_task, found in ((0.002, versions), (0.005, {"python": "0.0"})):
+        entry = store.CellEntry("local", "tiny-tasks", "adapter",
+                                "n=1000 repeats=3 round_trips=10 workers=-",
+                                [per_task * 1000] * 3, found)  # fmt: skip
+        store.append(path, store.Recording("bench tiny-tasks", here, "test"), [entry])
+    cost, source = bench_task_cost("local", os.cpu_count() or 1, path)
+    assert cost == pytest.approx(0.002) and source.startswith("bench tiny-tasks of ")
+    assert bench_task_cost("local", 64, path) is None  # another worker count
+    advice = dl.advise(small, range(200), engines=["local"], history=path)
+    assert advice.costs[0].task_s == pytest.approx(0.002)
+    assert advice.costs[0].task_cost_from == source

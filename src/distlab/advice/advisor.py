@@ -20,12 +20,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from distlab.advice.answer import Advice, decide, distlab_code, native_code, table
 from distlab.advice.model import Model
 from distlab.advice.profile import measure
 from distlab.advice.race import Race, same
+from distlab.advice.recent import bench_task_cost
 from distlab.contracts import TASKS, DistlabError
 from distlab.contracts.errors import error_line
 
@@ -47,6 +49,9 @@ def advise(
     model: ModelFactory = Model,
     say: Callable[[str], None] | None = None,
     items_ref: str | None = None,
+    addresses: dict[str, str] | None = None,
+    engine_options: dict[str, dict[str, Any]] | None = None,
+    history: Path | None = None,
 ) -> Advice:
     """Advise how to run ``[fn(x) for x in items]``: profile, predict, race, answer.
 
@@ -55,7 +60,11 @@ def advise(
     golden) -> bool`` for results not compared by equality; ``model``: the class (or
     factory) of the cost model, called with the profile and an empty dict of engine
     costs; ``say``: called with each progress line; ``items_ref``: how the items were
-    given (``module:name``), for the printed code."""
+    given (``module:name``), for the printed code; ``addresses``: engine -> the address
+    of a running cluster to advise on (its workers are what it has), with
+    ``engine_options`` the options it needs (e.g. a Celery queue); ``history``: the
+    history file whose recent ``bench tiny-tasks`` may stand in for the calibration's
+    per-task cost (None: always measure)."""
     began = time.perf_counter()
     from distlab.workloads.user import importable_everywhere, judged, module_root, shippable
 
@@ -67,7 +76,11 @@ def advise(
         raise DistlabError(f"the items cannot be listed: {error_line(exc)}") from None
     if not items:
         raise DistlabError("no items to advise on")
-    names = _engines(engines)
+    addresses = addresses or {}
+    engine_options = engine_options or {}
+    # with clusters to advise on, the standard library's pool here stays the bar
+    asked = [*(engines or (SHORTLIST[:1] if addresses else ())), *addresses]
+    names = _engines(asked or None)
     counts = _workers(workers)
     module_name = getattr(fn, "__module__", "") or ""
     module = sys.modules.get(module_name)
@@ -93,10 +106,17 @@ def advise(
     from distlab.registry import create
 
     for engine_name in names:
-        for count in counts:
-            race.run_engine(
-                engine_name, count, lambda e=engine_name, w=count: create(e, workers=w).start()
-            )
+        address = addresses.get(engine_name)
+        options = engine_options.get(engine_name, {})
+        for count in [0] if address else counts:  # a cluster has the workers it has
+
+            def start(e=engine_name, w=count, a=address, o=options):
+                return create(e, address=a, workers=w or None, **o).start()
+
+            def known(w: int, e=engine_name, a=address) -> tuple[float, str] | None:
+                return None if a else bench_task_cost(e, w, history)
+
+            race.run_engine(engine_name, count, start, known)
     ran = {t.config for t in race.trials}
     predicted = [c for k in race.costs for c in cost_model.configs(k.engine, k.workers)]
     not_run = len([c for c in predicted if c not in ran])
@@ -107,7 +127,9 @@ def advise(
     fn_ref = (module_name, name)
     best, runner, gain, stay, verdict = decide(profile, race.trials, break_even)
     error = race.error()
-    code, native = distlab_code(best, fn_ref, items_ref), native_code(best, fn_ref, items_ref)
+    where = addresses.get(best.config.engine)
+    code = distlab_code(best, fn_ref, items_ref, where)
+    native = native_code(best, fn_ref, items_ref, where)
     lines += [
         "",
         f"predicted against measured (the model's worst error: {error:.2f}x; "

@@ -150,25 +150,31 @@ def _stay(profile: Profile, loop: Trial, runner: Trial | None, break_even: dict)
     )
 
 
-def distlab_code(trial: Trial, fn_ref: tuple[str, str], items_ref: str | None) -> str:
-    """The recommended map with distlab."""
+def distlab_code(
+    trial: Trial, fn_ref: tuple[str, str], items_ref: str | None, address: str | None = None
+) -> str:
+    """The recommended map with distlab (on the cluster at ``address``, if given)."""
     c = trial.config
     name = fn_ref[1]
     chunk = f", chunksize={c.chunk}" if c.chunk > 1 else ""
+    where = f'address="{address}"' if address else f"workers={c.workers}"
     return _script(
         ["import distlab"],
         fn_ref,
         items_ref,
         "",
         [
-            f'with distlab.engine("{c.engine}", workers={c.workers}) as ex:',
+            f'with distlab.engine("{c.engine}", {where}) as ex:',
             f"    results = ex.map({name}, items{chunk})",
         ],
     )
 
 
-def native_code(trial: Trial, fn_ref: tuple[str, str], items_ref: str | None) -> str:
-    """The same map in the engine's own API, so the user can leave distlab behind."""
+def native_code(
+    trial: Trial, fn_ref: tuple[str, str], items_ref: str | None, address: str | None = None
+) -> str:
+    """The same map in the engine's own API, so the user can leave distlab behind (on
+    the cluster at ``address``, if given)."""
     c = trial.config
     name = fn_ref[1]
     chunks = f"chunks = [items[i : i + {c.chunk}] for i in range(0, len(items), {c.chunk})]"
@@ -186,8 +192,10 @@ def native_code(trial: Trial, fn_ref: tuple[str, str], items_ref: str | None) ->
         )
     if c.engine == "dask":
         cluster = (
-            f"with LocalCluster(n_workers={c.workers}, threads_per_worker=1, processes=True) "
-            "as cluster, Client(cluster) as client:"
+            f'with Client("{address}") as client:'
+            if address
+            else f"with LocalCluster(n_workers={c.workers}, threads_per_worker=1, "
+            "processes=True) as cluster, Client(cluster) as client:"
         )
         if c.chunk == 1:
             body = [
@@ -217,9 +225,8 @@ def native_code(trial: Trial, fn_ref: tuple[str, str], items_ref: str | None) ->
                 "for r in part]",
             ]
             defs = "@ray.remote\n" + run_chunk
-        return _script(
-            ["import ray"], fn_ref, items_ref, defs, [f"ray.init(num_cpus={c.workers})", *body]
-        )
+        init = f'ray.init(address="{address}")' if address else f"ray.init(num_cpus={c.workers})"
+        return _script(["import ray"], fn_ref, items_ref, defs, [init, *body])
     return f"# no native code for {c.engine} here: use the distlab code above"
 
 

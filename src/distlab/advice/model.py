@@ -13,6 +13,10 @@ The prediction adds what a map pays, as if nothing overlapped:
   + the busiest worker's items x (item time + the worker's pickling)
   + items x the driver's pickling               (one process, never in parallel)
   + items x (argument + result bytes) x per-byte cost
+  + one task's round trip                      (the last result still has to come back)
+
+Where the engine runs elsewhere (``--address``, the test hosts), the calibration runs
+there too: its per-task cost, per-byte cost and round trip are those of the link to it.
 
 The plain loop is predicted as items x item time. The race (distlab.advice.race) puts
 every prediction beside a measurement; the worst ratio between them is the model's error,
@@ -22,12 +26,14 @@ and it decides how many configurations are run for real.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import math
 import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from distlab.advice.profile import Profile
 from distlab.contracts import DistlabError, TaskEngine
@@ -82,6 +88,15 @@ class EngineCosts:
     byte_s: float
     #: seconds the engine took to start (paid once, outside every timed map)
     start_s: float
+    #: one no-op task's round trip, submitted alone (median)
+    round_trip_s: float = 0.0
+    #: where it ran: "this machine", or the address it was pointed at
+    where: str = "this machine"
+    #: cores its workers share (this machine's, unless the cluster is elsewhere: then
+    #: its worker count, as nothing tells distlab how many cores it has)
+    cores: int = 1
+    #: where the per-task cost came from: "measured now", or the bench in the history
+    task_cost_from: str = "measured now"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,12 +106,21 @@ def _noop(x: Any) -> Any:
     return x
 
 
-def calibrate(engine: TaskEngine, start_s: float) -> EngineCosts:
-    """The started ``engine``'s per-task and per-byte costs, measured now."""
-    engine.map(_noop, range(CALIBRATION_WARMUP))
-    t0 = time.perf_counter()
-    engine.map(_noop, range(CALIBRATION_TASKS))
-    task_s = (time.perf_counter() - t0) / CALIBRATION_TASKS
+def calibrate(
+    engine: TaskEngine,
+    start_s: float,
+    known_task_s: tuple[float, str] | None = None,
+) -> EngineCosts:
+    """The started ``engine``'s per-task and per-byte costs and its round trip, measured
+    now; ``known_task_s``: a per-task cost already measured (by a recent bench in the
+    history) and where it came from, used instead of timing the no-op map."""
+    if known_task_s is None:
+        engine.map(_noop, range(CALIBRATION_WARMUP))
+        t0 = time.perf_counter()
+        engine.map(_noop, range(CALIBRATION_TASKS))
+        task_s, task_from = (time.perf_counter() - t0) / CALIBRATION_TASKS, "measured now"
+    else:
+        task_s, task_from = known_task_s
     payload = b"\x01" * PAYLOAD_BYTES
     empty, full = [], []
     for _ in range(ROUND_TRIPS):
@@ -109,13 +133,36 @@ def calibrate(engine: TaskEngine, start_s: float) -> EngineCosts:
         if len(back) != PAYLOAD_BYTES:
             raise DistlabError(f"{engine.name}: the calibration payload came back cut")
     extra = statistics.median(full) - statistics.median(empty)
+    workers = engine.workers or 1
+    where = engine.address or "this machine"
     return EngineCosts(
         engine=engine.name,
-        workers=engine.workers or 1,
+        workers=workers,
         task_s=task_s,
         byte_s=max(0.0, extra / (2 * PAYLOAD_BYTES)),
         start_s=start_s,
+        round_trip_s=statistics.median(empty),
+        where=where,
+        cores=(os.cpu_count() or 1) if shares_this_machine(engine.address) else workers,
+        task_cost_from=task_from,
     )
+
+
+def shares_this_machine(address: str | None) -> bool:
+    """Whether an engine at ``address`` runs on this machine's cores: embedded, on
+    loopback, or on the test hosts (network namespaces of this machine, 198.18.0.0/15)."""
+    if not address:
+        return True
+    host = urlsplit(address if "://" in address else f"//{address}").hostname or ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost"
+    return ip.is_loopback or ip in TEST_HOSTS_NET
+
+
+#: the addresses distlab gives its test hosts
+TEST_HOSTS_NET = ipaddress.ip_network("198.18.0.0/15")
 
 
 def chunk_sizes(n: int, workers: int) -> list[int]:
@@ -145,7 +192,6 @@ class Model:
     def __init__(self, profile: Profile, costs: dict[tuple[str, int], EngineCosts]):
         self.profile = profile
         self.costs = costs
-        self.cores = os.cpu_count() or 1
 
     def add(self, costs: EngineCosts) -> None:
         self.costs[(costs.engine, costs.workers)] = costs
@@ -162,17 +208,17 @@ class Model:
         tasks = math.ceil(n / config.chunk)
         # workers beyond the cores share them; the driver needs some too, but a loaded
         # driver is what the per-task cost was measured with
-        parallel = max(1, min(config.workers, self.cores, tasks))
+        parallel = max(1, min(config.workers, costs.cores, tasks))
         compute = busiest_worker_items(n, config.chunk, parallel) * (p.item_s + p.pickle_s)
         data = n * (p.arg_bytes + p.result_bytes) * costs.byte_s
-        return tasks * costs.task_s + compute + n * p.pickle_s + data
+        return tasks * costs.task_s + compute + n * p.pickle_s + data + costs.round_trip_s
 
     def break_even_s(self, engine: str, workers: int, efficiency: float = 0.9) -> float:
         """The item time at which one task per item reaches ``efficiency``: with per-task
         cost c and w workers a map takes n (c + t / w), so t / (t + c w) >= e at
         t = c w e / (1 - e) (9 c w at 90%)."""
         costs = self.costs[(engine, workers)]
-        w = min(workers, self.cores)
+        w = min(workers, costs.cores)
         return costs.task_s * w * efficiency / (1 - efficiency)
 
 

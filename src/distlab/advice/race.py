@@ -171,14 +171,24 @@ class Race:
         return predicted_s / self.error() < (self.best().median or 0.0)
 
     # -- one engine -------------------------------------------------------------------
-    def run_engine(self, name: str, workers: int, start: Callable[[], TaskEngine]) -> None:
-        """Start the engine, calibrate it, run its promising configurations."""
+    def run_engine(
+        self,
+        name: str,
+        workers: int,
+        start: Callable[[], TaskEngine],
+        known_task_s: Callable[[int], tuple[float, str] | None] = lambda workers: None,
+    ) -> None:
+        """Start the engine, calibrate it, run its promising configurations.
+        ``known_task_s(workers)``: a per-task cost measured before (a recent bench), if
+        any, and where it came from."""
         engine = self._start(name, workers, start)
         if engine is None:
             return
+        # a cluster given by its address has the workers it has
+        workers = engine.workers or workers
         try:
             t0 = time.perf_counter()
-            costs = calibrate(engine, self._start_s)
+            costs = calibrate(engine, self._start_s, known_task_s(workers))
         except Exception as exc:
             engine.close()
             self.skipped[name] = f"calibration failed: {error_line(exc)}"
@@ -186,9 +196,10 @@ class Race:
         self.costs.append(costs)
         self.model.add(costs)
         self.say(
-            f"{name} (workers={workers}): started in {self._start_s:.1f} s, calibrated in "
-            f"{time.perf_counter() - t0:.1f} s: {costs.task_s * 1e3:.2f} ms per task, "
-            f"{costs.byte_s * 1e9:.2f} s per GB"
+            f"{name} (workers={workers}, on {costs.where}): started in {self._start_s:.1f} s, "
+            f"calibrated in {time.perf_counter() - t0:.1f} s: {costs.task_s * 1e3:.2f} ms "
+            f"per task ({costs.task_cost_from}), {costs.byte_s * 1e9:.2f} s per GB, one "
+            f"task's round trip {costs.round_trip_s * 1e3:.2f} ms"
         )
         configs = sorted(self.model.configs(name, workers), key=self.model.predict)
         try:
