@@ -171,6 +171,18 @@ class DaskEngine(TaskEngine, BatchEngine, StreamEngine, DaskDataframe):
         return procs
 
     def close(self) -> None:
+        # closed with tasks in flight (a map cut off by its caller), our in-process
+        # scheduler logs every result it can no longer send as CRITICAL, with a traceback
+        # each: thousands of lines about a close that was asked for
+        dask_log = logging.getLogger("distributed")
+        level = dask_log.level
+        dask_log.setLevel(logging.CRITICAL + 1)
+        try:
+            self._close()
+        finally:
+            dask_log.setLevel(level)
+
+    def _close(self) -> None:
         ours = []
         if self.cluster is not None:
             # The workers of now plus any started since (a restarted worker has a new PID).
