@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distlab.contracts.dataframe import Query
+from distlab.contracts.dataframe import RAY_DATA_API, Query
 from distlab.workloads import groupby_data
 from distlab.workloads.base import Param
 from distlab.workloads.groupby_queries import FRAMES, MEASURES, SQL
@@ -27,7 +27,8 @@ def groupby_queries() -> dict[str, Query]:
 
 
 def _query(name: str) -> Query:
-    frames, not_expressible = api_forms(name, FRAMES, RAY_FRAMES, RAY_NOT_EXPRESSIBLE)
+    written = {RAY_DATA_API: (RAY_FRAMES, RAY_NOT_EXPRESSIBLE)}
+    frames, not_expressible = api_forms(name, FRAMES, written)
     return Query(name=name, tables=("x",), sql=SQL[name], frames=frames,
                  summary=MEASURES[name], not_expressible=not_expressible)  # fmt: skip
 
