@@ -56,6 +56,8 @@ class TestDuckdb(InProcessSuite):
 
 class TestDaft(InProcessSuite):
     engine_name = "daft"
+    # its Ray runner's cluster (across the test hosts: tests/test_hosts.py)
+    unreachable_address = "ray://127.0.0.1:{port}"
 
 
 def test_the_reference_is_the_official_answer_where_one_exists(tpch_tiny):

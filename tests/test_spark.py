@@ -9,6 +9,8 @@ import signal
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
+from dataclasses import replace
 
 import psutil
 import pytest
@@ -19,13 +21,17 @@ require_module("pyspark")  # skipped locally, failed in CI (tests/present.py)
 
 import distlab  # noqa: E402
 from conformance.batch import BatchConformance  # noqa: E402
+from conformance.checks import check_tpch_answers  # noqa: E402
 from conformance.dataframe import DataframeConformance  # noqa: E402
 from conformance.lifecycle import LifecycleConformance  # noqa: E402
 from conformance.streams import StreamConformance  # noqa: E402
 from conformance.tasks import TaskConformance  # noqa: E402
 from distlab.contracts import EngineStartError, WordCount  # noqa: E402
-from distlab.contracts.dataframe import Query  # noqa: E402
+from distlab.contracts.dataframe import SPARK_API, Query  # noqa: E402
 from distlab.procs import free_port  # noqa: E402
+from distlab.run.measure import run_cell  # noqa: E402
+from distlab.run.model import EngineJob  # noqa: E402
+from distlab.workloads import create  # noqa: E402
 
 # Ordinary words plus the whitespace Python's str.split() knows and Java's \s does not
 # (no-break space, em space, vertical tab, file separator), so tokenisation is tested.
@@ -63,6 +69,20 @@ def pid_to_file_then_sleep(path: str, seconds: float) -> int:
         f.write(f"{os.getpid()}\n")
     time.sleep(seconds)
     return os.getpid()
+
+
+@contextmanager
+def dataframe_interface(engine):
+    """The class's engine running the PySpark DataFrame forms for a while, as
+    ``interface="dataframe"`` makes it: one SparkContext per process, so the session
+    started for the class is reused rather than a second JVM started."""
+    before = engine.options["interface"], engine.interface
+    engine.options["interface"] = "dataframe"
+    engine.interface = "dataframe API (PySpark)"
+    try:
+        yield engine
+    finally:
+        engine.options["interface"], engine.interface = before
 
 
 class TestSparkEngine(
@@ -109,6 +129,39 @@ class TestSparkEngine(
         assert answer.columns == ("k", "n") and answer.rows[:2] == ((0, 143), (1, 143))
         # the group-by's shuffle wrote its files there (Spark keeps them until its GC)
         assert any(name.startswith("shuffle_") for _, _, files in os.walk(store) for name in files)
+
+    def test_tpch_dataframe_forms_answers_verified(self, engine, tpch_tiny):
+        with dataframe_interface(engine):
+            outcome = check_tpch_answers(engine, tpch_tiny)
+        assert set(outcome.values()) == {"ok"}, outcome
+
+    def test_groupby_dataframe_forms_answers_verified(self, engine):
+        # the three that use more than groupBy-agg (median and stddev, a window, corr):
+        # the other seven took 6 s more
+        workload = create("groupby", "tiny", queries=["q6", "q8", "q9"])
+        with dataframe_interface(engine):
+            for name in workload.queries:
+                assert not engine.unsupported(workload.queries[name])
+                ok, detail = workload.verify(workload.run(engine, name), name)
+                assert ok, f"{name}: {detail}"
+
+    def test_a_wrong_dataframe_form_fails_its_cell_only(self, engine):
+        workload = create("tpch", "tiny")  # its own queries, changed here
+        q6 = workload.queries["q6"]
+        right = q6.frames[SPARK_API]
+
+        def off_by_a_cent(tables, api):
+            return right(tables, api).withColumn("revenue", api.F.col("revenue") + 0.01)
+
+        workload.queries["q6"] = replace(q6, frames={**q6.frames, SPARK_API: off_by_a_cent})
+        job = EngineJob(engine="spark", workloads=["tpch"], size="tiny", repeats=1, warmup=0)
+        with dataframe_interface(engine):
+            failed = run_cell(engine, workload, "q6", job)
+            passed = run_cell(engine, workload, "q1", job)
+        assert failed.status == "failed" and failed.verified is False
+        assert "wrong answer" in failed.error
+        assert passed.status == "ok" and passed.verified
+        assert passed.metrics["interface"] == "dataframe API (PySpark)"
 
     def test_killed_worker_task_is_retried(self, engine, tmp_path):
         marker = tmp_path / "pids.txt"

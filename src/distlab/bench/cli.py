@@ -184,35 +184,56 @@ def bench_rtt(
     round_trips: RoundTrips = 100,
     repeats: Samples = 3,
     workers: Workers = None,
+    query: Annotated[
+        str,
+        typer.Option(
+            help="TPC-H query (SF 0.01) of the dataframe engines' rows, or 'none' for no "
+            "dataframe rows."
+        ),
+    ] = "q3",
     out: Out = None,
     history: History = None,
 ) -> None:
-    """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root)."""
+    """Tiny tasks/s and round trips at 0 ms and at --rtt, on test hosts (needs root); a
+    small TPC-H query's time for the engines of the dataframe shape."""
     from distlab import registry
     from distlab.bench import runner
     from distlab.bench.rtt import run_rtt
+    from distlab.bench.rtt_query import QUERY_KEY
     from distlab.hosts import netns
     from distlab.hosts.toxiproxy import check_rtt
-    from distlab.report.bench_tables import rtt_table
+    from distlab.report.bench_tables import rtt_query_table, rtt_table
     from distlab.run import validate
+    from distlab.workloads.tpch import QUERY_NAMES
 
     names = split(engines)
     validate.validate_engines(names, {}, workers)
+    chosen = None if query == "none" else query
+    if chosen is not None and chosen not in QUERY_NAMES:
+        raise DistlabError(f"--query: tpch has no query {query!r}; its queries: "
+                           f"{', '.join(QUERY_NAMES)}, or none")  # fmt: skip
     for name in names:
         registry.engine_class(name)  # one line now if it is not installed
         if not registry.entry(name).deploy:
             raise DistlabError(f"{name} cannot be deployed across test hosts yet")
+        if "tasks" not in registry.entry(name).shapes and chosen is None:
+            raise DistlabError(f"{name} runs no tasks, and --query none asks for no query")
     if hosts < 2:
         raise DistlabError("--hosts must be >= 2 (the driver's host and the engine's)")
     rtt_ms = parse_ms(rtt, "--rtt")
     check_rtt(rtt_ms, "--rtt")
-    params = _tiny_task_params(n, round_trips, repeats, workers)
+    params = {**_tiny_task_params(n, round_trips, repeats, workers), QUERY_KEY: chosen}
     netns.require_privileges()
     to_history = history_path(history)
     rows = run_rtt(names, hosts, rtt_ms, params, progress=lambda m: console.print(f"[dim]{m}[/]"))
     if out:
         runner.save("rtt", rows, out)
-    console.print(rtt_table(rows, rtt_ms, hosts))
+    task_rows = [r for r in rows if QUERY_KEY not in r]
+    query_rows = [r for r in rows if QUERY_KEY in r]
+    if task_rows:
+        console.print(rtt_table(task_rows, rtt_ms, hosts))
+    if query_rows:
+        console.print(rtt_query_table(query_rows, rtt_ms, hosts))
     record("rtt", rows, {**params, "hosts": hosts, "rtt_ms": rtt_ms}, to_history)
 
 

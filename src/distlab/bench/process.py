@@ -27,6 +27,7 @@ CELLS = {
     "break-even": "distlab.bench.break_even:break_even_cell",
     "data-size": "distlab.bench.data_size:data_size_cell",
     "rtt": "distlab.bench.rtt:rtt_cell",
+    "rtt-query": "distlab.bench.rtt_query:rtt_query_cell",
     "queues": "distlab.bench.queues:queues_cell",
     "tpch": "distlab.bench.tpch_cell:tpch_cell",
 }

@@ -28,6 +28,7 @@ from typing import Any
 
 from distlab import registry
 from distlab.bench.model import BenchJob
+from distlab.bench.rtt_query import QUERY_KEY
 from distlab.bench.runner import bench_job, measure
 from distlab.bench.tasks import tiny_tasks_cell
 from distlab.contracts import DistlabError
@@ -58,36 +59,59 @@ def run_rtt(
             f"--repeats must be >= {MIN_SAMPLES} for bench rtt: each slope per ms of round "
             f"trip comes from at least {MIN_SAMPLES} samples at each round trip"
         )
-    rows: dict[str, dict[str, Any]] = {e: {"engine": e, "points": []} for e in engines}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in engines:
+        for kind in _kinds(name, params):
+            row: dict[str, Any] = {"engine": name, "points": []}
+            if kind == "dataframe":
+                row[QUERY_KEY] = params[QUERY_KEY]
+            rows[(name, kind)] = row
     for rtt in (0.0, rtt_ms):
         hosts = netns.up(n_hosts, rtt_ms=rtt, proxied=True)
         try:
             for name in engines:
                 progress(f"measuring {name} at {rtt:g} ms round trip ...")
-                rows[name]["points"].append({"rtt_ms": rtt, **_point(name, hosts, params)})
+                for kind, point in _point(name, hosts, params).items():
+                    rows[(name, kind)]["points"].append({"rtt_ms": rtt, **point})
         finally:
             netns.down()
-    return [with_slopes(row) for row in rows.values()]
+    tasks = [with_slopes(r) for (_, kind), r in rows.items() if kind == "tasks"]
+    return tasks + [query_slopes(r) for (_, kind), r in rows.items() if kind == "dataframe"]
 
 
-def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[str, Any]:
+def _kinds(name: str, params: dict[str, Any]) -> list[str]:
+    """The rows an engine gets: tiny tasks where it runs tasks, a query where it runs
+    dataframe queries and one is asked for."""
+    shapes = registry.entry(name).shapes
+    kinds = ["tasks"] if "tasks" in shapes else []
+    return kinds + (["dataframe"] if "dataframe" in shapes and params.get(QUERY_KEY) else [])
+
+
+def _point(name: str, hosts: netns.TestHosts, params: dict[str, Any]) -> dict[str, dict]:
+    """Each of the engine's rows' figures at this round trip (kind -> point), measured
+    on one deployment."""
     params = {**params, "workers": params.get("workers") or 2}
+    kinds = _kinds(name, params)
     try:
         dep = deploy_engine(name, hosts, params["workers"])
     except (DistlabError, OSError, TimeoutError) as exc:
-        return {"error": f"deploying {name} failed: {exc}"}
+        return {kind: {"error": f"deploying {name} failed: {exc}"} for kind in kinds}
     try:
         job = bench_job(name, params, dep.address, dep.options)
-        figures = measure("rtt", job, wrap=dep.driver.command([]))
-        figures.pop("engine", None)
         # what the proxies added (twice their whole ms each way), beside what was asked
         applied = {v for tp in dep.toxiproxies.values() for v in tp.applied_rtt_ms.values()}
-        return {
-            **figures,
+        where = {
             "links": dict(dep.links),
             "placement": dict(dep.placement),
             "proxies_rtt_ms": sorted(applied),
         }
+        points = {}
+        for kind in kinds:
+            figures = measure("rtt" if kind == "tasks" else "rtt-query", job,
+                              wrap=dep.driver.command([]))  # fmt: skip
+            figures.pop("engine", None)
+            points[kind] = {**figures, **where} if "error" not in figures else figures
+        return points
     finally:
         dep.stop()
 
@@ -165,6 +189,29 @@ def with_slopes(row: dict[str, Any]) -> dict[str, Any]:
     loss = _loss(rates[0], rates[1], d_rtt)
     if loss is not None:
         row["tasks_per_s_loss_per_rtt_ms"], row["tasks_per_s_loss_per_rtt_ms_range"] = loss
+    return row
+
+
+def query_slopes(row: dict[str, Any]) -> dict[str, Any]:
+    """A dataframe row's slope, when both points were measured and some link carried the
+    delay: ``query_p50_ms_per_rtt_ms``, how many ms the query's median time grew per ms
+    of round trip (about the delayed round trips on its critical path), with its range;
+    with no delayed link ``slopes_blank`` says so."""
+    points = row["points"]
+    errors = [p["error"] for p in points if "error" in p]
+    if errors or len(points) != 2:
+        if errors:
+            row["error"] = errors[0]
+        return row
+    base, delayed = points
+    row["delayed_links"] = delayed_links(delayed.get("links") or {})
+    if not row["delayed_links"]:
+        row["slopes_blank"] = NO_DELAYED_LINK
+        return row
+    at_0, at_rtt = ([s * 1e3 for s in p.get("query_samples_s") or []] for p in points)
+    slope = _growth(at_0, at_rtt, delayed["rtt_ms"] - base["rtt_ms"])
+    if slope is not None:
+        row["query_p50_ms_per_rtt_ms"], row["query_p50_ms_per_rtt_ms_range"] = slope
     return row
 
 

@@ -29,6 +29,7 @@ from distlab.contracts.lifecycle import DATAFRAME, Engine
 #: the dataframe APIs a query may be written in (``Query.frames`` keys)
 PANDAS_API = "pandas"
 RAY_DATA_API = "ray"
+SPARK_API = "spark"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Query:
     #: the same question in dataframe APIs: ``frames[api](tables) -> frame`` where
     #: ``tables`` maps each name to the engine's frame of that table; Ray Data's form is
     #: ``frames["ray"](tables, api)``, ``api`` the Ray Data names the engine hands in
-    #: (workloads do not import Ray)
+    #: (workloads do not import Ray); PySpark's, ``frames["spark"](tables, api)``, the
+    #: same way (``api``: pyspark.sql.functions and Window)
     frames: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)
     #: the order of the final answer, applied to the collected frame result by the frame
     #: engines: (column, ascending) pairs, and the row limit (None: all rows)

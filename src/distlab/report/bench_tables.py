@@ -200,6 +200,55 @@ def rtt_table(rows: list[dict[str, Any]], rtt_ms: float, n_hosts: int) -> Table:
     return t
 
 
+RTT_QUERY_COLUMNS = (
+    "engine",
+    "interface",
+    "query",
+    "time ms at 0 ms",
+    "time ms at {rtt}",
+    "ms per ms of RTT (range)",
+    "links (details: results)",
+)
+
+
+def rtt_query_cells(row: dict[str, Any]) -> list[str]:
+    """One engine's dataframe row of `distlab bench rtt` (a TPC-H query's median time
+    [min–max] at each round trip) as the text of RTT_QUERY_COLUMNS after the engine."""
+    if "error" in row:
+        return [row["error"], *[""] * (len(RTT_QUERY_COLUMNS) - 2)]
+    base, delayed = row["points"]
+    carried = row.get("delayed_links") or []
+    spared = [k for k in delayed.get("links", {}) if k not in carried]
+    where = f"delayed: {', '.join(carried) or 'none'}"
+    where += f"; not delayed: {', '.join(spared)}" if spared else ""
+    return [
+        str(delayed.get("interface", "")),
+        str(row["query"]),
+        _query_ms(base),
+        _query_ms(delayed),
+        _slope(row, "query_p50_ms_per_rtt_ms", "{:.2f}"),
+        where,
+    ]
+
+
+def _query_ms(point: dict[str, Any]) -> str:
+    ms = [s * 1e3 for s in point.get("query_samples_s") or []]
+    return f"{statistics.median(ms):.1f} [{min(ms):.1f}–{max(ms):.1f}]" if ms else "-"
+
+
+def rtt_query_table(rows: list[dict[str, Any]], rtt_ms: float, n_hosts: int) -> Table:
+    """A small TPC-H query at 0 ms and at ``rtt_ms`` round trip, across ``n_hosts``."""
+    t = Table(
+        title=f"a TPC-H query (SF 0.01) across {n_hosts} test hosts at 0 and {rtt_ms:g} ms "
+        "round trip, every answer verified; " + RTT_SLOPES_NOTE
+    )
+    for col in RTT_QUERY_COLUMNS:
+        t.add_column(col.replace("{rtt}", f"{rtt_ms:g} ms"), overflow="fold")
+    for r in rows:
+        t.add_row(r["engine"], *rtt_query_cells(r))
+    return t
+
+
 STREAMS_COLUMNS = (
     "engine",
     "highest sustained (ev/s)",

@@ -209,9 +209,12 @@ def rtt_html(doc: dict) -> str:
     from distlab.report.bench_tables import RTT_COLUMNS, RTT_SLOPES_NOTE, rtt_cells
     from distlab.report.choose import bench_rows
 
-    rows = bench_rows(doc, "rtt")
+    every = bench_rows(doc, "rtt")
+    # a dataframe row (a query's time, not tasks) has its own table below
+    rows = [r for r in every if "query" not in r]
+    queries = _rtt_query_html([r for r in every if "query" in r])
     if not rows:
-        return ""
+        return queries
     delayed = next((r["points"][-1] for r in rows if len(r.get("points", [])) == 2), {})
     rtt = delayed.get("rtt_ms")
     at = f"{rtt:g} ms" if isinstance(rtt, int | float) else "? ms"
@@ -229,5 +232,31 @@ def rtt_html(doc: dict) -> str:
         "trips (p50), on test hosts with the engine's server and workers apart from the "
         "driver, at 0 ms and with the delay on the links named (<code>distlab bench "
         f"rtt</code>); {e(RTT_SLOPES_NOTE)}. RT ms per ms of RTT is about the number of "
-        "delayed network round trips one task makes.</p></section>"
+        "delayed network round trips one task makes.</p></section>" + queries
+    )
+
+
+def _rtt_query_html(rows: list[dict]) -> str:
+    """`distlab bench rtt`'s dataframe rows: a TPC-H query's time at both round trips."""
+    from distlab.report.bench_tables import RTT_QUERY_COLUMNS, RTT_SLOPES_NOTE, rtt_query_cells
+
+    if not rows:
+        return ""
+    delayed = next((r["points"][-1] for r in rows if len(r.get("points", [])) == 2), {})
+    rtt = delayed.get("rtt_ms")
+    at = f"{rtt:g} ms" if isinstance(rtt, int | float) else "? ms"
+    head = "".join(f"<th>{e(c.replace('{rtt}', at))}</th>" for c in RTT_QUERY_COLUMNS)
+    body = "".join(
+        f"<tr><td>{e(r['engine'])}</td>"
+        + "".join(f"<td>{e(c)}</td>" for c in rtt_query_cells(r))
+        + "</tr>"
+        for r in rows
+    )
+    return (
+        '<section id="rtt-query-section"><h2>A dataframe query when a round trip costs '
+        f'milliseconds</h2><table id="rtt-query"><thead><tr>{head}</tr></thead><tbody>{body}'
+        '</tbody></table><p class="small">A small TPC-H query (SF 0.01; median time '
+        "[min–max] of verified runs) on each dataframe engine deployed across the test "
+        f"hosts, at 0 ms and with the delay on the links named; {e(RTT_SLOPES_NOTE)}.</p>"
+        "</section>"
     )

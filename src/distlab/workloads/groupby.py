@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from distlab.contracts.dataframe import Query
+from distlab.contracts.dataframe import RAY_DATA_API, SPARK_API, Query
 from distlab.workloads import groupby_data
 from distlab.workloads.base import Param
 from distlab.workloads.groupby_queries import FRAMES, MEASURES, SQL
 from distlab.workloads.groupby_ray import FRAMES as RAY_FRAMES
 from distlab.workloads.groupby_ray import NOT_EXPRESSIBLE as RAY_NOT_EXPRESSIBLE
+from distlab.workloads.groupby_spark import FRAMES as SPARK_FRAMES
+from distlab.workloads.groupby_spark import NOT_EXPRESSIBLE as SPARK_NOT_EXPRESSIBLE
 from distlab.workloads.queries import QueryWorkload, api_forms
 
 QUERY_NAMES = tuple(SQL)
@@ -27,7 +29,11 @@ def groupby_queries() -> dict[str, Query]:
 
 
 def _query(name: str) -> Query:
-    frames, not_expressible = api_forms(name, FRAMES, RAY_FRAMES, RAY_NOT_EXPRESSIBLE)
+    written = {
+        RAY_DATA_API: (RAY_FRAMES, RAY_NOT_EXPRESSIBLE),
+        SPARK_API: (SPARK_FRAMES, SPARK_NOT_EXPRESSIBLE),
+    }
+    frames, not_expressible = api_forms(name, FRAMES, written)
     return Query(name=name, tables=("x",), sql=SQL[name], frames=frames,
                  summary=MEASURES[name], not_expressible=not_expressible)  # fmt: skip
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from distlab.contracts import DistlabError, Engine
-from distlab.contracts.dataframe import DATAFRAME, PANDAS_API, RAY_DATA_API, Answer, Query
+from distlab.contracts.dataframe import DATAFRAME, PANDAS_API, Answer, Query
 from distlab.procs import folder_bytes
 from distlab.workloads import answers
 from distlab.workloads.base import RunOutput, Workload
@@ -34,17 +35,19 @@ from distlab.workloads.tpch_data import data_checksum, manifest_of
 
 def api_forms(
     name: str,
-    pandas: dict[str, Any],
-    ray_data: dict[str, Any],
-    ray_data_missing: dict[str, str],
+    pandas: Mapping[str, Any],
+    written: Mapping[str, tuple[Mapping[str, Any], Mapping[str, str]]],
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """A query's forms per dataframe API (pandas always, Ray Data where written), and the
-    APIs that cannot express it, with the reason: Query's ``frames`` and
-    ``not_expressible``."""
+    """A query's forms per dataframe API (pandas always; each API of ``written``, api ->
+    (its forms, why it cannot express some), where its form is written), and the APIs
+    that cannot express it, with the reason: Query's ``frames`` and ``not_expressible``."""
     frames = {PANDAS_API: pandas[name]}
-    if name in ray_data:
-        frames[RAY_DATA_API] = ray_data[name]
-    missing = {RAY_DATA_API: ray_data_missing[name]} if name in ray_data_missing else {}
+    missing = {}
+    for api, (forms, cannot) in written.items():
+        if name in forms:
+            frames[api] = forms[name]
+        if name in cannot:
+            missing[api] = cannot[name]
     return frames, missing
 
 

@@ -4,9 +4,9 @@ The decision most teams face for batch work is a dataframe or SQL engine; TPC-H 
 common yardstick (coiled's benchmarks, Polars' PDS-H, Daft's SF100 runs). These seven
 cover a scan with a large aggregate (Q1), filters (Q6), wide joins (Q3, Q5, Q9), a string
 predicate in an outer join (Q13) and a large groupby feeding a semi-join (Q18). Each
-engine runs them in its own interface (the shared SQL text, or the pandas API), and each
-answer is checked against TPC-H's own answer set at SF 1 (DuckDB's stored answers at
-SF 0.01 and 0.1; pandas elsewhere): :mod:`distlab.workloads.queries`.
+engine runs them in its own interface (the shared SQL text, the pandas API, Ray Data's or
+PySpark's DataFrame API), and each answer is checked against TPC-H's own answer set at
+SF 1 (DuckDB's stored answers at SF 0.01 and 0.1; pandas elsewhere): :mod:`distlab.workloads.queries`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import json
 from importlib import resources
 from typing import Any
 
-from distlab.contracts.dataframe import Query
+from distlab.contracts.dataframe import RAY_DATA_API, SPARK_API, Query
 from distlab.workloads import answers, tpch_data
 from distlab.workloads.base import Param
 from distlab.workloads.queries import QueryWorkload, api_forms
 from distlab.workloads.tpch_frames import FRAMES, ORDER
 from distlab.workloads.tpch_ray import FRAMES as RAY_FRAMES
 from distlab.workloads.tpch_ray import NOT_EXPRESSIBLE as RAY_NOT_EXPRESSIBLE
+from distlab.workloads.tpch_spark import FRAMES as SPARK_FRAMES
+from distlab.workloads.tpch_spark import NOT_EXPRESSIBLE as SPARK_NOT_EXPRESSIBLE
 from distlab.workloads.tpch_sql import SQL, TABLES
 
 QUERY_NAMES = tuple(SQL)
@@ -34,7 +36,11 @@ def tpch_queries() -> dict[str, Query]:
 
 
 def _query(name: str) -> Query:
-    frames, not_expressible = api_forms(name, FRAMES, RAY_FRAMES, RAY_NOT_EXPRESSIBLE)
+    written = {
+        RAY_DATA_API: (RAY_FRAMES, RAY_NOT_EXPRESSIBLE),
+        SPARK_API: (SPARK_FRAMES, SPARK_NOT_EXPRESSIBLE),
+    }
+    frames, not_expressible = api_forms(name, FRAMES, written)
     return Query(
         name=name, tables=TABLES[name], sql=SQL[name], frames=frames,
         order=ORDER[name][0], limit=ORDER[name][1], not_expressible=not_expressible,

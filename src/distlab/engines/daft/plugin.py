@@ -9,5 +9,5 @@ PLUGIN = EnginePlugin(
     extra="daft",
     probe=("daft",),
     libraries=("daft",),
-    deploy_why="Daft's native runner is one process; across hosts it runs on Ray (not wired here)",
+    deploy="distlab.engines.daft.hosts:deploy",
 )

@@ -1,7 +1,12 @@
-"""The dataframe contract (distlab.contracts.dataframe) on Spark SQL: the shared SQL text
-over temporary views of the Parquet tables, run by the engine's SparkSession.
+"""The dataframe contract (distlab.contracts.dataframe) on Spark, in one of two forms (the
+engine option ``interface``): "sql" (the default), the shared SQL text over temporary
+views of the Parquet tables; "dataframe", the query's PySpark DataFrame API form
+(``query.frames["spark"]``, :mod:`distlab.workloads.tpch_spark`), handed the tables and
+``api``, the PySpark names it uses (``F``: pyspark.sql.functions, ``Window``), since
+workloads do not import PySpark. Its final order, limit or summary is applied in Spark
+before collecting, as the SQL text does it, so both forms collect the same few rows.
 
-Each query registers its tables again (``spark.read.parquet`` per table, a temporary
+Each query reads its tables again (``spark.read.parquet`` per table; for SQL a temporary
 view per name), as DuckDB recreates its views: a query never relies on what an earlier
 one left behind. The answer is collected to the driver and handed back as plain Python
 values (a Row becomes a tuple; decimals stay Decimal, dates stay date).
@@ -25,13 +30,22 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from pyspark import SparkConf
+from pyspark.sql import Window
+from pyspark.sql import functions as F
 
-from distlab.contracts.dataframe import Answer, DataframeEngine, Query, summary_sql
+from distlab.contracts import DistlabError
+from distlab.contracts.dataframe import SPARK_API, Answer, DataframeEngine, Query, summary_sql
 from distlab.engines.spark.tasks import collect
 
 _LOCAL_DIR = "spark.local.dir"
+#: the engine option ``interface`` -> what a cell says ran
+INTERFACES = {"sql": "SQL", "dataframe": "dataframe API (PySpark)"}
+#: the PySpark names a query's DataFrame form uses
+_PYSPARK_API = SimpleNamespace(F=F, Window=Window)
 
 
 class SparkDataframe(DataframeEngine):
@@ -57,11 +71,29 @@ class SparkDataframe(DataframeEngine):
         if local_dir:
             shutil.rmtree(local_dir, ignore_errors=True)
 
+    def _dataframe_api(self) -> bool:
+        return self.options["interface"] == "dataframe"
+
+    def unsupported(self, query: Query) -> str | None:
+        if not self._dataframe_api():
+            return None
+        reason = query.not_expressible.get(SPARK_API)
+        if reason:
+            return reason
+        return None if SPARK_API in query.frames else "no PySpark DataFrame form"
+
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
         spark = self.session
-        for name in query.tables:
-            spark.read.parquet(os.path.abspath(tables[name])).createOrReplaceTempView(name)
-        result = spark.sql(summary_sql(query))
+        frames = {name: spark.read.parquet(os.path.abspath(tables[name])) for name in query.tables}
+        if self._dataframe_api():
+            form = query.frames.get(SPARK_API)
+            if form is None:
+                raise DistlabError(f"{query.name} has no PySpark DataFrame form")
+            result = _finish(form(frames, _PYSPARK_API), query)
+        else:
+            for name, frame in frames.items():
+                frame.createOrReplaceTempView(name)
+            result = spark.sql(summary_sql(query))
         # collect() names a dead JVM (out of heap) as such rather than Py4J's wrapper
         rows = collect(result, self.health)
         return Answer(tuple(result.columns), tuple(tuple(row) for row in rows))
@@ -82,3 +114,18 @@ class SparkDataframe(DataframeEngine):
         either is a comma-separated list of folders."""
         chosen = os.environ.get("SPARK_LOCAL_DIRS") or self.options["conf"].get(_LOCAL_DIR)
         return [d for d in str(chosen or "").split(",") if d]
+
+
+def _finish(result: Any, query: Query) -> Any:
+    """The form's DataFrame with the query's final order and limit, or reduced to its
+    one-row summary, as ``summary_sql`` and the SQL text's ORDER BY ... LIMIT do."""
+    if query.summary is not None:
+        sums = [F.sum(c).alias(f"sum_{c}") for c in query.summary]
+        return result.agg(F.count(F.lit(1)).alias("n_rows"), *sums)
+    if query.order:
+        result = result.orderBy(
+            *(F.col(c).asc() if up else F.col(c).desc() for c, up in query.order)
+        )
+    if query.limit is not None:
+        result = result.limit(query.limit)
+    return result

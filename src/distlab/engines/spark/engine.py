@@ -1,6 +1,6 @@
 """Apache Spark through PySpark: tasks via the RDD API, batch via RDDs and DataFrames,
 streams via Structured Streaming (distlab.engines.spark.stream), dataframe queries via
-Spark SQL (distlab.engines.spark.dataframe).
+Spark SQL or the DataFrame API (distlab.engines.spark.dataframe).
 
 Embedded mode runs ``local[workers]`` in a JVM that PySpark launches as a child of this
 process (the py4j gateway); ``address="spark://host:port"`` joins a standalone master.
@@ -45,7 +45,7 @@ from distlab.contracts import (
     chunked,
 )
 from distlab.engines.common.addressing import endpoint, require_answer
-from distlab.engines.spark.dataframe import SparkDataframe
+from distlab.engines.spark.dataframe import INTERFACES, SparkDataframe
 from distlab.engines.spark.plugin import PLUGIN
 from distlab.engines.spark.stream import kafka_connector_jars
 from distlab.engines.spark.tasks import (
@@ -98,6 +98,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine, SparkDataframe):
 
     def __init__(self, address: str | None = None, workers: int | None = None, **options: Any):
         super().__init__(address, workers, **options)
+        self.interface = INTERFACES[self.options["interface"]]
         self._spark: SparkSession | None = None
         self._sc: SparkContext | None = None
         self._gateway: Any = None  # the py4j gateway of the JVM this engine launched
@@ -400,6 +401,7 @@ class SparkEngine(TaskEngine, BatchEngine, StreamEngine, SparkDataframe):
             "address": self.address or "embedded",
             "master": sc.master if sc is not None else None,
             "workers": self.workers,
+            "interface": self.interface,
             "version": pyspark.__version__,
             "start_method": "py4j gateway JVM (spark-submit) + forked Python worker daemon",
         }

@@ -15,5 +15,12 @@ PLUGIN = EnginePlugin(
     options=(
         Option("conf", dict, {}, "Spark configuration, e.g. {'spark.driver.memory': '4g'}"),
         Option("start_timeout", float, 120.0, "seconds the warm-up job may take", minimum=1),
+        Option(
+            "interface",
+            str,
+            "sql",
+            "how dataframe queries run: the SQL text, or the PySpark DataFrame API form",
+            choices=("sql", "dataframe"),
+        ),
     ),
 )
