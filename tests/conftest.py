@@ -1,15 +1,27 @@
 """Every results file the test suite writes is checked against the shipped JSON Schema
 of results.json when the session ends: one that does not validate fails the run, naming
 the file and what is wrong. Every run and bench a test starts appends to a history in
-the session's temporary directory, never to distlab-results/ where the tests run."""
+the session's temporary directory, never to distlab-results/ where the tests run.
+
+The session's temporary files all go in one folder of its own ($TMPDIR for every process
+the tests start), removed when the session ends: the tests kill workers and engine
+processes on purpose, and a killed process cannot remove what it made (multiprocessing's
+pymp-* folders, a queue engine's folder)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# short: Ray's socket paths are built under it and must stay under 107 bytes
+SESSION_TMP = tempfile.mkdtemp(prefix="dt-")
+os.environ["TMPDIR"] = SESSION_TMP
+tempfile.tempdir = None  # gettempdir() reads $TMPDIR again
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,6 +63,13 @@ def _check_results_files(root: Path) -> tuple[int, list[str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    try:
+        _validate_results(session)
+    finally:
+        shutil.rmtree(SESSION_TMP, ignore_errors=True)
+
+
+def _validate_results(session: pytest.Session) -> None:
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None or getattr(session.config, "workerinput", None) is not None:
         return
