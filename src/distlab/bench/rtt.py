@@ -166,17 +166,10 @@ def with_slopes(row: dict[str, Any]) -> dict[str, Any]:
     ``tasks_per_s_loss_per_rtt_ms`` (the share of tiny-task throughput lost per ms) and
     ``jobs_p50_ms_per_rtt_ms``; a slope with fewer than MIN_SAMPLES samples at either
     point is left out. With no delayed link: ``slopes_blank`` says so, and no slope."""
+    if not _comparable(row):
+        return row
     points = row["points"]
-    if len(points) != 2 or any("error" in p for p in points):
-        errors = [p["error"] for p in points if "error" in p]
-        if errors:
-            row["error"] = errors[0]
-        return row
     base, delayed = points
-    row["delayed_links"] = delayed_links(delayed.get("links") or {})
-    if not row["delayed_links"]:
-        row["slopes_blank"] = NO_DELAYED_LINK
-        return row
     d_rtt = delayed["rtt_ms"] - base["rtt_ms"]
     for name, key in (
         ("rt_p50_ms_per_rtt_ms", "rt_p50_samples_ms"),
@@ -192,22 +185,32 @@ def with_slopes(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def query_slopes(row: dict[str, Any]) -> dict[str, Any]:
-    """A dataframe row's slope, when both points were measured and some link carried the
-    delay: ``query_p50_ms_per_rtt_ms``, how many ms the query's median time grew per ms
-    of round trip (about the delayed round trips on its critical path), with its range;
-    with no delayed link ``slopes_blank`` says so."""
+def _comparable(row: dict[str, Any]) -> bool:
+    """Whether a row's two points can give a slope: both measured (else the first
+    point's error is the row's) and some link carried the delay (else ``slopes_blank``
+    says none did); records the delayed links on the row."""
     points = row["points"]
     errors = [p["error"] for p in points if "error" in p]
     if errors or len(points) != 2:
         if errors:
             row["error"] = errors[0]
-        return row
-    base, delayed = points
-    row["delayed_links"] = delayed_links(delayed.get("links") or {})
+        return False
+    row["delayed_links"] = delayed_links(points[1].get("links") or {})
     if not row["delayed_links"]:
         row["slopes_blank"] = NO_DELAYED_LINK
+        return False
+    return True
+
+
+def query_slopes(row: dict[str, Any]) -> dict[str, Any]:
+    """A dataframe row's slope, when both points were measured and some link carried the
+    delay: ``query_p50_ms_per_rtt_ms``, how many ms the query's median time grew per ms
+    of round trip (about the delayed round trips on its critical path), with its range;
+    with no delayed link ``slopes_blank`` says so."""
+    if not _comparable(row):
         return row
+    points = row["points"]
+    base, delayed = points
     at_0, at_rtt = ([s * 1e3 for s in p.get("query_samples_s") or []] for p in points)
     slope = _growth(at_0, at_rtt, delayed["rtt_ms"] - base["rtt_ms"])
     if slope is not None:

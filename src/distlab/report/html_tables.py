@@ -215,16 +215,7 @@ def rtt_html(doc: dict) -> str:
     queries = _rtt_query_html([r for r in every if "query" in r])
     if not rows:
         return queries
-    delayed = next((r["points"][-1] for r in rows if len(r.get("points", [])) == 2), {})
-    rtt = delayed.get("rtt_ms")
-    at = f"{rtt:g} ms" if isinstance(rtt, int | float) else "? ms"
-    head = "".join(f"<th>{e(c.replace('{rtt}', at))}</th>" for c in RTT_COLUMNS)
-    body = "".join(
-        f"<tr><td>{e(r['engine'])}</td>"
-        + "".join(f"<td>{e(c)}</td>" for c in rtt_cells(r))
-        + "</tr>"
-        for r in rows
-    )
+    head, body = _rtt_head_body(rows, RTT_COLUMNS, rtt_cells)
     return (
         '<section id="rtt-section"><h2>When a network round trip costs milliseconds</h2>'
         f'<table id="rtt"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -236,22 +227,27 @@ def rtt_html(doc: dict) -> str:
     )
 
 
+def _rtt_head_body(rows: list[dict], columns, cells) -> tuple[str, str]:
+    """An RTT table's header (``{rtt}`` in a column name: the delayed round trip) and
+    its rows, one per engine."""
+    delayed = next((r["points"][-1] for r in rows if len(r.get("points", [])) == 2), {})
+    rtt = delayed.get("rtt_ms")
+    at = f"{rtt:g} ms" if isinstance(rtt, int | float) else "? ms"
+    head = "".join(f"<th>{e(c.replace('{rtt}', at))}</th>" for c in columns)
+    body = "".join(
+        f"<tr><td>{e(r['engine'])}</td>" + "".join(f"<td>{e(c)}</td>" for c in cells(r)) + "</tr>"
+        for r in rows
+    )
+    return head, body
+
+
 def _rtt_query_html(rows: list[dict]) -> str:
     """`distlab bench rtt`'s dataframe rows: a TPC-H query's time at both round trips."""
     from distlab.report.bench_tables import RTT_QUERY_COLUMNS, RTT_SLOPES_NOTE, rtt_query_cells
 
     if not rows:
         return ""
-    delayed = next((r["points"][-1] for r in rows if len(r.get("points", [])) == 2), {})
-    rtt = delayed.get("rtt_ms")
-    at = f"{rtt:g} ms" if isinstance(rtt, int | float) else "? ms"
-    head = "".join(f"<th>{e(c.replace('{rtt}', at))}</th>" for c in RTT_QUERY_COLUMNS)
-    body = "".join(
-        f"<tr><td>{e(r['engine'])}</td>"
-        + "".join(f"<td>{e(c)}</td>" for c in rtt_query_cells(r))
-        + "</tr>"
-        for r in rows
-    )
+    head, body = _rtt_head_body(rows, RTT_QUERY_COLUMNS, rtt_query_cells)
     return (
         '<section id="rtt-query-section"><h2>A dataframe query when a round trip costs '
         f'milliseconds</h2><table id="rtt-query"><thead><tr>{head}</tr></thead><tbody>{body}'
