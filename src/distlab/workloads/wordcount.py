@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import operator
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy as np
 
 from distlab.contracts import BATCH, TASKS, Engine, WordCount, task_map_reduce
 from distlab.workloads.base import Param, RunOutput, Workload
+from distlab.workloads.tpch_data import data_root
 
 SEED = 4004
 VOCABULARY = 20_000
@@ -89,7 +88,9 @@ class Wordcount(Workload):
     def __init__(self, size: str = "default", **overrides: Any):
         super().__init__(size, **overrides)
         # input_dir: shared storage every worker can read (needed on a real cluster)
-        base = self.params.get("input_dir") or os.path.join(tempfile.gettempdir(), "distlab-data")
+        # else the data cache the TPC-H tables share (not /tmp: the files are kept for
+        # the next run on purpose)
+        base = self.params.get("input_dir") or data_root()
         key = hashlib.sha1(
             f"{self.params['megabytes']}-{self.params['files']}-{SEED}".encode()
         ).hexdigest()[:10]
