@@ -3,8 +3,8 @@ of results.json when the session ends: one that does not validate fails the run,
 the file and what is wrong. Every run and bench a test starts appends to a history in
 the session's temporary directory, never to distlab-results/ where the tests run.
 
-The session's temporary files all go in one folder of its own ($TMPDIR for every process
-the tests start), removed when the session ends: the tests kill workers and engine
+The temporary files of every process the tests start go in one folder of the session's
+own ($TMPDIR), removed when the session ends: the tests kill workers and engine
 processes on purpose, and a killed process cannot remove what it made (multiprocessing's
 pymp-* folders, a queue engine's folder)."""
 
@@ -18,10 +18,13 @@ from pathlib import Path
 
 import pytest
 
+# This process keeps the system's temporary directory: it exits normally and removes its
+# own files at exit (multiprocessing's among them, after the session's end). Read now, so
+# that setting $TMPDIR below does not move them.
+tempfile.gettempdir()
 # short: Ray's socket paths are built under it and must stay under 107 bytes
 SESSION_TMP = tempfile.mkdtemp(prefix="dt-")
 os.environ["TMPDIR"] = SESSION_TMP
-tempfile.tempdir = None  # gettempdir() reads $TMPDIR again
 
 
 @pytest.fixture(scope="session", autouse=True)
