@@ -184,8 +184,8 @@ class Race:
         engine = self._start(name, workers, start)
         if engine is None:
             return
-        # a cluster given by its address has the workers it has
-        workers = engine.workers or workers
+        # a cluster given by its address has the workers it has (1 when it does not say)
+        workers = engine.workers or workers or 1
         try:
             t0 = time.perf_counter()
             costs = calibrate(engine, self._start_s, known_task_s(workers))
