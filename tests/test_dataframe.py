@@ -189,9 +189,13 @@ def test_bench_tpch_checks_every_answer_and_stops_an_engine_at_its_limit(tmp_pat
     assert done.returncode == 0, done.stderr
     rows = json.loads((limited / "bench-tpch.json").read_text())["rows"]
     statuses = {(r["sf"], r["query"]): r["status"] for r in rows if r.get("event") == "query"}
-    # the first query is stopped; the next one, in a fresh process, may finish between two
-    # of the limit's samples (every 0.25 s) at this tiny scale
-    assert statuses[(0.01, "q1")] == "out of memory"
+    # the limit is sampled every 0.25 s: the engine process is stopped at the first sample
+    # past it, while it starts or during whichever query runs then (a query of this tiny
+    # scale may finish between two samples, on a loaded machine even the first one)
+    stopped = [
+        q for (sf, q), status in statuses.items() if sf == 0.01 and status == "out of memory"
+    ]
+    assert stopped, statuses
     assert statuses[(0.1, "q1")] == "not tried"
     assert "largest SF completed" in done.stdout and "out of memory" in done.stdout
 
