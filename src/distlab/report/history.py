@@ -187,7 +187,9 @@ def since_last_run(doc: Results, source: str | Path, history: Path | None) -> Si
             if p.recording.machine == machine
             and p.recording.source == "run"
             and p.recording.results_path != this
-            and (not doc.created or p.recording.recorded_at < doc.created)
+            # both to the second: a run recorded in the second this one was created in
+            # came before it (a tiny run takes longer than a second)
+            and (not doc.created or p.recording.recorded_at <= doc.created)
         ]
     except DistlabError:  # an unreadable history costs the section, not the report
         return None
