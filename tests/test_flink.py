@@ -34,6 +34,7 @@ import psutil
 import distlab
 from distlab.contracts import WordCount
 from distlab.procs import listening_ports, tree
+from pyflink.java_gateway import get_gateway
 
 def running(pid):
     try:
@@ -56,9 +57,19 @@ def main():
         began = time.perf_counter()
         out["builtin"] = engine.run_builtin(WordCount(paths=(path,)))
         out["builtin_s"] = time.perf_counter() - began
+        # another py4j connection (another JVM thread) on top of PyFlink's pool, as a
+        # freed Java object can leave it: the planner must still run where it was built
+        pool = get_gateway()._gateway_client
+        pool.deque.append(pool._create_connection())
         began = time.perf_counter()
         out["python"] = engine.map_reduce([path], words, lambda a, b: a + b)
         out["python_s"] = time.perf_counter() - began
+        pool.deque.append(pool._create_connection())
+        try:  # the same without distlab's care: the reason for it
+            engine._t_env.execute_sql("SELECT 1 + 1").wait()
+            out["planned_elsewhere"] = "ok"
+        except Exception as exc:
+            out["planned_elsewhere"] = str(exc)[:400]
         pids = {p.pid for p in tree(engine.process_roots())}
         out["engine_pids"] = sorted(pids)
         ports = listening_ports(pids | {os.getpid()})
@@ -175,6 +186,13 @@ def test_builtin_sql_wordcount_matches_counter(scenario):
 
 def test_python_map_reduce_matches_counter(scenario):
     assert scenario["python"] == dict(scenario["expected"])
+
+
+def test_planning_stays_on_the_thread_that_built_the_environment(scenario):
+    """The map-reduce above ran with another py4j connection on top of the pool; a
+    statement sent over such a connection directly fails in Flink's planner (FLINK-23020),
+    so the right answer there means distlab kept the planning on the builder's thread."""
+    assert "metadataHandlerProvider" in scenario["planned_elsewhere"], scenario["planned_elsewhere"]
 
 
 def test_close_leaves_nothing_running(scenario):

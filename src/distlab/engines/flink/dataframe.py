@@ -1,6 +1,6 @@
 """The dataframe contract (distlab.contracts.dataframe) on Flink: the shared SQL text in
 Flink SQL, batch mode. Embedded, every query is a job on one mini-cluster that lives as
-long as the engine (in its gateway JVM: ``session_table_env``); with ``--address``, a job
+long as the engine (in its gateway JVM: ``session_cluster``); with ``--address``, a job
 on the user's cluster.
 
 Each of the query's tables becomes a temporary table of Flink's filesystem connector in
@@ -28,6 +28,7 @@ from typing import Any
 from distlab import jvm
 from distlab.contracts import DistlabError
 from distlab.contracts.dataframe import Answer, DataframeEngine, Query, summary_sql
+from distlab.engines.flink import planner_thread
 
 #: the prefix of the raw Parquet tables behind the views the SQL names
 RAW_PREFIX = "distlab_parquet_"
@@ -147,16 +148,14 @@ def table_ddl(name: str, path: str) -> list[str]:
     ]
 
 
-def session_table_env(settings: dict[str, str], slots: int) -> tuple[Any, Any]:
-    """(a batch TableEnvironment, the mini-cluster it submits to): one mini-cluster in the
-    gateway JVM for the engine's lifetime, reached over its REST endpoint on 127.0.0.1.
+def session_cluster(settings: dict[str, str], slots: int) -> tuple[Any, int]:
+    """(a started mini-cluster, its REST port on 127.0.0.1): one in the gateway JVM for
+    the engine's lifetime, the jobs of every query submitted to it.
 
     Flink's local executor (what the engine's own TableEnvironment uses for the word
     count) starts a mini-cluster for every job and stops it after: 1-2.5 s of every
     query here, more than a query at SF 0.01 takes."""
-    from pyflink.common import Configuration
     from pyflink.java_gateway import get_gateway
-    from pyflink.table import EnvironmentSettings, TableEnvironment
 
     flink = get_gateway().jvm.org.apache.flink
     cluster_conf = flink.configuration.Configuration()
@@ -171,13 +170,20 @@ def session_table_env(settings: dict[str, str], slots: int) -> tuple[Any, Any]:
     )
     cluster = flink.runtime.minicluster.MiniCluster(built)
     cluster.start()
-    port = cluster.getRestAddress().get().getPort()
+    return cluster, cluster.getRestAddress().get().getPort()
+
+
+def remote_table_env(settings: dict[str, str], port: int) -> Any:
+    """A batch TableEnvironment submitting to the cluster whose REST port is ``port``."""
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
     config = Configuration()
     remote = {"execution.target": "remote", "rest.address": "127.0.0.1", "rest.port": str(port)}
     for key, value in {**settings, **remote}.items():
         config.set_string(key, value)
     settings_ = EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config)
-    return TableEnvironment.create(settings_.build()), cluster
+    return planner_thread.built(TableEnvironment.create(settings_.build()))
 
 
 class FlinkDataframe(DataframeEngine):
@@ -185,43 +191,57 @@ class FlinkDataframe(DataframeEngine):
     ``settings()``, and ``_log_dir``, the mini-cluster's working directory)."""
 
     interface = "SQL (batch mode)"
-    #: the TableEnvironment queries run on, and the engine's own it was made for (a
-    #: restarted engine has a new one, in a new gateway JVM)
+    #: the TableEnvironment queries run on (with a user's cluster: the engine's own)
     _query_env: Any = None
-    _query_env_for: Any = None
-    #: the session mini-cluster (a py4j reference: it dies with the gateway JVM)
+    #: the gateway the query environment lives in (a restarted engine has a new one)
+    _query_env_in: Any = None
+    #: the session mini-cluster (a py4j reference: it dies with the gateway JVM), its port
     _session_cluster: Any = None
+    _session_port: int = 0
 
     def _dataframe_env(self) -> Any:
-        t_env = self._env()
-        if self._query_env_for is not t_env:
-            jars = [j.resolve().as_uri() for j in jvm.classpath("flink-parquet")]
-            if self.address:
-                # a user's cluster: the jars travel with every job
-                env, key = t_env, "pipeline.jars"
-            else:
-                env, self._session_cluster = session_table_env(self.settings(), self.workers)
-                # the cluster runs in this machine's gateway JVM: it reads them where
-                # they are (pipeline.jars would copy ~70 MB into its blob store per job)
-                key = "pipeline.classpaths"
-            config = env.get_config()
-            known = [u for u in (config.get(key, "") or "").split(";") if u]
-            # PyFlink also puts them on its gateway's class loader, where the planner
-            # finds the format
-            config.set(key, ";".join(known + [j for j in jars if j not in known]))
-            self._query_env, self._query_env_for = env, t_env
+        """The environment the next statement is planned in, that statement's call on the
+        JVM thread that built it (see planner_thread)."""
+        from pyflink.java_gateway import get_gateway
+
+        t_env = self._env()  # starts the engine; put on its own connection
+        if self.address:
+            # a user's cluster: the engine's own environment; its jars travel with every job
+            self._with_parquet_jars(t_env, "pipeline.jars")
+            return t_env
+        if self._query_env_in is not get_gateway():
+            self._session_cluster, self._session_port = session_cluster(
+                self.settings(), self.workers
+            )
+            self._query_env = None
+        if self._query_env is None or not planner_thread.on_own_connection(self._query_env):
+            self._query_env = remote_table_env(self.settings(), self._session_port)
+            # the cluster runs in this machine's gateway JVM: it reads them where they are
+            # (pipeline.jars would copy ~70 MB into its blob store per job)
+            self._with_parquet_jars(self._query_env, "pipeline.classpaths")
+            self._query_env_in = get_gateway()
+            planner_thread.on_own_connection(self._query_env)
         return self._query_env
+
+    @staticmethod
+    def _with_parquet_jars(env: Any, key: str) -> None:
+        """Flink's Parquet format on ``key`` of ``env``'s configuration (PyFlink also puts
+        them on its gateway's class loader, where the planner finds the format)."""
+        jars = [j.resolve().as_uri() for j in jvm.classpath("flink-parquet")]
+        config = env.get_config()
+        known = [u for u in (config.get(key, "") or "").split(";") if u]
+        if any(j not in known for j in jars):
+            config.set(key, ";".join(known + [j for j in jars if j not in known]))
 
     def unsupported(self, query: Query) -> str | None:
         called = _CALLS.search(query.sql)
         return MISSING_FUNCTIONS[called.group(1).lower()] if called else None
 
     def run_query(self, query: Query, tables: Mapping[str, str]) -> Answer:
-        t_env = self._dataframe_env()
         for name in query.tables:
             for statement in table_ddl(name, tables[name]):
-                t_env.execute_sql(statement)
-        result = t_env.execute_sql(summary_sql(query))
+                self._dataframe_env().execute_sql(statement)
+        result = self._dataframe_env().execute_sql(summary_sql(query))
         columns = tuple(result.get_resolved_schema().get_column_names())
         # a few rows (an answer or its summary): over py4j, ~1 ms a row
         with result.collect() as rows:

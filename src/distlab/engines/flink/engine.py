@@ -41,6 +41,7 @@ from distlab.contracts import (
 )
 from distlab.engines.common.addressing import endpoint, unreachable
 from distlab.engines.flink import env as flink_env
+from distlab.engines.flink import planner_thread
 from distlab.engines.flink.dataframe import FlinkDataframe
 from distlab.engines.flink.plugin import PLUGIN
 from distlab.procs import split_host_port, stop_pids
@@ -157,9 +158,7 @@ class FlinkEngine(BatchEngine, StreamEngine, FlinkDataframe):
         self._launch()
 
     def _launch(self) -> None:
-        from pyflink.common import Configuration
         from pyflink.java_gateway import get_gateway
-        from pyflink.table import EnvironmentSettings, TableEnvironment
 
         # The gateway JVM inherits the environment: its logs (and its mini-cluster's
         # temporary files, settings()) go to a directory of ours.
@@ -184,11 +183,17 @@ class FlinkEngine(BatchEngine, StreamEngine, FlinkDataframe):
             get_gateway()
         finally:
             self._jvm_pids = [p.pid for p in psutil.Process().children() if p.pid not in before]
+        self._t_env = self._new_table_env()
+
+    def _new_table_env(self) -> Any:
+        from pyflink.common import Configuration
+        from pyflink.table import EnvironmentSettings, TableEnvironment
+
         config = Configuration()
         for key, value in self.settings().items():
             config.set_string(key, value)
         settings = EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config)
-        self._t_env = TableEnvironment.create(settings.build())
+        return planner_thread.built(TableEnvironment.create(settings.build()))
 
     def close(self) -> None:
         self._t_env = None
@@ -221,8 +226,12 @@ class FlinkEngine(BatchEngine, StreamEngine, FlinkDataframe):
 
     # -- batch -------------------------------------------------------------------------
     def _env(self):
+        """The engine's own TableEnvironment, its next call on the JVM thread that built it
+        (see planner_thread)."""
         if not self.started:
             self.start()
+        if not planner_thread.on_own_connection(self._t_env):
+            self._t_env = self._new_table_env()
         return self._t_env
 
     def map_reduce(self, paths: Sequence[str], mapper, reducer) -> dict[Any, Any]:
