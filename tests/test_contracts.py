@@ -117,7 +117,9 @@ def test_pacer_counts_late_items_and_how_far_behind_the_last_one_was():
     on_time = Pacer(0.002)
     for i in range(10):
         on_time.wait(i)
-    assert on_time.items == 10 and on_time.last_lag_s < 0.005
+    # scheduling on a loaded machine can wake a sleeper some ms late (CI failed at 5 ms):
+    # the bound tells an on-time pacer from the one a second behind
+    assert on_time.items == 10 and on_time.last_lag_s < 0.1
 
 
 def test_pacer_runs_send_what_is_due_never_earlier_and_count_late_items():
