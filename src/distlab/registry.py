@@ -23,7 +23,7 @@ ENTRY_POINT_GROUP = "distlab.engines"
 #: the engines shipped with distlab, in the order the matrix runs them
 BUILT_IN = (
     "local", "ray", "dask", "celery", "dramatiq", "rq", "huey", "taskiq", "arq", "kafka",
-    "scoop", "spark", "flink", "mapreduce", "pandas", "polars", "duckdb", "daft",
+    "scoop", "spark", "flink", "mapreduce", "pandas", "polars", "duckdb", "daft", "bytewax",
 )  # fmt: skip
 
 #: name -> plugin, built-ins first (filled by discover(), at import)

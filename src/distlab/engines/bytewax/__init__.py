@@ -1,0 +1,1 @@
+"""Bytewax as a distlab engine: the stream shape (see engine.py)."""
