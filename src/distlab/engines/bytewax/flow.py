@@ -36,7 +36,7 @@ from distlab.services.kafka.clients import FETCH_WAIT_MS
 from distlab.services.kafka.processor import READY_ID
 
 #: the environment variable holding the dataflow's settings (JSON)
-CONF_VAR = "DISTLAB_BYTEWAX_FLOW"
+CONF_VAR = "DISTLAB_BYTEWAX_FLOW"  # engine.BYTEWAX_RUN sets it
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
