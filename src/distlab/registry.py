@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "distlab.engines"
 BUILT_IN = (
     "local", "ray", "dask", "celery", "dramatiq", "rq", "huey", "taskiq", "arq", "kafka",
     "scoop", "spark", "flink", "mapreduce", "pandas", "polars", "duckdb", "daft", "bytewax",
+    "quixstreams",
 )  # fmt: skip
 
 #: name -> plugin, built-ins first (filled by discover(), at import)

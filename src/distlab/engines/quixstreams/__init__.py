@@ -1,0 +1,1 @@
+"""Quix Streams as a distlab engine: the stream shape (see engine.py)."""
