@@ -158,6 +158,10 @@ class HadoopCluster:
         p, h = self.ports, HOST
         return {
             "hadoop.tmp.dir": str(Path(self.workdir or ".") / "tmp"),
+            # not derived from hadoop.tmp.dir: by default /tmp/hadoop-yarn-USER, left behind
+            "yarn.node-attribute.fs-store.root-dir": (
+                Path(self.workdir or ".").resolve() / "tmp" / "node-attribute"
+            ).as_uri(),
             "dfs.replication": "1",
             "dfs.namenode.rpc-bind-host": h,
             "dfs.namenode.http-address": f"{h}:{p['namenode_http']}",

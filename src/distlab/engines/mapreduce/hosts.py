@@ -52,6 +52,8 @@ def _properties(server: Host, host: Host, scratch: Path, conf: Path, nm_mb: int)
     s, h, p = server.address, host.address, PORTS
     return {
         "hadoop.tmp.dir": str(scratch / host.name),
+        # not derived from hadoop.tmp.dir: by default /tmp/hadoop-yarn-USER, left behind
+        "yarn.node-attribute.fs-store.root-dir": (scratch / host.name / "node-attribute").as_uri(),
         "fs.defaultFS": f"hdfs://{s}:{p['namenode']}",
         "dfs.replication": "1",
         "dfs.namenode.rpc-address": f"{s}:{p['namenode']}",
