@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import warnings
 
 # quixstreams imports authlib's httpx client, which warns on import
@@ -46,14 +47,16 @@ CONF_VAR = "DISTLAB_QUIX_APP"
 DONE = 1 << 62
 
 
-def build(conf: dict) -> Application:
+def build(conf: dict, process: int = 0) -> Application:
     spec, topics, partitions = conf["spec"], conf["topics"], conf["partitions"]
     filter_min, window_ms, keys = spec["filter_min"], spec["window_ms"], spec["keys"]
     app = Application(
         broker_address=conf["bootstrap"],
         consumer_group=conf["group"],
         auto_offset_reset="earliest",
-        state_dir=conf["folder"],
+        # one folder per process: Quix makes its group's folder in it (two processes
+        # making the same one raced: FileExistsError)
+        state_dir=os.path.join(conf["folder"], f"state-{process}"),
         loglevel="WARNING",
         consumer_extra_config={"fetch.wait.max.ms": FETCH_WAIT_MS},
     )
@@ -143,7 +146,7 @@ def _top_n(app: Application, keyed, topics: dict, spec: dict, windows_sink) -> N
 
 def main() -> None:
     logging.getLogger("quixstreams").setLevel(logging.WARNING)
-    app = build(json.loads(os.environ[CONF_VAR]))
+    app = build(json.loads(os.environ[CONF_VAR]), int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     # SIGTERM (the engine's stop) ends the run loop as Ctrl-C would
     signal.signal(signal.SIGTERM, lambda *_: app.stop())
     app.run()

@@ -25,7 +25,9 @@ from distlab.engines.quixstreams.plugin import PLUGIN
 
 
 def _commands(_settings: dict[str, Any], workers: int) -> list[list[str]]:
-    return [[sys.executable, "-m", "distlab.engines.quixstreams.app"] for _ in range(workers)]
+    return [
+        [sys.executable, "-m", "distlab.engines.quixstreams.app", str(i)] for i in range(workers)
+    ]
 
 
 QUIX_APP = StreamProcesses("Quix Streams", "DISTLAB_QUIX_APP", _commands)
