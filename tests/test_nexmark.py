@@ -248,3 +248,26 @@ def test_q5_and_q7_name_windows_and_unknown_names_are_refused(goldens):
         check_query("q99", [], {})
     with pytest.raises(ValueError, match="unknown window_updates"):
         check_query(Q7, [], want, "sometimes")
+
+
+# -- the lines a source carries ---------------------------------------------------------
+def test_every_generated_event_reads_back_from_its_line():
+    from distlab.contracts.nexmark_lines import decode, encode, payloads
+
+    spec = NexmarkSpec(n_events=5000, rate=1000.0)
+    events = generate(spec)
+    lines = payloads(spec)
+    assert [decode(line) for line in lines] == list(events)
+    assert {line[:2] for line in lines} == {b"p,", b"a,", b"b,"}
+    first_bid = next(e for e in events if isinstance(e.record, Bid))
+    assert encode(first_bid).split(",")[:2] == ["b", str(first_bid.event_id)]
+
+
+def test_a_field_with_a_separator_is_refused_and_a_short_line_is_one_error():
+    from distlab.contracts.nexmark_lines import decode, encode
+
+    person = Person(1000, "a,b", "x@y.com", "boise", "id", 0)
+    with pytest.raises(ValueError, match="separator"):
+        encode(NexmarkEvent(0, person))
+    with pytest.raises(ValueError, match="Bid line has 2 fields"):
+        decode("b,7,1000,1001")
