@@ -1,29 +1,27 @@
 """Bytewax adapter: the stream suites on real ``python -m bytewax.run`` processes (two
 workers: a cluster of two processes on loopback) reading and writing a real Apache Kafka
-broker; a process that dies mid-stream is one line, not a wait for the timeout."""
+broker, and what every engine of its kind must do (conformance/process_streams.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
 import psutil
-import pytest
 
-import distlab
 from conformance.lifecycle import LifecycleConformance
+from conformance.process_streams import ProcessStreamsConformance
 from conformance.streams import StreamConformance
-from distlab.contracts import DistlabError, StreamSpec
-from distlab.contracts.streams import TOP_N
+from distlab.contracts import StreamSpec
 from present import require_module
 
 require_module("bytewax")  # skipped locally, failed in CI (tests/present.py)
 
 
-class TestBytewaxEngine(LifecycleConformance, StreamConformance):
+class TestBytewaxEngine(LifecycleConformance, StreamConformance, ProcessStreamsConformance):
     engine_name = "bytewax"
+    library = "bytewax"
+    runner = "Bytewax"
 
     def test_workers_are_bytewax_processes_in_one_cluster(self, engine):
         seen: list[list[str]] = []
@@ -45,49 +43,3 @@ class TestBytewaxEngine(LifecycleConformance, StreamConformance):
         assert all("bytewax.run" in line for line in lines), lines
         assert sorted(line.split(" -i ")[1].split()[0] for line in lines) == ["0", "1"]
         assert engine.worker_pids() == []  # a stream's processes end with it
-
-
-def test_module_does_not_import_bytewax():
-    code = (
-        "import sys, distlab.registry as r; c = r.engine_class('bytewax'); "
-        "print(c.name, 'bytewax' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.stdout.split() == ["bytewax", "False"], done.stderr
-
-
-def test_an_address_is_refused_in_one_line():
-    with pytest.raises(DistlabError, match="takes no --address"):
-        distlab.engine("bytewax", address="127.0.0.1:1").start()
-
-
-def test_a_worker_that_dies_mid_stream_fails_the_stream_at_once():
-    """A Bytewax process killed while the top-N stream runs: the stream fails with the
-    exit in one line well before its timeout, and nothing of the run is left."""
-    engine = distlab.engine("bytewax", workers=2).start()
-    killed: list[int] = []
-
-    def kill_one() -> None:
-        deadline = time.monotonic() + 60
-        while not killed and time.monotonic() < deadline:
-            pids = engine.worker_pids()
-            if len(pids) == 2:
-                time.sleep(1.0)  # into the stream
-                psutil.Process(pids[1]).kill()
-                killed.append(pids)
-            time.sleep(0.05)
-
-    spec = StreamSpec(n_events=20_000, rate=1000.0, window_ms=250, keys=4, query=TOP_N,
-                      timeout_s=120)  # fmt: skip
-    killer = threading.Thread(target=kill_one)
-    killer.start()
-    began = time.monotonic()
-    try:
-        with pytest.raises(DistlabError, match="Bytewax process exited"):
-            engine.run_stream(spec)
-        assert time.monotonic() - began < 60
-    finally:
-        killer.join()
-        engine.close()
-    assert killed, "no worker was killed"
-    assert not [p for p in killed[0] if psutil.pid_exists(p)]

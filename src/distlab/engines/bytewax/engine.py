@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from distlab.contracts import DistlabError, StreamResult, StreamSpec
+from distlab.contracts import StreamResult, StreamSpec
 from distlab.contracts.streams import TOP_N, StreamEngine
 from distlab.engines.bytewax.plugin import PLUGIN
 from distlab.engines.common.stream_processes import ProcessStreams, StreamProcesses
@@ -41,20 +41,7 @@ class BytewaxEngine(ProcessStreams, StreamEngine):
     name = "bytewax"
     plugin = PLUGIN
     jobs_start_fresh = True  # every stream is a dataflow run of its own processes
-
-    def _start(self) -> None:
-        if self.address:
-            raise DistlabError("bytewax takes no --address: each stream runs its own processes")
-        import bytewax  # noqa: F401  (a missing install fails the start, not the first stream)
-
-        self._start_folder("distlab-bytewax-")
-
-    def close(self) -> None:
-        self._stop_processes()
-        self.started = False
-
-    def process_roots(self) -> list[int]:
-        return self.worker_pids()
+    runner_module = "bytewax"
 
     def run_stream(self, spec: StreamSpec) -> StreamResult:
         result, partitions, broker = self._run_processes(BYTEWAX_RUN, spec, self.workers, {})

@@ -11,6 +11,7 @@ pass-through.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from distlab.contracts import DistlabError, StreamResult, StreamSpec
 from distlab.procs import stop_pids
@@ -79,25 +80,38 @@ class StreamProcesses:
 
 
 class ProcessStreams:
-    """The stream part of an engine whose streams run as processes (``_start`` makes the
-    folder; ``close`` stops a run still going)."""
+    """The lifecycle of an engine whose streams run as processes (mixed in before
+    StreamEngine): nothing runs between streams, so starting makes a folder for the runs
+    and closing stops a run still going."""
 
+    #: the runner's library: a start without it fails, not the first stream
+    runner_module: ClassVar[str] = ""
     _folder: str | None = None
     _run: ProcessRun | None = None
 
-    def _start_folder(self, prefix: str) -> None:
-        self._folder = tempfile.mkdtemp(prefix=prefix)
+    def _start(self) -> None:
+        if self.address:
+            raise DistlabError(
+                f"{self.name} takes no --address: each stream runs its own processes"
+            )
+        if importlib.util.find_spec(self.runner_module) is None:
+            raise DistlabError(f"{self.runner_module} is not installed")
+        self._folder = tempfile.mkdtemp(prefix=f"distlab-{self.name}-")
 
-    def _stop_processes(self) -> None:
+    def close(self) -> None:
         if self._run is not None:
             self._run.stop()
             self._run = None
         if self._folder:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+        self.started = False
 
     def worker_pids(self) -> list[int]:
         return self._run.pids() if self._run is not None else []
+
+    def process_roots(self) -> list[int]:
+        return self.worker_pids()
 
     def _run_processes(
         self, how: StreamProcesses, spec: StreamSpec, workers: int, extra: dict[str, Any]

@@ -18,7 +18,7 @@ import sys
 import uuid
 from typing import Any
 
-from distlab.contracts import DistlabError, StreamResult, StreamSpec
+from distlab.contracts import StreamResult, StreamSpec
 from distlab.contracts.streams import TOP_N, StreamEngine
 from distlab.engines.common.stream_processes import ProcessStreams, StreamProcesses
 from distlab.engines.quixstreams.plugin import PLUGIN
@@ -37,22 +37,7 @@ class QuixstreamsEngine(ProcessStreams, StreamEngine):
     name = "quixstreams"
     plugin = PLUGIN
     jobs_start_fresh = True  # every stream is an application run of its own processes
-
-    def _start(self) -> None:
-        if self.address:
-            raise DistlabError("quixstreams takes no --address: each stream runs its own processes")
-        import importlib.util
-
-        if importlib.util.find_spec("quixstreams") is None:
-            raise DistlabError("quixstreams is not installed")
-        self._start_folder("distlab-quixstreams-")
-
-    def close(self) -> None:
-        self._stop_processes()
-        self.started = False
-
-    def process_roots(self) -> list[int]:
-        return self.worker_pids()
+    runner_module = "quixstreams"
 
     def run_stream(self, spec: StreamSpec) -> StreamResult:
         group = f"distlab-quix-{uuid.uuid4().hex[:10]}"
