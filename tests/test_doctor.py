@@ -59,7 +59,7 @@ def test_doctor_refuses_an_unknown_engine_in_one_line():
     assert res.stderr.strip() == (
         "error: unknown engine 'nope'; choose from: "
         "local, ray, dask, celery, dramatiq, rq, huey, taskiq, arq, kafka, scoop, spark, flink, "
-        "mapreduce, pandas, polars, duckdb, daft"
+        "mapreduce, pandas, polars, duckdb, daft, bytewax, quixstreams"
     )
 
 
