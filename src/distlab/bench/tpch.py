@@ -100,7 +100,10 @@ def _watch(job: BenchJob, time_limit_s: float, memory_limit_mb: float):
     """Run one engine process; its rows, and the row of a query it had to stop (or None)."""
     rows: list[dict[str, Any]] = []
     running, since = None, time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="distlab-bench-") as tmp:
+    # short, so that Ray puts its session in it too (its socket paths must fit in 107
+    # bytes: a longer TMPDIR sends it to /tmp, where a killed engine's session stayed)
+    root = tempfile.gettempdir()
+    with tempfile.TemporaryDirectory(prefix="dlb-", dir=root if len(root) <= 8 else "/tmp") as tmp:
         # the engine's temporary files (a spill folder) go in our folder: removed with it
         # even when the process had to be killed before it could clean up
         ep = EngineProcess(job, Path(tmp), mode="tpch", module="distlab.bench.process",
