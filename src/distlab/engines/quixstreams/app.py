@@ -35,7 +35,7 @@ import warnings
 # quixstreams imports authlib's httpx client, which warns on import
 warnings.filterwarnings("ignore", module="authlib")
 
-from quixstreams import Application  # noqa: E402
+from quixstreams import Application, message_context  # noqa: E402
 from quixstreams.dataframe.windows import Count, Sum  # noqa: E402
 
 from distlab.contracts.streams import END_ID, TOP_N, ranked  # noqa: E402
@@ -75,8 +75,6 @@ def build(conf: dict, process: int = 0) -> Application:
 
     def per_key(e: dict, _key, _timestamp, _headers) -> list[dict]:
         if e["id"] == END_ID:
-            from quixstreams import message_context
-
             p = message_context().partition
             return [
                 {"id": END_ID, "k": k, "v": 0, "t": e["t"]}
